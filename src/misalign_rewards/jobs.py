@@ -1,0 +1,140 @@
+"""Input models. A batch item is a :class:`PytestJob`, a :class:`LeanJob`, or a dict
+with ``kind`` set to ``"pytest"`` or ``"lean"``; :func:`parse_job` turns either into a
+validated model and says which field of which item is wrong otherwise."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from .sandbox.base import LimitsOverride
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
+_LEAN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_'.]*$")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class _JobBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_id: str = Field(default_factory=_new_id, min_length=1, max_length=128)
+    timeout_s: float | None = Field(None, gt=0, le=3600)
+    limits: LimitsOverride | None = None
+    #: Passed through to the result untouched.
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class PytestJob(_JobBase):
+    """Untrusted ``solution`` code checked against a trusted pytest suite ``tests``.
+
+    ``solution`` is one module's source (placed as ``solution_module``) or several named
+    files. ``tests`` is one test module's source or several named files; test files are
+    trusted input written by the harness, never by the solution.
+    """
+
+    kind: Literal["pytest"] = "pytest"
+    solution: str | dict[str, str]
+    tests: str | dict[str, str]
+    solution_module: str = "solution.py"
+    #: Test ids that must pass (``test_x.py::test_name``). Default: what was collected.
+    expected_tests: list[str] | None = None
+    mode: Literal["isolated", "inprocess"] = "isolated"
+
+    @model_validator(mode="after")
+    def _check_files(self) -> PytestJob:
+        for field, files in (("solution", self.solution_files), ("tests", self.test_files)):
+            for name in files:
+                if not _MODULE_NAME.match(name):
+                    raise ValueError(f"{field}: file name {name!r} must be a plain module name like 'mod.py'")
+        clash = set(self.solution_files) & set(self.test_files)
+        if clash:
+            raise ValueError(f"solution and tests both define {sorted(clash)}")
+        if not self.test_files:
+            raise ValueError("tests: at least one test file is needed")
+        if not _MODULE_NAME.match(self.solution_module):
+            raise ValueError(f"solution_module {self.solution_module!r} must look like 'mod.py'")
+        return self
+
+    @property
+    def solution_files(self) -> dict[str, str]:
+        if isinstance(self.solution, str):
+            return {self.solution_module: self.solution}
+        return dict(self.solution)
+
+    @property
+    def test_files(self) -> dict[str, str]:
+        if isinstance(self.tests, str):
+            return {"test_solution.py": self.tests}
+        return dict(self.tests)
+
+
+class LeanJob(_JobBase):
+    """A Lean proof. Either ``statement`` + ``proof`` (the grader composes the theorem, so
+    the policy never restates it) or ``source`` + ``theorem`` (a whole file that must
+    prove the named theorem, whose type must match ``statement`` when one is given)."""
+
+    kind: Literal["lean"] = "lean"
+    statement: str | None = None
+    proof: str | None = None
+    source: str | None = None
+    theorem: str | None = None
+    imports: list[str] = Field(default_factory=lambda: ["Mathlib"])
+
+    @model_validator(mode="after")
+    def _one_form(self) -> LeanJob:
+        composed = self.proof is not None
+        whole = self.source is not None
+        if composed == whole:
+            raise ValueError("give either statement+proof or source+theorem")
+        if composed and not (self.statement and self.statement.strip()):
+            raise ValueError("statement: required with proof")
+        if whole and not self.theorem:
+            raise ValueError("theorem: required with source (the name it must prove)")
+        if self.theorem is not None and not _LEAN_NAME.match(self.theorem):
+            raise ValueError(f"theorem: {self.theorem!r} is not a Lean identifier")
+        for imp in self.imports:
+            if not _LEAN_NAME.match(imp):
+                raise ValueError(f"imports: {imp!r} is not a module name")
+        return self
+
+
+Job = Annotated[PytestJob | LeanJob, Field(discriminator="kind")]
+_JOB = TypeAdapter(Job)
+
+
+class InvalidJob(BaseModel):
+    """A batch item that failed validation: which item, what is wrong."""
+
+    index: int
+    job_id: str | None
+    error: str
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(item)"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_job(item: Any, index: int = 0) -> PytestJob | LeanJob | InvalidJob:
+    """Validate one batch item; never raises for bad input."""
+    if isinstance(item, PytestJob | LeanJob):
+        return item
+    job_id = item.get("job_id") if isinstance(item, dict) else None
+    if not isinstance(item, dict):
+        return InvalidJob(index=index, job_id=None, error=f"expected a job or a dict, got {type(item).__name__}")
+    if "kind" not in item:
+        return InvalidJob(index=index, job_id=job_id, error="kind: missing (use 'pytest' or 'lean')")
+    try:
+        return _JOB.validate_python(item)
+    except ValidationError as err:
+        return InvalidJob(index=index, job_id=job_id if isinstance(job_id, str) else None,
+                          error=describe_validation_error(err))

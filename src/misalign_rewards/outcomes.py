@@ -1,0 +1,115 @@
+"""What a job's run meant: statuses, per-test and per-message details, integrity flags.
+
+``Status`` separates what the submitted code did from infrastructure trouble. Only the
+former can earn or lose reward; the latter becomes ``None`` (see :mod:`.rewards`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Status(StrEnum):
+    # pytest jobs
+    PASSED = "passed"  # every expected test passed
+    FAILED = "failed"  # ran to the end, some expected test did not pass
+    # lean jobs
+    PROVED = "proved"
+    HAS_SORRY = "has_sorry"
+    DISALLOWED_AXIOMS = "disallowed_axioms"
+    STATEMENT_MISMATCH = "statement_mismatch"
+    COMPILE_ERROR = "compile_error"
+    # either kind: how the code ended
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    OUTPUT_LIMIT = "output_limit"
+    CRASHED = "crashed"
+    REJECTED = "rejected"  # integrity pre-filter under enforce
+    # not the code's doing
+    INVALID_INPUT = "invalid_input"
+    INFRA_ERROR = "infra_error"
+
+    @property
+    def is_infrastructure(self) -> bool:
+        return self is Status.INFRA_ERROR
+
+    @property
+    def is_success(self) -> bool:
+        return self in (Status.PASSED, Status.PROVED)
+
+
+class TestOutcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    XPASSED = "xpassed"
+
+
+class TestCase(BaseModel):
+    """One test id as reported by the trusted harness."""
+
+    __test__ = False  # not a pytest class
+
+    id: str
+    outcome: TestOutcome
+    duration_s: float = 0.0
+    message: str = ""
+
+
+class IntegrityFlag(BaseModel):
+    """A sign that the submission tried to game the reward.
+
+    ``code`` is stable (``P1``..``P20``, ``L1``..``L10`` from docs/integrity.md, or a
+    detector name); ``rejects`` says whether, under ``enforce``, this flag zeroes the reward.
+    """
+
+    code: str
+    detector: str
+    detail: str
+    line: int | None = None
+    rejects: bool = True
+
+
+class LeanMessage(BaseModel):
+    severity: Literal["information", "warning", "error"]
+    text: str
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    file: str | None = None
+    kind: str | None = None
+
+
+class Outcome(BaseModel):
+    """The verifier's judgement of one run."""
+
+    status: Status
+    detail: str = ""
+    #: pytest: every test the harness reported, and which ids were required.
+    tests: list[TestCase] = Field(default_factory=list)
+    expected_tests: list[str] = Field(default_factory=list)
+    #: Results from a run the solution shared a process with (``inprocess`` mode).
+    advisory: bool = False
+    #: lean: messages and the axioms the target theorem depends on.
+    messages: list[LeanMessage] = Field(default_factory=list)
+    axioms: list[str] | None = None
+    flags: list[IntegrityFlag] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def passed_ids(self) -> set[str]:
+        return {t.id for t in self.tests if t.outcome is TestOutcome.PASSED}
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of expected tests that passed (0 when nothing was expected)."""
+        if not self.expected_tests:
+            return 0.0
+        passed = self.passed_ids
+        return sum(1 for t in self.expected_tests if t in passed) / len(self.expected_tests)
