@@ -1,0 +1,177 @@
+"""How many runs may be in flight at once on one engine.
+
+Each resource gives a bound: CPUs / CPUs per run, memory budget / memory per run, pids
+budget / pids per run. The smallest wins; an explicit override wins over all. The
+arithmetic is pure so it can be tested (and explained by ``misalign-rewards doctor``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import anyio
+
+from .base import Limits
+
+
+@dataclass(frozen=True)
+class HostResources:
+    """What the engine's host has. Read from the engine (``docker info``) when possible,
+    since the engine may not run where the client does; :func:`local_resources` else."""
+
+    cpus: float
+    memory_bytes: int
+    #: Processes the host can hold (kernel pid_max and threads-max, the smaller).
+    pids: int
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    limit: int
+    by_cpu: int
+    by_memory: int
+    by_pids: int
+    override: int | None
+    reason: str
+
+
+def local_resources() -> HostResources:
+    cpus = float(len(os.sched_getaffinity(0)))
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    pids = _read_int("/proc/sys/kernel/pid_max", 32768)
+    pids = min(pids, _read_int("/proc/sys/kernel/threads-max", pids))
+    return HostResources(cpus=cpus, memory_bytes=memory, pids=pids)
+
+
+def _read_int(path: str, default: int) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return default
+
+
+def plan_capacity(
+    limits: Limits,
+    host: HostResources,
+    *,
+    memory_fraction: float = 0.8,
+    pids_fraction: float = 0.5,
+    override: int | None = None,
+) -> CapacityPlan:
+    """Runs allowed at once for runs of ``limits`` on ``host``.
+
+    ``memory_fraction`` and ``pids_fraction`` keep part of the host for the engine, the
+    client and everything else. Each bound is at least 1, so a single run can always go
+    (the engine enforces its own limits if it cannot fit).
+    """
+    if not 0 < memory_fraction <= 1 or not 0 < pids_fraction <= 1:
+        raise ValueError("memory_fraction and pids_fraction must be in (0, 1]")
+    if override is not None and override < 1:
+        raise ValueError(f"concurrency override must be >= 1, got {override}")
+    by_cpu = max(1, math.floor(host.cpus / limits.cpus + 1e-9))
+    by_memory = max(1, math.floor(host.memory_bytes * memory_fraction / limits.memory_bytes))
+    by_pids = max(1, math.floor(host.pids * pids_fraction / limits.pids))
+    bounds = {"cpu": by_cpu, "memory": by_memory, "pids": by_pids}
+    smallest = min(bounds, key=lambda k: bounds[k])
+    if override is not None:
+        limit, reason = override, f"override ({override}); the host alone would allow {bounds[smallest]}"
+    else:
+        limit = bounds[smallest]
+        per = {"cpu": f"{host.cpus:g} CPUs / {limits.cpus:g} per run",
+               "memory": f"{memory_fraction:g} x {host.memory_bytes / 2**30:.1f} GiB / "
+                         f"{limits.memory_bytes / 2**20:.0f} MiB per run",
+               "pids": f"{pids_fraction:g} x {host.pids} pids / {limits.pids} per run"}[smallest]
+        reason = f"{smallest} bound: {per}"
+    return CapacityPlan(limit=limit, by_cpu=by_cpu, by_memory=by_memory, by_pids=by_pids,
+                        override=override, reason=reason)
+
+
+class ResourceBudget:
+    """Admits runs while their limits fit in what is left of the host's budget.
+
+    A run takes its CPUs, memory and pids from the budget and gives them back when it
+    ends. Waiters are served first come, first served, so a large (Lean) run is not
+    starved by a stream of small ones. A run larger than the whole budget is clamped to
+    it, so it can still go, alone. ``max_runs``, when given, replaces all of that with a
+    plain count (the explicit override).
+    """
+
+    def __init__(
+        self,
+        host: HostResources,
+        *,
+        memory_fraction: float = 0.8,
+        pids_fraction: float = 0.5,
+        max_runs: int | None = None,
+    ) -> None:
+        if max_runs is not None and max_runs < 1:
+            raise ValueError(f"max_runs must be >= 1, got {max_runs}")
+        self.host = host
+        self.memory_fraction = memory_fraction
+        self.pids_fraction = pids_fraction
+        self.max_runs = max_runs
+        if max_runs is None:
+            self._total = (host.cpus, host.memory_bytes * memory_fraction,
+                           host.pids * pids_fraction, math.inf)
+        else:  # an explicit override replaces the host-derived bounds, as in plan_capacity
+            self._total = (math.inf, math.inf, math.inf, float(max_runs))
+        self._free = list(self._total)
+        self._waiters: list[_Waiter] = []
+        self.in_use = 0
+        self.peak_in_use = 0
+
+    def plan(self, limits: Limits) -> CapacityPlan:
+        return plan_capacity(limits, self.host, memory_fraction=self.memory_fraction,
+                             pids_fraction=self.pids_fraction, override=self.max_runs)
+
+    def _need(self, limits: Limits) -> tuple[float, float, float, float]:
+        cpu, mem, pids, _ = self._total
+        return (min(limits.cpus, cpu), min(float(limits.memory_bytes), mem),
+                min(float(limits.pids), pids), 1.0)
+
+    def _fits(self, need: tuple[float, ...]) -> bool:
+        return all(n <= f + 1e-9 for n, f in zip(need, self._free, strict=True))
+
+    def _take(self, need: tuple[float, ...]) -> None:
+        self._free = [f - n for f, n in zip(self._free, need, strict=True)]
+        self.in_use += 1
+        self.peak_in_use = max(self.peak_in_use, self.in_use)
+
+    def _give(self, need: tuple[float, ...]) -> None:
+        self._free = [f + n for f, n in zip(self._free, need, strict=True)]
+        self.in_use -= 1
+        while self._waiters and self._fits(self._waiters[0].need):
+            waiter = self._waiters.pop(0)
+            self._take(waiter.need)
+            waiter.granted = True
+            waiter.event.set()
+
+    async def acquire(self, limits: Limits) -> tuple[float, ...]:
+        need = self._need(limits)
+        if not self._waiters and self._fits(need):
+            self._take(need)
+            return need
+        waiter = _Waiter(need, anyio.Event())
+        self._waiters.append(waiter)
+        try:
+            await waiter.event.wait()
+        except BaseException:
+            if waiter.granted:
+                self._give(need)
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return need
+
+    def release(self, need: tuple[float, ...]) -> None:
+        self._give(need)
+
+
+@dataclass
+class _Waiter:
+    need: tuple[float, ...]
+    event: anyio.Event
+    granted: bool = False
