@@ -117,11 +117,19 @@ offline_wheels() {
   local dest="$here/wheels"
   say "downloading wheels on the host into containers/wheels/ (python 3.11, $native)"
   local arch=x86_64; [[ "$native" == linux/arm64 ]] && arch=aarch64
+  local want
+  want="$arch $(sha256sum "$here/requirements-sandbox.txt" | cut -c1-16)"
+  if [[ -f "$dest/.complete" && "$(cat "$dest/.complete")" == "$want" ]]; then
+    say "wheels in containers/wheels/ match requirements-sandbox.txt; not downloading again"
+    return
+  fi
   find "$dest" -name '*.whl' -delete
+  rm -f "$dest/.complete"
   python3 -m pip download --quiet --disable-pip-version-check -d "$dest" --only-binary=:all: \
     --python-version 3.11 --implementation cp \
     --platform "manylinux2014_$arch" --platform "manylinux_2_17_$arch" --platform "manylinux_2_28_$arch" \
     -r "$here/requirements-sandbox.txt" || die 1 "could not download wheels for the offline base"
+  echo "$want" >"$dest/.complete"
 }
 
 build_python_sandbox() {
