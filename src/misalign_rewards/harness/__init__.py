@@ -1,0 +1,68 @@
+"""The trusted harness: project code that runs *inside* the sandbox for pytest jobs.
+
+It is delivered with every run as files (see :func:`bundle`), not baked into the image:
+changing the harness needs no image rebuild, and the code that judges a run is always
+the code of the installed SDK version. The cost is a few tens of kilobytes written to the
+container's tmpfs per run, and that the image only has to provide Python 3.11 and pytest.
+
+Inside the container the modules form the package :data:`PACKAGE` under
+``<workdir>/harness/``; they use only the standard library and pytest. This ``__init__``
+is SDK-side and is not shipped.
+
+    main              entry: non-dumpable, nonce from stdin, dispatch, framed report
+    isolated          pytest in the trusted process; the solution in child processes
+    proxy             solution modules as proxies; the trusted end of the pipe
+    child             the solution's end of the pipe
+    wire              tagged JSON for values and exceptions that cross the pipe
+    inprocess         trusted parent of a hardened, advisory in-process pytest run
+    inprocess_child   that pytest process
+    collect           the recording pytest plugin and the hardened pytest arguments
+    procs             prctl, process-group kills, the end-of-test sweep
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+#: Package name of the harness inside the container.
+PACKAGE = "misalign_harness"
+#: The modules shipped with each run.
+MODULES = ("main", "isolated", "proxy", "child", "wire", "inprocess", "inprocess_child",
+           "collect", "procs")
+
+
+#: The trusted ini given with ``-c``; nothing the solution writes is read as config.
+TRUSTED_INI = """\
+[pytest]
+addopts =
+python_files = test_*.py *_test.py
+python_classes = Test
+python_functions = test
+xfail_strict = false
+"""
+
+
+def bundle() -> dict[str, bytes]:
+    """The harness as files, relative to the harness folder: ``misalign_harness/*.py``
+    plus the trusted ``pytest.ini``."""
+    root = resources.files(__name__)
+    files = {f"{PACKAGE}/__init__.py": b'"""Trusted harness of misalign-rewards (shipped per run)."""\n'}
+    for name in MODULES:
+        files[f"{PACKAGE}/{name}.py"] = root.joinpath(f"{name}.py").read_bytes()
+    files["pytest.ini"] = TRUSTED_INI.encode()
+    return files
+
+
+def launch_program(harness_dir: str) -> str:
+    """The ``python -I -c`` program that starts the harness from ``harness_dir``."""
+    return (
+        "import sys\n"
+        f"sys.path.insert(0, {harness_dir!r})\n"
+        f"from {PACKAGE} import main as _m\n"
+        # Off the path at once: the folder is writable by the solution later on.
+        f"sys.path.remove({harness_dir!r})\n"
+        "sys.exit(_m.main())\n"
+    )
+
+
+__all__ = ["MODULES", "PACKAGE", "TRUSTED_INI", "bundle", "launch_program"]

@@ -1,0 +1,139 @@
+"""A pytest plugin object that records what happened to each test, and the pytest
+arguments both modes share.
+
+Outcomes per test id: ``passed``, ``failed``, ``error`` (setup or teardown failed, or the
+module could not be collected), ``skipped``, ``xfailed``, ``xpassed``. Each comes with the
+summed duration of its phases and a short failure text.
+
+Stdlib + pytest only; runs inside the sandbox image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+MESSAGE_CHARS = 1000
+
+def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list[str]:
+    """The hardened command line: trusted ini, fixed rootdir, no conftest, no cache."""
+    wanted = [n for n in test_files if n.startswith("test_") or n.endswith("_test.py")]
+    targets = [os.path.join(tests_dir, n) for n in (wanted or test_files)]
+    return [
+        "-c", ini_path,
+        "--rootdir", tests_dir,
+        "--noconftest",
+        "-p", "no:cacheprovider",
+        "-p", "no:stepwise",
+        "-q",
+        "--tb=short",
+        "-o", "console_output_style=classic",
+        *targets,
+    ]
+
+
+def _short(report: Any) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # skip: (path, line, reason)
+        return str(longrepr[2])[:MESSAGE_CHARS]
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message)[:MESSAGE_CHARS]
+    text = str(longrepr)
+    return text[-MESSAGE_CHARS:]
+
+
+class Recorder:
+    """Collects reports. ``on_collected`` runs once collection is over (isolated mode uses
+    it to take the test files off disk); ``fault_for`` says whether the solution faulted
+    during the current test (then the test fails whatever it caught); ``on_test_end``
+    runs after each test's last phase; ``emit`` receives each finished record."""
+
+    def __init__(
+        self,
+        *,
+        on_collected: Callable[[list[str]], None] | None = None,
+        faults: Callable[[], list[str]] | None = None,
+        on_test_end: Callable[[], None] | None = None,
+        emit: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        self.collected: list[str] | None = None
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.collect_errors: list[dict[str, Any]] = []
+        self._on_collected = on_collected
+        self._faults = faults
+        self._on_test_end = on_test_end
+        self._emit = emit
+
+    # -- collection -------------------------------------------------------------------
+    def pytest_collectreport(self, report: Any) -> None:
+        if report.failed:
+            record = {"id": report.nodeid, "outcome": "error", "duration_s": 0.0,
+                      "message": ("collection failed: " + _short(report))[:MESSAGE_CHARS]}
+            self.collect_errors.append(record)
+            if self._emit:
+                self._emit("collect_error", record)
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.collected = [item.nodeid for item in session.items]
+        if self._emit:
+            self._emit("collected", self.collected)
+        if self._on_collected:
+            self._on_collected(self.collected)
+
+    # -- running ----------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+        report = yield
+        faults = self._faults() if self._faults else []
+        if faults and report.when == "call" and not report.failed:
+            report.outcome = "failed"
+            report.longrepr = "the solution's process faulted: " + "; ".join(faults)[:MESSAGE_CHARS]
+            if hasattr(report, "wasxfail"):
+                del report.wasxfail
+        return report
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        rec = self.tests.setdefault(
+            report.nodeid, {"id": report.nodeid, "outcome": None, "duration_s": 0.0, "message": ""}
+        )
+        rec["duration_s"] += float(getattr(report, "duration", 0.0) or 0.0)
+        xfail = hasattr(report, "wasxfail")
+        if report.when == "setup":
+            if report.failed:
+                rec["outcome"], rec["message"] = "error", "setup: " + _short(report)
+            elif report.skipped:
+                rec["outcome"] = "xfailed" if xfail else "skipped"
+                rec["message"] = str(report.wasxfail) if xfail else _short(report)
+        elif report.when == "call":
+            if report.passed:
+                rec["outcome"] = "xpassed" if xfail else "passed"
+            elif report.failed:
+                rec["outcome"], rec["message"] = "failed", _short(report)
+            else:
+                rec["outcome"] = "xfailed" if xfail else "skipped"
+                rec["message"] = (str(report.wasxfail) or _short(report)) if xfail else _short(report)
+        elif report.when == "teardown":
+            if report.failed:
+                rec["outcome"] = "error"
+                rec["message"] = ("teardown: " + _short(report))[:MESSAGE_CHARS]
+            if rec["outcome"] is None:
+                rec["outcome"] = "error"
+                rec["message"] = rec["message"] or "no result for the test body"
+        rec["message"] = rec["message"][:MESSAGE_CHARS]
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        if self._on_test_end:
+            self._on_test_end()
+        rec = self.tests.get(nodeid)
+        if rec is not None and self._emit:
+            self._emit("test", rec)
+
+    def results(self) -> list[dict[str, Any]]:
+        out = [dict(r, outcome=r["outcome"] or "error") for r in self.tests.values()]
+        return self.collect_errors + out
