@@ -48,6 +48,8 @@ class PytestJob(_JobBase):
 
     @model_validator(mode="after")
     def _check_files(self) -> PytestJob:
+        if not _MODULE_NAME.match(self.solution_module):
+            raise ValueError(f"solution_module {self.solution_module!r} must look like 'mod.py'")
         for field, files in (("solution", self.solution_files), ("tests", self.test_files)):
             for name in files:
                 if not _MODULE_NAME.match(name):
@@ -57,8 +59,6 @@ class PytestJob(_JobBase):
             raise ValueError(f"solution and tests both define {sorted(clash)}")
         if not self.test_files:
             raise ValueError("tests: at least one test file is needed")
-        if not _MODULE_NAME.match(self.solution_module):
-            raise ValueError(f"solution_module {self.solution_module!r} must look like 'mod.py'")
         return self
 
     @property

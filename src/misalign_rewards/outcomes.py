@@ -113,3 +113,26 @@ class Outcome(BaseModel):
             return 0.0
         passed = self.passed_ids
         return sum(1 for t in self.expected_tests if t in passed) / len(self.expected_tests)
+
+
+class JobResult(BaseModel):
+    """One input's result: always exactly one per batch item, in input order."""
+
+    index: int
+    job_id: str | None
+    kind: str | None
+    status: Status
+    #: None for infrastructure trouble and invalid input: never a made-up 0.
+    reward: float | None
+    outcome: Outcome | None = None
+    #: Why there is no outcome (invalid input, infrastructure error).
+    error: str | None = None
+    attempts: int = 0
+    #: Seconds: queued/create/start/run/cleanup summed over the job's sandbox runs, total wall.
+    timings: dict[str, float] = Field(default_factory=dict)
+    exit_codes: list[int | None] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def flags(self) -> list[IntegrityFlag]:
+        return self.outcome.flags if self.outcome else []

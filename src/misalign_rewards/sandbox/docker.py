@@ -298,16 +298,17 @@ class DockerSandbox(Sandbox):
             await self.open()
         run_id = uuid.uuid4().hex[:16]
         log = logger.bind(run_id=run_id, image=spec.image)
-        payload = make_tar(spec.files)
-        labels = {**spec.labels, **self._labels, LABEL_RUN: run_id, LABEL_CREATED: f"{time.time():.3f}"}
-        config = container_config(spec, len(payload), labels)
-        name = f"mr-{self.client_id[:12]}-{run_id}"
         durations = Durations()
-
         t_queue = time.monotonic()
         need = await self.budget.acquire(spec.limits)
         try:
             durations.queued = time.monotonic() - t_queue
+            # Built once admitted, so queued runs hold no payload.
+            payload = make_tar(spec.files)
+            labels = {**spec.labels, **self._labels, LABEL_RUN: run_id,
+                      LABEL_CREATED: f"{time.time():.3f}"}
+            config = container_config(spec, len(payload), labels)
+            name = f"mr-{self.client_id[:12]}-{run_id}"
             return await self._run_reserved(spec, name, config, payload, durations, on_output, log)
         finally:
             self.budget.release(need)

@@ -1,0 +1,61 @@
+"""Settings, from arguments or the environment (prefix ``MISALIGN_``; nested fields with
+``__``, e.g. ``MISALIGN_PYTHON_LIMITS__MEMORY_BYTES=268435456``). Nothing is read at
+import time: a :class:`Settings` is made when a client is made."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .integrity import IntegrityMode
+from .sandbox.base import Limits
+from .verifiers.lean import LEAN_LIMITS
+
+DEFAULT_REGISTRY = "ghcr.io/your-org/misalign-fv"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MISALIGN_", env_nested_delimiter="__",
+                                      extra="forbid", frozen=True)
+
+    #: Prefix of the default image names (as containers/build_and_push.sh tags them).
+    registry: str = DEFAULT_REGISTRY
+    #: Full image names; default ``{registry}/python-sandbox:latest`` and ``{registry}/lean:latest``.
+    python_image: str | None = None
+    lean_image: str | None = None
+    #: Engine endpoint; default ``DOCKER_HOST`` or the local socket.
+    docker_url: str | None = None
+
+    #: Runs in flight at once; default from the engine host's CPUs, memory and pids.
+    max_concurrent: int | None = Field(None, ge=1)
+    #: Jobs of a batch being prepared or run at once (bounds the client's memory).
+    max_in_flight: int = Field(64, ge=1)
+
+    python_limits: Limits = Field(default_factory=Limits)
+    lean_limits: Limits = LEAN_LIMITS
+    python_timeout_s: float = Field(60.0, gt=0)
+    lean_timeout_s: float = Field(300.0, gt=0)
+
+    integrity: IntegrityMode = IntegrityMode.ENFORCE
+    reward_policy: Literal["binary", "pass_rate"] = "binary"
+
+    #: Infrastructure errors are retried this many times (with backoff), then reported as
+    #: a ``None`` reward, or raised when ``raise_on_infra_error``.
+    infra_retries: int = Field(2, ge=0)
+    infra_backoff_s: float = Field(0.5, ge=0)
+    raise_on_infra_error: bool = False
+
+    log_format: Literal["json", "console"] = "json"
+    #: Where the CLI writes logs; default standard error.
+    log_file: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def python_image_ref(self) -> str:
+        return self.python_image or f"{self.registry.rstrip('/')}/python-sandbox:latest"
+
+    @property
+    def lean_image_ref(self) -> str:
+        return self.lean_image or f"{self.registry.rstrip('/')}/lean:latest"

@@ -1,0 +1,83 @@
+"""The trainer adapters, against the real sandbox, and the runnable examples of
+docs/integrations.md."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from misalign_rewards import Settings, SyncRewardClient, make_trl_reward, make_verl_compute_score, reward_fn_sync
+from misalign_rewards.integrations import completion_text, extract_code
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = "from solution import neg\n\ndef test_neg():\n    assert neg(3) == -3\n"
+
+
+def test_extract_code_takes_the_last_python_block() -> None:
+    text = "first\n```python\nold = 1\n```\nthen\n```py\nnew = 2\n```\n```text\nnot code\n```"
+    assert extract_code(text) == "new = 2\n"
+    assert extract_code("no fences here") == "no fences here"
+    assert extract_code("```lean\nexact rfl\n```", "lean") == "exact rfl\n"
+
+
+def test_completion_text_reads_chat_and_plain_forms() -> None:
+    assert completion_text("plain") == "plain"
+    assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "a"
+    assert completion_text({"role": "assistant", "content": "b"}) == "b"
+    with pytest.raises(TypeError):
+        completion_text(42)
+
+
+@pytest.mark.docker
+async def test_trl_reward_scores_completions_with_dataset_columns(python_image: str) -> None:
+    reward = make_trl_reward(Settings(python_image=python_image))
+    rewards = await reward(["```python\ndef neg(x):\n    return -x\n```",
+                            [{"role": "assistant", "content": "def neg(x):\n    return x\n"}]],
+                           tests=[TESTS, TESTS])
+    assert rewards == [1.0, 0.0]
+    with pytest.raises(KeyError, match="tests"):
+        await reward(["x"], other=["y"])
+
+
+@pytest.mark.docker
+def test_verl_compute_score_and_infra_errors(python_image: str) -> None:
+    score = make_verl_compute_score(Settings(python_image=python_image))
+    try:
+        assert score("code", "def neg(x):\n    return -x\n", TESTS)["score"] == 1.0
+        assert score("code", "def neg(x):\n    return 0\n", TESTS)["score"] == 0.0
+    finally:
+        score.close()
+    missing = f"misalign-rewards/none:{uuid.uuid4().hex[:6]}"
+    lean_settings = Settings(python_image=python_image, lean_image=missing, infra_retries=0)
+    strict = make_verl_compute_score(lean_settings)
+    lenient = make_verl_compute_score(lean_settings, on_infra_error="nan")
+    try:
+        with pytest.raises(RuntimeError, match="infra_error"):
+            strict("lean-proofs", "rfl", "1 + 1 = 2")
+        assert math.isnan(lenient("lean-proofs", "rfl", "1 + 1 = 2")["score"])
+    finally:
+        strict.close()
+        lenient.close()
+
+
+@pytest.mark.docker
+def test_sync_client_and_reward_fn_sync(python_image: str) -> None:
+    settings = Settings(python_image=python_image)
+    batch = [{"kind": "pytest", "solution": "def neg(x):\n    return -x\n", "tests": TESTS}]
+    with SyncRewardClient(settings) as client:
+        assert client.rewards(batch) == [1.0]
+        assert client.rewards(batch * 2) == [1.0, 1.0]
+    assert reward_fn_sync(batch + [{"kind": "pytest"}], settings=settings) == [1.0, None]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("example", ["trl_reward.py", "verl_score.py", "sync_client.py", "sandbox_hello.py"])
+def test_examples_run(example: str, python_image: str) -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / example)], capture_output=True, text=True,
+                         timeout=300, env={"MISALIGN_PYTHON_IMAGE": python_image, "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stdout + out.stderr
