@@ -81,3 +81,24 @@ def test_public_names_are_exported_explicitly() -> None:
               if not n.startswith("_") and not isinstance(v, type(misalign_rewards)) and n not in {"version"}}
     public -= {"PackageNotFoundError"}
     assert public <= exported, public - exported
+
+
+async def test_lean_reject_tokens_setting_reaches_the_verifier() -> None:
+    from misalign_rewards import RewardClient, Settings
+    from misalign_rewards.errors import InvalidSpec
+
+    class Attempted(Exception):
+        """Raised by the run function: the verifier went on to run the job."""
+
+    async def run(spec: object) -> object:
+        raise Attempted
+
+    job = LeanJob(statement="True", proof="trivial\naxiom cheat : False", imports=[])
+    only_sorry = RewardClient(Settings(lean_reject_tokens=frozenset({"sorry"})))
+    assert only_sorry.verifiers["lean"].reject_tokens == frozenset({"sorry"})
+    with pytest.raises(Attempted):  # `axiom` flags but no longer rejects up front
+        await only_sorry.verifiers["lean"].verify(job, run)
+    default = await RewardClient(Settings()).verifiers["lean"].verify(job, run)
+    assert default.status is Status.REJECTED and any(f.code == "L2" for f in default.flags)
+    with pytest.raises(InvalidSpec):
+        RewardClient(Settings(lean_reject_tokens=frozenset({"no-such-token"})))

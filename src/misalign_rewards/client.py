@@ -84,7 +84,8 @@ class RewardClient:
             "pytest": PytestVerifier(image=s.python_image_ref, limits=s.python_limits,
                                      timeout_s=s.python_timeout_s, integrity=s.integrity),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
-                                 timeout_s=s.lean_timeout_s, integrity=s.integrity),
+                                 timeout_s=s.lean_timeout_s, integrity=s.integrity,
+                                 reject_tokens=s.lean_reject_tokens),
         }
         self._state = _State.UNOPENED
 

@@ -85,6 +85,10 @@ class LeanJob(_JobBase):
     source: str | None = None
     theorem: str | None = None
     imports: list[str] = Field(default_factory=lambda: ["Mathlib"])
+    #: Trusted Lean commands the grader places after the imports in the files it writes
+    #: (the composed theorem and the reference), e.g. ``open Real Nat Topology``, for
+    #: statements that need them. Grader-owned like the statement; not scanned.
+    preamble: str = ""
 
     @model_validator(mode="after")
     def _one_form(self) -> LeanJob:
@@ -101,6 +105,8 @@ class LeanJob(_JobBase):
         for imp in self.imports:
             if not _LEAN_NAME.match(imp):
                 raise ValueError(f"imports: {imp!r} is not a module name")
+        if any(line.lstrip().startswith("import ") for line in self.preamble.splitlines()):
+            raise ValueError("preamble: imports go in 'imports', not in the preamble")
         return self
 
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     lean_timeout_s: float = Field(300.0, gt=0)
 
     integrity: IntegrityMode = IntegrityMode.ENFORCE
+    #: Lean pre-filter tokens that reject under ``enforce``; default: every token but
+    #: ``set_option``, ``partial`` and ``opaque`` (docs/lean-jobs.md). All are flagged.
+    lean_reject_tokens: frozenset[str] | None = None
     reward_policy: Literal["binary", "pass_rate"] = "binary"
 
     #: Infrastructure errors are retried this many times (with backoff), then reported as

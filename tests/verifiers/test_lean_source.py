@@ -81,3 +81,25 @@ def test_compile_script_frames_after_lean() -> None:
     lean_at = script.index("lean --json -j 2 -o /tmp/work/Submission.olean /tmp/work/Submission.lean")
     assert script.index("@@misalign-abc exit") > lean_at
     assert script.index("base64 /tmp/work/Submission.olean") > lean_at
+
+
+def test_preamble_goes_into_both_grader_files_and_is_not_scanned() -> None:
+    job = LeanJob(statement="(x : ℝ) : x ^ 2 ≥ 0", proof="by positivity", imports=["Mathlib"],
+                  preamble="open Real Nat\n")
+    plan = plan_job(job)
+    assert plan.source == ("import Mathlib\n\nopen Real Nat\n\n"
+                           "theorem misalign_target (x : ℝ) : x ^ 2 ≥ 0 :=\nby positivity\n")
+    # the pre-filter's line numbers still point into the compiled file
+    assert plan.source.splitlines()[plan.scanned_offset] == "by positivity"
+    assert plan.scanned == "by positivity"
+    ref = reference_source(plan.imports, plan.statement, plan.preamble)
+    assert ref.startswith("import Mathlib\n\nopen Real Nat\n\ntheorem misalign_reference (x : ℝ)")
+    # without a preamble nothing changes
+    assert plan_job(job.model_copy(update={"preamble": ""})).source.startswith("import Mathlib\n\ntheorem")
+
+
+def test_preamble_cannot_carry_imports() -> None:
+    from misalign_rewards.jobs import InvalidJob, parse_job
+
+    bad = parse_job({"kind": "lean", "statement": "True", "proof": "trivial", "preamble": "import Evil\nopen X"})
+    assert isinstance(bad, InvalidJob) and "preamble" in bad.error

@@ -110,7 +110,7 @@ class LeanVerifier:
     async def _reference(self, plan: Plan, job: LeanJob, run: RunFn, limits: Limits,
                          steps: dict[str, Any]) -> bytes | tuple[Verdict, list[LeanMessage]]:
         assert plan.statement is not None
-        key = (self.image, tuple(plan.imports), plan.statement.signature)
+        key = (self.image, tuple(plan.imports), plan.preamble, plan.statement.signature)
         lock = self._ref_locks.setdefault(key, anyio.Lock())
         try:
             async with lock:
@@ -132,7 +132,7 @@ class LeanVerifier:
         spec = self._spec(
             "reference", job,
             ["/bin/sh", "-c", compile_script(REFERENCE_MODULE, tag, self._threads(limits))],
-            {f"{REFERENCE_MODULE}.lean": reference_source(plan.imports, plan.statement).encode()},
+            {f"{REFERENCE_MODULE}.lean": reference_source(plan.imports, plan.statement, plan.preamble).encode()},
             limits, self.check_timeout_s,
         )
         result = await run(spec)

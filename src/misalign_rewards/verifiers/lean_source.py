@@ -90,6 +90,8 @@ class Plan:
     scanned_offset: int
     statement: Statement | None
     imports: list[str]
+    #: Trusted commands after the imports of the grader's files (job.preamble).
+    preamble: str
     #: Modules the trusted check imports: Lean, the grader's and the submission's.
     check_imports: list[str]
 
@@ -102,7 +104,8 @@ def plan_job(job: LeanJob) -> Plan:
     if job.proof is not None:
         assert statement is not None  # the job's validator guarantees it
         theorem = check_name(job.theorem or statement.name or DEFAULT_THEOREM)
-        head = import_lines(imports) + "\n" + f"theorem {theorem} {statement.signature} :="
+        head = import_lines(imports) + "\n" + preamble_block(job.preamble) \
+            + f"theorem {theorem} {statement.signature} :="
         head += " by\n" if statement.tactic else "\n"
         source = head + job.proof + ("" if job.proof.endswith("\n") else "\n")
         return Plan(
@@ -113,6 +116,7 @@ def plan_job(job: LeanJob) -> Plan:
             scanned_offset=head.count("\n"),
             statement=statement,
             imports=imports,
+            preamble=job.preamble,
             check_imports=_merge(["Lean"], imports),
         )
     assert job.source is not None and job.theorem is not None
@@ -126,6 +130,7 @@ def plan_job(job: LeanJob) -> Plan:
         scanned_offset=0,
         statement=statement,
         imports=imports,
+        preamble=job.preamble,
         check_imports=_merge(["Lean"], imports, declared),
     )
 
@@ -139,8 +144,13 @@ def _merge(*lists: list[str]) -> list[str]:
     return seen
 
 
-def reference_source(imports: list[str], statement: Statement) -> str:
-    return (import_lines(imports) + "\n"
+def preamble_block(preamble: str) -> str:
+    text = preamble.strip("\n")
+    return text + "\n\n" if text.strip() else ""
+
+
+def reference_source(imports: list[str], statement: Statement, preamble: str = "") -> str:
+    return (import_lines(imports) + "\n" + preamble_block(preamble)
             + f"theorem {REFERENCE_NAME} {statement.signature} :=\n  sorry\n")
 
 
