@@ -10,6 +10,9 @@
 #                       wheels downloaded on the host, without pulling python:3.11-slim
 #                       (done automatically when that pull fails)
 #   --no-verify         skip the verification run after each build
+#   --recipe-hash       print the hash of python-sandbox's recipe (Dockerfile and pinned
+#                       requirements) and exit; images carry it as the label
+#                       io.misalign-rewards.recipe, so scripts/setup.sh can tell a stale image
 #   -h, --help          this text
 #
 # environment:
@@ -44,6 +47,10 @@ say() { printf 'build: %s\n' "$*" >&2; }
 die() { local code=$1; shift; say "error: $*"; exit "$code"; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
+recipe_hash() {
+  cat "$here/Dockerfile.python-sandbox" "$here/requirements-sandbox.txt" | sha256sum | cut -c1-16
+}
+
 build_only=0 tag="" verify=1 offline=0
 images=()
 while [[ $# -gt 0 ]]; do
@@ -55,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --only=*) images+=("${1#--only=}") ;;
     --offline-base) offline=1 ;;
     --no-verify) verify=0 ;;
+    --recipe-hash) recipe_hash; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option: $1" ;;
   esac
@@ -150,6 +158,7 @@ build_python_sandbox() {
   say "python-sandbox base: $base"
   build python-sandbox Dockerfile.python-sandbox --build-arg "BASE_IMAGE=$base" "${extra[@]}" \
     --label "org.opencontainers.image.base.name=$base" \
+    --label "io.misalign-rewards.recipe=$(recipe_hash)" \
     --label "org.opencontainers.image.revision=$tag"
   if [[ $verify == 1 ]]; then
     local got

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Prepare this checkout: a Docker engine that answers (scripts/engine.sh), a virtual
 # environment in .venv with the package and its test dependencies, and the
-# python-sandbox image (built with containers/build_and_push.sh when missing).
+# python-sandbox image (built with containers/build_and_push.sh when missing, or when its
+# recipe, the Dockerfile and pinned requirements, changed since it was built).
 # Idempotent: each step is skipped when its result is already there.
 #
 # env: PYTHON (default python3, must be >= 3.11), REGISTRY (image prefix, as the build
-#      script), FORCE_IMAGE=1 to rebuild the image even when it exists.
+#      script), FORCE_IMAGE=1 to rebuild the image even when it is current.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -28,9 +29,11 @@ fi
 
 registry=${REGISTRY:-ghcr.io/your-org/misalign-fv}
 image=${MISALIGN_PYTHON_IMAGE:-${registry%/}/python-sandbox:latest}
-if [[ "${FORCE_IMAGE:-0}" == 1 ]] || ! docker image inspect "$image" >/dev/null 2>&1; then
-  say "building $image"
+want=$("$root/containers/build_and_push.sh" --recipe-hash)
+have=$(docker image inspect --format '{{index .Config.Labels "io.misalign-rewards.recipe"}}' "$image" 2>/dev/null || true)
+if [[ "${FORCE_IMAGE:-0}" == 1 || "$have" != "$want" ]]; then
+  say "building $image (${have:+recipe changed: $have -> $want}${have:-not present})"
   "$root/containers/build_and_push.sh" --build-only --only python-sandbox
 else
-  say "image $image is present (FORCE_IMAGE=1 rebuilds it)"
+  say "image $image is present and current (FORCE_IMAGE=1 rebuilds it)"
 fi

@@ -31,6 +31,13 @@ MODULES = ("main", "isolated", "proxy", "child", "wire", "inprocess", "inprocess
            "collect", "procs")
 
 
+#: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The
+#: python-sandbox image compiles its standard library and site-packages there at build
+#: time, on the read-only root: nothing can be planted in it (P14), and pytest does not
+#: recompile per run. Files under the tmpfs (tests, solution) have no bytecode there and
+#: are compiled in memory. An image without the folder still works, only slower.
+PYCACHE_PREFIX = "/opt/pycache"
+
 #: The trusted ini given with ``-c``; nothing the solution writes is read as config.
 TRUSTED_INI = """\
 [pytest]
@@ -65,4 +72,4 @@ def launch_program(harness_dir: str) -> str:
     )
 
 
-__all__ = ["MODULES", "PACKAGE", "TRUSTED_INI", "bundle", "launch_program"]
+__all__ = ["MODULES", "PACKAGE", "PYCACHE_PREFIX", "TRUSTED_INI", "bundle", "launch_program"]

@@ -63,7 +63,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     read_fd, write_fd = os.pipe()
     child_config = dict(config, record_fd=write_fd)
     argv = [config.get("python") or sys.executable, "-I", "-B",
-            "-X", "pycache_prefix=/dev/null/pycache",
+            "-X", f"pycache_prefix={procs.pycache_prefix()}",
             "-c", _program(os.path.dirname(here), package), json.dumps(child_config)]
     proc = subprocess.Popen(
         argv,

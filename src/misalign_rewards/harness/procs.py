@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import time
 
 PR_SET_DUMPABLE = 4
@@ -117,3 +118,9 @@ def sweep(rounds: int = 200) -> tuple[int, bool]:
         time.sleep(0.005)
     _reap()
     return len(seen), not _live_others(protect, uid)
+
+
+def pycache_prefix() -> str:
+    """The bytecode prefix this (trusted) process was started with, for the processes it
+    starts: the image's read-only one, or a path that can hold no file."""
+    return sys.pycache_prefix or "/dev/null/pycache"

@@ -138,7 +138,7 @@ class Broker:
         call_timeout_s: float,
         contained: bool,
     ) -> None:
-        self._argv = [python, "-I", "-B", "-X", "pycache_prefix=/dev/null/pycache",
+        self._argv = [python, "-I", "-B", "-X", f"pycache_prefix={procs.pycache_prefix()}",
                       "-c", child_program(harness_dir), solution_dir]
         self._cwd = solution_dir
         self._timeout = call_timeout_s

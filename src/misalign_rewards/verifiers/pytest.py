@@ -211,7 +211,7 @@ class PytestVerifier:
         }
         return RunSpec(
             image=self.image,
-            argv=[self.python, "-I", "-B", "-X", "pycache_prefix=/dev/null/pycache",
+            argv=[self.python, "-I", "-B", "-X", f"pycache_prefix={harness.PYCACHE_PREFIX}",
                   "-c", harness.launch_program(f"{wd}/harness")],
             files=files,
             stdin=json.dumps({"nonce": nonce, "config": config}).encode(),
