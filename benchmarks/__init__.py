@@ -1,0 +1,1 @@
+"""Benchmarks of misalign-rewards against its baselines (see benchmarks/README.md)."""

@@ -1,0 +1,227 @@
+"""results.json -> results.md (tables) and chart.png (matplotlib, when installed)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROW_ORDER = ("sdk", "sdk-inprocess", "docker-cli", "host-pytest")
+
+
+def _group(cells: list[dict[str, Any]], purpose: str) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
+    out: dict[tuple[str, str, int, int], list[dict[str, Any]]] = defaultdict(list)
+    for c in cells:
+        if purpose in c.get("purposes", [c.get("purpose")]) and "error" not in c:
+            out[(c["workload"], c["row"], c["concurrency"], c["jobs"])].append(c)
+    return out
+
+
+def _med(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _spread(values: list[float]) -> str:
+    m = statistics.median(values)
+    return f"{m:.2f}" if len(values) == 1 else f"{m:.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def _row_key(key: tuple[str, str, int, int]) -> tuple[Any, ...]:
+    w, r, c, n = key
+    return (w, c, ROW_ORDER.index(r) if r in ROW_ORDER else 99, n)
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    """Medians per cell, the SDK/docker-cli ratio per workload, and where the targets stand."""
+    main = _group(results["cells"], "main")
+    rows = []
+    for key in sorted(main, key=_row_key):
+        runs = main[key]
+        w, r, c, n = key
+        rows.append({
+            "workload": w, "row": r, "concurrency": c, "jobs": n, "repeats": len(runs),
+            "jobs_per_s": [x["jobs_per_s"] for x in runs],
+            "p50": _med([x["latency_s"]["p50"] for x in runs]),
+            "p95": _med([x["latency_s"]["p95"] for x in runs]),
+            "p99": _med([x["latency_s"]["p99"] for x in runs]),
+            "client_ms": _med([x["cpu_ms_per_job"]["client"] for x in runs]),
+            "engine_ms": _med([x["cpu_ms_per_job"]["engine"] for x in runs]),
+            "job_ms": _med([x["cpu_ms_per_job"]["job"] for x in runs]),
+            "host_ms": _med([x["cpu_ms_per_job"]["host_all"] for x in runs]),
+            "rss_peak_mb": max(x["rss_mb"]["peak"] for x in runs),
+            "correct": all(x["correct"] for x in runs),
+            "wrong": sum(x["wrong"] for x in runs),
+            "foreign": sum(x.get("foreign_container_starts") or 0 for x in runs),
+        })
+    ratios = {}
+    for w in sorted({r["workload"] for r in rows}):
+        by = {(r["row"], r["concurrency"]): statistics.median(r["jobs_per_s"]) for r in rows if r["workload"] == w}
+        for (row, c), v in by.items():
+            if row == "sdk" and ("docker-cli", c) in by:
+                ratios[f"{w}@{c}"] = v / by[("docker-cli", c)]
+    mem = sorted(
+        ((c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
+         for c in results["cells"] if "memory" in c.get("purposes", [c.get("purpose")]) and "error" not in c))
+    client_ms = [r["client_ms"] for r in rows if r["row"] == "sdk" and r["client_ms"] is not None]
+    return {"rows": rows, "ratios": ratios, "memory": mem,
+            "targets": {
+                "sdk_over_docker_cli": {"target": ">= 1.2", "measured": ratios},
+                "sdk_client_cpu_ms_per_job": {"target": "< 5", "measured_max": max(client_ms) if client_ms else None},
+                "sdk_client_rss_mb_10000": {"target": "< 200",
+                                            "measured": {str(n): peak for n, peak, *_ in mem}},
+            }}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    s = summarize(results)
+    m = results["machine"]
+    a = results["args"]
+    lines = [
+        f"# Benchmark results ({results['finished_utc']})", "",
+        f"Command: `{results['command']}`  ",
+        f"Machine: {m.get('cpu_model')}, {m.get('cpus_usable')} usable CPUs, {m.get('memory_gib')} GiB, "
+        f"{m.get('os')}, kernel {m.get('kernel')} ({m.get('arch')}); Docker {m.get('docker_server')} "
+        f"(cgroup v{m.get('cgroup_version')}, {m.get('cgroup_driver')}, {m.get('storage_driver')}); "
+        f"Python {m.get('python')}; misalign-rewards {m.get('sdk_version')} at {m.get('git_commit')}"
+        f"{' (with uncommitted changes)' if m.get('git_dirty') else ''}.  ",
+        f"Limiter size (the SDK's own concurrency on this host): {results['limiter_size']}. "
+        f"Repeats: {a['repeat']}; each cell ran in a fresh process after one warm-up job; "
+        f"the rows of a repeat ran back to back.", "",
+        "jobs/s is the median of the repeats (min-max in brackets); latencies and CPU are medians "
+        "of the repeats; CPU is per job, in ms: client (the measuring process; for docker-cli "
+        "also its `docker` CLI children), engine (dockerd, containerd, shims; a lower bound), "
+        "job (the containers' cgroup, or the pytest processes on the host), host (the whole "
+        "machine's busy CPU, other work included). `foreign` counts containers started by "
+        "other work on the same engine during the cells: their CPU lands in `job` and `host`.", "",
+        "| workload | row | conc | jobs | jobs/s | p50 s | p95 s | p99 s | client ms | engine ms "
+        "| job ms | host ms | peak RSS MB | correct | foreign |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in s["rows"]:
+        lines.append(
+            f"| {r['workload']} | {r['row']} | {r['concurrency']} | {r['jobs']} | {_spread(r['jobs_per_s'])} "
+            f"| {_fmt(r['p50'])} | {_fmt(r['p95'])} | {_fmt(r['p99'])} | {_fmt(r['client_ms'], 1)} "
+            f"| {_fmt(r['engine_ms'], 0)} | {_fmt(r['job_ms'], 0)} | {_fmt(r['host_ms'], 0)} "
+            f"| {r['rss_peak_mb']:.0f} | {'yes' if r['correct'] else 'NO (' + str(r['wrong']) + ' wrong)'} "
+            f"| {r['foreign']} |")
+    if s["ratios"]:
+        lines += ["", "SDK jobs/s over docker-cli jobs/s (medians; target >= 1.2): " +
+                  ", ".join(f"{k}: {v:.2f}x" for k, v in s["ratios"].items())]
+    scaling = _group(results["cells"], "scaling")
+    if scaling:
+        lines += ["", f"## Throughput against concurrency ({a['scaling_workload']})", "",
+                  "| row | " + " | ".join(f"c={c}" for c in sorted({k[2] for k in scaling})) + " |",
+                  "|---|" + "---:|" * len({k[2] for k in scaling})]
+        concs = sorted({k[2] for k in scaling})
+        for row in [r for r in ROW_ORDER if any(k[1] == r for k in scaling)]:
+            cells = []
+            for c in concs:
+                vals = [x["jobs_per_s"] for k, v in scaling.items() if k[1] == row and k[2] == c for x in v]
+                cells.append(_spread(vals) if vals else "")
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    if s["memory"]:
+        lines += ["", "## SDK client memory against batch size (trivial jobs, real containers)", "",
+                  "| jobs | peak RSS MB | RSS before the batch MB | jobs/s | correct |", "|---:|---:|---:|---:|---|"]
+        for n, peak, before, jps, ok in s["memory"]:
+            lines.append(f"| {n} | {peak:.0f} | {before:.0f} | {jps:.2f} | {'yes' if ok else 'NO'} |")
+    errors = [c for c in results["cells"] if "error" in c]
+    if errors:
+        lines += ["", "## Cells that failed", ""] + [f"- {c['workload']}/{c['row']}/c={c['concurrency']}: "
+                                                      f"{c['error'][:300]}" for c in errors]
+    if results.get("skipped"):
+        lines += ["", "Skipped: " + "; ".join(results["skipped"])]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> str | None:
+    """Write the PNG; returns why not when it cannot."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install 'misalign-rewards[bench]'): chart skipped"
+    s = summarize(results)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    colors = {"sdk": "tab:blue", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange", "host-pytest": "tab:green"}
+
+    ax = axes[0][0]
+    workloads = sorted({r["workload"] for r in s["rows"]})
+    rows = [r for r in ROW_ORDER if any(x["row"] == r for x in s["rows"])]
+    width = 0.8 / max(1, len(rows))
+    for i, row in enumerate(rows):
+        xs, meds, lo, hi = [], [], [], []
+        for j, w in enumerate(workloads):
+            cells = [x for x in s["rows"] if x["workload"] == w and x["row"] == row
+                     and x["concurrency"] == results["limiter_size"]] or \
+                    [x for x in s["rows"] if x["workload"] == w and x["row"] == row]
+            if not cells:
+                continue
+            v = cells[0]["jobs_per_s"]
+            m = statistics.median(v)
+            xs.append(j + i * width)
+            meds.append(m)
+            lo.append(m - min(v))
+            hi.append(max(v) - m)
+        ax.bar(xs, meds, width, yerr=[lo, hi], label=row, color=colors.get(row), capsize=3)
+    ax.set_xticks([j + width * (len(rows) - 1) / 2 for j in range(len(workloads))], workloads)
+    ax.set_ylabel("jobs/s (median, min-max)")
+    ax.set_title(f"Throughput at concurrency {results['limiter_size']}")
+    ax.legend()
+
+    ax = axes[0][1]
+    scaling = _group(results["cells"], "scaling")
+    for row in [r for r in ROW_ORDER if any(k[1] == r for k in scaling)]:
+        concs = sorted({k[2] for k in scaling if k[1] == row})
+        meds = [statistics.median([x["jobs_per_s"] for k, v in scaling.items() if k[1] == row and k[2] == c
+                                   for x in v]) for c in concs]
+        ax.plot(concs, meds, marker="o", label=row, color=colors.get(row))
+    ax.set_xlabel("concurrency")
+    ax.set_ylabel("jobs/s")
+    ax.set_title(f"Throughput against concurrency ({results['args']['scaling_workload']})")
+    if scaling:
+        ax.legend()
+
+    ax = axes[1][0]
+    labels, client, engine, job = [], [], [], []
+    for r in s["rows"]:
+        if r["concurrency"] != results["limiter_size"]:
+            continue
+        labels.append(f"{r['workload']}\n{r['row'].replace('-', chr(10))}")
+        client.append(r["client_ms"] or 0)
+        engine.append(r["engine_ms"] or 0)
+        job.append(r["job_ms"] or 0)
+    xs = range(len(labels))
+    ax.bar(xs, client, label="client", color="tab:blue")
+    ax.bar(xs, engine, bottom=client, label="engine (lower bound)", color="tab:gray")
+    ax.bar(xs, job, bottom=[a + b for a, b in zip(client, engine)], label="job", color="tab:red")
+    ax.set_xticks(list(xs), labels, fontsize=6)
+    ax.set_ylabel("CPU ms per job")
+    ax.set_title("Where the CPU goes")
+    ax.legend()
+
+    ax = axes[1][1]
+    if s["memory"]:
+        ns = [m[0] for m in s["memory"]]
+        ax.plot(ns, [m[1] for m in s["memory"]], marker="o", label="peak RSS")
+        ax.plot(ns, [m[2] for m in s["memory"]], marker="x", linestyle="--", label="RSS before the batch")
+        ax.axhline(200, color="tab:red", linestyle=":", label="target (10,000 jobs)")
+        ax.set_xscale("log")
+        ax.legend()
+    ax.set_xlabel("batch size (jobs)")
+    ax.set_ylabel("SDK client MB")
+    ax.set_title("Client memory against batch size")
+
+    fig.suptitle(f"misalign-rewards benchmarks, {results['finished_utc']}, "
+                 f"{results['machine'].get('cpus_usable')} CPUs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return None

@@ -1,0 +1,220 @@
+"""One row of a benchmark, measured in a process of its own (so that ``ru_maxrss`` is this
+row's peak and nothing of another row's CPU is counted).
+
+    python -m benchmarks.rows '{"row": "sdk", "workload": "trivial", "jobs": 20, "concurrency": 2, ...}'
+
+prints one JSON object: wall time, jobs/s, latency percentiles, CPU per job by where it
+was spent (see :mod:`benchmarks.probes`), peak RSS and whether every job got the reward it
+should. :mod:`benchmarks.run` is the command people use; it runs this once per cell.
+
+Rows:
+
+- ``sdk``: ``RewardClient(Settings(max_concurrent=C)).score(batch)``, batch given as
+  dicts (so the SDK's validation is counted), integrity ``enforce`` (the default).
+- ``docker-cli``: ``docker run --rm`` per job with the seed's flags, the job's files in a
+  host directory mounted read-only at ``/work``, ``python -m pytest`` on it; reward 1 if
+  pytest exits 0. C at a time (an anyio pool of subprocesses).
+- ``host-pytest``: ``python -m pytest`` per job on the host, no container: the
+  no-isolation reference. C at a time.
+- ``sdk-inprocess`` (spec ``{"row": "sdk", "mode": "inprocess"}``): the SDK with
+  ``PytestJob(mode="inprocess")``, whose results are advisory (the solution shares the
+  test process).
+
+The baselines trust pytest's exit code; the SDK runs a trusted harness, a static scan and
+a nonce-framed report, so it does strictly more work per job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import structlog
+
+from . import probes, workloads
+from .workloads import BenchJob
+
+ROWS = ("sdk", "docker-cli", "host-pytest")
+SEED_FLAGS = ["--network", "none", "--read-only", "--tmpfs", "/tmp:size=64m", "--memory", "512m",
+              "--cpus", "1", "--pids-limit", "64"]
+PYTEST_ARGS = ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+JOB_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+BASELINE_TIMEOUT_S = 60.0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest rank, as the SDK's own batch log computes it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5 - 1e-9)))
+    return ordered[rank - 1]
+
+
+# -- the SDK -------------------------------------------------------------------------------
+
+
+def _as_dict(job: BenchJob, mode: str = "isolated") -> dict[str, Any]:
+    if job.kind == "lean":
+        return {"kind": "lean", "job_id": job.job_id, **job.lean}
+    return {"kind": "pytest", "job_id": job.job_id, "solution": job.solution, "tests": job.tests,
+            "expected_tests": job.expected_tests, "mode": mode}
+
+
+async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) -> dict[str, Any]:
+    from misalign_rewards import RewardClient, Settings
+
+    settings = Settings(max_concurrent=spec["concurrency"], python_image=spec["image"],
+                        lean_image=spec.get("lean_image"))
+    mode = spec.get("mode", "isolated")
+    batch = [_as_dict(j, mode) for j in jobs]
+    async with RewardClient(settings) as client:
+        await client.score([_as_dict(warm, mode)])
+        rss_before = probes.rss_mb()
+        s0, t0, p0 = probes.Sample.now(), time.time(), time.perf_counter()
+        results = await client.score(batch)
+        p1, t1, s1 = time.perf_counter(), time.time(), probes.Sample.now()
+    pid = str(os.getpid())
+    rewards = [r.reward for r in results]
+    latencies = [r.timings.get("total", 0.0) - r.timings.get("queued", 0.0) for r in results]
+    phases = {k: percentile([r.timings.get(k, 0.0) for r in results], 50)
+              for k in ("queued", "create", "start", "run", "cleanup")}
+    return {
+        "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": rewards, "latencies": latencies,
+        "statuses": dict(Counter(r.status.value for r in results)), "rss_before_mb": rss_before,
+        "phases_p50_s": phases,
+        "client_cpu_keys": ["self_s"], "job_cpu_key": "containers_s",
+        "foreign": lambda attrs: attrs.get("io.misalign-rewards.pid") == pid,
+    }
+
+
+# -- the baselines -------------------------------------------------------------------------
+
+
+def _write(job: BenchJob, base: Path) -> Path:
+    d = base / job.job_id
+    d.mkdir(mode=0o755)
+    for name, text in {**job.solution, **job.tests}.items():
+        (d / name).write_text(text)
+        (d / name).chmod(0o644)
+    d.chmod(0o755)  # the image's user (sandbox) must read the bind mount
+    return d
+
+
+async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) -> dict[str, Any]:
+    row = spec["row"]
+    prefix = f"bench-{uuid.uuid4().hex[:10]}"
+    base = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    base.chmod(0o755)
+    limiter = anyio.CapacityLimiter(spec["concurrency"])
+    image = spec["image"]
+
+    def argv(job: BenchJob, d: Path, name: str) -> list[str]:
+        if row == "docker-cli":
+            env = [x for k, v in JOB_ENV.items() for x in ("-e", f"{k}={v}")]
+            return ["docker", "run", "--rm", "--name", name, *SEED_FLAGS, *env,
+                    "-v", f"{d}:/work:ro", image, *PYTEST_ARGS, "/work"]
+        return [sys.executable, *PYTEST_ARGS, str(d)]
+
+    async def one(job: BenchJob, out: dict[str, Any]) -> None:
+        async with limiter:
+            t = time.perf_counter()
+            d = _write(job, base)
+            name = f"{prefix}-{job.job_id}"[:120]
+            env = {**os.environ, **JOB_ENV}
+            code: int | None = None
+            with anyio.move_on_after(BASELINE_TIMEOUT_S):
+                proc = await anyio.run_process(argv(job, d, name), check=False, cwd=d, env=env)
+                code = proc.returncode
+            if code is None and row == "docker-cli":
+                with anyio.CancelScope(shield=True):
+                    await anyio.run_process(["docker", "rm", "-f", name], check=False)
+            out["reward"] = 1.0 if code == 0 else 0.0
+            out["status"] = {0: "passed", 1: "failed", None: "timeout"}.get(code, f"exit {code}")
+            out["latency"] = time.perf_counter() - t
+
+    try:
+        await one(warm, {})
+        rss_before = probes.rss_mb()
+        slots: list[dict[str, Any]] = [{} for _ in jobs]
+        s0, t0, p0 = probes.Sample.now(), time.time(), time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for job, slot in zip(jobs, slots):
+                tg.start_soon(one, job, slot)
+        p1, t1, s1 = time.perf_counter(), time.time(), probes.Sample.now()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return {
+        "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": [s["reward"] for s in slots],
+        "latencies": [s["latency"] for s in slots], "statuses": dict(Counter(s["status"] for s in slots)),
+        "rss_before_mb": rss_before, "phases_p50_s": None,
+        # the docker CLI processes are the client's cost; host pytest processes are the jobs
+        "client_cpu_keys": ["self_s", "children_s"] if row == "docker-cli" else ["self_s"],
+        "job_cpu_key": "containers_s" if row == "docker-cli" else "children_s",
+        "foreign": (lambda attrs: str(attrs.get("name", "")).startswith(prefix)) if row == "docker-cli"
+        else (lambda attrs: False),
+    }
+
+
+# -- one row -------------------------------------------------------------------------------
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    variants = tuple(spec.get("humaneval_variants") or ("canonical",))
+    jobs = workloads.build(spec["workload"], spec["jobs"], humaneval_variants=variants)
+    warm = workloads.build(spec["workload"], 1, humaneval_variants=variants)[0]
+    warm = BenchJob(**{**warm.__dict__, "job_id": f"{warm.job_id}-warmup"})
+    runner = run_sdk if spec["row"] == "sdk" else run_baseline
+    raw = anyio.run(runner, jobs, warm, spec)
+    n = len(jobs)
+    cpu = raw["cpu"]
+    wrong = [j.job_id for j, r in zip(jobs, raw["rewards"]) if r != j.expected]
+
+    def per_job_ms(value: float | None) -> float | None:
+        return None if value is None else 1000 * value / n
+
+    client_s = sum(cpu[k] for k in raw["client_cpu_keys"])
+    job_s = cpu[raw["job_cpu_key"]]
+    foreign = probes.foreign_starts(raw["t0"], raw["t1"], raw["foreign"])
+    lat = raw["latencies"]
+    return {
+        "row": spec["row"], "workload": spec["workload"], "jobs": n, "concurrency": spec["concurrency"],
+        "repeat": spec.get("repeat", 0), "purpose": spec.get("purpose", "main"),
+        "wall_s": raw["wall_s"], "jobs_per_s": n / raw["wall_s"],
+        "latency_s": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
+                      "max": max(lat) if lat else None},
+        "cpu_ms_per_job": {
+            "client": per_job_ms(client_s),
+            "engine": per_job_ms(cpu["engine_s"]) if spec["row"] != "host-pytest" else 0.0,
+            "job": per_job_ms(job_s),
+            "host_all": per_job_ms(cpu["host_s"]),
+        },
+        "cpu_s_raw": cpu,
+        "rss_mb": {"before_batch": raw["rss_before_mb"], "peak": probes.peak_rss_mb()},
+        "correct": not wrong, "wrong": len(wrong), "wrong_ids": wrong[:10],
+        "expected_passes": sum(1 for j in jobs if j.expected == 1.0),
+        "statuses": raw["statuses"], "phases_p50_s": raw["phases_p50_s"],
+        "foreign_container_starts": foreign,
+    }
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    if spec["row"] not in ROWS:
+        raise SystemExit(f"unknown row {spec['row']!r}; known: {ROWS}")
+    print(json.dumps(measure(spec)))
+
+
+if __name__ == "__main__":
+    main()

