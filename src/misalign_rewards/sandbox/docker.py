@@ -372,9 +372,12 @@ class DockerSandbox(Sandbox):
             with anyio.move_on_after(spec.timeout_s) as deadline:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_feed_stdin, stream, payload + spec.stdin, log)
-                    with engine_errors(self.endpoint, action="stream output"):
-                        await out.pump(stream)
+                    await out.pump(stream)
                     tg.cancel_scope.cancel()  # the process is gone or over its cap
+                if out.error is not None:
+                    # raised here, outside the task group, so it is not wrapped in a group
+                    with engine_errors(self.endpoint, action="stream output"):
+                        raise out.error
                 if not out.exceeded:
                     with engine_errors(self.endpoint, action="wait for the container"):
                         status = await container.wait()
@@ -471,10 +474,16 @@ class _Capture:
         self.logged: dict[StreamName, int] = {"stdout": 0, "stderr": 0}
         self.truncated: dict[StreamName, bool] = {"stdout": False, "stderr": False}
         self.exceeded = False
+        #: A failure of the connection while reading, kept for the caller to map and raise.
+        self.error: BaseException | None = None
 
     async def pump(self, stream: Stream) -> None:
         while True:
-            message = await stream.read_out()
+            try:
+                message = await stream.read_out()
+            except (aiohttp.ClientError, ConnectionError, aiodocker.DockerError) as exc:
+                self.error = exc
+                return
             if message is None:
                 return
             name: StreamName = "stderr" if message.stream == 2 else "stdout"
