@@ -117,3 +117,36 @@ def test_reap_reports_what_it_removed() -> None:
     out = cli("reap")
     assert out.returncode == 0
     assert out.stdout.startswith("removed ")
+
+
+@pytest.mark.docker
+def test_run_shows_a_progress_bar_on_a_terminal(tmp_path: Path, python_image: str) -> None:
+    import pty
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(job("def inc(x):\n    return x + 1\n") for _ in range(3)) + "\n")
+    controller, terminal = pty.openpty()  # stderr is a real terminal for the command
+    try:
+        proc = subprocess.run([sys.executable, "-m", "misalign_rewards.cli", "run", str(jobs), "-o",
+                               str(tmp_path / "out.jsonl"), "--python-image", python_image,
+                               "--log-file", str(tmp_path / "log")],
+                              stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT, timeout=300)
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "\r[" in screen and "3/3" in screen and "passed=3" in screen  # the bar, redrawn in place
+    assert "progress:" not in screen  # plain lines are for pipes and files
