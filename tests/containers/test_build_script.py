@@ -4,6 +4,7 @@ wrong (no engine, not a git checkout, unknown flag, push refused)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,10 +24,11 @@ def run(*args: str, env: dict[str, str] | None = None, script: Path = SCRIPT,
 def test_help_documents_every_flag_and_variable() -> None:
     out = run("--help")
     assert out.returncode == 0
-    handled = {line.strip().split(")")[0].split("|")[0].split("=")[0]
-               for line in SCRIPT.read_text().splitlines()
-               if line.strip().startswith("--") and ")" in line}
-    assert {"--build-only", "--tag", "--only", "--offline-base", "--no-verify"} <= handled
+    # the patterns of the option parser's case statement: `--flag)`, `--flag=*)`, `-h|--help)`
+    pattern = re.compile(r"^\s*(?:-[a-z]\|)?(--[a-z][a-z-]*)(?:=\*)?\)")
+    handled = {m.group(1) for line in SCRIPT.read_text().splitlines() if (m := pattern.match(line))}
+    assert {"--build-only", "--tag", "--only", "--offline-base", "--no-verify", "--recipe-hash",
+            "--help"} <= handled
     for word in [*handled, "REGISTRY", "PLATFORMS", "PYTHON_BASE", "ghcr.io/your-org/misalign-fv",
                  "linux/amd64"]:
         assert word in out.stdout, word
@@ -81,3 +83,14 @@ def test_other_platforms_need_buildx() -> None:
     out = run("--build-only", "--tag", "x", env={"PLATFORMS": "linux/arm64,linux/amd64"})
     assert out.returncode == 1
     assert "buildx is not installed" in out.stderr
+
+
+def test_recipe_hash_follows_the_dockerfile_and_requirements(tmp_path: Path) -> None:
+    copy = tmp_path / "containers"
+    shutil.copytree(ROOT / "containers", copy, ignore=shutil.ignore_patterns("wheels"))
+    script = copy / "build_and_push.sh"
+    first = run("--recipe-hash", script=script)
+    assert first.returncode == 0 and len(first.stdout.strip()) == 16
+    assert run("--recipe-hash", script=script).stdout == first.stdout  # stable
+    (copy / "requirements-sandbox.txt").write_text("pytest==9.2.0\n")
+    assert run("--recipe-hash", script=script).stdout != first.stdout  # what setup.sh notices
