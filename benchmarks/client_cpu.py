@@ -6,7 +6,7 @@ user+system), the engine's CPU seconds (dockerd + containerd + containerd-shim +
 from /proc/PID/stat of the engine processes, children included), and wall time.
 Needs to run on the engine's host (it reads the engine's /proc entries).
 
-    .venv/bin/python benchmarks/client_cpu.py --runs 200 --concurrency 4
+    .venv/bin/python -m benchmarks.client_cpu --runs 200 --concurrency 4
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import os
 import resource
 import time
-from pathlib import Path
 
 import anyio
 import structlog
@@ -25,28 +24,10 @@ import structlog
 from misalign_rewards.sandbox.base import RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
 
-ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc", "docker-init")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def engine_cpu_seconds() -> float:
-    """utime+stime+cutime+cstime of every engine process now alive."""
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if name in ENGINE_PROCESSES or name.startswith("containerd-shim"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return total / TICKS
-
+from benchmarks.probes import engine_cpu_s, rusage_s
 
 def client_cpu_seconds() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    return rusage_s(resource.RUSAGE_SELF)
 
 
 async def measure(image: str, runs: int, concurrency: int) -> dict[str, float]:
@@ -62,11 +43,11 @@ async def measure(image: str, runs: int, concurrency: int) -> dict[str, float]:
                 r = await sb.run(spec)
                 failures += r.exit_code != 0
 
-        c0, e0, t0 = client_cpu_seconds(), engine_cpu_seconds(), time.perf_counter()
+        c0, e0, t0 = client_cpu_seconds(), engine_cpu_s(), time.perf_counter()
         async with anyio.create_task_group() as tg:
             for _ in range(runs):
                 tg.start_soon(one)
-        c1, e1, t1 = client_cpu_seconds(), engine_cpu_seconds(), time.perf_counter()
+        c1, e1, t1 = client_cpu_seconds(), engine_cpu_s(), time.perf_counter()
     return {
         "runs": runs, "concurrency": concurrency, "failures": failures,
         "client_cpu_ms_per_run": 1000 * (c1 - c0) / runs,

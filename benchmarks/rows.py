@@ -41,6 +41,8 @@ from typing import Any
 import anyio
 import structlog
 
+from misalign_rewards.client import percentile  # the batch log's own nearest-rank definition
+
 from . import probes, workloads
 from .workloads import BenchJob
 
@@ -50,15 +52,6 @@ SEED_FLAGS = ["--network", "none", "--read-only", "--tmpfs", "/tmp:size=64m", "-
 PYTEST_ARGS = ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 JOB_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 BASELINE_TIMEOUT_S = 60.0
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest rank, as the SDK's own batch log computes it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5 - 1e-9)))
-    return ordered[rank - 1]
 
 
 # -- the SDK -------------------------------------------------------------------------------

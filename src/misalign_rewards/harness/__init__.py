@@ -22,6 +22,7 @@ is SDK-side and is not shipped.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 #: Package name of the harness inside the container.
@@ -51,7 +52,12 @@ xfail_strict = false
 
 def bundle() -> dict[str, bytes]:
     """The harness as files, relative to the harness folder: ``misalign_harness/*.py``
-    plus the trusted ``pytest.ini``."""
+    plus the trusted ``pytest.ini``. Read once per process; each call gets its own dict."""
+    return dict(_bundle())
+
+
+@functools.cache
+def _bundle() -> dict[str, bytes]:
     root = resources.files(__name__)
     files = {f"{PACKAGE}/__init__.py": b'"""Trusted harness of misalign-rewards (shipped per run)."""\n'}
     for name in MODULES:

@@ -75,6 +75,11 @@ def process_start_ticks(pid: int) -> str | None:
         return None
 
 
+def _unreachable(endpoint: str, cause: BaseException) -> EngineUnreachable:
+    return EngineUnreachable(f"no Docker engine answers at {endpoint} ({cause.__class__.__name__}: {cause}); "
+                             "start one (scripts/engine.sh) or set DOCKER_HOST")
+
+
 @contextmanager
 def engine_errors(endpoint: str, *, image: str | None = None, action: str = "call") -> Iterator[None]:
     """Map aiodocker/aiohttp errors and our own deadlines onto :mod:`..errors`."""
@@ -85,10 +90,7 @@ def engine_errors(endpoint: str, *, image: str | None = None, action: str = "cal
         underlying = exc.__cause__ or exc.__context__
         if isinstance(underlying, aiohttp.ClientConnectionError | OSError):
             # aiodocker reports "cannot connect" as a DockerError with status 900
-            raise EngineUnreachable(
-                f"no Docker engine answers at {endpoint} ({underlying}); "
-                "start one (scripts/engine.sh) or set DOCKER_HOST"
-            ) from exc
+            raise _unreachable(endpoint, underlying) from exc
         if exc.status == 404 and image is not None and "image" in message.lower():
             raise ImageNotFound(
                 f"image {image!r} is not on the engine at {endpoint}: build it with "
@@ -96,10 +98,7 @@ def engine_errors(endpoint: str, *, image: str | None = None, action: str = "cal
             ) from exc
         raise EngineError(f"engine at {endpoint} refused to {action}: {exc.status} {message}") from exc
     except (aiohttp.ClientConnectionError, ConnectionError, FileNotFoundError) as exc:
-        raise EngineUnreachable(
-            f"no Docker engine answers at {endpoint} ({exc.__class__.__name__}: {exc}); "
-            "start one (scripts/engine.sh) or set DOCKER_HOST"
-        ) from exc
+        raise _unreachable(endpoint, exc) from exc
     except TimeoutError as exc:
         raise EngineError(f"engine at {endpoint} did not {action} in time") from exc
 
