@@ -52,21 +52,42 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 command -v docker >/dev/null 2>&1 || { say "docker.io installed no docker client"; exit 1; }
 
-if pgrep -x dockerd >/dev/null 2>&1; then
-  say "dockerd is running but does not answer yet; waiting"
-else
-  say "starting dockerd in the background (log: $DOCKERD_LOG)"
-  # setsid: the engine must outlive this script and the shell that ran it.
-  setsid nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
-fi
+# A process of that name that is alive (zombies left by a killed session do not count).
+live() { ps -eo stat=,comm= | awk -v n="$1" '$2 == n && $1 !~ /^Z/ {found = 1} END {exit !found}'; }
+live_dockerd() { live dockerd; }
 
-for ((i = 0; i < WAIT_SECONDS * 5; i++)); do
-  if answers; then
-    say "engine up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
-    exit 0
-  fi
-  sleep 0.2
-done
+wait_for_engine() {  # seconds
+  local i
+  for ((i = 0; i < $1 * 5; i++)); do
+    if answers; then
+      say "engine up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+if live_dockerd; then
+  say "dockerd is running but does not answer yet; waiting"
+  wait_for_engine 20 && exit 0
+  say "it still does not answer; stopping it and starting a fresh one"
+  pkill -x dockerd || true
+  for ((i = 0; i < 50; i++)); do live_dockerd || break; sleep 0.2; done
+fi
+# Pid files left by an engine that was killed (its processes may linger as zombies,
+# which still 'exist') would make the new dockerd refuse to start, or wait for a
+# containerd that is dead.
+if ! live_dockerd; then
+  rm -f /var/run/docker.pid
+fi
+if ! live containerd; then
+  rm -f /var/run/docker/containerd/containerd.pid /var/run/docker/containerd/containerd.sock
+fi
+say "starting dockerd in the background (log: $DOCKERD_LOG)"
+# setsid: the engine must outlive this script and the shell that ran it.
+setsid nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+wait_for_engine "$WAIT_SECONDS" && exit 0
 say "dockerd did not answer within ${WAIT_SECONDS}s; last lines of $DOCKERD_LOG:"
 tail -n 20 "$DOCKERD_LOG" >&2 || true
 exit 1
