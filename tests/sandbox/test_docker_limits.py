@@ -192,3 +192,20 @@ async def test_file_size_and_open_files_limits(sandbox: DockerSandbox, python_im
             print("nofile", errno.errorcode[exc.errno], len(handles) < 64)
         """, limits=limits))
     assert res.stdout.decode().split() == ["fsize", "EFBIG", "nofile", "EMFILE", "True"]
+
+
+async def test_a_process_that_closes_its_output_early_is_waited_for(sandbox: DockerSandbox,
+                                                                    python_image: str) -> None:
+    # output ends long before the process does: the exit code must still be its own
+    res = await sandbox.run(py(python_image, """
+        import os, time
+        print("bye", flush=True)
+        os.close(1)
+        os.close(2)
+        time.sleep(1.5)
+        os._exit(3)
+        """, timeout_s=30))
+    assert res.stdout == b"bye\n"
+    assert res.exit_code == 3
+    assert not res.timed_out and not res.oom_killed
+    assert res.durations.run >= 1.5

@@ -366,7 +366,8 @@ class DockerSandbox(Sandbox):
         out = _Capture(cap, self.log_output_bytes, on_output, log)
         t_run = time.monotonic()
         exit_code: int | None = None
-        oom = False
+        #: The container's state once it has exited (None until known).
+        state: dict[str, Any] | None = None
         try:
             with anyio.move_on_after(spec.timeout_s) as deadline:
                 async with anyio.create_task_group() as tg:
@@ -378,21 +379,26 @@ class DockerSandbox(Sandbox):
                     with engine_errors(self.endpoint, action="stream output"):
                         raise out.error
                 if not out.exceeded:
-                    with engine_errors(self.endpoint, action="wait for the container"):
-                        status = await container.wait()
-                    exit_code = int(status.get("StatusCode", -1))
+                    # The output ends when the process exits, so one inspect usually gives
+                    # exit code and OOM state together; wait only if it still runs (it
+                    # closed its output early). Saves an engine call on almost every run.
+                    state = await self._container_state(container)
+                    if state.get("Running"):
+                        with engine_errors(self.endpoint, action="wait for the container"):
+                            await container.wait()
+                        state = await self._container_state(container)
+                    exit_code = int(state.get("ExitCode", -1))
         finally:
             await stream.close()
         timed_out = deadline.cancelled_caught
         durations.run = time.monotonic() - t_run
-        with anyio.CancelScope(shield=True):
-            if timed_out or out.exceeded:
-                exit_code = None
+        if timed_out or out.exceeded:
+            exit_code = None
+            with anyio.CancelScope(shield=True):
                 await self._kill(container, log)
-            with engine_errors(self.endpoint, action="inspect the container"), \
-                    anyio.fail_after(self.api_timeout_s):
-                info = await container.show()
-        oom = bool(info.get("State", {}).get("OOMKilled")) and not timed_out
+                state = await self._container_state(container)
+        assert state is not None
+        oom = bool(state.get("OOMKilled")) and not timed_out
         result = RunResult(
             exit_code=exit_code,
             stdout=bytes(out.data["stdout"]),
@@ -408,6 +414,11 @@ class DockerSandbox(Sandbox):
         log.debug("sandbox.finished", exit_code=exit_code, timed_out=timed_out, oom_killed=oom,
                   output_limit_exceeded=out.exceeded, run_s=round(durations.run, 4))
         return result
+
+    async def _container_state(self, container: Any) -> dict[str, Any]:
+        with engine_errors(self.endpoint, action="inspect the container"), anyio.fail_after(self.api_timeout_s):
+            info = await container.show()
+        return dict(info.get("State") or {})
 
     async def _kill(self, container: Any, log: Any) -> None:
         try:
