@@ -20,6 +20,7 @@ row's own process, so the client's memory includes the batch it holds, as a user
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,28 +70,28 @@ _CPU_TEST = (f"from solution import count_primes\n\n\ndef test_count():\n"
              f"    assert count_primes({_CPU_N}) == {_CPU_PRIMES}\n")
 
 
-def trivial(n: int) -> list[BenchJob]:
+def _one_test_jobs(name: str, n: int, solution: Callable[[bool], str], test: str,
+                   test_id: str) -> list[BenchJob]:
+    """n jobs of one test each; every WRONG_EVERY-th solution is wrong and must earn 0."""
     jobs = []
     for i in range(n):
         wrong = i % WRONG_EVERY == WRONG_EVERY - 1
         jobs.append(BenchJob(
-            job_id=f"trivial-{i}", expected=0.0 if wrong else 1.0,
-            solution={"solution.py": f"def answer():\n    return {41 if wrong else 42}\n"},
-            tests={"test_solution.py": _TRIVIAL_TEST},
-            expected_tests=["test_solution.py::test_answer"]))
+            job_id=f"{name}-{i}", expected=0.0 if wrong else 1.0,
+            solution={"solution.py": solution(wrong)},
+            tests={"test_solution.py": test},
+            expected_tests=[f"test_solution.py::{test_id}"]))
     return jobs
+
+
+def trivial(n: int) -> list[BenchJob]:
+    return _one_test_jobs("trivial", n, lambda wrong: f"def answer():\n    return {41 if wrong else 42}\n",
+                          _TRIVIAL_TEST, "test_answer")
 
 
 def cpu(n: int) -> list[BenchJob]:
-    jobs = []
-    for i in range(n):
-        wrong = i % WRONG_EVERY == WRONG_EVERY - 1
-        jobs.append(BenchJob(
-            job_id=f"cpu-{i}", expected=0.0 if wrong else 1.0,
-            solution={"solution.py": _CPU_SOLUTION.format(fudge=" + 1" if wrong else "")},
-            tests={"test_solution.py": _CPU_TEST},
-            expected_tests=["test_solution.py::test_count"]))
-    return jobs
+    return _one_test_jobs("cpu", n, lambda wrong: _CPU_SOLUTION.format(fudge=" + 1" if wrong else ""),
+                          _CPU_TEST, "test_count")
 
 
 def humaneval(n: int | None, variants: tuple[str, ...] = ("canonical",)) -> list[BenchJob]:
