@@ -13,6 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from .sandbox.base import LimitsOverride
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
+
+#: Largest solution (all files together, in characters) a pytest job takes: scanning and
+#: shipping more would cost far more than any real completion needs. Past it the job is
+#: ``invalid_input`` and nothing runs.
+MAX_SOLUTION_BYTES = 1 << 20
+#: Largest test suite (all files together, in characters); it must also fit the
+#: container's /tmp.
+MAX_TESTS_BYTES = 16 << 20
 _LEAN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_'.]*$")
 
 
@@ -30,6 +38,17 @@ class _JobBase(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+def _check_encodable(field: str, name: str, text: str) -> None:
+    """Trusted text must be valid Unicode: a lone surrogate (half of a character) cannot
+    be written as UTF-8, and a test file the harness cannot write is the job's fault."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise ValueError(f"{field}: {name} line {line} has a lone surrogate ({text[exc.start]!a}), "
+                         "which is not valid text") from None
+
+
 class PytestJob(_JobBase):
     """Untrusted ``solution`` code checked against a trusted pytest suite ``tests``.
 
@@ -45,6 +64,9 @@ class PytestJob(_JobBase):
     #: Test ids that must pass (``test_x.py::test_name``). Default: what was collected.
     expected_tests: list[str] | None = None
     mode: Literal["isolated", "inprocess"] = "isolated"
+    #: Seconds each call into the solution may take in ``isolated`` mode (default: the
+    #: verifier's, ``Settings.python_call_timeout_s``).
+    call_timeout_s: float | None = Field(None, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _check_files(self) -> PytestJob:
@@ -59,6 +81,14 @@ class PytestJob(_JobBase):
             raise ValueError(f"solution and tests both define {sorted(clash)}")
         if not self.test_files:
             raise ValueError("tests: at least one test file is needed")
+        size = sum(len(v) for v in self.solution_files.values())
+        if size > MAX_SOLUTION_BYTES:
+            raise ValueError(f"solution: {size} characters, more than the {MAX_SOLUTION_BYTES} a job takes")
+        size = sum(len(v) for v in self.test_files.values())
+        if size > MAX_TESTS_BYTES:
+            raise ValueError(f"tests: {size} characters, more than the {MAX_TESTS_BYTES} a job takes")
+        for name, text in self.test_files.items():
+            _check_encodable("tests", name, text)
         return self
 
     @property

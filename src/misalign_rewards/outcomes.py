@@ -7,9 +7,39 @@ former can earn or lose reward; the latter becomes ``None`` (see :mod:`.rewards`
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def safe_text(s: str) -> str:
+    """``s`` with lone surrogates replaced, so it can always be serialised as UTF-8 (a
+    completion cut in the middle of a character, or a solution's exception message, can
+    carry one)."""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "replace").decode("utf-8")
+
+
+def safe_strings(value: Any) -> Any:
+    """``value`` (parsed JSON) with :func:`safe_text` applied to every string in it."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, list):
+        return [safe_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {safe_text(k) if isinstance(k, str) else k: safe_strings(v) for k, v in value.items()}
+    return value
+
+
+#: Text that came from a container or from the submission: always serialisable.
+SafeStr = Annotated[str, AfterValidator(safe_text)]
+#: Free-form data with the same guarantee for every string inside.
+SafeDict = Annotated[dict[str, Any], AfterValidator(safe_strings)]
 
 
 class Status(StrEnum):
@@ -55,10 +85,10 @@ class TestCase(BaseModel):
 
     __test__ = False  # not a pytest class
 
-    id: str
+    id: SafeStr
     outcome: TestOutcome
     duration_s: float = 0.0
-    message: str = ""
+    message: SafeStr = ""
 
 
 class IntegrityFlag(BaseModel):
@@ -70,14 +100,14 @@ class IntegrityFlag(BaseModel):
 
     code: str
     detector: str
-    detail: str
+    detail: SafeStr
     line: int | None = None
     rejects: bool = True
 
 
 class LeanMessage(BaseModel):
     severity: Literal["information", "warning", "error"]
-    text: str
+    text: SafeStr
     line: int | None = None
     column: int | None = None
     end_line: int | None = None
@@ -90,7 +120,7 @@ class Outcome(BaseModel):
     """The verifier's judgement of one run."""
 
     status: Status
-    detail: str = ""
+    detail: SafeStr = ""
     #: pytest: every test the harness reported, and which ids were required.
     tests: list[TestCase] = Field(default_factory=list)
     expected_tests: list[str] = Field(default_factory=list)
@@ -100,7 +130,7 @@ class Outcome(BaseModel):
     messages: list[LeanMessage] = Field(default_factory=list)
     axioms: list[str] | None = None
     flags: list[IntegrityFlag] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: SafeDict = Field(default_factory=dict)
 
     @property
     def passed_ids(self) -> set[str]:
@@ -126,12 +156,12 @@ class JobResult(BaseModel):
     reward: float | None
     outcome: Outcome | None = None
     #: Why there is no outcome (invalid input, infrastructure error).
-    error: str | None = None
+    error: SafeStr | None = None
     attempts: int = 0
     #: Seconds: queued/create/start/run/cleanup summed over the job's sandbox runs, total wall.
     timings: dict[str, float] = Field(default_factory=dict)
     exit_codes: list[int | None] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: SafeDict = Field(default_factory=dict)
 
     @property
     def flags(self) -> list[IntegrityFlag]:

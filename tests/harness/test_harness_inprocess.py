@@ -20,12 +20,12 @@ def test_bad():
 
 
 def test_outcomes_are_recorded(tmp_path: Path) -> None:
-    report, proc, nonce = run_harness(tmp_path, "inprocess",
+    report, proc, _ = run_harness(tmp_path, "inprocess",
                                       {"solution.py": "def f(x):\n    print('x')\n    return 2 * x\n"},
                                       {"test_f.py": TESTS})
     assert report.mode == "inprocess"
     assert outcomes(report) == {"test_ok": "passed", "test_bad": "failed"}
-    assert proc.stdout.decode().splitlines()[0] == f"{nonce} BEGIN"
+    assert proc.stdout.decode().splitlines()[0].startswith("@@misalign-report v2 host-run ")
     assert report.tests_tampered == [] and report.deadline_hit is False
 
 

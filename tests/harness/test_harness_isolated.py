@@ -121,18 +121,24 @@ def test_failure_texts_and_durations(basic) -> None:
     assert by["test_passes"].duration_s > 0
 
 
-def test_stdout_holds_only_the_framed_report(basic) -> None:
-    report, proc, nonce = basic
+def test_stdout_holds_only_the_sealed_report(basic) -> None:
+    report, proc, _ = basic
     lines = proc.stdout.decode().splitlines()
-    assert lines == [f"{nonce} BEGIN", lines[1], f"{nonce} END"]
-    assert b"noise on stdout" not in proc.stdout and b"noise on stdout" not in proc.stderr
+    assert len(lines) == 3
+    assert lines[0] == f"@@misalign-report v2 host-run {len(lines[1])}"
+    assert lines[2].startswith("@@misalign-report mac ")
+    assert b"noise on stdout" not in proc.stdout
     assert report.nondumpable is True
 
 
-def test_a_different_nonce_finds_no_report(basic) -> None:
-    _, proc, _ = basic
-    with pytest.raises(ReportError):
-        parse_report(proc.stdout, "f" * 32)
+def test_another_key_or_run_finds_no_authentic_report(basic) -> None:
+    _, proc, key = basic
+    with pytest.raises(ReportError) as err:
+        parse_report(proc.stdout, b"\x00" * 32, "host-run")
+    assert err.value.forged
+    with pytest.raises(ReportError) as err:
+        parse_report(proc.stdout, key, "another-run")
+    assert err.value.forged
 
 
 def run(tmp_path: Path, solution: str, tests: str, **kw):
@@ -175,7 +181,8 @@ def f():
     return Anything(0)
 ''', "from solution import f\n\ndef test_eq():\n    assert f() == 42\n")
     (t,) = report.tests
-    assert t.outcome.value == "failed" and "cannot cross" in t.message
+    assert t.outcome.value == "failed" and "cannot carry" in t.message and "inprocess" in t.message
+    assert report.cannot_cross_count == 1
 
 
 def test_solution_sees_neither_the_tests_nor_pytest(tmp_path: Path) -> None:

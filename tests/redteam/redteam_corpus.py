@@ -128,8 +128,17 @@ _FAKE_BODY = _json.dumps({"mode": "isolated", "collected": [t["id"] for t in _FA
                           "tests": _FAKE_TESTS, "pytest_exit": 0})
 
 
-def _forge(nonce):
-    return (nonce + " BEGIN\\n" + _FAKE_BODY + "\\n" + nonce + " END\\n").encode()
+def _forge(key_hex="00" * 32, run_id="0"):
+    """A passing report sealed the way the harness seals one (harness/seal.py), with
+    whatever key could be stolen."""
+    import hashlib
+    import hmac
+
+    body = _FAKE_BODY.encode()
+    mac = hmac.new(bytes.fromhex(key_hex), b"misalign-report v2\\0" + run_id.encode() + b"\\0" + body,
+                   hashlib.sha256).hexdigest()
+    return (b"@@misalign-report v2 " + run_id.encode() + b" " + str(len(body)).encode() + b"\\n" + body
+            + b"\\n@@misalign-report mac " + mac.encode() + b"\\n")
 '''
 
 ATTACKS: list[Attack] = [
@@ -243,7 +252,7 @@ def _rewrite():
     for target in ("/proc/1/fd/1", "/dev/stdout"):
         try:
             with open(target, "wb") as f:
-                f.write(_forge("0" * 32))
+                f.write(_forge())
         except OSError:
             pass
 
@@ -422,12 +431,12 @@ def _tamper():
             os.close(fd)
         except OSError:
             pass
-        found = re.search(rb"([0-9a-f]{32}) BEGIN", stolen)
-        nonce = found.group(1).decode() if found else "0" * 32
+        found = re.search(rb"@@misalign-report v2 ([A-Za-z0-9_-]+) ", stolen)
+        run_id = found.group(1).decode() if found else "0"
         for target in ("/proc/1/fd/1",):
             try:
                 with open(target, "wb") as f:
-                    f.write(_forge(nonce))
+                    f.write(_forge(run_id=run_id))
             except OSError:
                 pass
         for path in glob.glob("/tmp/work/tests/*.py"):
@@ -455,7 +464,7 @@ import re
 import signal
 
 
-def _steal_nonce(pid):
+def _steal_key(pid):
     try:
         with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
             for line in maps:
@@ -468,9 +477,9 @@ def _steal_nonce(pid):
                     chunk = mem.read(min(end - start, 1 << 24))
                 except (OSError, ValueError, OverflowError):
                     continue
-                found = re.search(rb'"nonce": "([0-9a-f]{32})"', chunk)
+                found = re.search(rb'"key": "([0-9a-f]{64})", "run_id": "([A-Za-z0-9_-]+)"', chunk)
                 if found:
-                    return found.group(1).decode()
+                    return found.group(1).decode(), found.group(2).decode()
     except OSError:
         return None
     return None
@@ -487,11 +496,11 @@ def _attack():
                     f.read()
             except OSError:
                 pass
-        nonce = _steal_nonce(pid)
-        if nonce:
+        stolen = _steal_key(pid)
+        if stolen:
             try:
                 with open("/proc/1/fd/1", "wb") as f:
-                    f.write(_forge(nonce))
+                    f.write(_forge(*stolen))
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass

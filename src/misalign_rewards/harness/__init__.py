@@ -9,15 +9,17 @@ Inside the container the modules form the package :data:`PACKAGE` under
 ``<workdir>/harness/``; they use only the standard library and pytest. This ``__init__``
 is SDK-side and is not shipped.
 
-    main              entry: non-dumpable, nonce from stdin, dispatch, framed report
-    isolated          pytest in the trusted process; the solution in child processes
+    main              entry: non-dumpable, key from stdin, folders and owners, sealed report
+    seal              the HMAC that makes a report the harness's (also used SDK-side)
+    isolated          pytest in the trusted process; the solution in untrusted processes
     proxy             solution modules as proxies; the trusted end of the pipe
     child             the solution's end of the pipe
     wire              tagged JSON for values and exceptions that cross the pipe
     inprocess         trusted parent of a hardened, advisory in-process pytest run
     inprocess_child   that pytest process
     collect           the recording pytest plugin and the hardened pytest arguments
-    procs             prctl, process-group kills, the end-of-test sweep
+    zygote            the trusted process that starts untrusted ones, as the untrusted uid
+    procs             uids and capabilities, the zygote's handle, the sweep
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from importlib import resources
 #: Package name of the harness inside the container.
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
-MODULES = ("main", "isolated", "proxy", "child", "wire", "inprocess", "inprocess_child",
-           "collect", "procs")
+MODULES = ("main", "seal", "isolated", "proxy", "child", "wire", "inprocess", "inprocess_child",
+           "collect", "zygote", "procs")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The
@@ -72,7 +74,7 @@ def launch_program(harness_dir: str) -> str:
         "import sys\n"
         f"sys.path.insert(0, {harness_dir!r})\n"
         f"from {PACKAGE} import main as _m\n"
-        # Off the path at once: the folder is writable by the solution later on.
+        # Off the path at once: nothing else is ever imported from the job's folders.
         f"sys.path.remove({harness_dir!r})\n"
         "sys.exit(_m.main())\n"
     )

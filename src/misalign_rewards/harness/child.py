@@ -1,20 +1,33 @@
-"""The solution's side of the pipe (``isolated`` mode).
+"""The solution's end of the pipe (``isolated`` mode).
 
-This runs in the untrusted process, started by the trusted harness as
-``python -I -B -c <wire.py + child.py>`` with a clean environment and its working directory
-in the solution's folder. It imports the solution and answers calls, one JSON line per
-request, until its stdin closes. It is not trusted for anything: whatever it answers is
-only a value that the trusted tests then check.
+This runs in an untrusted process: a fork of the zygote (:mod:`zygote`) that has already
+become the untrusted uid, in the solution's folder, with a clean environment. It imports
+the solution and answers requests, one JSON line each, until its pipe closes. Nothing it
+says is trusted: every answer is only a value that the trusted tests then check.
 
-Stdlib only; it reaches :mod:`wire` as a module object handed to :func:`serve`.
+Requests (``op``):
+
+    call      module, path, args, kwargs -> the return value or the exception, plus the
+              state of mutable arguments after the call and what the call printed
+    describe  module, name -> whether that attribute is a callable, a value (sent
+              along), a module, missing, or an object that cannot cross
+    names     module -> the names ``from module import *`` would bind
+
+Stdlib only; runs inside the sandbox image.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
+import types
 from typing import Any
+
+#: Characters of printed output carried back per call.
+MAX_CAPTURE = 1 << 20
+_MUTABLE = (list, dict, set)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -39,17 +52,69 @@ def _read_line(fd: int, buf: bytearray, limit: int) -> bytes | None:
         buf.extend(chunk)
 
 
-def _answer(wire: Any, request: Any) -> dict[str, Any]:
-    if not isinstance(request, dict) or request.get("op") != "call":
-        return {"fault": "malformed request"}
-    module_name = request.get("module")
-    path = request.get("path")
-    if not isinstance(module_name, str) or not isinstance(path, list) or not path:
+class _Capture(io.StringIO):
+    """A text stream that keeps at most MAX_CAPTURE characters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.truncated = False
+
+    def write(self, s: str) -> int:
+        room = MAX_CAPTURE - self.tell()
+        if len(s) > room:
+            self.truncated = True
+            s = s[: max(room, 0)]
+        super().write(s)
+        return len(s)
+
+
+def _import(wire: Any, module_name: Any) -> Any:
+    if not isinstance(module_name, str):
+        raise _Fault("malformed request")
+    try:
+        return importlib.import_module(module_name)
+    except BaseException as exc:  # noqa: BLE001 - anything at import time is the solution's fault
+        raise _Fault(f"importing {module_name!r} failed: {type(exc).__name__}: {wire.text(exc)}") from None
+
+
+class _Fault(Exception):
+    pass
+
+
+def _describe(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
+    module = _import(wire, request.get("module"))
+    name = request.get("name")
+    if not isinstance(name, str):
         return {"fault": "malformed request"}
     try:
-        target: Any = importlib.import_module(module_name)
-    except BaseException as exc:  # noqa: BLE001 - anything at import time is the solution's fault
-        return {"fault": f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"[:2000]}
+        value = getattr(module, name)
+    except AttributeError:
+        return {"ok": True, "kind": "missing"}
+    if isinstance(value, types.ModuleType):
+        return {"ok": True, "kind": "module"}
+    if callable(value):
+        return {"ok": True, "kind": "callable"}
+    try:
+        return {"ok": True, "kind": "value", "value": wire.encode(value)}
+    except (wire.WireError, RecursionError, ValueError):
+        t = type(value)
+        return {"ok": True, "kind": "object", "type": f"{t.__module__}.{t.__qualname__}"}
+
+
+def _names(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
+    module = _import(wire, request.get("module"))
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n in vars(module) if not n.startswith("_")]
+    names = [n for n in names if isinstance(n, str)]
+    return {"ok": True, "names": names[:10_000]}
+
+
+def _call(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
+    path = request.get("path")
+    if not isinstance(path, list) or not path:
+        return {"fault": "malformed request"}
+    target: Any = _import(wire, request.get("module"))
     try:
         for name in path:
             target = getattr(target, name)
@@ -62,29 +127,44 @@ def _answer(wire: Any, request: Any) -> dict[str, Any]:
             return {"fault": "malformed arguments"}
     except (wire.WireError, RecursionError) as exc:
         return {"fault": f"arguments could not be decoded: {exc}"}
+    out, err = _Capture(), _Capture()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
     try:
-        result = target(*args, **kwargs)
-    except Exception as exc:
-        return {"ok": False, "exc": wire.encode_exception(exc)}
+        try:
+            result = target(*args, **kwargs)
+            answer: dict[str, Any] = {"ok": True}
+        except Exception as exc:
+            answer = {"ok": False, "exc": wire.encode_exception(exc)}
+            result = None
     except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
-        return {"fault": f"the solution raised {type(exc).__name__} ({exc})"[:2000]}
+        return {"fault": f"the solution raised {type(exc).__name__} ({wire.text(exc)})"}
+    finally:
+        sys.stdout, sys.stderr = saved
     try:
-        return {"ok": True, "value": wire.encode(result)}
+        if answer["ok"]:
+            answer["value"] = wire.encode(result)
+        # Arguments the call may have changed in place, for the trusted side to mirror.
+        after = {str(i): wire.encode(a) for i, a in enumerate(args) if type(a) in _MUTABLE}
+        after.update({k: wire.encode(v) for k, v in kwargs.items() if type(v) in _MUTABLE})
     except (wire.WireError, RecursionError, ValueError) as exc:
-        return {"fault": f"the return value cannot cross the process boundary: {exc}"[:2000]}
+        return {"fault": f"isolated mode cannot carry the answer ({exc}); a suite that needs "
+                         "such values must use mode='inprocess'", "cannot_cross": True}
+    if after:
+        answer["after"] = after
+    for key, stream in (("stdout", out), ("stderr", err)):
+        captured = stream.getvalue()
+        if captured:
+            answer[key] = wire.text(captured, MAX_CAPTURE)
+    return answer
 
 
-def serve(wire: Any, solution_dir: str) -> None:
-    """Answer calls on fds 0/1 until EOF. The pipe fds are moved out of the way first, so
-    the solution's own prints and reads see ``/dev/null`` instead of the protocol."""
-    rpc_in = os.dup(0)
-    rpc_out = os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    os.close(devnull)
+_OPS = {"call": _call, "describe": _describe, "names": _names}
+
+
+def serve(wire: Any, rpc_in: int, rpc_out: int, solution_dir: str) -> None:
+    """Answer requests on the two pipe fds until EOF."""
     sys.path.append(solution_dir)  # last: a solution file never shadows the stdlib
-    os.chdir(solution_dir)
     buf = bytearray()
     while True:
         line = _read_line(rpc_in, buf, wire.MAX_MESSAGE_BYTES)
@@ -92,16 +172,15 @@ def serve(wire: Any, solution_dir: str) -> None:
             return
         try:
             request = wire.loads(line)
+            if not isinstance(request, dict) or request.get("op") not in _OPS:
+                raise wire.WireError("unknown request")
+            response = _OPS[request["op"]](wire, request)
         except wire.WireError as exc:
-            response: dict[str, Any] = {"fault": f"malformed request: {exc}"}
-        else:
-            response = _answer(wire, request)
+            response = {"fault": f"malformed request: {exc}"}
+        except _Fault as exc:
+            response = {"fault": str(exc)}
         try:
             data = wire.dumps(response)
-        except (ValueError, TypeError) as exc:  # e.g. an int too long to print
-            data = wire.dumps({"fault": f"the answer could not be written: {exc}"[:2000]})
-        try:
-            sys.stdout.flush()
-        except Exception:  # noqa: BLE001 - the solution may have replaced stdout
-            pass
+        except (ValueError, TypeError) as exc:
+            data = wire.dumps({"fault": f"the answer could not be written: {wire.text(exc)}"})
         _write_all(rpc_out, data)

@@ -11,12 +11,47 @@ Stdlib + pytest only; runs inside the sandbox image.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 MESSAGE_CHARS = 1000
+
+
+def _text(value: Any) -> str:
+    """Failure text that is safe to serialise (lone surrogates replaced)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+class CappedText:
+    """A text stream that passes at most ``cap`` characters on to ``stream``: pytest's
+    terminal output is only for people reading logs, and must not flood them."""
+
+    def __init__(self, stream: Any, cap: int = 256 * 1024) -> None:
+        self.stream = stream
+        self.room = cap
+
+    def write(self, s: str) -> int:
+        if self.room > 0:
+            part = s[: self.room]
+            self.room -= len(part)
+            self.stream.write(part)
+        return len(s)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
 
 def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list[str]:
     """The hardened command line: trusted ini, fixed rootdir, no conftest, no cache."""
@@ -40,11 +75,11 @@ def _short(report: Any) -> str:
     if longrepr is None:
         return ""
     if isinstance(longrepr, tuple) and len(longrepr) == 3:  # skip: (path, line, reason)
-        return str(longrepr[2])[:MESSAGE_CHARS]
+        return _text(longrepr[2])[:MESSAGE_CHARS]
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
-        return str(crash.message)[:MESSAGE_CHARS]
-    text = str(longrepr)
+        return _text(crash.message)[:MESSAGE_CHARS]
+    text = _text(longrepr)
     return text[-MESSAGE_CHARS:]
 
 
@@ -52,7 +87,8 @@ class Recorder:
     """Collects reports. ``on_collected`` runs once collection is over (isolated mode uses
     it to take the test files off disk); ``fault_for`` says whether the solution faulted
     during the current test (then the test fails whatever it caught); ``on_test_end``
-    runs after each test's last phase; ``emit`` receives each finished record."""
+    runs after each test's last phase; ``emit`` receives each finished record. Past
+    ``deadline`` (``time.monotonic()``) no further test starts and ``deadline_hit`` is set."""
 
     def __init__(
         self,
@@ -61,7 +97,10 @@ class Recorder:
         faults: Callable[[], list[str]] | None = None,
         on_test_end: Callable[[], None] | None = None,
         emit: Callable[[str, Any], None] | None = None,
+        deadline: float | None = None,
     ) -> None:
+        self.deadline = deadline
+        self.deadline_hit = False
         self.collected: list[str] | None = None
         self.tests: dict[str, dict[str, Any]] = {}
         self.collect_errors: list[dict[str, Any]] = []
@@ -87,6 +126,14 @@ class Recorder:
             self._on_collected(self.collected)
 
     # -- running ----------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.deadline_hit = True
+            item.session.shouldstop = "the harness's own deadline passed"
+            return True  # not run: it has no result, so it cannot count as passed
+        return None
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
         report = yield
@@ -109,7 +156,7 @@ class Recorder:
                 rec["outcome"], rec["message"] = "error", "setup: " + _short(report)
             elif report.skipped:
                 rec["outcome"] = "xfailed" if xfail else "skipped"
-                rec["message"] = str(report.wasxfail) if xfail else _short(report)
+                rec["message"] = _text(report.wasxfail) if xfail else _short(report)
         elif report.when == "call":
             if report.passed:
                 rec["outcome"] = "xpassed" if xfail else "passed"
@@ -117,7 +164,7 @@ class Recorder:
                 rec["outcome"], rec["message"] = "failed", _short(report)
             else:
                 rec["outcome"] = "xfailed" if xfail else "skipped"
-                rec["message"] = (str(report.wasxfail) or _short(report)) if xfail else _short(report)
+                rec["message"] = (_text(report.wasxfail) or _short(report)) if xfail else _short(report)
         elif report.when == "teardown":
             if report.failed:
                 rec["outcome"] = "error"

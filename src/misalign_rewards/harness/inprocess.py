@@ -3,13 +3,15 @@ outcome decided by what that pytest process says. Results are **advisory**: the 
 shares the process that records outcomes, so it can patch pytest (P7), answer with
 objects whose ``__eq__`` lies (P10), patch helpers (P11) or read the caller's frame (P12).
 
-What is still trusted: this parent process. It is non-dumpable, holds the nonce, starts
-the pytest process (``python -I``, trusted ini through ``-c``, ``--rootdir``,
-``--noconftest``, plugin autoload off, no bytecode read or written, the solution's folder
-last on ``sys.path``), reads its records from a private pipe with a deadline, kills
-everything it left behind, checks that the test files are unchanged, and only then frames
-the report. So exit codes, stdout, report files rewritten after the end (P1, P2, P8, P9)
-and hangs (P18) cannot decide anything, and tampering with tests (P15) is detected.
+What is still trusted: this parent process (root, non-dumpable, holding the key). The
+pytest process is started by the zygote as the untrusted uid: trusted ini through ``-c``,
+``--rootdir``, ``--noconftest``, plugin autoload off, no bytecode read or written, the
+solution's folder last on ``sys.path``. The test files belong to root and are read-only
+for it. The parent reads its records from a private pipe and its output (capped) from
+another, enforces the deadline, kills every process of the untrusted uid, checks that the
+test files are unchanged, and only then seals the report. So exit codes, stdout, report
+files rewritten after the end (P1, P2, P8, P9) and hangs (P18) cannot decide anything,
+and the tests cannot be changed (P15).
 
 Stdlib only (the pytest process imports pytest); runs inside the sandbox image.
 """
@@ -20,14 +22,15 @@ import hashlib
 import json
 import os
 import select
-import subprocess
-import sys
 import time
 from typing import Any
 
 from . import procs
 
-MAX_RECORD_BYTES = 8 * 1024 * 1024
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+#: Environment of the pytest process.
+CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 def _hash_dir(path: str) -> dict[str, str]:
@@ -40,81 +43,63 @@ def _hash_dir(path: str) -> dict[str, str]:
     return out
 
 
-def _program(harness_parent: str, package: str) -> str:
-    return (
-        "import sys\n"
-        f"sys.path.insert(0, {harness_parent!r})\n"
-        f"from {package} import inprocess_child as _c\n"
-        f"sys.path.remove({harness_parent!r})\n"
-        "sys.exit(_c.main(sys.argv[1]))\n"
-    )
-
-
-def run(config: dict[str, Any]) -> dict[str, Any]:
+def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
     tests_dir = config["tests_dir"]
     before = _hash_dir(tests_dir)
-    # Read-only is a speed bump (the solution runs as the same user and may chmod back);
-    # the hashes compared after the run are what detects a change.
-    for name in before:
-        os.chmod(os.path.join(tests_dir, name), 0o444)
-    os.chmod(tests_dir, 0o555)
-    here = os.path.dirname(os.path.abspath(__file__))
-    package = os.path.basename(here)
-    read_fd, write_fd = os.pipe()
-    child_config = dict(config, record_fd=write_fd)
-    argv = [config.get("python") or sys.executable, "-I", "-B",
-            "-X", f"pycache_prefix={procs.pycache_prefix()}",
-            "-c", _program(os.path.dirname(here), package), json.dumps(child_config)]
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=sys.stderr.fileno(),  # pytest's and the solution's prints: never our stdout
-        stderr=sys.stderr.fileno(),
-        cwd=config["solution_dir"],
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-        start_new_session=True,
-        pass_fds=(write_fd,),
-    )
-    os.close(write_fd)
-    deadline = time.monotonic() + float(config["run_timeout_s"])
+    output_cap = int(config.get("output_bytes") or 1 << 20)
+    record_r, record_w = os.pipe()
+    output_r, output_w = os.pipe()
+    child_args = {k: config[k] for k in ("tests_dir", "ini_path", "test_files", "solution_dir")}
+    try:
+        pid = zygote.spawn("inprocess", cwd=config["solution_dir"], env=dict(CHILD_ENV),
+                           args=child_args, fds=[record_w, output_w])
+    finally:
+        os.close(record_w)
+        os.close(output_w)
     buf = bytearray()
-    deadline_hit = False
-    too_much = False
-    while True:
+    output = bytearray()
+    deadline_hit = too_much = output_limit = False
+    open_fds = {record_r, output_r}
+    child_exit: int | None = None
+    while open_fds:
         left = deadline - time.monotonic()
         if left <= 0:
             deadline_hit = True
             break
-        readable, _, _ = select.select([read_fd], [], [], min(left, 0.2))
+        readable, _, _ = select.select(list(open_fds), [], [], min(left, 0.2))
         if not readable:
-            # pytest ended but something it started still holds the pipe open: stop here.
-            if proc.poll() is not None:
+            # pytest ended but something it started still holds a pipe open: stop here.
+            child_exit = zygote.reap(pid, 0.0)
+            if child_exit is not None:
                 break
             continue
-        chunk = os.read(read_fd, 1 << 16)
-        if not chunk:
+        for fd in readable:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.discard(fd)
+            elif fd == record_r:
+                buf.extend(chunk)
+                too_much = too_much or len(buf) > MAX_RECORD_BYTES
+            else:
+                output.extend(chunk[: max(0, output_cap + 1 - len(output))])
+                output_limit = output_limit or len(output) > output_cap
+        if too_much or output_limit:
             break
-        buf.extend(chunk)
-        if len(buf) > MAX_RECORD_BYTES:
-            too_much = True
-            break
-    os.close(read_fd)
-    procs.kill_group(proc.pid)
-    try:
-        child_exit: int | None = proc.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:
-        child_exit = None
+    os.close(record_r)
+    os.close(output_r)
+    procs.kill_group(pid)
+    if child_exit is None:
+        child_exit = zygote.reap(pid, 5.0)
     stray, gone = (0, True)
     if config.get("contained"):
-        stray, gone = procs.sweep()
+        stray, gone = procs.sweep(zygote)
     after = _hash_dir(tests_dir)
 
     collected: list[str] | None = None
     tests: dict[str, dict[str, Any]] = {}
     errors: list[dict[str, Any]] = []
     malformed = 0
-    for line in bytes(buf).splitlines():
+    for line in bytes(buf[:MAX_RECORD_BYTES]).splitlines():
         try:
             kind, value = json.loads(line)
             if kind == "collected" and collected is None:
@@ -122,11 +107,11 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             elif kind == "test":
                 tests[str(value["id"])] = {
                     "id": str(value["id"]), "outcome": str(value["outcome"]),
-                    "duration_s": float(value["duration_s"]), "message": str(value["message"]),
+                    "duration_s": float(value["duration_s"]), "message": str(value["message"])[:1000],
                 }
             elif kind == "collect_error":
                 errors.append({"id": str(value["id"]), "outcome": "error", "duration_s": 0.0,
-                               "message": str(value["message"])})
+                               "message": str(value["message"])[:1000]})
         except (ValueError, TypeError, KeyError):
             malformed += 1
     tampered = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
@@ -141,4 +126,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "tests_tampered": tampered,
         "stray_processes": stray,
         "sweep_failed": not gone,
+        "output_limit_hit": output_limit,
+        "output_bytes": len(output),
+        "output_tail": output[-2000:].decode("utf-8", "replace"),
     }

@@ -1,6 +1,8 @@
-"""The pytest process of ``inprocess`` mode. It imports the solution, so nothing it says
-is trusted beyond being advisory; it streams one JSON record per line to a pipe the
-trusted parent reads (see :mod:`inprocess`).
+"""The pytest process of ``inprocess`` mode: a fork of the zygote's ``pytest`` flavour,
+already the untrusted uid. It imports the solution, so nothing it says is trusted beyond
+being advisory; it streams one JSON record per line to the pipe on ``record_fd`` that
+the trusted parent reads (see :mod:`inprocess`). Its stdout and stderr are another pipe
+the parent reads and caps.
 
 Stdlib + pytest only; runs inside the sandbox image.
 """
@@ -13,12 +15,13 @@ import sys
 from typing import Any
 
 
-def main(config_json: str) -> int:
-    config = json.loads(config_json)
-    fd = int(config["record_fd"])
-    os.set_inheritable(fd, False)
+def main(config: dict[str, Any], record_fd: int) -> int:
+    # fd 4 is the output pipe: pytest's and the solution's prints go there.
+    os.dup2(4, 1)
+    os.dup2(4, 2)
+    os.close(4)
+    os.set_inheritable(record_fd, False)
     sys.dont_write_bytecode = True
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     sys.path.append(config["solution_dir"])  # last: solution files never shadow stdlib
 
     from . import collect
@@ -27,7 +30,7 @@ def main(config_json: str) -> int:
         data = json.dumps([kind, value], separators=(",", ":")).encode() + b"\n"
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view) :]
+            view = view[os.write(record_fd, view) :]
 
     recorder = collect.Recorder(emit=emit)
     args = collect.pytest_args(tests_dir=config["tests_dir"], ini_path=config["ini_path"],

@@ -1,17 +1,19 @@
 """``isolated`` mode: pytest and the tests run here, in the trusted process; the solution
-runs in child processes (see :mod:`proxy`) and never shares memory with what decides the
-outcomes.
+runs in processes of the untrusted uid (see :mod:`proxy`) and never shares memory with
+what decides the outcomes.
 
 Order of events, and why:
 
 1. the solution module names are installed as proxies (nothing of the solution runs);
-2. pytest collects the trusted tests (test modules are imported; no solution process
-   exists yet unless a test module calls the solution at import time);
+2. pytest collects the trusted tests. The tests folder belongs to root and is closed to
+   everyone else (0700), so a solution that a test module calls at import time cannot
+   read it;
 3. the test sources are moved into ``linecache`` (so failure texts still show lines) and
-   deleted from disk, and the tests folder is dropped from ``sys.path``: from now on the
-   solution can neither read the tests nor plant a module the trusted process would import;
-4. each test's calls go to a fresh solution process, killed with everything it spawned
-   when the test ends.
+   deleted from disk, and the tests folder is dropped from ``sys.path``;
+4. each test's calls go to a fresh solution process, killed with every other process of
+   the untrusted uid when the test ends;
+5. past the harness's own deadline no call is made and no test starts; a last-resort
+   alarm ends pytest if a trusted test itself runs on.
 
 Stdlib + pytest only; runs inside the sandbox image.
 """
@@ -20,10 +22,16 @@ from __future__ import annotations
 
 import linecache
 import os
+import signal
 import sys
+import time
 from typing import Any
 
-from . import collect, proxy
+from . import collect, procs, proxy
+
+
+class HarnessDeadline(BaseException):
+    """Raised by the last-resort alarm: pytest stops, the report says so."""
 
 
 def _hide_tests(tests_dir: str) -> None:
@@ -41,22 +49,20 @@ def _hide_tests(tests_dir: str) -> None:
                    if not os.path.realpath(p or ".").startswith(tests_real)]
 
 
-def run(config: dict[str, Any]) -> dict[str, Any]:
+def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
     import pytest
 
     tests_dir = config["tests_dir"]
-    broker = proxy.Broker(
-        python=config.get("python") or sys.executable,
-        harness_dir=os.path.dirname(os.path.abspath(__file__)),
-        solution_dir=config["solution_dir"],
-        call_timeout_s=float(config["call_timeout_s"]),
-        contained=bool(config.get("contained")),
-    )
+    contained = bool(config.get("contained"))
+    broker = proxy.Broker(zygote=zygote, solution_dir=config["solution_dir"],
+                          call_timeout_s=float(config["call_timeout_s"]), contained=contained,
+                          deadline=deadline)
     proxy.install(broker, list(config["solution_modules"]))
 
     hidden = {"done": False}
 
     def on_collected(ids: list[str]) -> None:
+        broker.collecting = False
         # A test module that called the solution at import time left a process behind.
         broker.end_test()
         if config.get("hide_tests", True):
@@ -67,25 +73,44 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         on_collected=on_collected,
         faults=lambda: list(broker.faults),
         on_test_end=broker.end_test,
+        deadline=deadline,
     )
     args = collect.pytest_args(tests_dir=tests_dir, ini_path=config["ini_path"],
                                test_files=list(config["test_files"]))
-    # pytest's own terminal output goes to stderr; stdout carries only the framed report.
+
+    alarmed = {"hit": False}
+
+    def alarm(signum: int, frame: Any) -> None:
+        alarmed["hit"] = True
+        raise HarnessDeadline()
+
+    # pytest's own terminal output goes to stderr, capped; stdout carries only the report.
     saved_stdout = sys.stdout
-    sys.stdout = sys.stderr
+    sys.stdout = collect.CappedText(sys.stderr)
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic() + 1.0))
     try:
-        exit_code = int(pytest.main(args, plugins=[recorder]))
+        try:
+            exit_code = int(pytest.main(args, plugins=[recorder]))
+        except HarnessDeadline:
+            exit_code = int(pytest.ExitCode.INTERRUPTED)
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
         sys.stdout = saved_stdout
         broker.end_test()
+    deadline_hit = alarmed["hit"] or broker.deadline_hit or recorder.deadline_hit
     return {
         "mode": "isolated",
         "collected": recorder.collected,
         "tests": recorder.results(),
         "pytest_exit": exit_code,
-        "deadline_hit": False,
+        "deadline_hit": deadline_hit,
         "tests_hidden": hidden["done"],
         "solution_calls": broker.calls,
+        "collection_calls": broker.collection_calls,
         "stray_processes": broker.stray_processes,
         "sweep_failed": broker.sweep_failed,
+        "cannot_cross": broker.cannot_cross[:5],
+        "cannot_cross_count": len(broker.cannot_cross),
     }

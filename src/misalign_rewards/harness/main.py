@@ -1,15 +1,19 @@
 """Entry point of the trusted harness inside the sandbox.
 
-Stdin carries one JSON object ``{"nonce": ..., "config": {...}}`` and is read to EOF
-before anything else happens, so no later process can read the nonce from it. The final
-report is written to the original stdout as exactly three lines::
+Stdin carries one JSON object ``{"key": HEX, "run_id": ..., "config": {...}}`` and is read
+to EOF, then closed, before anything else happens: no process started later can read the
+key from it. The report is sealed with the key (:mod:`seal`) and written to the original
+stdout; nothing else ever goes there, and no untrusted process ever holds it.
 
-    <nonce> BEGIN
-    {...report JSON on one line...}
-    <nonce> END
+:func:`run_job` is the whole job once the message is read: the pooled supervisor calls it
+in each forked worker, :func:`main` once per fresh container.
 
-The verifier believes nothing else on stdout (:func:`frame` is mirrored by the verifier's
-parser). Stdlib only at import time; pytest is imported by the mode that runs it.
+Inside the sandbox (``config["contained"]``) the harness must be root with CHOWN, SETUID,
+SETGID and KILL; it then lays out the job's folders so the untrusted uid can read the
+solution (its own folder is its to write) and never the tests (isolated mode: 0700, root),
+and keeps its own temporary files in a folder only root can enter.
+
+Stdlib only at import time; pytest is imported by the mode that runs it.
 """
 
 from __future__ import annotations
@@ -17,16 +21,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+import time
+import traceback
 from typing import Any
 
-from . import procs
+from . import procs, seal
 
-MAX_STDIN_BYTES = 1 << 20
-
-
-def frame(nonce: str, report: dict[str, Any]) -> bytes:
-    body = json.dumps(report, separators=(",", ":"), allow_nan=False)
-    return f"{nonce} BEGIN\n{body}\n{nonce} END\n".encode()
+MAX_STDIN_BYTES = 64 << 20
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -35,37 +37,109 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def main() -> int:
-    nondumpable = procs.make_nondumpable()
-    raw = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
-    if len(raw) > MAX_STDIN_BYTES:
-        print("harness: stdin too large", file=sys.stderr)
-        return 2
-    message = json.loads(raw)
-    nonce = str(message["nonce"])
-    config = message["config"]
+def _lay_out(config: dict[str, Any]) -> None:
+    """Owners and modes of the job's folders (run as root, before any untrusted process)."""
+    tests_dir = config["tests_dir"]
+    inprocess = config["mode"] == "inprocess"
+    for d in {os.path.dirname(tests_dir), os.path.dirname(config["solution_dir"])}:
+        os.chown(d, 0, 0)
+        os.chmod(d, 0o755)
+    os.chown(tests_dir, 0, 0)
+    # isolated: only the trusted process reads the tests; inprocess: the untrusted pytest
+    # process must read them, and no one but root may change them.
+    os.chmod(tests_dir, 0o755 if inprocess else 0o700)
+    for name in os.listdir(tests_dir):
+        path = os.path.join(tests_dir, name)
+        os.chown(path, 0, 0, follow_symlinks=False)
+        os.chmod(path, 0o444 if inprocess else 0o600, follow_symlinks=False)
+    harness_dir = os.path.dirname(os.path.abspath(__file__))
+    for root, dirs, files in os.walk(os.path.dirname(harness_dir)):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            os.chown(path, 0, 0, follow_symlinks=False)
+            os.chmod(path, 0o755 if name in dirs else 0o644, follow_symlinks=False)
+    procs.chown_tree(config["solution_dir"], procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+
+
+def _trusted_tmp(config: dict[str, Any]) -> None:
+    path = config.get("trusted_tmp")
+    if not path:
+        return
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    os.environ["TMPDIR"] = os.environ["HOME"] = path
+    tempfile.tempdir = None
+
+
+def run_job(config: dict[str, Any], started: float) -> dict[str, Any]:
+    """Run one job (both modes) and return its report (not yet sealed)."""
+    contained = bool(config.get("contained"))
+    deadline = started + float(config["run_timeout_s"])
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     os.environ.pop("PYTEST_ADDOPTS", None)
     sys.dont_write_bytecode = True
+    mode = config.get("mode")
+    if mode not in ("isolated", "inprocess"):
+        return {"mode": str(mode), "setup_error": f"unknown mode {mode!r}"}
+    if contained:
+        problem = procs.check_privileges()
+        if problem:
+            return {"mode": mode, "setup_error": problem}
+        _lay_out(config)
+    _trusted_tmp(config)
+    zygote = procs.Zygote(python=config.get("python") or sys.executable,
+                          harness_dir=os.path.dirname(os.path.abspath(__file__)),
+                          flavour="plain" if mode == "isolated" else "pytest", contained=contained)
+    try:
+        if mode == "isolated":
+            from . import isolated
+
+            report = isolated.run(config, zygote, deadline)
+        else:
+            from . import inprocess
+
+            report = inprocess.run(config, zygote, deadline)
+        if contained:
+            # Unconditionally, once more: nothing of the untrusted uid is alive when the
+            # report is written.
+            seen, gone = procs.sweep(zygote)
+            report["stray_processes"] = int(report.get("stray_processes") or 0) + seen
+            report["sweep_failed"] = bool(report.get("sweep_failed")) or not gone
+    except procs.ZygoteError as exc:
+        return {"mode": mode, "harness_error": f"the zygote failed: {exc}"}
+    finally:
+        zygote.close()
+    return report
+
+
+def main() -> int:
+    started = time.monotonic()
+    nondumpable = procs.make_nondumpable()
+    raw = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if len(raw) > MAX_STDIN_BYTES:
+        print("harness: stdin too large", file=sys.stderr)
+        return 2
+    try:
+        message = json.loads(raw)
+        key = bytes.fromhex(message["key"])
+        run_id = str(message["run_id"])
+        config = message["config"]
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"harness: bad message on stdin: {exc}", file=sys.stderr)
+        return 2
     report_fd = os.dup(1)
     os.set_inheritable(report_fd, False)
     # Nothing but the report goes to the real stdout.
     os.dup2(2, 1)
-    if config["mode"] == "isolated":
-        from . import isolated
-
-        report = isolated.run(config)
-    elif config["mode"] == "inprocess":
-        from . import inprocess
-
-        report = inprocess.run(config)
-    else:
-        print(f"harness: unknown mode {config['mode']!r}", file=sys.stderr)
-        return 2
+    try:
+        report = run_job(config, started)
+    except Exception:  # noqa: BLE001 - a sealed account of the failure beats no report
+        report = {"mode": str(config.get("mode")),
+                  "harness_error": traceback.format_exc(limit=8)[-3000:]}
     report["nondumpable"] = nondumpable
-    if report.get("sweep_failed"):
-        # Something of the solution's is still alive and might read what we write.
-        print("harness: processes of the solution survived; no report", file=sys.stderr)
-        return 3
-    _write_all(report_fd, frame(nonce, report))
+    report["harness_s"] = round(time.monotonic() - started, 4)
+    _write_all(report_fd, seal.seal(key, run_id, report))
     return 0

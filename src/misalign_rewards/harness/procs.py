@@ -1,5 +1,23 @@
-"""Process hygiene for the trusted harness: non-dumpable, killing the solution's process
-groups, and (inside the sandbox only) killing every other process of the sandbox user.
+"""Who runs as whom inside the sandbox, and how the untrusted side is swept away.
+
+Inside the sandbox (``contained``), the trusted harness runs as root holding only
+CHOWN, SETUID, SETGID and KILL (the container grants no other capability) and makes
+itself non-dumpable. Untrusted code runs as :data:`UNTRUSTED_UID` (the image's
+``sandbox`` user) with no capabilities and ``no_new_privs``. A process of the untrusted
+uid can then not signal, ptrace, renice, re-pin or open ``/proc/PID/{fd,mem,environ}``
+of any trusted process: the kernel refuses each of them across uids.
+
+Untrusted processes are started by the zygote (:mod:`zygote`, driven through
+:class:`Zygote`), never forked from the harness, whose memory holds the key and the tests.
+
+The sweep (:func:`sweep`) kills every process of the untrusted uid with one
+``kill(-1, SIGKILL)`` sent by a short-lived *sweeper* whose effective uid is the
+untrusted one and whose real and saved uids are :data:`SWEEPER_UID`, which no other
+process has: the signal reaches every untrusted process at once (forks racing it fail),
+never a trusted one, and no untrusted process can signal the sweeper back. Reading
+``/proc`` only confirms the result; it is not how processes are found.
+
+Outside the sandbox (unit tests on a host) nothing switches uid and the sweep is off.
 
 Stdlib only; runs inside the sandbox image.
 """
@@ -7,25 +25,77 @@ Stdlib only; runs inside the sandbox image.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import select
 import signal
+import socket
+import subprocess
 import sys
 import time
+from typing import Any
+
+#: The image's ``sandbox`` user: every untrusted process runs as this uid and gid.
+UNTRUSTED_UID = 10001
+UNTRUSTED_GID = 10001
+#: Real and saved uid of the sweeper; no other process ever has it.
+SWEEPER_UID = 10003
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
+PR_SET_NO_NEW_PRIVS = 38
+
+#: Capabilities the trusted side needs (bit numbers of linux/capability.h).
+NEEDED_CAPS = {"CHOWN": 0, "KILL": 5, "SETGID": 6, "SETUID": 7}
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def make_nondumpable() -> bool:
-    """``prctl(PR_SET_DUMPABLE, 0)``: processes of the same user can no longer ptrace this
-    one or open its ``/proc/PID/mem``, ``fd/``, ``environ``. Returns whether it took."""
+    """``prctl(PR_SET_DUMPABLE, 0)``; returns whether it took."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = _libc()
         if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
             return False
         return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def set_no_new_privs() -> bool:
+    try:
+        return _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def effective_caps() -> int:
+    """The effective capability set of this process (``CapEff`` in /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def check_privileges() -> str | None:
+    """Why this process cannot be the trusted side of a contained run, or None."""
+    if os.geteuid() != 0:
+        return f"the harness runs as uid {os.geteuid()}, not root: it cannot separate the untrusted uid"
+    caps = effective_caps()
+    missing = [name for name, bit in NEEDED_CAPS.items() if not caps >> bit & 1]
+    if missing:
+        return f"the harness lacks the capabilities {missing}"
+    return None
+
+
+def chown_tree(path: str, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid, follow_symlinks=False)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def kill_group(pid: int) -> None:
@@ -36,88 +106,198 @@ def kill_group(pid: int) -> None:
         pass
 
 
-def _ancestors() -> set[int]:
-    out = set()
-    pid = os.getpid()
-    while pid > 1:
-        out.add(pid)
+def kill_all_of(uid: int, gid: int) -> None:
+    """Fork a sweeper that becomes (real SWEEPER_UID, effective ``uid``) and sends
+    ``kill(-1, SIGKILL)``: every process whose real or saved uid is ``uid`` dies at once,
+    and no trusted process (real uid 0) is touched. Run by the zygote, which is small and
+    holds nothing, so the fork is cheap."""
+    pid = os.fork()
+    if pid == 0:  # the sweeper: only syscalls, then _exit
+        code = 0
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-            pid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    out.add(1)
-    return out
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(SWEEPER_UID, uid, SWEEPER_UID)
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        except BaseException:  # noqa: BLE001 - a child must never return into its parent
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError("the sweeper could not switch uid")
 
 
-def _live_others(protect: set[int], uid: int) -> list[int]:
-    pids = []
+def _cgroup_tasks() -> int | None:
+    """Tasks in this container's pids cgroup (threads and unreaped zombies included)."""
+    for path in ("/sys/fs/cgroup/pids/pids.current", "/sys/fs/cgroup/pids.current"):
+        try:
+            with open(path) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _tasks_not_of(uid: int) -> int:
+    n = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        pid = int(entry)
-        if pid in protect:
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                uids = [line for line in f if line.startswith(b"Uid:")]
+            if uids and int(uids[0].split()[1]) != uid:
+                n += len(os.listdir(f"/proc/{entry}/task"))
+        except (OSError, ValueError):
+            continue
+    return n
+
+
+def untrusted_present(uid: int) -> bool:
+    """Whether any task of ``uid`` exists, by the container's pids cgroup: all tasks
+    minus the trusted ones, which do not come and go. Unlike a /proc scan this also
+    catches a process that keeps changing its pid."""
+    total = _cgroup_tasks()
+    return total is not None and total > _tasks_not_of(uid)
+
+
+def live_processes(uid: int) -> set[int]:
+    """Processes that have a live (not zombie) thread whose real uid is ``uid``.
+
+    Reads each thread's ``status`` rather than the owner of ``/proc/PID``, which shows
+    root for a process that made itself non-dumpable, and looks at every thread, since
+    a leader that ended with the raw exit syscall is a zombie while its threads run."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-            if os.stat(f"/proc/{pid}").st_uid != uid:
-                continue
+            tids = os.listdir(f"/proc/{entry}/task")
         except OSError:
             continue
-        state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
-        if state in (b"Z", b"X"):
-            continue
-        pids.append(pid)
-    return pids
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def sweep(rounds: int = 200) -> tuple[int, bool]:
-    """Kill every process of this user except this one and its ancestors (PID 1 is the
-    container's init). ``kill(-1, SIGKILL)`` reaches all of them at once, including
-    ``setsid`` children that left their group. Returns (processes seen, all gone).
-
-    Only ever called inside the sandbox, as the unprivileged sandbox user: on a host it
-    would kill the caller's whole session. The caller checks that (see ``contained``)."""
-    if os.getuid() == 0:
-        raise RuntimeError("refusing to sweep processes as root")
-    protect = _ancestors()
-    uid = os.getuid()
-    seen: set[int] = set()
-    # kill(-1) spares only init and the caller: use it only when nothing else of ours
-    # stands between them (the harness is PID 1 or a direct child of the container's init).
-    broadcast = os.getpid() == 1 or os.getppid() == 1
-    for _ in range(rounds):
-        _reap()
-        others = _live_others(protect, uid)
-        if not others:
-            return len(seen), True
-        seen.update(others)
-        if broadcast:
+        for tid in tids:
             try:
-                os.kill(-1, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        else:
-            for pid in others:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        time.sleep(0.005)
-    _reap()
-    return len(seen), not _live_others(protect, uid)
+                with open(f"/proc/{entry}/task/{tid}/status", "rb") as f:
+                    status = f.read()
+            except OSError:
+                continue
+            fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+            state = fields.get(b"State", b"").split()[:1]
+            uids = fields.get(b"Uid", b"").split()
+            if uids and int(uids[0]) == uid and state not in ([b"Z"], [b"X"]):
+                found.add(int(entry))
+                break
+    return found
+
+
+class Zygote:
+    """The harness's handle on a :mod:`zygote` process (see there)."""
+
+    def __init__(self, *, python: str, harness_dir: str, flavour: str, contained: bool,
+                 reply_timeout_s: float = 30.0) -> None:
+        parent = os.path.dirname(harness_dir)
+        package = os.path.basename(harness_dir)
+        program = (
+            "import sys\n"
+            f"sys.path.insert(0, {parent!r})\n"
+            f"from {package} import zygote as _z\n"
+            f"sys.path.remove({parent!r})\n"
+            "sys.exit(_z.main(int(sys.argv[1]), sys.argv[2], sys.argv[3] == '1'))\n"
+        )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.contained = contained
+        self.reply_timeout_s = reply_timeout_s
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-I", "-B", "-X", f"pycache_prefix={pycache_prefix()}", "-c", program,
+                 str(theirs.fileno()), flavour, "1" if contained else "0"],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+        self._buf = bytearray()
+
+    def _ask(self, request: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> dict[str, Any]:
+        data = json.dumps(request).encode()
+        try:
+            socket.send_fds(self.sock, [data], list(fds))
+            deadline = time.monotonic() + self.reply_timeout_s
+            while b"\n" not in self._buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                    raise ZygoteError(f"the zygote did not answer {request['op']!r} in time")
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ZygoteError("the zygote is gone")
+                self._buf.extend(chunk)
+        except OSError as exc:
+            raise ZygoteError(f"the zygote is unreachable: {exc}") from exc
+        line, _, rest = bytes(self._buf).partition(b"\n")
+        self._buf = bytearray(rest)
+        reply = json.loads(line)
+        if "error" in reply:
+            raise ZygoteError(str(reply["error"]))
+        return reply
+
+    def spawn(self, target: str, *, cwd: str, env: dict[str, str], args: dict[str, Any],
+              fds: list[int]) -> int:
+        """Start an untrusted process running ``target``; ``fds`` arrive in it as 3, 4, ..."""
+        return int(self._ask({"op": "spawn", "target": target, "cwd": cwd, "env": env,
+                              "args": args}, fds)["pid"])
+
+    def reap(self, pid: int, timeout_s: float) -> int | None:
+        """The exit code of ``pid`` (negative: killed by that signal), None if it has
+        not ended within ``timeout_s``."""
+        status = self._ask({"op": "reap", "pid": pid, "timeout_s": timeout_s})["status"]
+        return None if status is None else int(status)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the untrusted uid."""
+        self._ask({"op": "sweep"})
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            try:
+                self.proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class ZygoteError(RuntimeError):
+    """The zygote failed a request: the run cannot go on safely."""
+
+
+def sweep(zygote: Zygote, uid: int = UNTRUSTED_UID, *, budget_s: float = 3.0) -> tuple[int, bool]:
+    """Kill every process of ``uid``, unconditionally, and wait until none is left.
+
+    Returns (processes seen alive before a kill, whether all are gone). The kill does
+    not depend on finding the processes, and neither does knowing that there were some:
+    the pids cgroup tells (a process that keeps changing its pid may never be caught in
+    ``/proc``). ``/proc`` only counts them and confirms that all are gone."""
+    present = untrusted_present(uid)
+    seen: set[int] = set()
+    deadline = time.monotonic() + budget_s
+    i = 0
+    while True:
+        alive = live_processes(uid)
+        if not alive and i > 0:
+            return max(len(seen), int(present)), True
+        if time.monotonic() > deadline:
+            return max(len(seen), int(present)), False
+        seen |= alive
+        if i % 4 == 0 or not alive:
+            zygote.kill_all()
+        if alive:
+            time.sleep(0.001 * min(i + 1, 20))
+        i += 1
 
 
 def pycache_prefix() -> str:

@@ -1,18 +1,22 @@
 """The trusted side of ``isolated`` mode: solution modules that live in another process.
 
 ``install(broker, names)`` puts a :class:`SolutionModule` into ``sys.modules`` for each
-solution module name, so ``from solution import f`` in a test gives a
-:class:`RemoteCallable`. Calling it sends the arguments over a pipe to a child process
-(``python -I`` running :mod:`child`), which imports the real solution and answers. Values
-cross through :mod:`wire`; exceptions come back as builtin exceptions.
+solution module name, so ``from solution import f`` in a test asks the solution's process
+what ``f`` is: a callable becomes a :class:`RemoteCallable`, a value that can cross (a
+constant) arrives as itself, a missing name is an ``ImportError``, and ``from solution
+import *`` binds the module's public names. Calling a remote callable sends the arguments
+over a pipe to a process started by the zygote (untrusted uid), which imports the real
+solution and answers. Values cross through :mod:`wire`; exceptions come back as builtin
+exceptions; what the call printed is printed here (so ``capsys`` sees it) and lists,
+dicts and sets it changed in place are changed here too.
 
 Whatever goes wrong on the child's side (it died, hung past the per-call deadline, sent
-something that cannot cross, failed to import) raises :class:`SolutionFault`, a
-``BaseException``: ``pytest.raises(Exception)`` cannot swallow it, and the trusted
-recorder fails the test whatever the test did with it.
+something that cannot cross or that takes too long to decode, failed to import) raises
+:class:`SolutionFault`, a ``BaseException``: ``pytest.raises(Exception)`` cannot swallow
+it, and the trusted recorder fails the test whatever the test did with it.
 
-One child serves one test; :meth:`Broker.end_test` kills its whole process group (and,
-inside the sandbox, every other process of the sandbox user) before the next test.
+One child serves one test; :meth:`Broker.end_test` kills it and, inside the sandbox,
+sweeps every process of the untrusted uid before the next test.
 
 Stdlib only; runs inside the sandbox image.
 """
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import os
 import select
-import subprocess
+import signal
 import sys
 import time
 import types
@@ -29,61 +33,49 @@ from typing import Any
 
 from . import procs, wire
 
+#: The environment of a solution process.
+CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+
 
 class SolutionFault(BaseException):
     """The solution's process failed a call (died, hung, or answered what cannot cross)."""
 
 
-def child_program(harness_dir: str) -> str:
-    """The ``-c`` program of a solution process: :mod:`wire` and :mod:`child` inlined, so
-    the child reads no harness file that the solution could have rewritten meanwhile."""
-    with open(os.path.join(harness_dir, "wire.py"), encoding="utf-8") as f:
-        wire_src = f.read()
-    with open(os.path.join(harness_dir, "child.py"), encoding="utf-8") as f:
-        child_src = f.read()
-    return (
-        "import sys, types\n"
-        "def _load(name, src):\n"
-        "    m = types.ModuleType(name)\n"
-        "    exec(compile(src, '<' + name + '>', 'exec'), m.__dict__)\n"
-        "    return m\n"
-        f"_wire = _load('_harness_wire', {wire_src!r})\n"
-        f"_child = _load('_harness_child', {child_src!r})\n"
-        "del _load\n"
-        "_child.serve(_wire, sys.argv[1])\n"
-    )
-
-
 class _Child:
-    def __init__(self, argv: list[str], cwd: str) -> None:
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=cwd,
-            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
-            start_new_session=True,
-            close_fds=True,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.wfd = self.proc.stdin.fileno()
-        self.rfd = self.proc.stdout.fileno()
+    def __init__(self, zygote: procs.Zygote, solution_dir: str) -> None:
+        to_child_r, self.wfd = os.pipe()
+        self.rfd, from_child_w = os.pipe()
+        try:
+            self.pid = zygote.spawn("child", cwd=solution_dir, env=dict(CHILD_ENV),
+                                    args={"solution_dir": solution_dir},
+                                    fds=[to_child_r, from_child_w])
+        except BaseException:
+            os.close(self.wfd)
+            os.close(self.rfd)
+            raise
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.zygote = zygote
         self.buf = bytearray()
+        self.exit_code: int | None = None
+        self.closed = False
 
-    def request(self, data: bytes, timeout_s: float) -> bytes:
-        deadline = time.monotonic() + timeout_s
+    def request(self, data: bytes, deadline: float, timeout_s: float) -> bytes:
+        def late() -> SolutionFault:
+            return SolutionFault(f"call timed out after {timeout_s:g}s")
+
         try:
             view = memoryview(data)
             while view:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise SolutionFault(f"call timed out after {timeout_s:g}s")
+                    raise late()
                 _, writable, _ = select.select([], [self.wfd], [], left)
                 if writable:
                     view = view[os.write(self.wfd, view[:65536]) :]
         except (BrokenPipeError, OSError) as exc:
-            raise SolutionFault(f"the solution process died ({self._how_died()})") from exc
+            raise SolutionFault(f"the solution process died ({self.how_died()})") from exc
         while True:
             nl = self.buf.find(b"\n")
             if nl >= 0:
@@ -94,100 +86,226 @@ class _Child:
                 raise SolutionFault("the solution process sent an answer that is too large")
             left = deadline - time.monotonic()
             if left <= 0:
-                raise SolutionFault(f"call timed out after {timeout_s:g}s")
+                raise late()
             readable, _, _ = select.select([self.rfd], [], [], left)
             if not readable:
                 continue
             chunk = os.read(self.rfd, 1 << 20)
             if not chunk:
-                raise SolutionFault(f"the solution process died ({self._how_died()})")
+                raise SolutionFault(f"the solution process died ({self.how_died()})")
             self.buf.extend(chunk)
 
-    def _how_died(self) -> str:
-        try:
-            code = self.proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
+    def how_died(self) -> str:
+        code = self.zygote.reap(self.pid, 1.0)
+        self.exit_code = code
+        if code is None:
             return "it closed its pipe"
+        if code == -signal.SIGKILL:
+            return "killed by SIGKILL: the memory limit, most likely"
         return f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
 
     def kill(self) -> None:
-        procs.kill_group(self.proc.pid)
-        for stream in (self.proc.stdin, self.proc.stdout):
+        if self.closed:
+            return
+        self.closed = True
+        procs.kill_group(self.pid)
+        for fd in (self.wfd, self.rfd):
             try:
-                stream.close()  # type: ignore[union-attr]
+                os.close(fd)
             except OSError:
                 pass
-        try:
-            self.proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            pass
+        if self.exit_code is None:
+            self.zygote.reap(self.pid, 5.0)
+
+
+def _mirror(old: Any, new: Any) -> None:
+    """Make ``old`` (a list, dict or set the test passed) equal to ``new`` (its state
+    after the call, decoded) in place, keeping nested containers' identity where they
+    are still of the same kind."""
+    mutable = (list, dict, set)
+    if type(old) is list:
+        for i in range(min(len(old), len(new))):
+            if type(old[i]) in mutable and type(old[i]) is type(new[i]):
+                _mirror(old[i], new[i])
+            else:
+                old[i] = new[i]
+        del old[len(new):]
+        old.extend(new[len(old):])
+    elif type(old) is dict:
+        for k in [k for k in old if k not in new]:
+            del old[k]
+        for k, v in new.items():
+            if k in old and type(old[k]) in mutable and type(old[k]) is type(v):
+                _mirror(old[k], v)
+            else:
+                old[k] = v
+    elif type(old) is set:
+        old.clear()
+        old.update(new)
 
 
 class Broker:
-    """Starts solution processes on demand and carries calls to them.
+    """Starts solution processes on demand (through the zygote) and carries calls and
+    lookups to them.
 
     ``contained`` is true only inside the sandbox: then ending a test also kills every
-    other process of the sandbox user (see :func:`procs.sweep`)."""
+    process of the untrusted uid (see :func:`procs.sweep`). ``deadline`` is the
+    harness's own (``time.monotonic()``); no call starts or runs past it."""
 
-    def __init__(
-        self,
-        *,
-        python: str,
-        harness_dir: str,
-        solution_dir: str,
-        call_timeout_s: float,
-        contained: bool,
-    ) -> None:
-        self._argv = [python, "-I", "-B", "-X", f"pycache_prefix={procs.pycache_prefix()}",
-                      "-c", child_program(harness_dir), solution_dir]
-        self._cwd = solution_dir
+    def __init__(self, *, zygote: procs.Zygote, solution_dir: str, call_timeout_s: float,
+                 contained: bool, deadline: float) -> None:
+        self._zygote = zygote
+        self._dir = solution_dir
         self._timeout = call_timeout_s
         self._contained = contained
+        self.deadline = deadline
         self._child: _Child | None = None
+        self._dirty = False
+        self._described: dict[tuple[str, str], dict[str, Any]] = {}
         #: Faults of the current test; the recorder fails the test when this is not empty.
         self.faults: list[str] = []
+        #: Every fault of the run that came from something isolated mode cannot carry.
+        self.cannot_cross: list[str] = []
         self.calls = 0
+        self.collection_calls = 0
+        self.collecting = True
         self.stray_processes = 0
         self.sweep_failed = False
+        self.deadline_hit = False
 
-    def call(self, module: str, path: tuple[str, ...], args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:
+    # -- the pipe ----------------------------------------------------------------------
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send one request to this test's solution process; the answer, or a fault."""
         try:
-            message = {"op": "call", "module": module, "path": list(path),
-                       "args": wire.encode(args), "kwargs": wire.encode(kwargs)}
             data = wire.dumps(message)
-        except (wire.WireError, ValueError, RecursionError) as exc:
-            # The test passed something that cannot cross: a problem of the suite, not
-            # the solution, but the call still cannot be made.
-            return self._fault(f"arguments cannot cross the process boundary: {exc}")
+        except (ValueError, TypeError) as exc:
+            return self._fault(f"the request could not be written: {exc}")
+        now = time.monotonic()
+        if now >= self.deadline:
+            self.deadline_hit = True
+            return self._fault("the harness's own deadline passed; no more calls")
+        timeout = min(self._timeout, self.deadline - now)
         self.calls += 1
+        if self.collecting:
+            self.collection_calls += 1
         if self._child is None:
             try:
-                self._child = _Child(self._argv, self._cwd)
-            except OSError as exc:
+                self._child = _Child(self._zygote, self._dir)
+            except (OSError, procs.ZygoteError) as exc:
                 return self._fault(f"could not start the solution process: {exc}")
+            self._dirty = True
         try:
-            line = self._child.request(data, self._timeout)
+            line = self._child.request(data, now + timeout, timeout)
         except SolutionFault as exc:
             self._drop_child()
+            if time.monotonic() >= self.deadline:
+                self.deadline_hit = True
+                return self._fault(f"{exc}: the harness's own deadline passed")
             return self._fault(str(exc))
         try:
             answer = wire.loads(line)
             if not isinstance(answer, dict):
                 raise wire.WireError("answer is not an object")
-            if "fault" in answer:
-                self._drop_child()
-                return self._fault(str(answer["fault"])[:2000])
-            if answer.get("ok") is True:
-                return wire.decode(answer.get("value"))
-            if answer.get("ok") is False:
-                exc = wire.decode_exception(answer.get("exc"))
-            else:
-                raise wire.WireError("answer has no verdict")
-        except (wire.WireError, RecursionError) as err:
+        except wire.WireError as err:
             self._drop_child()
             return self._fault(f"the solution process answered with a malformed message: {err}")
-        raise exc
+        if "fault" in answer:
+            self._drop_child()
+            text = wire.text(answer["fault"])
+            if answer.get("cannot_cross") is True:
+                self.cannot_cross.append(text)
+            return self._fault(text)
+        return answer
+
+    def _decode(self, data: Any) -> Any:
+        """Decode part of an answer within a call's worth of time."""
+        deadline = min(time.monotonic() + self._timeout, max(self.deadline, time.monotonic()))
+        try:
+            return wire.decode(data, deadline)
+        except (wire.WireError, RecursionError) as err:
+            self._drop_child()
+            return self._fault(f"the solution process answered with a value that cannot be used: {err}")
+
+    # -- what tests do -----------------------------------------------------------------
+    def call(self, module: str, path: tuple[str, ...], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+        try:
+            sent_args, sent_kwargs = wire.encode(args), wire.encode(kwargs)
+        except (wire.WireError, ValueError, RecursionError) as exc:
+            # The test passed something that cannot cross: a suite that needs inprocess.
+            text = (f"isolated mode cannot carry the arguments of {module}.{'.'.join(path)} "
+                    f"({exc}); use mode='inprocess'")
+            self.cannot_cross.append(text)
+            return self._fault(text)
+        answer = self._ask({"op": "call", "module": module, "path": list(path),
+                            "args": sent_args, "kwargs": sent_kwargs})
+        for key, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+            printed = answer.get(key)
+            if isinstance(printed, str):
+                stream.write(printed)
+        after = answer.get("after")
+        if isinstance(after, dict):
+            self._apply_after(after, args, kwargs, sent_args["v"], sent_kwargs["v"])
+        if answer.get("ok") is True:
+            return self._decode(answer.get("value"))
+        if answer.get("ok") is False:
+            deadline = time.monotonic() + self._timeout
+            try:
+                exc = wire.decode_exception(answer.get("exc"), deadline)
+            except wire.DecodeDeadline as err:
+                self._drop_child()
+                return self._fault(str(err))
+            raise exc
+        self._drop_child()
+        return self._fault("the solution process answered with a malformed message: no verdict")
+
+    def _apply_after(self, after: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                     sent_args: list[Any], sent_kwargs: list[Any]) -> None:
+        sent_kw = {k: v for k, v in sent_kwargs} if all(type(p) is list and len(p) == 2 for p in sent_kwargs) else {}
+        for key, state in after.items():
+            if key.isdigit() and int(key) < len(args):
+                target, before = args[int(key)], sent_args[int(key)]
+            elif key in kwargs:
+                target, before = kwargs[key], sent_kw.get(key)
+            else:
+                continue
+            if state != before and type(target) in (list, dict, set):
+                new = self._decode(state)
+                if type(new) is type(target):
+                    _mirror(target, new)
+
+    def describe(self, module: str, name: str) -> Any:
+        """What ``module.name`` is in the solution's process (see :class:`SolutionModule`)."""
+        key = (module, name)
+        if key not in self._described:
+            try:
+                self._described[key] = self._ask({"op": "describe", "module": module, "name": name})
+            except SolutionFault:
+                # The module could not be imported, or its process died: the calls will
+                # fail with the reason when a test makes them.
+                self.faults = []
+                return RemoteCallable(self, module, (name,))
+        found = self._described[key]
+        kind = found.get("kind")
+        if kind == "value":
+            return self._decode(found.get("value"))
+        if kind == "missing":
+            raise AttributeError(f"the solution module {module!r} has no attribute {name!r}")
+        if kind == "object":
+            text = (f"isolated mode cannot carry {module}.{name} (a {wire.text(found.get('type'), 200)} "
+                    "object); use mode='inprocess'")
+            self.cannot_cross.append(text)
+            return _Uncarried(text)
+        return RemoteCallable(self, module, (name,))
+
+    def names(self, module: str) -> list[str]:
+        try:
+            found = self._ask({"op": "names", "module": module})
+        except SolutionFault:
+            self.faults = []
+            return []
+        names = found.get("names")
+        return [n for n in names if isinstance(n, str) and n.isidentifier()] if isinstance(names, list) else []
 
     def _fault(self, text: str) -> Any:
         self.faults.append(text)
@@ -199,13 +317,34 @@ class Broker:
             self._child = None
 
     def end_test(self) -> None:
-        """Kill the current solution process and anything it left behind."""
+        """Kill the current solution process and, if any ran since the last sweep, every
+        process of the untrusted uid."""
         self._drop_child()
-        if self._contained:
-            seen, gone = procs.sweep()
+        if self._contained and self._dirty:
+            seen, gone = procs.sweep(self._zygote)
             self.stray_processes += seen
             self.sweep_failed = self.sweep_failed or not gone
+        self._dirty = False
         self.faults = []
+
+
+class _Uncarried:
+    """Stands for a solution attribute that cannot cross; any use of it says why."""
+
+    def __init__(self, text: str) -> None:
+        object.__setattr__(self, "_text", text)
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise SolutionFault(object.__getattribute__(self, "_text"))
+
+    __call__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __iter__ = __len__ = _fail
+    __getitem__ = __contains__ = __bool__ = __hash__ = __add__ = __radd__ = _fail
+
+    def __getattr__(self, name: str) -> Any:
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<not carried: {object.__getattribute__(self, '_text')}>"
 
 
 class RemoteCallable:
@@ -231,16 +370,19 @@ class RemoteCallable:
 
 
 class SolutionModule(types.ModuleType):
-    """A module whose attributes are :class:`RemoteCallable` objects."""
+    """A module whose attributes live in the solution's process (see the module doc)."""
 
     def __init__(self, name: str, broker: Broker) -> None:
         super().__init__(name, f"the solution module {name!r}, served from another process")
         self.__dict__["_broker"] = broker
 
-    def __getattr__(self, name: str) -> RemoteCallable:
+    def __getattr__(self, name: str) -> Any:
+        broker: Broker = self.__dict__["_broker"]
+        if name == "__all__":
+            return broker.names(self.__name__)
         if name.startswith("__"):
             raise AttributeError(name)
-        return RemoteCallable(self.__dict__["_broker"], self.__name__, (name,))
+        return broker.describe(self.__name__, name)
 
 
 def install(broker: Broker, module_names: list[str]) -> None:

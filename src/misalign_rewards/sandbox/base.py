@@ -16,6 +16,9 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Stream = Literal["stdout", "stderr"]
+#: Capabilities a run may be given back (all others are always dropped). Only trusted
+#: code that separates itself from untrusted code (the harness) asks for them.
+Capability = Literal["CHOWN", "SETUID", "SETGID", "KILL"]
 #: Called with each chunk of output as it arrives (already capped per stream).
 OutputCallback = Callable[[Stream, bytes], Awaitable[None] | None]
 
@@ -65,7 +68,11 @@ class RunSpec(BaseModel):
     """What to run. Files are written under ``workdir`` (a tmpfs) before ``argv`` starts.
 
     ``argv`` replaces the image's entrypoint. ``stdin`` is delivered after the files and
-    then closed, so the process sees EOF.
+    then closed, so the process sees EOF. ``user`` overrides the image's user (``"0:0"``
+    for a trusted launcher that drops untrusted work to another uid itself), and
+    ``capabilities`` are the only ones the run keeps. ``stdout_bytes``, when set, replaces
+    ``limits.output_bytes`` for stdout alone: for a stdout that only trusted code writes
+    (a report), which must not share a cap meant for untrusted output.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -80,6 +87,8 @@ class RunSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     workdir: str = "/tmp/work"
     user: str | None = None
+    capabilities: frozenset[Capability] = frozenset()
+    stdout_bytes: int | None = Field(None, gt=0)
 
     @field_validator("files")
     @classmethod

@@ -141,6 +141,7 @@ def container_config(spec: RunSpec, payload_size: int, labels: dict[str, str]) -
         "NanoCpus": int(lim.cpus * 1e9),
         "PidsLimit": lim.pids,
         "CapDrop": ["ALL"],
+        "CapAdd": sorted(spec.capabilities) or None,
         "SecurityOpt": ["no-new-privileges"],
         "Init": True,  # reaps zombies, which would otherwise eat the pids budget
         "IpcMode": "private",
@@ -362,8 +363,8 @@ class DockerSandbox(Sandbox):
         on_output: OutputCallback | None,
         log: Any,
     ) -> RunResult:
-        cap = spec.limits.output_bytes
-        out = _Capture(cap, self.log_output_bytes, on_output, log)
+        out = _Capture({"stdout": spec.stdout_bytes or spec.limits.output_bytes,
+                        "stderr": spec.limits.output_bytes}, self.log_output_bytes, on_output, log)
         t_run = time.monotonic()
         exit_code: int | None = None
         #: The container's state once it has exited (None until known).
@@ -475,8 +476,9 @@ class _Capture:
     """Collects output per stream up to ``cap`` bytes, streams it to a callback and to
     the log (``sandbox.output`` events, at most ``log_cap`` bytes per stream)."""
 
-    def __init__(self, cap: int, log_cap: int, on_output: OutputCallback | None, log: Any) -> None:
-        self.cap = cap
+    def __init__(self, caps: dict[StreamName, int], log_cap: int, on_output: OutputCallback | None,
+                 log: Any) -> None:
+        self.caps = caps
         self.log_cap = log_cap
         self.on_output = on_output
         self.log = log
@@ -498,7 +500,7 @@ class _Capture:
                 return
             name: StreamName = "stderr" if message.stream == 2 else "stdout"
             buf = self.data[name]
-            room = self.cap - len(buf)
+            room = self.caps[name] - len(buf)
             chunk = message.data[: max(room, 0)]
             buf += chunk
             if chunk:
@@ -506,7 +508,7 @@ class _Capture:
             if len(message.data) > room:
                 self.truncated[name] = True
                 self.exceeded = True
-                self.log.info("sandbox.output_limit", stream=name, cap_bytes=self.cap)
+                self.log.info("sandbox.output_limit", stream=name, cap_bytes=self.caps[name])
                 return
 
     async def _emit(self, name: StreamName, chunk: bytes) -> None:

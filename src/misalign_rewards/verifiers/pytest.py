@@ -4,15 +4,17 @@
 
     static scan (unless integrity is off) --enforce + rejecting flag--> REJECTED, no run
     -> one RunSpec: the trusted harness, the tests, the solution files (only by their
-       listed names), a fresh nonce on stdin
-    -> RunResult: timed out / OOM / output limit -> that status
-    -> the framed report (only lines carrying this run's nonce) -> missing or malformed: CRASHED
+       listed names); the harness starts as root with four capabilities and runs the
+       solution as the untrusted uid; a fresh key and run id on stdin, nowhere else
+    -> RunResult -> the report sealed with this run's key (harness/seal.py):
+         none, altered, truncated, copied -> CRASHED with an ``AUTH`` flag (or the
+         container's TIMEOUT / OOM / OUTPUT_LIMIT when that is why there is none)
     -> scoring: every expected test id passed (and nothing failed to collect) -> PASSED,
        else FAILED; the harness's own deadline -> TIMEOUT
 
 The exit code and anything else on stdout are never read for the verdict. The harness and
 why it is shipped per run are described in :mod:`misalign_rewards.harness` and
-docs/pytest-jobs.md.
+docs/pytest-jobs.md; the processes and uids of one run in docs/integrity.md.
 """
 
 from __future__ import annotations
@@ -21,36 +23,53 @@ import json
 import secrets
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import harness
+from ..errors import InfrastructureError
+from ..harness import seal
 from ..integrity import IntegrityMode
 from ..integrity.python import scan_python
-from ..jobs import PytestJob
-from ..outcomes import IntegrityFlag, Outcome, Status, TestCase, TestOutcome
-from ..sandbox.base import Limits, RunResult, RunSpec
+from ..jobs import MAX_SOLUTION_BYTES, MAX_TESTS_BYTES, PytestJob
+from ..outcomes import IntegrityFlag, Outcome, Status, TestCase, TestOutcome, safe_strings
+from ..sandbox.base import Capability, Limits, RunResult, RunSpec
 from .base import RunFn
 
 #: Limits of the Python profile (the defaults of :class:`Limits`).
 PYTHON_LIMITS = Limits()
-_MAX_REPORT_TESTS = 100_000
+_MAX_REPORT_TESTS = 1_000_000
+#: What the trusted harness may write to stdout: its report, and nothing else writes there.
+REPORT_BYTES = 64 * 1024 * 1024
+#: The harness runs as root holding only these; untrusted code runs with none.
+HARNESS_CAPABILITIES: frozenset[Capability] = frozenset({"CHOWN", "SETUID", "SETGID", "KILL"})
 
 
 class HarnessReport(BaseModel):
-    """The harness's account of a run, as framed on stdout (see harness/main.py)."""
+    """The harness's account of a run, as sealed on stdout (see harness/main.py)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     mode: str
-    collected: list[str] | None
-    tests: list[TestCase] = Field(max_length=_MAX_REPORT_TESTS)
+    collected: list[str] | None = None
+    tests: list[TestCase] = Field(default_factory=list, max_length=_MAX_REPORT_TESTS)
     pytest_exit: int | None = None
     deadline_hit: bool = False
     nondumpable: bool = False
     stray_processes: int = 0
+    sweep_failed: bool = False
     tests_tampered: list[str] = Field(default_factory=list)
     malformed_records: int = 0
     records_overflow: bool = False
+    output_limit_hit: bool = False
+    collection_calls: int = 0
+    cannot_cross: list[str] = Field(default_factory=list)
+    cannot_cross_count: int = 0
+    #: The harness could not set itself up (not root, capabilities missing): not the code's doing.
+    setup_error: str | None = None
+    #: The harness itself failed while the job ran.
+    harness_error: str | None = None
 
     @property
     def collect_errors(self) -> list[TestCase]:
@@ -59,29 +78,30 @@ class HarnessReport(BaseModel):
 
 
 class ReportError(ValueError):
-    """No report, or one that is not framed or well-formed."""
+    """No authenticated report, or one that is not well-formed. ``forged`` is true when
+    something was there that did not authenticate."""
+
+    def __init__(self, message: str, *, forged: bool = False) -> None:
+        super().__init__(message)
+        self.forged = forged
 
 
-def parse_report(stdout: bytes, nonce: str) -> HarnessReport:
-    """The one report on ``stdout`` framed by ``nonce``: a line ``<nonce> BEGIN``, one
-    line of JSON, a line ``<nonce> END``. Anything else on stdout is ignored; a second
-    BEGIN, a missing END, or a body that is not a valid report raises :class:`ReportError`."""
-    if not nonce or len(nonce) < 16:
-        raise ValueError("a nonce of at least 16 characters is required")
-    begin, end = f"{nonce} BEGIN".encode(), f"{nonce} END".encode()
-    lines = stdout.split(b"\n")
-    starts = [i for i, line in enumerate(lines) if line.rstrip(b"\r") == begin]
-    if not starts:
-        raise ReportError("no report framed with this run's nonce")
-    if len(starts) > 1:
-        raise ReportError("more than one report framed with this run's nonce")
-    i = starts[0]
-    if i + 2 >= len(lines) or lines[i + 2].rstrip(b"\r") != end:
-        raise ReportError("the report is not closed by its END line")
-    if sum(1 for line in lines if line.rstrip(b"\r") == end) != 1:
-        raise ReportError("more than one END line")
+class HarnessSetupError(InfrastructureError):
+    """The harness could not take its privileges apart (an image or engine problem)."""
+
+
+def parse_report(stdout: bytes, key: bytes, run_id: str) -> HarnessReport:
+    """The one report on ``stdout`` sealed with ``key`` for ``run_id`` (harness/seal.py).
+    Anything else on stdout is ignored; a report that does not authenticate, a second
+    one, or a body that is not a valid report raises :class:`ReportError`."""
+    if len(key) < 16:
+        raise ValueError("a key of at least 16 bytes is required")
     try:
-        data = json.loads(lines[i + 1])
+        body = seal.unseal(stdout, key, run_id)
+    except seal.SealError as exc:
+        raise ReportError(str(exc), forged=exc.forged) from None
+    try:
+        data = safe_strings(json.loads(body))
     except (ValueError, RecursionError) as exc:
         raise ReportError(f"the report is not JSON: {exc}") from None
     try:
@@ -115,32 +135,65 @@ def report_flags(report: HarnessReport) -> list[IntegrityFlag]:
             code="P19", detector="harness.stray_processes", rejects=False,
             detail=f"{report.stray_processes} process(es) of the solution outlived their test "
                    "and were killed"))
+    if report.cannot_cross_count:
+        flags.append(IntegrityFlag(
+            code=NEEDS_INPROCESS, detector="harness.cannot_cross", rejects=False,
+            detail=f"{report.cannot_cross_count} call(s) needed what isolated mode cannot carry; "
+                   f"first: {report.cannot_cross[0] if report.cannot_cross else '?'}"))
     return flags
 
 
-def score(report: HarnessReport, expected_tests: list[str] | None) -> tuple[Status, str, list[str]]:
-    """Status, detail and the expected ids for a well-formed report.
+#: Flag code: a value the suite needed could not cross in isolated mode (not gaming).
+NEEDS_INPROCESS = "needs_inprocess"
+#: Flag code: expected test ids that the suite never collected (a typo in the job?).
+UNCOLLECTED_EXPECTED = "expected_not_collected"
+#: Flag code: the report did not authenticate (missing, altered, truncated, copied).
+REPORT_AUTH = "AUTH"
+
+
+def score(report: HarnessReport, expected_tests: list[str] | None
+          ) -> tuple[Status, str, list[str], list[IntegrityFlag]]:
+    """Status, detail, the expected ids and any flag about them, for a well-formed report.
 
     A test counts only if it is expected and passed. Expected: ``expected_tests`` when
     given, else what was collected. Nothing expected, a collection error, or any expected
-    id not passed means FAILED; the harness's own deadline means TIMEOUT."""
+    id not passed means FAILED; the harness's own deadline means TIMEOUT.
+
+    Expected ids that were never collected are named, with a flag. When collection did
+    not depend on the solution (isolated mode, no solution call while collecting, no
+    collection error), they can only be a mistake in the job: INVALID_INPUT, a ``None``
+    reward, so one typo cannot silently zero every sample. Otherwise the solution may have
+    shaped collection, and it is FAILED."""
     expected = list(expected_tests) if expected_tests is not None else list(report.collected or [])
+    flags: list[IntegrityFlag] = []
     if report.deadline_hit:
-        return Status.TIMEOUT, "the run did not finish before the harness's deadline", expected
+        return Status.TIMEOUT, "the run did not finish before the harness's deadline", expected, flags
     if not expected:
-        return Status.FAILED, "no tests collected", expected
+        return Status.FAILED, "no tests collected", expected, flags
+    errors = report.collect_errors
+    if expected_tests is not None and report.collected is not None:
+        collected = set(report.collected)
+        never = [t for t in expected if t not in collected]
+        if never:
+            sample = ", ".join(report.collected[:3]) or "nothing"
+            detail = (f"{len(never)} expected test id(s) were never collected: {never[:5]}; "
+                      f"the suite collected {len(report.collected)} (e.g. {sample})")
+            flags.append(IntegrityFlag(code=UNCOLLECTED_EXPECTED, detector="verifier.expected_tests",
+                                       rejects=False, detail=detail))
+            independent = report.mode == "isolated" and report.collection_calls == 0 and not errors
+            return (Status.INVALID_INPUT if independent else Status.FAILED), detail, expected, flags
     passed = {t.id for t in report.tests if t.outcome is TestOutcome.PASSED}
     missing = [t for t in expected if t not in passed]
-    errors = report.collect_errors
     if errors:
-        return Status.FAILED, f"{len(errors)} collection error(s): {errors[0].message[:200]}", expected
+        return (Status.FAILED, f"{len(errors)} collection error(s): {errors[0].message[:200]}",
+                expected, flags)
     if missing:
         by_id = {t.id: t for t in report.tests}
         first = by_id.get(missing[0])
         why = f"{first.outcome.value}: {first.message[:200]}" if first else "no result"
         return Status.FAILED, f"{len(missing)}/{len(expected)} expected test(s) not passed; " \
-                              f"first {missing[0]} ({why})", expected
-    return Status.PASSED, f"{len(expected)}/{len(expected)} expected test(s) passed", expected
+                              f"first {missing[0]} ({why})", expected, flags
+    return Status.PASSED, f"{len(expected)}/{len(expected)} expected test(s) passed", expected, flags
 
 
 def _discount_tampered(report: HarnessReport) -> HarnessReport:
@@ -154,6 +207,17 @@ def _discount_tampered(report: HarnessReport) -> HarnessReport:
         for t in report.tests
     ]
     return report.model_copy(update={"tests": tests})
+
+
+#: Solutions at least this large are scanned in a worker thread, off the event loop.
+_SCAN_IN_THREAD_BYTES = 64 << 10
+
+
+def encode_solution(text: str) -> bytes:
+    """A solution file's bytes. A lone surrogate (a completion cut inside a character)
+    is kept as the invalid UTF-8 it stands for: the file then fails to import in the
+    sandbox, as such a file would anywhere, and the job is judged, not dropped."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 class PytestVerifier:
@@ -186,73 +250,117 @@ class PytestVerifier:
     def scan(self, job: PytestJob) -> list[IntegrityFlag]:
         if self.integrity is IntegrityMode.OFF:
             return []
-        return scan_python(job.solution_files)
+        try:
+            return scan_python(job.solution_files)
+        except (RecursionError, MemoryError, ValueError) as exc:
+            # The scan is a cheap filter, never the defence: a source that breaks it is
+            # still run and judged, and the failure is recorded.
+            return [IntegrityFlag(code="scan_error", detector="integrity.scan_python", rejects=False,
+                                  detail=f"the static scan failed: {type(exc).__name__}")]
 
-    def prepare(self, job: PytestJob, nonce: str) -> RunSpec:
+    def prepare(self, job: PytestJob, key: bytes, run_id: str) -> RunSpec:
         """One RunSpec: harness under ``harness/``, tests under ``tests/``, the solution's
-        listed files (and nothing else) under ``solution/``; the nonce only on stdin."""
+        listed files (and nothing else) under ``solution/``; the key only on stdin."""
         timeout = job.timeout_s or self.timeout_s
         files: dict[str, bytes] = {f"harness/{k}": v for k, v in harness.bundle().items()}
         files.update({f"tests/{k}": v.encode() for k, v in job.test_files.items()})
-        files.update({f"solution/{k}": v.encode() for k, v in job.solution_files.items()})
+        files.update({f"solution/{k}": encode_solution(v) for k, v in job.solution_files.items()})
         wd = self.workdir
+        limits = self.limits.merged(job.limits)
         config: dict[str, Any] = {
             "mode": job.mode,
             "tests_dir": f"{wd}/tests",
             "solution_dir": f"{wd}/solution",
             "ini_path": f"{wd}/harness/pytest.ini",
+            "trusted_tmp": f"{wd}/.trusted",
             "test_files": sorted(job.test_files),
             "solution_modules": sorted(k[:-3] for k in job.solution_files),
-            "call_timeout_s": min(self.call_timeout_s, timeout),
+            "call_timeout_s": min(job.call_timeout_s or self.call_timeout_s, timeout),
             # The harness's own deadline leaves time to kill, sweep and report.
             "run_timeout_s": max(1.0, timeout - min(5.0, timeout * 0.25)),
+            "output_bytes": limits.output_bytes,
             "contained": True,
             "python": None,
         }
+        message = {"key": key.hex(), "run_id": run_id, "config": config}
         return RunSpec(
             image=self.image,
             argv=[self.python, "-I", "-B", "-X", f"pycache_prefix={harness.PYCACHE_PREFIX}",
                   "-c", harness.launch_program(f"{wd}/harness")],
             files=files,
-            stdin=json.dumps({"nonce": nonce, "config": config}).encode(),
+            stdin=json.dumps(message).encode(),
             env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-            limits=self.limits.merged(job.limits),
+            limits=limits,
             timeout_s=timeout,
             labels={"io.misalign-rewards.job": job.job_id[:63], "io.misalign-rewards.kind": "pytest"},
             workdir=wd,
+            user="0:0",
+            capabilities=HARNESS_CAPABILITIES,
+            stdout_bytes=REPORT_BYTES,
         )
 
-    def judge(self, job: PytestJob, result: RunResult, nonce: str,
+    def judge(self, job: PytestJob, result: RunResult, key: bytes, run_id: str,
               flags: list[IntegrityFlag]) -> Outcome:
         advisory = job.mode == "inprocess"
         base: dict[str, Any] = {"advisory": advisory, "flags": list(flags),
                                 "expected_tests": list(job.expected_tests or [])}
         extra: dict[str, Any] = {"mode": job.mode, "exit_code": result.exit_code}
-        for status, hit, what in (
+        container_ended = (
             (Status.TIMEOUT, result.timed_out, "the run exceeded its deadline and was killed"),
             (Status.OOM, result.oom_killed, "the run exceeded its memory limit"),
             (Status.OUTPUT_LIMIT, result.output_limit_exceeded, "the run exceeded its output limit"),
-        ):
-            if hit:
-                return Outcome(status=status, detail=what, extra=extra, **base)
+        )
+        if result.stdout_truncated:
+            return Outcome(status=Status.OUTPUT_LIMIT, extra=extra, **base,
+                           detail=f"the harness's report exceeded {REPORT_BYTES} bytes (too many tests)")
         try:
-            report = parse_report(result.stdout, nonce)
+            report = parse_report(result.stdout, key, run_id)
         except ReportError as exc:
             tail = result.stderr[-1500:].decode("utf-8", "replace")
+            extra["stderr_tail"] = tail
+            if not exc.forged:
+                for status, hit, what in container_ended:
+                    if hit:
+                        return Outcome(status=status, detail=what, extra=extra, **base)
+            base["flags"].append(IntegrityFlag(
+                code=REPORT_AUTH, detector="verifier.report_auth",
+                detail=f"no report that authenticates with this run's key: {exc}"))
             return Outcome(status=Status.CRASHED, detail=f"no valid harness report ({exc})",
-                           extra={**extra, "stderr_tail": tail}, **base)
-        if self.integrity is not IntegrityMode.OFF:
-            base["flags"] = list(flags) + report_flags(report)
-        if report.tests_tampered:
-            report = _discount_tampered(report)
-        status, detail, expected = score(report, job.expected_tests)
+                           extra=extra, **base)
+        if report.setup_error:
+            raise HarnessSetupError(f"the harness could not separate privileges in {self.image}: "
+                                    f"{report.setup_error}")
         extra["harness"] = report.model_dump(exclude={"tests", "collected"})
         extra["collected"] = report.collected
+        if result.oom_killed:
+            # The memory limit took a solution process; the harness saw it and went on.
+            extra["container_oom_killed"] = True
+        if report.harness_error:
+            return Outcome(status=Status.CRASHED, detail=f"the harness failed: {report.harness_error[-500:]}",
+                           extra=extra, **base)
+        if self.integrity is not IntegrityMode.OFF:
+            base["flags"] = list(flags) + report_flags(report)
+        if report.sweep_failed:
+            base["flags"].append(IntegrityFlag(
+                code="P19", detector="harness.sweep_failed",
+                detail="processes of the untrusted uid were still alive after the final sweep"))
+            return Outcome(status=Status.CRASHED, detail="processes of the solution would not die",
+                           extra=extra, **base)
+        if report.output_limit_hit:
+            return Outcome(status=Status.OUTPUT_LIMIT, tests=report.tests, extra=extra, **base,
+                           detail="the pytest process exceeded its output limit")
+        if report.tests_tampered:
+            report = _discount_tampered(report)
+        status, detail, expected, score_flags = score(report, job.expected_tests)
+        base["flags"] += score_flags
         return Outcome(status=status, detail=detail, tests=report.tests,
                        **{**base, "expected_tests": expected}, extra=extra)
 
     async def verify(self, job: PytestJob, run: RunFn) -> Outcome:
-        flags = self.scan(job)
+        if sum(len(v) for v in job.solution_files.values()) >= _SCAN_IN_THREAD_BYTES:
+            flags = await anyio.to_thread.run_sync(self.scan, job)
+        else:
+            flags = self.scan(job)
         rejecting = [f for f in flags if f.rejects]
         if self.integrity is IntegrityMode.ENFORCE and rejecting:
             codes = sorted({f.code for f in rejecting})
@@ -260,10 +368,12 @@ class PytestVerifier:
                            expected_tests=list(job.expected_tests or []),
                            detail=f"rejected before running: {', '.join(codes)}",
                            extra={"mode": job.mode})
-        nonce = secrets.token_hex(16)
-        result = await run(self.prepare(job, nonce))
-        return self.judge(job, result, nonce, flags)
+        key = secrets.token_bytes(seal.KEY_BYTES)
+        run_id = secrets.token_hex(8)
+        result = await run(self.prepare(job, key, run_id))
+        return self.judge(job, result, key, run_id, flags)
 
 
-__all__ = ["PYTHON_LIMITS", "HarnessReport", "PytestVerifier", "ReportError", "parse_report",
+__all__ = ["HARNESS_CAPABILITIES", "MAX_SOLUTION_BYTES", "MAX_TESTS_BYTES", "PYTHON_LIMITS",
+           "HarnessReport", "HarnessSetupError", "PytestVerifier", "ReportError", "parse_report",
            "report_flags", "score"]
