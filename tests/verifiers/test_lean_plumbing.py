@@ -88,7 +88,8 @@ async def test_olean_bytes_cross_from_compile_to_check_with_the_double(
     # bytes crossed intact (base64 frame out of one container, file into the next).
     assert j.source is not None
     expected = hashlib.sha256(b"double-olean\n" + j.source.encode()).hexdigest()
-    assert outcome.axioms == [f"double.olean_sha256_{expected}"]
+    assert outcome.axioms == ["double.check_uid_10002", f"double.olean_sha256_{expected}"]
     assert outcome.status is Status.DISALLOWED_AXIOMS
-    assert [m.text for m in outcome.messages] == ["test double compiled /tmp/work/Submission.lean"]
+    # the untrusted compile and the trusted check never share a uid
+    assert [m.text for m in outcome.messages] == ["test double compiled /tmp/work/Submission.lean as uid 10001"]
     assert outcome.extra["steps"]["compile"]["lean_exit"] == 0

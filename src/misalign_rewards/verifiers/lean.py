@@ -61,6 +61,13 @@ LEAN_LIMITS = Limits(
 
 DEFAULT_IMAGE = "ghcr.io/your-org/misalign-fv/lean:latest"
 
+#: The untrusted compile runs as the image's unprivileged user; the trusted steps (the
+#: reference and the check) as another uid, so nothing the submission leaves can act as,
+#: or be mistaken for, the checker (docs/lean-jobs.md). Each step is its own container.
+UNTRUSTED_USER = "10001:10001"
+TRUSTED_USER = "10002:10002"
+_STEP_USERS = {"compile": UNTRUSTED_USER, "reference": TRUSTED_USER, "check": TRUSTED_USER}
+
 
 class LeanVerifier:
     """Turns a :class:`LeanJob` into runs and judges them. See the module docstring."""
@@ -101,6 +108,7 @@ class LeanVerifier:
             limits=limits,
             timeout_s=timeout_s,
             labels={"misalign.kind": "lean", "misalign.step": step, "misalign.job_id": job.job_id},
+            user=_STEP_USERS[step],
         )
 
     @staticmethod
@@ -191,7 +199,8 @@ class LeanVerifier:
         compile_result = await run(self._spec(
             "compile", job,
             ["/bin/sh", "-c", compile_script(SUBMISSION_MODULE, tag, self._threads(limits))],
-            {f"{SUBMISSION_MODULE}.lean": plan.source.encode()},
+            # a lone surrogate stays the invalid UTF-8 it is: lean refuses the file
+            {f"{SUBMISSION_MODULE}.lean": plan.source.encode("utf-8", "surrogatepass")},
             limits, timeout_s,
         ))
         steps["compile"] = _step_record(compile_result)
@@ -254,4 +263,4 @@ def _step_record(result: RunResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["DEFAULT_IMAGE", "LEAN_LIMITS", "LeanVerifier"]
+__all__ = ["DEFAULT_IMAGE", "LEAN_LIMITS", "TRUSTED_USER", "UNTRUSTED_USER", "LeanVerifier"]

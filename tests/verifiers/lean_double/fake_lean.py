@@ -13,8 +13,9 @@ submission olean it receives):
   check-sleep   compile normally; sleep in the check step
 
 The check step (Check.lean) reports, with the nonce found in Check.lean, that the target
-exists and depends on one "axiom" naming the sha256 of the olean it received, so a test
-can tell that exactly the compiled bytes crossed from one container to the next.
+exists and depends on two "axioms": one naming the sha256 of the olean it received, so a
+test can tell that exactly the compiled bytes crossed from one container to the next, and
+one naming the uid the check ran as (the compile's message names its own).
 """
 import hashlib
 import json
@@ -57,7 +58,8 @@ def main(argv):
         while True:
             sys.stdout.write(line)
     print(json.dumps({"fileName": path, "pos": {"line": 1, "column": 0}, "endPos": None,
-                      "severity": "information", "data": "test double compiled " + path}))
+                      "severity": "information",
+                      "data": f"test double compiled {path} as uid {os.getuid()}"}))
     if out:
         with open(out, "wb") as fh:
             fh.write(b"double-olean\n" + source)
@@ -71,7 +73,9 @@ def check(check_source):
     if b"double:check-sleep" in olean:
         time.sleep(3600)
     digest = hashlib.sha256(olean).hexdigest()
-    for fact in ["target found", "kind theorem", f"axiom double.olean_sha256_{digest}", "done"]:
+    facts = ["target found", "kind theorem", f"axiom double.olean_sha256_{digest}",
+             f"axiom double.check_uid_{os.getuid()}", "done"]
+    for fact in facts:
         print(json.dumps({"severity": "information", "data": f"{nonce} {fact}"}))
     return 0
 
