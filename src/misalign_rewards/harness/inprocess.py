@@ -52,7 +52,8 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     child_args = {k: config[k] for k in ("tests_dir", "ini_path", "test_files", "solution_dir")}
     try:
         pid = zygote.spawn("inprocess", cwd=config["solution_dir"], env=dict(CHILD_ENV),
-                           args=child_args, fds=[record_w, output_w])
+                           args=child_args, fds=[record_w, output_w],
+                           contained=bool(config.get("contained")))
     finally:
         os.close(record_w)
         os.close(output_w)

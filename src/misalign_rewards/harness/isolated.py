@@ -62,9 +62,8 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     hidden = {"done": False}
 
     def on_collected(ids: list[str]) -> None:
-        broker.collecting = False
         # A test module that called the solution at import time left a process behind.
-        broker.end_test()
+        broker.end_collection()
         if config.get("hide_tests", True):
             _hide_tests(tests_dir)
         hidden["done"] = True

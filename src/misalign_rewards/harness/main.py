@@ -71,8 +71,8 @@ def _trusted_tmp(config: dict[str, Any]) -> None:
     tempfile.tempdir = None
 
 
-def run_job(config: dict[str, Any], started: float) -> dict[str, Any]:
-    """Run one job (both modes) and return its report (not yet sealed)."""
+def run_job(config: dict[str, Any], started: float, zygote: procs.Zygote) -> dict[str, Any]:
+    """Run one job (both modes) with ``zygote`` and return its report (not yet sealed)."""
     contained = bool(config.get("contained"))
     deadline = started + float(config["run_timeout_s"])
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -87,9 +87,7 @@ def run_job(config: dict[str, Any], started: float) -> dict[str, Any]:
             return {"mode": mode, "setup_error": problem}
         _lay_out(config)
     _trusted_tmp(config)
-    zygote = procs.Zygote(python=config.get("python") or sys.executable,
-                          harness_dir=os.path.dirname(os.path.abspath(__file__)),
-                          flavour="plain" if mode == "isolated" else "pytest", contained=contained)
+    phases = {"setup": time.monotonic() - started}
     try:
         if mode == "isolated":
             from . import isolated
@@ -99,22 +97,33 @@ def run_job(config: dict[str, Any], started: float) -> dict[str, Any]:
             from . import inprocess
 
             report = inprocess.run(config, zygote, deadline)
+        phases["tests"] = time.monotonic() - started
         if contained:
             # Unconditionally, once more: nothing of the untrusted uid is alive when the
             # report is written.
             seen, gone = procs.sweep(zygote)
             report["stray_processes"] = int(report.get("stray_processes") or 0) + seen
             report["sweep_failed"] = bool(report.get("sweep_failed")) or not gone
+        phases["swept"] = time.monotonic() - started
     except procs.ZygoteError as exc:
         return {"mode": mode, "harness_error": f"the zygote failed: {exc}"}
-    finally:
-        zygote.close()
+    #: seconds since the harness started, at the end of each phase (for benchmarks)
+    report["phases_s"] = {k: round(v, 4) for k, v in phases.items()}
     return report
 
 
 def main() -> int:
     started = time.monotonic()
     nondumpable = procs.make_nondumpable()
+    # Before anything secret is read: the zygote must never have seen the key.
+    zygote = procs.Zygote.fork()
+    try:
+        return _main(started, nondumpable, zygote)
+    finally:
+        zygote.close()
+
+
+def _main(started: float, nondumpable: bool, zygote: procs.Zygote) -> int:
     raw = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -135,11 +144,12 @@ def main() -> int:
     # Nothing but the report goes to the real stdout.
     os.dup2(2, 1)
     try:
-        report = run_job(config, started)
+        report = run_job(config, started, zygote)
     except Exception:  # noqa: BLE001 - a sealed account of the failure beats no report
         report = {"mode": str(config.get("mode")),
                   "harness_error": traceback.format_exc(limit=8)[-3000:]}
     report["nondumpable"] = nondumpable
     report["harness_s"] = round(time.monotonic() - started, 4)
+    report["harness_cpu_s"] = round(sum(os.times()[:2]), 4)
     _write_all(report_fd, seal.seal(key, run_id, report))
     return 0

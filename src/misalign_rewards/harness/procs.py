@@ -8,7 +8,8 @@ uid can then not signal, ptrace, renice, re-pin or open ``/proc/PID/{fd,mem,envi
 of any trusted process: the kernel refuses each of them across uids.
 
 Untrusted processes are started by the zygote (:mod:`zygote`, driven through
-:class:`Zygote`), never forked from the harness, whose memory holds the key and the tests.
+:class:`Zygote`), never forked from the harness, whose memory holds the key and the tests;
+the zygote is forked from the harness before the harness reads either.
 
 The sweep (:func:`sweep`) kills every process of the untrusted uid with one
 ``kill(-1, SIGKILL)`` sent by a short-lived *sweeper* whose effective uid is the
@@ -30,7 +31,6 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import sys
 import time
 from typing import Any
@@ -194,33 +194,33 @@ def live_processes(uid: int) -> set[int]:
 
 
 class Zygote:
-    """The harness's handle on a :mod:`zygote` process (see there)."""
+    """The harness's handle on its :mod:`zygote` (see there)."""
 
-    def __init__(self, *, python: str, harness_dir: str, flavour: str, contained: bool,
-                 reply_timeout_s: float = 30.0) -> None:
-        parent = os.path.dirname(harness_dir)
-        package = os.path.basename(harness_dir)
-        program = (
-            "import sys\n"
-            f"sys.path.insert(0, {parent!r})\n"
-            f"from {package} import zygote as _z\n"
-            f"sys.path.remove({parent!r})\n"
-            "sys.exit(_z.main(int(sys.argv[1]), sys.argv[2], sys.argv[3] == '1'))\n"
-        )
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.contained = contained
+    def __init__(self, sock: socket.socket, pid: int, *, reply_timeout_s: float = 30.0) -> None:
+        self.sock = sock
+        self.pid = pid
         self.reply_timeout_s = reply_timeout_s
-        try:
-            self.proc = subprocess.Popen(
-                [python, "-I", "-B", "-X", f"pycache_prefix={pycache_prefix()}", "-c", program,
-                 str(theirs.fileno()), flavour, "1" if contained else "0"],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
-            )
-        finally:
-            theirs.close()
-        self.sock = ours
         self._buf = bytearray()
+
+    @classmethod
+    def fork(cls) -> Zygote:
+        """Fork the zygote off this process. Call it before this process reads anything
+        secret (the key, the config, the tests): the zygote's memory is this process's
+        as it is now, and it closes every inherited descriptor but stderr at once."""
+        from . import zygote
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                ours.close()
+                code = zygote.main(theirs)
+            except BaseException:  # noqa: BLE001 - never return into the harness's code
+                code = 1
+            os._exit(code)
+        theirs.close()
+        return cls(ours, pid)
 
     def _ask(self, request: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> dict[str, Any]:
         data = json.dumps(request).encode()
@@ -245,10 +245,11 @@ class Zygote:
         return reply
 
     def spawn(self, target: str, *, cwd: str, env: dict[str, str], args: dict[str, Any],
-              fds: list[int]) -> int:
-        """Start an untrusted process running ``target``; ``fds`` arrive in it as 3, 4, ..."""
+              fds: list[int], contained: bool) -> int:
+        """Start an untrusted process running ``target``; ``fds`` arrive in it as 3, 4, ...
+        ``contained``: drop to the untrusted uid (inside the sandbox only)."""
         return int(self._ask({"op": "spawn", "target": target, "cwd": cwd, "env": env,
-                              "args": args}, fds)["pid"])
+                              "args": args, "contained": contained}, fds)["pid"])
 
     def reap(self, pid: int, timeout_s: float) -> int | None:
         """The exit code of ``pid`` (negative: killed by that signal), None if it has
@@ -264,11 +265,25 @@ class Zygote:
         try:
             self.sock.close()
         finally:
+            for _ in range(500):
+                try:
+                    if os.waitpid(self.pid, os.WNOHANG)[0]:
+                        return
+                except ChildProcessError:
+                    return
+                time.sleep(0.01)
+            kill_group_or_pid(self.pid)
             try:
-                self.proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def kill_group_or_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class ZygoteError(RuntimeError):

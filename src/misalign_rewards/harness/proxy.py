@@ -42,13 +42,13 @@ class SolutionFault(BaseException):
 
 
 class _Child:
-    def __init__(self, zygote: procs.Zygote, solution_dir: str) -> None:
+    def __init__(self, zygote: procs.Zygote, solution_dir: str, contained: bool) -> None:
         to_child_r, self.wfd = os.pipe()
         self.rfd, from_child_w = os.pipe()
         try:
             self.pid = zygote.spawn("child", cwd=solution_dir, env=dict(CHILD_ENV),
                                     args={"solution_dir": solution_dir},
-                                    fds=[to_child_r, from_child_w])
+                                    fds=[to_child_r, from_child_w], contained=contained)
         except BaseException:
             os.close(self.wfd)
             os.close(self.rfd)
@@ -160,6 +160,8 @@ class Broker:
         self._contained = contained
         self.deadline = deadline
         self._child: _Child | None = None
+        #: calls (not lookups) the current child has served
+        self._child_calls = 0
         self._dirty = False
         self._described: dict[tuple[str, str], dict[str, Any]] = {}
         #: Faults of the current test; the recorder fails the test when this is not empty.
@@ -190,10 +192,13 @@ class Broker:
             self.collection_calls += 1
         if self._child is None:
             try:
-                self._child = _Child(self._zygote, self._dir)
+                self._child = _Child(self._zygote, self._dir, self._contained)
             except (OSError, procs.ZygoteError) as exc:
                 return self._fault(f"could not start the solution process: {exc}")
+            self._child_calls = 0
             self._dirty = True
+        if message.get("op") == "call":
+            self._child_calls += 1
         try:
             line = self._child.request(data, now + timeout, timeout)
         except SolutionFault as exc:
@@ -315,6 +320,16 @@ class Broker:
         if self._child is not None:
             self._child.kill()
             self._child = None
+
+    def end_collection(self) -> None:
+        """Collection is over. A solution process that only answered lookups (``from
+        solution import f``) has done nothing but import the solution, as the first
+        test's process would: it serves that test. One that was called is not fresh, and
+        goes."""
+        self.collecting = False
+        if self._child is None or self._child_calls:
+            self.end_test()
+        self.faults = []
 
     def end_test(self) -> None:
         """Kill the current solution process and, if any ran since the last sweep, every

@@ -2,9 +2,10 @@
 
 The trusted harness holds the run's key and, once collected, the tests, so it must never
 fork a process that untrusted code will run in: the child would inherit its memory. The
-zygote is a separate interpreter (its own ``python -I``, its own hash seed) that never
-learns either. It is started by the harness, runs as root like the harness, is
-non-dumpable, and answers requests over a unix socket:
+zygote is forked from the harness as the harness starts, before it reads its stdin (the
+key, the config) or any test, and at once closes every descriptor it inherited but
+stderr: it never learns either. It runs as root like the harness, is non-dumpable, and
+answers requests over a unix socket:
 
     spawn   fork; in the child: new session, the passed fds in place, every other fd
             closed, oom_score_adj 1000 (so the memory limit takes the solution, not the
@@ -15,9 +16,11 @@ non-dumpable, and answers requests over a unix socket:
     sweep   kill every process of the untrusted uid (:func:`procs.sweep`'s mechanism)
 
 A fork of this small, already-initialised interpreter costs about a millisecond, against
-tens of milliseconds for a new ``python``. The ``pytest`` flavour imports pytest first,
-for ``inprocess`` runs; the ``plain`` flavour never does, so an isolated solution finds
-no pytest in its process.
+tens of milliseconds for a new ``python``. Pytest is imported here only when an
+``inprocess`` run is first asked for (the pooled supervisor then keeps it warm); a zygote
+that serves isolated runs never has it, so an isolated solution finds no pytest in its
+process. Its hash seed is the harness's: an untrusted process can learn it, which helps
+it build colliding keys, and why decoding its answers is bounded in time (:mod:`wire`).
 
 Stdlib only (pytest in its flavour); runs inside the sandbox image.
 """
@@ -81,7 +84,13 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
         os._exit(71)
 
 
-def _spawn(request: dict[str, Any], fds: list[int], contained: bool) -> int:
+def _spawn(request: dict[str, Any], fds: list[int]) -> int:
+    contained = request.get("contained") is True
+    if request.get("target") == "inprocess":
+        # Warm for every later run of this zygote; an isolated run never gets here.
+        import pytest  # noqa: F401
+
+        from . import collect, inprocess_child  # noqa: F401
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -125,7 +134,7 @@ class _Children:
             time.sleep(0.0005)
 
 
-def serve(sock: socket.socket, contained: bool) -> None:
+def serve(sock: socket.socket) -> None:
     children = _Children()
     while True:
         try:
@@ -138,11 +147,11 @@ def serve(sock: socket.socket, contained: bool) -> None:
             request = json.loads(data)
             op = request["op"]
             if op == "spawn":
-                reply: dict[str, Any] = {"pid": _spawn(request, fds, contained)}
+                reply: dict[str, Any] = {"pid": _spawn(request, fds)}
             elif op == "reap":
                 reply = {"status": children.wait(int(request["pid"]), float(request["timeout_s"]))}
             elif op == "sweep":
-                if contained:
+                if os.geteuid() == 0:  # only the sandbox's trusted side can sweep
                     procs.kill_all_of(procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
                 reply = {"ok": True}
             else:
@@ -159,13 +168,17 @@ def serve(sock: socket.socket, contained: bool) -> None:
             return
 
 
-def main(sock_fd: int, flavour: str, contained: bool) -> int:
+def main(sock: socket.socket) -> int:
+    """The zygote's life, in a fresh fork of the harness: let go of everything inherited
+    but the socket and stderr, then serve."""
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)  # the harness's stdin still holds the key, unread: not ours
+    os.dup2(null, 1)  # the container's stdout is the harness's alone
+    os.close(null)
+    keep = sock.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
     procs.make_nondumpable()
     sys.dont_write_bytecode = True
-    if flavour == "pytest":
-        import pytest  # noqa: F401 - imported once here, so each forked run starts warm
-
-        from . import collect, inprocess_child  # noqa: F401
-    sock = socket.socket(fileno=sock_fd)
-    serve(sock, contained)
+    serve(sock)
     return 0
