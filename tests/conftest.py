@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from misalign_rewards.sandbox.docker import DockerSandbox
+
+from engines import Engine, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY = "ghcr.io/your-org/misalign-fv"
@@ -69,6 +71,28 @@ def python_image(docker_engine: None) -> str:
 def _docker_marker(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("docker") is not None:
         request.getfixturevalue("python_image")
+
+
+@pytest.fixture(scope="session")
+def _second_engine_session(python_image: str) -> Iterator[Engine]:
+    try:
+        engine = make_engine()
+        engine.start()
+        engine.load_image(python_image)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"could not start a second engine: {exc}")
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture
+def second_engine(_second_engine_session: Engine) -> Engine:
+    """A Docker engine of the tests' own (tests/engines.py), up and thawed, with the
+    python-sandbox image: a test may kill, freeze or stop it."""
+    _second_engine_session.ensure_running()
+    return _second_engine_session
 
 
 @pytest.fixture

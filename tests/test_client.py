@@ -175,51 +175,8 @@ async def test_a_thousand_jobs_are_all_accounted_for(python_image: str) -> None:
 # -- an engine that goes away mid-batch -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def second_engine(python_image: str):
-    """A second dockerd on its own socket and data root, with the python-sandbox image
-    loaded into it. Yields (socket url, dockerd process)."""
-    if shutil.which("dockerd") is None:
-        pytest.fail("dockerd is not installed (scripts/engine.sh installs it)")
-    root = Path(tempfile.mkdtemp(prefix="misalign-engine2-", dir="/var/lib"))
-    sock = root / "docker.sock"
-    with open(root / "dockerd.log", "w") as log:  # the child keeps its own descriptor
-        # its own network namespace: a dockerd started with --bridge none deletes the
-        # host's docker0, which the main engine's default network needs
-        proc = subprocess.Popen(
-            ["unshare", "--net", "--", "dockerd", "--host", f"unix://{sock}", "--data-root", str(root / "data"),
-             "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"),
-             "--bridge", "none", "--iptables=false", "--ip-masq=false"],
-            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-        )
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
-    try:
-        for _ in range(300):
-            if subprocess.run(["docker", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the second dockerd did not answer:\n" + (root / "dockerd.log").read_text()[-2000:])
-        save = subprocess.Popen(["docker", "save", python_image], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "load", "-q"], stdin=save.stdout, env=env, check=True, capture_output=True)
-        save.stdout.close()
-        assert save.wait() == 0
-        yield f"unix://{sock}", proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        subprocess.run(["umount", "-R", str(root / "data")], capture_output=True)
-        subprocess.run(["umount", "-R", str(root / "exec")], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
 async def test_engine_lost_mid_batch_gives_none_not_zero(python_image: str, second_engine) -> None:
-    url, dockerd = second_engine
+    url, dockerd = second_engine.url, second_engine.proc
     batch = [pytest_job(GOOD if i % 2 else WRONG) for i in range(12)]
     done: list[int] = []
 

@@ -25,21 +25,33 @@ OutputCallback = Callable[[Stream, bytes], Awaitable[None] | None]
 _MiB = 1024 * 1024
 
 
+#: Upper bounds of every limit, checked before anything runs: past them an engine refuses
+#: the container (or the kernel the setting), which is the caller's mistake, never an
+#: infrastructure error. A backend also refuses what its own host cannot give (a
+#: DockerSandbox: more CPUs or memory than the engine's host has).
+MAX_MEMORY_BYTES = 1 << 50
+MAX_CPUS = 1024.0
+MAX_PIDS = 1 << 22  # the kernel's largest pid_max
+MAX_NOFILE = 1 << 20  # the kernel's default nr_open
+MAX_FILE_BYTES = 1 << 50
+MAX_OUTPUT_BYTES = 1 << 32
+
+
 class Limits(BaseModel):
     """Resource limits for one run. Defaults are the seed's Python profile."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    memory_bytes: int = Field(512 * _MiB, gt=4 * _MiB)
-    cpus: float = Field(1.0, gt=0)
-    pids: int = Field(64, ge=8)
-    tmpfs_bytes: int = Field(64 * _MiB, gt=0)
-    nofile: int = Field(256, ge=16)
+    memory_bytes: int = Field(512 * _MiB, gt=4 * _MiB, le=MAX_MEMORY_BYTES)
+    cpus: float = Field(1.0, gt=0, le=MAX_CPUS, allow_inf_nan=False)
+    pids: int = Field(64, ge=8, le=MAX_PIDS)
+    tmpfs_bytes: int = Field(64 * _MiB, gt=0, le=MAX_FILE_BYTES)
+    nofile: int = Field(256, ge=16, le=MAX_NOFILE)
     #: Largest file a process may write (RLIMIT_FSIZE).
-    fsize_bytes: int = Field(64 * _MiB, gt=0)
+    fsize_bytes: int = Field(64 * _MiB, gt=0, le=MAX_FILE_BYTES)
     network: bool = False
     #: Bytes kept per stream (stdout, stderr); reading stops and the run is ended past it.
-    output_bytes: int = Field(1 * _MiB, gt=0)
+    output_bytes: int = Field(1 * _MiB, gt=0, le=MAX_OUTPUT_BYTES)
 
     def merged(self, override: LimitsOverride | None) -> Limits:
         if override is None:
@@ -52,13 +64,13 @@ class LimitsOverride(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    memory_bytes: int | None = Field(None, gt=4 * _MiB)
-    cpus: float | None = Field(None, gt=0)
-    pids: int | None = Field(None, ge=8)
-    tmpfs_bytes: int | None = Field(None, gt=0)
-    nofile: int | None = Field(None, ge=16)
-    fsize_bytes: int | None = Field(None, gt=0)
-    output_bytes: int | None = Field(None, gt=0)
+    memory_bytes: int | None = Field(None, gt=4 * _MiB, le=MAX_MEMORY_BYTES)
+    cpus: float | None = Field(None, gt=0, le=MAX_CPUS, allow_inf_nan=False)
+    pids: int | None = Field(None, ge=8, le=MAX_PIDS)
+    tmpfs_bytes: int | None = Field(None, gt=0, le=MAX_FILE_BYTES)
+    nofile: int | None = Field(None, ge=16, le=MAX_NOFILE)
+    fsize_bytes: int | None = Field(None, gt=0, le=MAX_FILE_BYTES)
+    output_bytes: int | None = Field(None, gt=0, le=MAX_OUTPUT_BYTES)
 
 
 _SAFE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")

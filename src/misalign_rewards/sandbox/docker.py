@@ -18,6 +18,7 @@ own deadline, so a cancelled batch leaves nothing behind. Every container is lab
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import tarfile
@@ -25,6 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from enum import Enum
 from inspect import isawaitable
 from typing import Any
@@ -32,12 +34,13 @@ from typing import Any
 import aiodocker
 import aiohttp
 import anyio
+import anyio.to_thread
 import structlog
 from aiodocker.stream import Stream
 from yarl import URL
 
-from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError
-from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox, Stream as StreamName
+from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
+from .base import Durations, Limits, OutputCallback, RunResult, RunSpec, Sandbox, Stream as StreamName
 from .capacity import HostResources, ResourceBudget, local_resources
 
 logger = structlog.get_logger("misalign_rewards.sandbox")
@@ -72,6 +75,25 @@ def process_start_ticks(pid: int) -> str | None:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
+        return None
+
+
+def engine_timestamp(text: str | None) -> float | None:
+    """Seconds since the epoch of the engine's RFC 3339 timestamp (nanoseconds allowed),
+    or None for an empty one (Docker writes ``0001-01-01T00:00:00Z`` for "never")."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, frac = text.rstrip("Z").partition(".")
+    zone = ""
+    for sign in ("+", "-"):
+        if sign in frac:
+            frac, _, rest = frac.partition(sign)
+            zone = sign + rest
+    if not zone and text.endswith("Z"):
+        zone = "+00:00"
+    try:
+        return datetime.fromisoformat(f"{head}.{(frac or '0')[:6]:0<6}{zone}").timestamp()
+    except ValueError:
         return None
 
 
@@ -215,6 +237,12 @@ class DockerSandbox(Sandbox):
         self._docker: aiodocker.Docker | None = None
         self._connector: aiohttp.BaseConnector | None = None
         self._open_lock = anyio.Lock()
+        #: engine clock minus ours, measured at open (deadlines are judged on the engine's)
+        self._clock_offset = 0.0
+        #: runs in flight (their LABEL_RUN); anything else of ours on the engine is a leak
+        self._active: set[str] = set()
+        self._maybe_leaked = False
+        self._last_sweep = 0.0
         self._labels = {
             LABEL_CLIENT: self.client_id,
             LABEL_HOST: socket.gethostname(),
@@ -245,7 +273,12 @@ class DockerSandbox(Sandbox):
             self._docker = docker
             try:
                 with engine_errors(self.endpoint, action="answer"), anyio.fail_after(self.api_timeout_s):
+                    asked = time.time()
                     info = await docker.system.info()
+                    answered = time.time()
+                engine_now = engine_timestamp(info.get("SystemTime"))
+                if engine_now is not None:
+                    self._clock_offset = engine_now - (asked + answered) / 2
                 if self._budget is None:
                     local = local_resources()
                     host = HostResources(
@@ -258,7 +291,11 @@ class DockerSandbox(Sandbox):
                 if self._reap_on_open:
                     from .reaper import reap_orphans
 
-                    await reap_orphans(self)
+                    try:
+                        await reap_orphans(self)
+                    except InfrastructureError as exc:
+                        # best effort: a sweep never makes opening fail
+                        logger.warning("reaper.failed", error=str(exc))
             except BaseException:
                 await self._close_client()
                 raise
@@ -267,8 +304,10 @@ class DockerSandbox(Sandbox):
     async def aclose(self) -> None:
         if self._state is _State.CLOSED:
             return
-        self._state = _State.CLOSED
         with anyio.CancelScope(shield=True):
+            if self._maybe_leaked and self._state is _State.OPEN:
+                await self.sweep_own()
+            self._state = _State.CLOSED
             await self._close_client()
 
     async def _close_client(self) -> None:
@@ -293,25 +332,68 @@ class DockerSandbox(Sandbox):
 
     # -- one run -------------------------------------------------------------------
 
+    def check_limits(self, limits: Limits) -> None:
+        """Refuse limits this engine's host can never give (the engine would refuse the
+        container): the caller's mistake, raised as :class:`InvalidSpec` naming the field."""
+        host = self.budget.host
+        if limits.cpus > host.cpus:
+            raise InvalidSpec(f"limits.cpus: {limits.cpus:g} is more than the {host.cpus:g} CPUs "
+                              f"of the engine's host at {self.endpoint}")
+        if limits.memory_bytes > host.memory_bytes:
+            raise InvalidSpec(f"limits.memory_bytes: {limits.memory_bytes} is more than the "
+                              f"{host.memory_bytes} bytes of the engine's host at {self.endpoint}")
+
     async def run(self, spec: RunSpec, *, on_output: OutputCallback | None = None) -> RunResult:
         if self._state is not _State.OPEN:
             await self.open()
+        self.check_limits(spec.limits)
+        if self._maybe_leaked and time.monotonic() - self._last_sweep > 2.0:
+            await self.sweep_own()
         run_id = uuid.uuid4().hex[:16]
         log = logger.bind(run_id=run_id, image=spec.image)
         durations = Durations()
         t_queue = time.monotonic()
         need = await self.budget.acquire(spec.limits)
+        self._active.add(run_id)
         try:
             durations.queued = time.monotonic() - t_queue
-            # Built once admitted, so queued runs hold no payload.
-            payload = make_tar(spec.files)
+            # Built once admitted, so queued runs hold no payload; big ones off the loop.
+            if sum(len(v) for v in spec.files.values()) > 1 << 20:
+                payload = await anyio.to_thread.run_sync(make_tar, spec.files)
+            else:
+                payload = make_tar(spec.files)
             labels = {**spec.labels, **self._labels, LABEL_RUN: run_id,
                       LABEL_CREATED: f"{time.time():.3f}"}
             config = container_config(spec, len(payload), labels)
             name = f"mr-{self.client_id[:12]}-{run_id}"
             return await self._run_reserved(spec, name, config, payload, durations, on_output, log)
         finally:
+            self._active.discard(run_id)
             self.budget.release(need)
+
+    async def sweep_own(self) -> list[str]:
+        """Remove this sandbox's own containers that belong to no run in flight: what a
+        removal that failed (or raced a create cut off half-way) left behind. Run when
+        such a failure was seen, at the next run and on close. Never raises."""
+        from .reaper import list_labelled
+
+        self._last_sweep = time.monotonic()
+        removed: list[str] = []
+        try:
+            leftovers = [c for c in await list_labelled(self, self.client_id)
+                         if (c.get("Labels") or {}).get(LABEL_RUN) not in self._active]
+        except InfrastructureError as exc:
+            logger.warning("sandbox.sweep_failed", error=str(exc))
+            return removed
+        still = False
+        for info in leftovers:
+            if await self._remove(info["Id"], logger):
+                removed.append(info["Id"])
+                logger.info("sandbox.leftover_removed", container_id=info["Id"][:12])
+            else:
+                still = True
+        self._maybe_leaked = still
+        return removed
 
     async def _run_reserved(
         self,
@@ -328,7 +410,10 @@ class DockerSandbox(Sandbox):
         try:
             t0 = time.monotonic()
             async with self._starts:
-                with engine_errors(self.endpoint, image=spec.image, action="create a container"), \
+                # Shielded: a create cut off half-way may still complete in the engine, after
+                # a removal by name has found nothing. Let it finish, then remove it by id.
+                with anyio.CancelScope(shield=True), \
+                        engine_errors(self.endpoint, image=spec.image, action="create a container"), \
                         anyio.fail_after(self.api_timeout_s):
                     container = await docker.containers.create(config, name=name)
                 container_id = container.id
@@ -350,7 +435,9 @@ class DockerSandbox(Sandbox):
         finally:
             with anyio.CancelScope(shield=True):
                 t_clean = time.monotonic()
-                await self._remove(container_id or name, log)
+                if not await self._remove(container_id or name, log) or container_id is None:
+                    # removal failed, or the create may land after it: sweep again later
+                    self._maybe_leaked = True
                 durations.cleanup = time.monotonic() - t_clean
 
     async def _drive(
@@ -369,29 +456,33 @@ class DockerSandbox(Sandbox):
         exit_code: int | None = None
         #: The container's state once it has exited (None until known).
         state: dict[str, Any] | None = None
+        watch = _Deadline()
         try:
-            with anyio.move_on_after(spec.timeout_s) as deadline:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_feed_stdin, stream, payload + spec.stdin, log)
-                    await out.pump(stream)
-                    tg.cancel_scope.cancel()  # the process is gone or over its cap
-                if out.error is not None:
-                    # raised here, outside the task group, so it is not wrapped in a group
-                    with engine_errors(self.endpoint, action="stream output"):
-                        raise out.error
-                if not out.exceeded:
-                    # The output ends when the process exits, so one inspect usually gives
-                    # exit code and OOM state together; wait only if it still runs (it
-                    # closed its output early). Saves an engine call on almost every run.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_feed_stdin, stream, payload + spec.stdin, log)
+                tg.start_soon(self._watch, container, spec.timeout_s, watch, tg.cancel_scope, log)
+                await out.pump(stream)
+                tg.cancel_scope.cancel()  # the process is gone or over its cap
+            if watch.error is not None:
+                raise watch.error
+            if out.error is not None:
+                # raised here, outside the task group, so it is not wrapped in a group
+                with engine_errors(self.endpoint, action="stream output"):
+                    raise out.error
+            if not out.exceeded and not watch.timed_out:
+                # The output ends when the process exits, so one inspect usually gives
+                # exit code and OOM state together; wait only if it still runs (it
+                # closed its output early). Saves an engine call on almost every run.
+                state = await self._container_state(container)
+                if state.get("Running"):
+                    with engine_errors(self.endpoint, action="wait for the container"), \
+                            anyio.fail_after(max(spec.timeout_s, self.api_timeout_s)):
+                        await container.wait()
                     state = await self._container_state(container)
-                    if state.get("Running"):
-                        with engine_errors(self.endpoint, action="wait for the container"):
-                            await container.wait()
-                        state = await self._container_state(container)
-                    exit_code = int(state.get("ExitCode", -1))
+                exit_code = int(state.get("ExitCode", -1))
         finally:
             await stream.close()
-        timed_out = deadline.cancelled_caught
+        timed_out = watch.timed_out
         durations.run = time.monotonic() - t_run
         if timed_out or out.exceeded:
             exit_code = None
@@ -416,6 +507,57 @@ class DockerSandbox(Sandbox):
                   output_limit_exceeded=out.exceeded, run_s=round(durations.run, 4))
         return result
 
+    async def _watch(self, container: Any, timeout_s: float, watch: _Deadline,
+                     scope: anyio.CancelScope, log: Any) -> None:
+        """The run's deadline, judged on the engine's own clock.
+
+        When ``timeout_s`` has passed on ours, ask the engine what the code did: still
+        running for ``timeout_s`` since the container's own start -> a timeout (kill it;
+        the output then ends); still running but started late -> wait the rest; exited ->
+        its own start and finish times decide, and the output it wrote must still arrive.
+        An engine that does not answer is an infrastructure error, never a timeout: a slow
+        or frozen engine is not charged to the code."""
+        await anyio.sleep(timeout_s)
+        while True:
+            try:
+                # A state that was slow to come is stale: an engine that was stuck has not
+                # yet heard that its containers exited. Only a prompt answer decides.
+                for _ in range(max(1, int(self.api_timeout_s / 0.5))):
+                    asked = time.monotonic()
+                    state = await self._container_state(container)
+                    if time.monotonic() - asked < 0.5 or not state.get("Running"):
+                        break
+                    await anyio.sleep(0.5)
+            except InfrastructureError as exc:
+                watch.error = EngineError(f"the run's time was up and the engine at {self.endpoint} "
+                                          f"did not say whether it had finished ({exc})")
+                scope.cancel()
+                return
+            started = engine_timestamp(state.get("StartedAt"))
+            if not state.get("Running"):
+                finished = engine_timestamp(state.get("FinishedAt"))
+                if started is not None and finished is not None and finished - started > timeout_s:
+                    watch.timed_out = True  # it overran, then exited on its own
+                    scope.cancel()
+                    return
+                # It finished in time: its output is on the way. Give the engine its due.
+                await anyio.sleep(self.api_timeout_s)
+                watch.error = EngineError(f"the engine at {self.endpoint} did not deliver the output "
+                                          "of a container that had finished")
+                scope.cancel()
+                return
+            ran = (time.time() + self._clock_offset - started) if started is not None else timeout_s
+            if ran >= timeout_s:
+                watch.timed_out = True
+                log.debug("sandbox.deadline", ran_s=round(ran, 3))
+                with anyio.CancelScope(shield=True):
+                    await self._kill(container, log)
+                # the output ends with the container; if the engine never says so, stop anyway
+                await anyio.sleep(self.cleanup_timeout_s)
+                scope.cancel()
+                return
+            await anyio.sleep(timeout_s - ran)
+
     async def _container_state(self, container: Any) -> dict[str, Any]:
         with engine_errors(self.endpoint, action="inspect the container"), anyio.fail_after(self.api_timeout_s):
             info = await container.show()
@@ -429,19 +571,22 @@ class DockerSandbox(Sandbox):
             # Already exited (409) is the common case; removal below forces it anyway.
             log.debug("sandbox.kill_failed", error=str(exc))
 
-    async def _remove(self, ref: str, log: Any) -> None:
-        """Force-remove ``ref`` (id or name). Never raises: what fails here is logged and
-        left for the reaper."""
+    async def _remove(self, ref: str, log: Any) -> bool:
+        """Force-remove ``ref`` (id or name); whether it is gone. Never raises: what fails
+        here is logged and swept again later (:meth:`sweep_own`)."""
         if self._docker is None:
-            return
+            return False
         try:
             with anyio.fail_after(self.cleanup_timeout_s):
                 await self._docker.containers.container(ref).delete(force=True, v=True)
+            return True
         except aiodocker.DockerError as exc:
-            if exc.status != 404:
-                log.warning("sandbox.cleanup_failed", container=ref[:32], error=str(exc))
+            if exc.status in (404, 409):  # gone already, or its removal already in progress
+                return True
+            log.warning("sandbox.cleanup_failed", container=ref[:32], error=str(exc))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning("sandbox.cleanup_failed", container=ref[:32], error=repr(exc))
+        return False
 
 
 def _attach(docker: aiodocker.Docker, container_id: str) -> Stream:
@@ -470,6 +615,14 @@ async def _feed_stdin(stream: Stream, data: bytes, log: Any) -> None:
             transport.write_eof()
     except (ConnectionError, aiohttp.ClientError, RuntimeError, AssertionError) as exc:
         log.debug("sandbox.stdin_closed_early", error=repr(exc))
+
+
+class _Deadline:
+    """What the deadline watcher found (see :meth:`DockerSandbox._watch`)."""
+
+    def __init__(self) -> None:
+        self.timed_out = False
+        self.error: InfrastructureError | None = None
 
 
 class _Capture:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
+from ..errors import InfrastructureError
 from .docker import (
     LABEL_CLIENT,
     LABEL_CREATED,
@@ -78,21 +79,25 @@ async def list_labelled(sandbox: DockerSandbox, client: str | None = None) -> li
 async def reap_orphans(sandbox: DockerSandbox, *, max_age_s: float = DEFAULT_MAX_AGE_S,
                        everything: bool = False) -> list[str]:
     """Remove orphaned containers; with ``everything``, every labelled container that is
-    not this sandbox's own. Returns the ids removed."""
+    not this sandbox's own. Returns the ids removed. A container that cannot be removed
+    now (another client is removing it, the engine refuses) is logged and skipped: the
+    sweep is best effort, and raises only when the engine cannot even list containers."""
     removed = []
     for info in await list_labelled(sandbox):
         labels = info.get("Labels") or {}
         own = labels.get(LABEL_CLIENT) == sandbox.client_id
         if own or not (everything or is_orphan(labels, own_client=sandbox.client_id, max_age_s=max_age_s)):
             continue
-        with anyio.CancelScope(shield=True):
-            with engine_errors(sandbox.endpoint, action="remove a container"), \
-                    anyio.fail_after(sandbox.cleanup_timeout_s):
-                try:
-                    await sandbox.docker.containers.container(info["Id"]).delete(force=True, v=True)
-                except Exception as exc:  # noqa: BLE001 - 404: gone meanwhile
-                    if getattr(exc, "status", None) != 404:
-                        raise
+        try:
+            with anyio.CancelScope(shield=True), anyio.fail_after(sandbox.cleanup_timeout_s), \
+                    engine_errors(sandbox.endpoint, action="remove a container"):
+                await sandbox.docker.containers.container(info["Id"]).delete(force=True, v=True)
+        except InfrastructureError as exc:
+            cause = exc.__cause__
+            status = getattr(cause, "status", None)
+            if status not in (404, 409):  # 404: gone meanwhile; 409: someone is removing it
+                logger.warning("reaper.remove_failed", container_id=info["Id"][:12], error=str(exc))
+            continue
         removed.append(info["Id"])
         logger.info("reaper.removed", container_id=info["Id"][:12], client=labels.get(LABEL_CLIENT, "")[:12])
     return removed
