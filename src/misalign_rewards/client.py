@@ -20,7 +20,7 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from .errors import ClientClosed, ImageNotFound, InfrastructureError
+from .errors import ClientClosed, ImageNotFound, InfrastructureError, InvalidSpec
 from .jobs import InvalidJob, LeanJob, PytestJob, parse_job
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
@@ -59,6 +59,13 @@ def _leaves(group: BaseExceptionGroup) -> Iterator[BaseException]:
             yield exc
 
 
+def _parse(item: Any, index: int) -> PytestJob | LeanJob | InvalidJob:
+    try:
+        return parse_job(item, index)
+    except Exception as exc:  # noqa: BLE001 - an object that breaks validation is still one bad item
+        return InvalidJob(index=index, job_id=None, error=f"cannot read the item: {type(exc).__name__}: {exc}")
+
+
 class RewardClient:
     """Owns the engine connection (through its sandbox), the reaper and the limiter.
 
@@ -78,11 +85,13 @@ class RewardClient:
         self.settings = settings or Settings()
         s = self.settings
         self._owns_sandbox = sandbox is None
-        self.sandbox: Sandbox = sandbox or DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent)
+        self.sandbox: Sandbox = sandbox or DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent,
+                                                         api_timeout_s=s.engine_api_timeout_s)
         self.policy = resolve_policy(policy or s.reward_policy)
         self.verifiers: dict[str, Verifier[Any]] = verifiers or {
             "pytest": PytestVerifier(image=s.python_image_ref, limits=s.python_limits,
-                                     timeout_s=s.python_timeout_s, integrity=s.integrity),
+                                     timeout_s=s.python_timeout_s, integrity=s.integrity,
+                                     call_timeout_s=s.python_call_timeout_s),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
                                  timeout_s=s.lean_timeout_s, integrity=s.integrity,
                                  reject_tokens=s.lean_reject_tokens),
@@ -129,7 +138,7 @@ class RewardClient:
                                "(or reward_fn for one call)")
         batch_id = batch_id or uuid.uuid4().hex[:12]
         results: list[JobResult | None] = [None] * len(batch)
-        parsed = [parse_job(item, i) for i, item in enumerate(batch)]
+        parsed = [_parse(item, i) for i, item in enumerate(batch)]
         log = logger.bind(batch_id=batch_id)
         kinds = Counter(p.kind if not isinstance(p, InvalidJob) else "invalid" for p in parsed)
         log.info("batch.started", size=len(batch), kinds=dict(kinds))
@@ -203,6 +212,12 @@ class RewardClient:
                 try:
                     outcome = await verifier.verify(job, run)
                     break
+                except InvalidSpec as exc:
+                    # limits or a spec the backend can never run: the caller's mistake
+                    error = f"item {index}: {exc}"
+                    logger.warning("job.invalid", index=index, error=error)
+                    outcome = Outcome(status=Status.INVALID_INPUT, detail=error)
+                    break
                 except InfrastructureError as exc:
                     # a missing image will not appear by waiting: no retry
                     if attempt <= s.infra_retries and not isinstance(exc, ImageNotFound):
@@ -217,6 +232,12 @@ class RewardClient:
                     error = str(exc)
                     outcome = Outcome(status=Status.INFRA_ERROR, detail=error)
                     break
+                except Exception as exc:  # noqa: BLE001 - one bad item never takes the batch down
+                    error = (f"item {index}: internal error in misalign-rewards while preparing or "
+                             f"judging the job: {type(exc).__name__}: {exc}")
+                    logger.exception("job.internal_error", index=index, error_type=type(exc).__name__)
+                    outcome = Outcome(status=Status.INTERNAL_ERROR, detail=error)
+                    break
 
             reward = apply_policy(outcome, self.policy, s.integrity)
             timings = {k: round(sum(getattr(r.durations, k) for r in runs), 6)
@@ -229,7 +250,7 @@ class RewardClient:
             logger.info(
                 "job.finished", index=index, status=outcome.status.value, reward=reward,
                 exit_codes=result.exit_codes, attempts=attempt, advisory=outcome.advisory,
-                flags=[f.code for f in outcome.flags], duration_s=timings["total"],
+                flag_codes=",".join(sorted({f.code for f in outcome.flags})), duration_s=timings["total"],
                 run_s=timings["run"], queued_s=timings["queued"],
             )
             return result

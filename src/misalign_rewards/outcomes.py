@@ -61,10 +61,17 @@ class Status(StrEnum):
     # not the code's doing
     INVALID_INPUT = "invalid_input"
     INFRA_ERROR = "infra_error"
+    #: an error in misalign-rewards itself while preparing or judging the job
+    INTERNAL_ERROR = "internal_error"
 
     @property
     def is_infrastructure(self) -> bool:
-        return self is Status.INFRA_ERROR
+        return self in (Status.INFRA_ERROR, Status.INTERNAL_ERROR)
+
+    @property
+    def has_no_reward(self) -> bool:
+        """Not the code's doing: the reward is ``None``, never a made-up 0."""
+        return self in (Status.INFRA_ERROR, Status.INTERNAL_ERROR, Status.INVALID_INPUT)
 
     @property
     def is_success(self) -> bool:

@@ -51,7 +51,7 @@ def resolve_policy(policy: str | RewardPolicy | Callable[[Outcome], float | None
 def apply_policy(outcome: Outcome, policy: RewardPolicy, mode: IntegrityMode) -> float | None:
     """The reward for ``outcome``: None for trouble that is not the code's, 0.0 for a
     rejecting flag under ``enforce``, else whatever ``policy`` says."""
-    if outcome.status in (Status.INFRA_ERROR, Status.INVALID_INPUT):
+    if outcome.status.has_no_reward:
         return None
     if outcome.status is Status.REJECTED:
         return 0.0

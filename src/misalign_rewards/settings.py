@@ -36,7 +36,13 @@ class Settings(BaseSettings):
     python_limits: Limits = Field(default_factory=Limits)
     lean_limits: Limits = LEAN_LIMITS
     python_timeout_s: float = Field(60.0, gt=0)
+    #: Seconds each call into the solution may take in ``isolated`` mode (a job's own
+    #: ``call_timeout_s`` wins).
+    python_call_timeout_s: float = Field(10.0, gt=0)
     lean_timeout_s: float = Field(300.0, gt=0)
+    #: Seconds any one engine call may take before it counts as an infrastructure error;
+    #: also how long a run whose own time is up may wait for the engine to report it.
+    engine_api_timeout_s: float = Field(60.0, gt=0)
 
     integrity: IntegrityMode = IntegrityMode.ENFORCE
     #: Lean pre-filter tokens that reject under ``enforce``; default: every token but
