@@ -108,9 +108,11 @@ def test_no_survivor_outlives_its_test(survivors: dict[str, list[Outcome]], kind
         survive = [t for t in outcome.tests if t.id == SURVIVOR_EXPECTED[0]]
         assert survive and survive[0].outcome.value == "failed", outcome
         assert enforce_reward(outcome) == 0.0 and apply_policy(outcome, pass_rate, IntegrityMode.ENFORCE) == 0.0
-        # how: the harness saw and killed the survivor
+        # how: the survivor's test failed; the harness saw it (a process that keeps
+        # changing its pid may slip past the count, never past the kill) or the scan did
         assert any(f.code == "P19" for f in outcome.flags), outcome.flags
-        assert outcome.extra["harness"]["stray_processes"] >= 1
+        if kind != "fork-runner":
+            assert outcome.extra["harness"]["stray_processes"] >= 1
     print(f"{kind}: {len(outcomes)} tries, statuses {Counter(o.status.value for o in outcomes)}")
 
 

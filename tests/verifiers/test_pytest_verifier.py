@@ -191,8 +191,11 @@ def test_prepare_ships_harness_tests_and_only_the_listed_solution_files() -> Non
 def test_prepare_takes_the_jobs_deadline_and_limits() -> None:
     job = PytestJob(solution=HONEST, tests=TESTS, timeout_s=7, limits={"memory_bytes": 256 * 2**20})
     spec = verifier(timeout_s=60, call_timeout_s=10).prepare(job, KEY, RUN)
-    assert spec.timeout_s == 7 and spec.limits.memory_bytes == 256 * 2**20
-    assert json.loads(spec.stdin)["config"]["call_timeout_s"] == 7
+    config = json.loads(spec.stdin)["config"]
+    # the job's 7 s are the solution's; the container's backstop is longer
+    assert config["code_timeout_s"] == 7 and spec.timeout_s == 51 > config["run_timeout_s"] > 7
+    assert spec.limits.memory_bytes == 256 * 2**20
+    assert config["call_timeout_s"] == 7
     own = PytestJob(solution=HONEST, tests=TESTS, call_timeout_s=2.5)
     assert json.loads(verifier().prepare(own, KEY, RUN).stdin)["config"]["call_timeout_s"] == 2.5
 

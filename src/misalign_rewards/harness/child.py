@@ -91,7 +91,7 @@ def _describe(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
     except AttributeError:
         return {"ok": True, "kind": "missing"}
     if isinstance(value, types.ModuleType):
-        return {"ok": True, "kind": "module"}
+        return {"ok": True, "kind": "module", "name": value.__name__}
     if callable(value):
         return {"ok": True, "kind": "callable"}
     try:
@@ -163,8 +163,10 @@ _OPS = {"call": _call, "describe": _describe, "names": _names}
 
 
 def serve(wire: Any, rpc_in: int, rpc_out: int, solution_dir: str) -> None:
-    """Answer requests on the two pipe fds until EOF."""
+    """Say it is ready (nothing of the solution has run yet), then answer requests on the
+    two pipe fds until EOF."""
     sys.path.append(solution_dir)  # last: a solution file never shadows the stdlib
+    _write_all(rpc_out, b'{"ready":true}\n')
     buf = bytearray()
     while True:
         line = _read_line(rpc_in, buf, wire.MAX_MESSAGE_BYTES)

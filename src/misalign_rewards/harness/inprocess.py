@@ -45,6 +45,9 @@ def _hash_dir(path: str) -> dict[str, str]:
 
 def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
     tests_dir = config["tests_dir"]
+    # The solution shares the pytest process: all of its time is the solution's.
+    if config.get("code_timeout_s") is not None:
+        deadline = min(deadline, time.monotonic() + float(config["code_timeout_s"]))
     before = _hash_dir(tests_dir)
     output_cap = int(config.get("output_bytes") or 1 << 20)
     record_r, record_w = os.pipe()
@@ -88,12 +91,12 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
             break
     os.close(record_r)
     os.close(output_r)
-    procs.kill_group(pid)
-    if child_exit is None:
-        child_exit = zygote.reap(pid, 5.0)
     stray, gone = (0, True)
+    if child_exit is None:
+        zygote.end(pid, sweep=False)
+        child_exit = zygote.reap(pid, 5.0)
     if config.get("contained"):
-        stray, gone = procs.sweep(zygote)
+        stray, gone = procs.sweep(zygote, confirm=True)
     after = _hash_dir(tests_dir)
 
     collected: list[str] | None = None

@@ -12,8 +12,10 @@ Order of events, and why:
    deleted from disk, and the tests folder is dropped from ``sys.path``;
 4. each test's calls go to a fresh solution process, killed with every other process of
    the untrusted uid when the test ends;
-5. past the harness's own deadline no call is made and no test starts; a last-resort
-   alarm ends pytest if a trusted test itself runs on.
+5. the solution's own time (its calls, imports and answers, not the harness's work) is
+   charged against the job's ``timeout_s``; past it, or past the harness's wall-clock
+   backstop, no call is made and no test starts; a last-resort alarm ends pytest if a
+   trusted test itself runs on.
 
 Stdlib + pytest only; runs inside the sandbox image.
 """
@@ -56,7 +58,8 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     contained = bool(config.get("contained"))
     broker = proxy.Broker(zygote=zygote, solution_dir=config["solution_dir"],
                           call_timeout_s=float(config["call_timeout_s"]), contained=contained,
-                          deadline=deadline)
+                          deadline=deadline, solution_modules=tuple(config["solution_modules"]),
+                          code_budget_s=config.get("code_timeout_s"))
     proxy.install(broker, list(config["solution_modules"]))
 
     hidden = {"done": False}
@@ -107,6 +110,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         "deadline_hit": deadline_hit,
         "tests_hidden": hidden["done"],
         "solution_calls": broker.calls,
+        "code_s": round(broker.code_s, 4),
         "collection_calls": broker.collection_calls,
         "stray_processes": broker.stray_processes,
         "sweep_failed": broker.sweep_failed,

@@ -101,7 +101,7 @@ def run_job(config: dict[str, Any], started: float, zygote: procs.Zygote) -> dic
         if contained:
             # Unconditionally, once more: nothing of the untrusted uid is alive when the
             # report is written.
-            seen, gone = procs.sweep(zygote)
+            seen, gone = procs.sweep(zygote, confirm=True)
             report["stray_processes"] = int(report.get("stray_processes") or 0) + seen
             report["sweep_failed"] = bool(report.get("sweep_failed")) or not gone
         phases["swept"] = time.monotonic() - started

@@ -12,11 +12,11 @@ Untrusted processes are started by the zygote (:mod:`zygote`, driven through
 the zygote is forked from the harness before the harness reads either.
 
 The sweep (:func:`sweep`) kills every process of the untrusted uid with one
-``kill(-1, SIGKILL)`` sent by a short-lived *sweeper* whose effective uid is the
-untrusted one and whose real and saved uids are :data:`SWEEPER_UID`, which no other
-process has: the signal reaches every untrusted process at once (forks racing it fail),
-never a trusted one, and no untrusted process can signal the sweeper back. Reading
-``/proc`` only confirms the result; it is not how processes are found.
+``kill(-1, SIGKILL)`` that the zygote sends with its real uid :data:`SWEEPER_UID`
+(which no other process ever has) and its effective uid the untrusted one
+(:func:`kill_all_of`): the signal reaches every untrusted process at once (forks racing
+it fail) and never a trusted one. Reading ``/proc`` only confirms the result; it is not
+how processes are found.
 
 Outside the sandbox (unit tests on a host) nothing switches uid and the sweep is off.
 
@@ -38,7 +38,7 @@ from typing import Any
 #: The image's ``sandbox`` user: every untrusted process runs as this uid and gid.
 UNTRUSTED_UID = 10001
 UNTRUSTED_GID = 10001
-#: Real and saved uid of the sweeper; no other process ever has it.
+#: The real uid the zygote holds while it sends the sweep's kill; no process has it.
 SWEEPER_UID = 10003
 
 PR_SET_DUMPABLE = 4
@@ -106,28 +106,104 @@ def kill_group(pid: int) -> None:
         pass
 
 
-def kill_all_of(uid: int, gid: int) -> None:
-    """Fork a sweeper that becomes (real SWEEPER_UID, effective ``uid``) and sends
-    ``kill(-1, SIGKILL)``: every process whose real or saved uid is ``uid`` dies at once,
-    and no trusted process (real uid 0) is touched. Run by the zygote, which is small and
-    holds nothing, so the fork is cheap."""
-    pid = os.fork()
-    if pid == 0:  # the sweeper: only syscalls, then _exit
-        code = 0
+def kill_all_of(uid: int) -> None:
+    """``kill(-1, SIGKILL)`` sent as real uid SWEEPER_UID and effective uid ``uid``: the
+    kernel lets it reach every process whose real or saved uid is ``uid`` (at once:
+    forks racing it fail) and no other, since no process but this one ever has
+    SWEEPER_UID and no trusted process has ``uid``; and with a non-zero effective uid no
+    capability is effective, so CAP_KILL cannot widen it. The caller (the zygote, root)
+    keeps 0 as its saved uid and takes it back at once: it has the untrusted effective
+    uid for the microseconds of one system call."""
+    if os.geteuid() != 0:
+        raise RuntimeError("only the sandbox's trusted side (root) can sweep")
+    os.setresuid(SWEEPER_UID, uid, 0)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.setresuid(0, 0, 0)
+    if os.getresuid() != (0, 0, 0) or effective_caps() >> NEEDED_CAPS["KILL"] & 1 == 0:
+        raise OSError("the sweep could not take back the trusted uid")
+
+
+def wipe_untrusted(paths: list[str], uid: int = UNTRUSTED_UID) -> list[str]:
+    """Remove everything ``uid`` owns under ``paths`` (and below root's folders there),
+    and its System V IPC objects, acting as ``uid`` itself: root holds no capability to
+    enter a folder the untrusted uid closed to others, but its owner can. Only once no
+    process of ``uid`` is left (the caller checks), so nothing can race it. Returns what
+    could not be removed."""
+    if os.geteuid() != 0:
+        raise RuntimeError("only the sandbox's trusted side (root) can wipe")
+    failed: list[str] = []
+    os.setresuid(SWEEPER_UID, uid, 0)
+    try:
+        for base in paths:
+            _wipe_tree(base, uid, failed, depth=0)
+        _remove_ipc(uid, failed)
+    finally:
+        os.setresuid(0, 0, 0)
+    if os.getresuid() != (0, 0, 0):
+        raise OSError("the wipe could not take back the trusted uid")
+    return failed
+
+
+def _wipe_tree(base: str, uid: int, failed: list[str], depth: int) -> None:
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return
+    for entry in entries:
         try:
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(SWEEPER_UID, uid, SWEEPER_UID)
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        except BaseException:  # noqa: BLE001 - a child must never return into its parent
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise OSError("the sweeper could not switch uid")
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if st.st_uid == uid:
+            _remove_owned(entry.path, failed)
+        elif entry.is_dir(follow_symlinks=False) and depth < 8:
+            _wipe_tree(entry.path, uid, failed, depth + 1)
+
+
+def _remove_owned(path: str, failed: list[str]) -> None:
+    import shutil
+
+    def again(func: Any, p: str, _: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            os.chmod(p, 0o700, follow_symlinks=False)
+            func(p)
+        except OSError:
+            failed.append(p)
+
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            shutil.rmtree(path, onerror=again)
+        else:
+            os.unlink(path)
+    except OSError:
+        failed.append(path)
+
+
+def _remove_ipc(uid: int, failed: list[str]) -> None:
+    libc = _libc()
+    for kind, call in (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl")):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        if not lines:
+            continue
+        header = lines[0].split()
+        for line in lines[1:]:
+            cols = dict(zip(header, line.split(), strict=False))
+            if int(cols.get("uid", -1)) != uid:
+                continue
+            ident = int(cols[header[1]])  # shmid / semid / msqid
+            ok = (libc.semctl(ident, 0, 0, 0) if call == "semctl" else getattr(libc, call)(ident, 0, None)) == 0
+            if not ok:
+                failed.append(f"{kind} {ident}")
 
 
 def _cgroup_tasks() -> int | None:
@@ -164,20 +240,27 @@ def untrusted_present(uid: int) -> bool:
     return total is not None and total > _tasks_not_of(uid)
 
 
-def live_processes(uid: int) -> set[int]:
-    """Processes that have a live (not zombie) thread whose real uid is ``uid``.
+def _scan(uid: int) -> tuple[dict[int, tuple[int, bool]], int]:
+    """The processes whose real uid is ``uid``: {pid: (process group, has a live thread)},
+    and how many threads they have in all (zombies included).
 
     Reads each thread's ``status`` rather than the owner of ``/proc/PID``, which shows
     root for a process that made itself non-dumpable, and looks at every thread, since
     a leader that ended with the raw exit syscall is a zombie while its threads run."""
-    found = set()
+    found: dict[int, tuple[int, bool]] = {}
+    tasks = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             tids = os.listdir(f"/proc/{entry}/task")
-        except OSError:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            pgrp = int(stat[stat.rindex(b")") + 2:].split()[2])
+        except (OSError, ValueError, IndexError):
             continue
+        live = False
+        mine = False
         for tid in tids:
             try:
                 with open(f"/proc/{entry}/task/{tid}/status", "rb") as f:
@@ -185,12 +268,22 @@ def live_processes(uid: int) -> set[int]:
             except OSError:
                 continue
             fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
-            state = fields.get(b"State", b"").split()[:1]
             uids = fields.get(b"Uid", b"").split()
-            if uids and int(uids[0]) == uid and state not in ([b"Z"], [b"X"]):
-                found.add(int(entry))
-                break
-    return found
+            if not uids or int(uids[0]) != uid:
+                continue
+            mine = True
+            tasks += 1
+            live = live or fields.get(b"State", b"").split()[:1] not in ([b"Z"], [b"X"])
+        if mine:
+            found[int(entry)] = (pgrp, live)
+    return found, tasks
+
+
+def live_processes(uid: int, *, outside_groups: frozenset[int] = frozenset()) -> set[int]:
+    """Processes that have a live (not zombie) thread whose real uid is ``uid`` (and whose
+    process group is none of ``outside_groups``)."""
+    found, _ = _scan(uid)
+    return {pid for pid, (pgrp, live) in found.items() if live and pgrp not in outside_groups}
 
 
 class Zygote:
@@ -257,9 +350,23 @@ class Zygote:
         status = self._ask({"op": "reap", "pid": pid, "timeout_s": timeout_s})["status"]
         return None if status is None else int(status)
 
-    def kill_all(self) -> None:
-        """SIGKILL every process of the untrusted uid."""
-        self._ask({"op": "sweep"})
+    def end(self, pid: int | None, *, sweep: bool, groups: frozenset[int] = frozenset()) -> tuple[int | None, int]:
+        """One round trip at the end of a test: with ``sweep``, count the untrusted
+        processes outside ``pid``'s group and ``groups`` (the test's earlier solution
+        processes), then SIGKILL ``pid``'s process group and, with ``sweep``, every process
+        of the untrusted uid. Returns (``pid``'s exit code if it has been reaped already,
+        the count)."""
+        reply = self._ask({"op": "end", "pid": pid, "sweep": sweep, "groups": sorted(groups)})
+        status = reply.get("status")
+        return (None if status is None else int(status)), int(reply.get("strays") or 0)
+
+    def kill_all(self) -> int:
+        """SIGKILL every process of the untrusted uid; how many were alive."""
+        return self.end(None, sweep=True)[1]
+
+    def wipe(self, paths: list[str]) -> list[str]:
+        """Remove what the untrusted uid owns under ``paths`` (see :func:`wipe_untrusted`)."""
+        return list(self._ask({"op": "wipe", "paths": paths})["failed"])
 
     def close(self) -> None:
         try:
@@ -290,29 +397,69 @@ class ZygoteError(RuntimeError):
     """The zygote failed a request: the run cannot go on safely."""
 
 
-def sweep(zygote: Zygote, uid: int = UNTRUSTED_UID, *, budget_s: float = 3.0) -> tuple[int, bool]:
-    """Kill every process of ``uid``, unconditionally, and wait until none is left.
+def strays(uid: int = UNTRUSTED_UID, *, outside_groups: frozenset[int] = frozenset()) -> int:
+    """How many processes of ``uid`` are alive outside the process groups
+    ``outside_groups`` (the current test's solution processes): 0 when none. An
+    observation for the report; the kill never depends on it.
 
-    Returns (processes seen alive before a kill, whether all are gone). The kill does
-    not depend on finding the processes, and neither does knowing that there were some:
-    the pids cgroup tells (a process that keeps changing its pid may never be caught in
-    ``/proc``). ``/proc`` only counts them and confirms that all are gone."""
-    present = untrusted_present(uid)
-    seen: set[int] = set()
+    A walk of ``/proc`` counts them. The container's pids cgroup also counts every task:
+    when it holds more tasks of ``uid`` than the walk saw, something the walk missed is
+    there (a process that keeps changing its pid can slip past every walk), counted as
+    one if a second look agrees, or a third (a process just exiting leaves ``/proc`` a
+    moment before the cgroup). Such a process is usually, not always, caught."""
+    votes = 0
+    for i in range(3):
+        total = _cgroup_tasks()
+        trusted = _tasks_not_of(uid)
+        if total is not None and total <= trusted:
+            return 0
+        found, tasks = _scan(uid)
+        live = [pid for pid, (pgrp, alive) in found.items() if alive and pgrp not in outside_groups]
+        if live:
+            return len(live)
+        after = _cgroup_tasks()
+        unseen = total is not None and after is not None and min(total, after) - trusted > tasks
+        if i == 0 and not unseen:
+            return 0
+        votes += unseen
+        if votes >= 2:
+            return 1
+        if i == 1 and votes == 0:
+            return 0
+        time.sleep(0.001)
+    return 0
+
+
+def confirm_gone(zygote: Zygote, uid: int = UNTRUSTED_UID, *, budget_s: float = 3.0) -> bool:
+    """After a sweep: wait until no process of ``uid`` is left (killed ones take a moment
+    to exit), killing again now and then. False if some outlive ``budget_s``."""
     deadline = time.monotonic() + budget_s
     i = 0
-    while True:
-        alive = live_processes(uid)
-        if not alive and i > 0:
-            return max(len(seen), int(present)), True
+    while untrusted_present(uid) and live_processes(uid):
         if time.monotonic() > deadline:
-            return max(len(seen), int(present)), False
-        seen |= alive
-        if i % 4 == 0 or not alive:
+            return False
+        if i % 4 == 3:
             zygote.kill_all()
-        if alive:
-            time.sleep(0.001 * min(i + 1, 20))
+        time.sleep(0.001 * min(i + 1, 20))
         i += 1
+    return True
+
+
+def sweep(zygote: Zygote, uid: int = UNTRUSTED_UID, *, pid: int | None = None,
+          groups: frozenset[int] = frozenset(), confirm: bool = False,
+          budget_s: float = 3.0) -> tuple[int, bool]:
+    """Kill ``pid``'s group (the test's solution process) and then every process of
+    ``uid``, unconditionally; with ``confirm``, wait until none is left (before the
+    report). Between tests the kill is enough: a process that has taken SIGKILL never
+    runs another instruction of its own, even before it is gone.
+
+    Returns (processes outside ``pid``'s group and ``groups`` that were alive, whether all
+    are gone).
+    The kill does not depend on finding the processes; ``/proc`` and the pids cgroup only
+    count them and confirm that all are gone."""
+    seen = zygote.end(pid, sweep=True, groups=groups)[1]
+    gone = confirm_gone(zygote, uid, budget_s=budget_s) if confirm else True
+    return seen, gone
 
 
 def pycache_prefix() -> str:

@@ -37,6 +37,13 @@ from . import procs, wire
 CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 
 
+#: What a solution process says first, once it is the untrusted uid and before it has
+#: imported anything of the solution (child.py).
+READY = b'{"ready":true}'
+#: Seconds a new solution process may take to say it is ready (not charged to the solution).
+SETUP_S = 10.0
+
+
 class SolutionFault(BaseException):
     """The solution's process failed a call (died, hung, or answered what cannot cross)."""
 
@@ -60,22 +67,38 @@ class _Child:
         self.buf = bytearray()
         self.exit_code: int | None = None
         self.closed = False
+        self.ready = False
+        self.spent = 0.0
 
-    def request(self, data: bytes, deadline: float, timeout_s: float) -> bytes:
-        def late() -> SolutionFault:
-            return SolutionFault(f"call timed out after {timeout_s:g}s")
-
+    def request(self, data: bytes, timeout_s: float) -> bytes:
+        """Send ``data``, return the answer line. The call's ``timeout_s`` (and
+        :attr:`spent`, the time charged to the solution) run from the moment the process
+        said it is ready: its own start-up is the harness's business, not the solution's."""
+        self.spent = 0.0
+        start = time.monotonic()
         try:
             view = memoryview(data)
             while view:
-                left = deadline - time.monotonic()
+                left = start + SETUP_S + timeout_s - time.monotonic()
                 if left <= 0:
-                    raise late()
+                    raise SolutionFault(f"call timed out after {timeout_s:g}s")
                 _, writable, _ = select.select([], [self.wfd], [], left)
                 if writable:
                     view = view[os.write(self.wfd, view[:65536]) :]
         except (BrokenPipeError, OSError) as exc:
             raise SolutionFault(f"the solution process died ({self.how_died()})") from exc
+        if not self.ready:
+            first = self._line(start + SETUP_S, lambda: SolutionFault("the solution process did not start"))
+            if first != READY:
+                raise SolutionFault("the solution process did not start properly")
+            self.ready = True
+        t0 = time.monotonic()
+        try:
+            return self._line(t0 + timeout_s, lambda: SolutionFault(f"call timed out after {timeout_s:g}s"))
+        finally:
+            self.spent = time.monotonic() - t0
+
+    def _line(self, deadline: float, late: Any) -> bytes:
         while True:
             nl = self.buf.find(b"\n")
             if nl >= 0:
@@ -104,18 +127,21 @@ class _Child:
             return "killed by SIGKILL: the memory limit, most likely"
         return f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
 
-    def kill(self) -> None:
+    def close(self) -> None:
+        """Close our ends of the pipes (the process itself is ended by the zygote)."""
         if self.closed:
             return
         self.closed = True
-        procs.kill_group(self.pid)
         for fd in (self.wfd, self.rfd):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+    def kill(self) -> None:
+        self.close()
         if self.exit_code is None:
-            self.zygote.reap(self.pid, 5.0)
+            self.exit_code, _ = self.zygote.end(self.pid, sweep=False)
 
 
 def _mirror(old: Any, new: Any) -> None:
@@ -149,17 +175,31 @@ class Broker:
     lookups to them.
 
     ``contained`` is true only inside the sandbox: then ending a test also kills every
-    process of the untrusted uid (see :func:`procs.sweep`). ``deadline`` is the
-    harness's own (``time.monotonic()``); no call starts or runs past it."""
+    process of the untrusted uid (see :func:`procs.sweep`).
+
+    Two clocks bound the solution. ``code_budget_s`` is the job's time: the sum of the
+    time its calls and lookups take (its imports, its work, the decoding of its answers);
+    the harness's own work (starting and sweeping processes, pytest, the trusted tests'
+    own code) is not charged to it, so a big suite of fast tests is not a slow solution.
+    ``deadline`` (``time.monotonic()``) is the harness's wall-clock backstop. No call
+    starts or runs past either; hitting one sets ``deadline_hit``."""
 
     def __init__(self, *, zygote: procs.Zygote, solution_dir: str, call_timeout_s: float,
-                 contained: bool, deadline: float) -> None:
+                 contained: bool, deadline: float, solution_modules: tuple[str, ...] = (),
+                 code_budget_s: float | None = None) -> None:
         self._zygote = zygote
+        self.code_budget_s = code_budget_s if code_budget_s is not None else float("inf")
+        #: seconds charged to the solution so far
+        self.code_s = 0.0
+        self._solution_modules = set(solution_modules)
         self._dir = solution_dir
         self._timeout = call_timeout_s
         self._contained = contained
         self.deadline = deadline
         self._child: _Child | None = None
+        #: process groups of this test's solution processes already ended (after a fault):
+        #: what is left of them is not a process that outlived its test
+        self._ended: set[int] = set()
         #: calls (not lookups) the current child has served
         self._child_calls = 0
         self._dirty = False
@@ -186,9 +226,12 @@ class Broker:
         if now >= self.deadline:
             self.deadline_hit = True
             return self._fault("the harness's own deadline passed; no more calls")
-        timeout = min(self._timeout, self.deadline - now)
+        if self.code_s >= self.code_budget_s:
+            self.deadline_hit = True
+            return self._fault(f"the solution has used the job's {self.code_budget_s:g} s; no more calls")
+        timeout = min(self._timeout, self.deadline - now, self.code_budget_s - self.code_s)
         self.calls += 1
-        if self.collecting:
+        if self.collecting and message.get("op") == "call":
             self.collection_calls += 1
         if self._child is None:
             try:
@@ -199,14 +242,17 @@ class Broker:
             self._dirty = True
         if message.get("op") == "call":
             self._child_calls += 1
+        child = self._child
         try:
-            line = self._child.request(data, now + timeout, timeout)
+            line = child.request(data, timeout)
         except SolutionFault as exc:
+            self.code_s += child.spent
             self._drop_child()
-            if time.monotonic() >= self.deadline:
+            if time.monotonic() >= self.deadline or self.code_s >= self.code_budget_s:
                 self.deadline_hit = True
-                return self._fault(f"{exc}: the harness's own deadline passed")
+                return self._fault(f"{exc}: the job's time is up")
             return self._fault(str(exc))
+        self.code_s += child.spent
         try:
             answer = wire.loads(line)
             if not isinstance(answer, dict):
@@ -223,13 +269,17 @@ class Broker:
         return answer
 
     def _decode(self, data: Any) -> Any:
-        """Decode part of an answer within a call's worth of time."""
-        deadline = min(time.monotonic() + self._timeout, max(self.deadline, time.monotonic()))
+        """Decode part of an answer within a call's worth of time (charged to the solution)."""
+        t0 = time.monotonic()
+        deadline = min(t0 + self._timeout, max(self.deadline, t0),
+                       t0 + max(0.0, self.code_budget_s - self.code_s))
         try:
             return wire.decode(data, deadline)
         except (wire.WireError, RecursionError) as err:
             self._drop_child()
             return self._fault(f"the solution process answered with a value that cannot be used: {err}")
+        finally:
+            self.code_s += time.monotonic() - t0
 
     # -- what tests do -----------------------------------------------------------------
     def call(self, module: str, path: tuple[str, ...], args: tuple[Any, ...],
@@ -293,7 +343,16 @@ class Broker:
         found = self._described[key]
         kind = found.get("kind")
         if kind == "value":
+            if self.collecting:
+                self.collection_calls += 1  # a value could shape what is collected
             return self._decode(found.get("value"))
+        if kind == "module" and isinstance(found.get("name"), str):
+            # A library the solution imported (``import numpy as np`` met by ``import *``):
+            # the trusted process's own copy, if it has one; it never imports on the
+            # solution's say-so.
+            same = sys.modules.get(found["name"])
+            if same is not None and found["name"] not in self._solution_modules:
+                return same
         if kind == "missing":
             raise AttributeError(f"the solution module {module!r} has no attribute {name!r}")
         if kind == "object":
@@ -318,6 +377,7 @@ class Broker:
 
     def _drop_child(self) -> None:
         if self._child is not None:
+            self._ended.add(self._child.pid)
             self._child.kill()
             self._child = None
 
@@ -333,30 +393,41 @@ class Broker:
 
     def end_test(self) -> None:
         """Kill the current solution process and, if any ran since the last sweep, every
-        process of the untrusted uid."""
-        self._drop_child()
+        process of the untrusted uid (one round trip to the zygote)."""
+        child, self._child = self._child, None
         if self._contained and self._dirty:
-            seen, gone = procs.sweep(self._zygote)
+            pid = None
+            if child is not None:
+                child.close()
+                pid = None if child.exit_code is not None else child.pid
+            seen, gone = procs.sweep(self._zygote, pid=pid, groups=frozenset(self._ended))
             self.stray_processes += seen
             self.sweep_failed = self.sweep_failed or not gone
+        elif child is not None:
+            child.kill()
+        self._ended.clear()
         self._dirty = False
         self.faults = []
 
 
 class _Uncarried:
-    """Stands for a solution attribute that cannot cross; any use of it says why."""
+    """Stands for a solution attribute that cannot cross: using it raises an ordinary
+    error that says why (ordinary, so that pytest's own probing of module globals during
+    collection goes on; the broker has already counted it for the ``needs_inprocess``
+    flag)."""
 
     def __init__(self, text: str) -> None:
         object.__setattr__(self, "_text", text)
 
     def _fail(self, *_: Any, **__: Any) -> Any:
-        raise SolutionFault(object.__getattribute__(self, "_text"))
+        raise TypeError(object.__getattribute__(self, "_text"))
 
     __call__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __iter__ = __len__ = _fail
-    __getitem__ = __contains__ = __bool__ = __hash__ = __add__ = __radd__ = _fail
+    __getitem__ = __contains__ = __add__ = __radd__ = _fail
+    __hash__ = object.__hash__
 
     def __getattr__(self, name: str) -> Any:
-        self._fail()
+        raise AttributeError(object.__getattribute__(self, "_text"))
 
     def __repr__(self) -> str:
         return f"<not carried: {object.__getattribute__(self, '_text')}>"

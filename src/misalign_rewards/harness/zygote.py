@@ -13,7 +13,10 @@ answers requests over a unix socket:
             the given working directory and environment; then run the target
             (``child``: answer calls; ``inprocess``: the advisory pytest run)
     reap    wait (bounded) for a child and say how it ended
-    sweep   kill every process of the untrusted uid (:func:`procs.sweep`'s mechanism)
+    end     kill a child's process group and reap it; then, if asked, count what else of
+            the untrusted uid is alive and kill all of it (:func:`procs.kill_all_of`):
+            the end of a test in one round trip
+    wipe    between pooled jobs: remove what the untrusted uid owns (:func:`procs.wipe_untrusted`)
 
 A fork of this small, already-initialised interpreter costs about a millisecond, against
 tens of milliseconds for a new ``python``. Pytest is imported here only when an
@@ -105,6 +108,26 @@ def _spawn(request: dict[str, Any], fds: list[int]) -> int:
     return pid
 
 
+def _end(request: dict[str, Any], children: _Children) -> dict[str, Any]:
+    """Count what of the untrusted uid is alive outside a test's process group, kill the
+    group, then kill all of the untrusted uid: one round trip for the harness. The
+    killed processes are reaped as they exit, not waited for."""
+    pid = request.get("pid")
+    pid = pid if isinstance(pid, int) else None
+    sweep = bool(request.get("sweep")) and os.geteuid() == 0  # only the sandbox's trusted side
+    groups = frozenset(g for g in request.get("groups") or () if isinstance(g, int))
+    if pid is not None:
+        groups |= {pid}
+    strays = procs.strays(procs.UNTRUSTED_UID, outside_groups=groups) if sweep else 0
+    if pid is not None:
+        procs.kill_group(pid)
+    if sweep:
+        procs.kill_all_of(procs.UNTRUSTED_UID)
+    children.collect()
+    status = children.status.pop(pid, None) if pid is not None else None
+    return {"status": status, "strays": strays}
+
+
 class _Children:
     """Exit statuses of this zygote's children, collected as they end."""
 
@@ -150,10 +173,11 @@ def serve(sock: socket.socket) -> None:
                 reply: dict[str, Any] = {"pid": _spawn(request, fds)}
             elif op == "reap":
                 reply = {"status": children.wait(int(request["pid"]), float(request["timeout_s"]))}
-            elif op == "sweep":
-                if os.geteuid() == 0:  # only the sandbox's trusted side can sweep
-                    procs.kill_all_of(procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
-                reply = {"ok": True}
+            elif op == "end":
+                reply = _end(request, children)
+            elif op == "wipe":
+                children.collect()
+                reply = {"failed": procs.wipe_untrusted([str(p) for p in request["paths"]])}
             else:
                 reply = {"error": f"unknown op {op!r}"}
         except Exception as exc:  # noqa: BLE001 - the harness gets the error, the zygote lives on

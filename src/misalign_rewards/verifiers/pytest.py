@@ -24,7 +24,7 @@ import secrets
 from typing import Any
 
 import anyio
-import anyio.to_thread
+import anyio.to_process
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import harness
@@ -209,8 +209,30 @@ def _discount_tampered(report: HarnessReport) -> HarnessReport:
     return report.model_copy(update={"tests": tests})
 
 
-#: Solutions at least this large are scanned in a worker thread, off the event loop.
-_SCAN_IN_THREAD_BYTES = 64 << 10
+#: Solutions at least this large are scanned in a worker process, off the event loop (a
+#: thread would not do: parsing holds the interpreter's lock for the whole file).
+_SCAN_ELSEWHERE_BYTES = 64 << 10
+
+
+def scan_files(files: dict[str, str]) -> list[IntegrityFlag]:
+    """The static scan of a solution's files. The scan is a cheap filter, never the
+    defence: a source that breaks it is still run and judged, and the failure recorded."""
+    try:
+        return scan_python(files)
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return [IntegrityFlag(code="scan_error", detector="integrity.scan_python", rejects=False,
+                              detail=f"the static scan failed: {type(exc).__name__}")]
+
+
+def backstop_s(timeout_s: float) -> float:
+    """The container's deadline for a job whose own time is ``timeout_s``.
+
+    The job's time is charged to what the solution does (its calls, in isolated mode; the
+    whole pytest process, in inprocess mode) and enforced by the harness; the harness's
+    own work (starting a process per test, sweeping, pytest) is not the solution's, and a
+    suite of many fast tests needs more wall time than its solution uses. The container is
+    killed only past this backstop: three times the job's time and 30 s more."""
+    return 3 * timeout_s + 30.0
 
 
 def encode_solution(text: str) -> bytes:
@@ -250,18 +272,13 @@ class PytestVerifier:
     def scan(self, job: PytestJob) -> list[IntegrityFlag]:
         if self.integrity is IntegrityMode.OFF:
             return []
-        try:
-            return scan_python(job.solution_files)
-        except (RecursionError, MemoryError, ValueError) as exc:
-            # The scan is a cheap filter, never the defence: a source that breaks it is
-            # still run and judged, and the failure is recorded.
-            return [IntegrityFlag(code="scan_error", detector="integrity.scan_python", rejects=False,
-                                  detail=f"the static scan failed: {type(exc).__name__}")]
+        return scan_files(job.solution_files)
 
     def prepare(self, job: PytestJob, key: bytes, run_id: str) -> RunSpec:
         """One RunSpec: harness under ``harness/``, tests under ``tests/``, the solution's
         listed files (and nothing else) under ``solution/``; the key only on stdin."""
         timeout = job.timeout_s or self.timeout_s
+        backstop = backstop_s(timeout)
         files: dict[str, bytes] = {f"harness/{k}": v for k, v in harness.bundle().items()}
         files.update({f"tests/{k}": v.encode() for k, v in job.test_files.items()})
         files.update({f"solution/{k}": encode_solution(v) for k, v in job.solution_files.items()})
@@ -276,8 +293,10 @@ class PytestVerifier:
             "test_files": sorted(job.test_files),
             "solution_modules": sorted(k[:-3] for k in job.solution_files),
             "call_timeout_s": min(job.call_timeout_s or self.call_timeout_s, timeout),
-            # The harness's own deadline leaves time to kill, sweep and report.
-            "run_timeout_s": max(1.0, timeout - min(5.0, timeout * 0.25)),
+            # The job's time, charged to the solution's own work (harness/proxy.py).
+            "code_timeout_s": timeout,
+            # The harness's wall-clock backstop leaves time to kill, sweep and report.
+            "run_timeout_s": backstop - min(10.0, backstop * 0.2),
             "output_bytes": limits.output_bytes,
             "contained": True,
             "python": None,
@@ -291,7 +310,7 @@ class PytestVerifier:
             stdin=json.dumps(message).encode(),
             env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
             limits=limits,
-            timeout_s=timeout,
+            timeout_s=backstop,
             labels={"io.misalign-rewards.job": job.job_id[:63], "io.misalign-rewards.kind": "pytest"},
             workdir=wd,
             user="0:0",
@@ -357,8 +376,9 @@ class PytestVerifier:
                        **{**base, "expected_tests": expected}, extra=extra)
 
     async def verify(self, job: PytestJob, run: RunFn) -> Outcome:
-        if sum(len(v) for v in job.solution_files.values()) >= _SCAN_IN_THREAD_BYTES:
-            flags = await anyio.to_thread.run_sync(self.scan, job)
+        if self.integrity is not IntegrityMode.OFF and \
+                sum(len(v) for v in job.solution_files.values()) >= _SCAN_ELSEWHERE_BYTES:
+            flags = await anyio.to_process.run_sync(scan_files, job.solution_files, cancellable=True)
         else:
             flags = self.scan(job)
         rejecting = [f for f in flags if f.rejects]
