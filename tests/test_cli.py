@@ -150,3 +150,124 @@ def test_run_shows_a_progress_bar_on_a_terminal(tmp_path: Path, python_image: st
     assert proc.returncode == 0
     assert "\r[" in screen and "3/3" in screen and "passed=3" in screen  # the bar, redrawn in place
     assert "progress:" not in screen  # plain lines are for pipes and files
+
+
+# -- stopping, resuming, bad input (issue "Every input gets its correct result", 9 and 10) --
+
+
+def _labelled_containers(pid: int) -> list[str]:
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.misalign-rewards.pid={pid}"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_9_a_stopped_run_keeps_its_results_leaves_nothing_and_resumes(tmp_path: Path, python_image: str,
+                                                                      sig: str, code: int) -> None:
+    import signal
+    import time
+
+    slow = "import time\n\ndef inc(x):\n    time.sleep(1.5)\n    return x + 1\n"
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(job(slow if i % 2 else "def inc(x):\n    return x + 1\n") for i in range(12)) + "\n")
+    results = tmp_path / "out.jsonl"
+    argv = [sys.executable, "-m", "misalign_rewards.cli", "run", str(jobs), "-o", str(results),
+            "--python-image", python_image, "--max-concurrent", "2", "--log-file", str(tmp_path / "log")]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # stop it once a few results are on disk
+        if results.exists() and len(results.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.1)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert f"stopped by {sig}" in err and "--resume" in err
+    kept = [json.loads(line) for line in results.read_text().splitlines()]
+    assert 3 <= len(kept) < 12 and all(r["status"] in ("passed", "failed") for r in kept)
+    assert _labelled_containers(proc.pid) == []  # the stopped run removed its containers
+
+    again = cli("run", str(jobs), "-o", str(results), "--resume", "--python-image", python_image,
+                "--log-file", str(tmp_path / "log"))
+    assert again.returncode == 0, again.stderr
+    assert f"resume: {len(kept)} of 12 job(s) already have a result" in again.stderr
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["line"] for r in rows] == list(range(1, 13))  # every line once, in input order
+    assert all(r["reward"] == 1.0 for r in rows)
+    by_line = {r["line"]: r for r in kept}
+    assert all(rows[line - 1]["job_id"] == r["job_id"] for line, r in by_line.items())  # not run twice
+
+
+@pytest.mark.docker
+def test_10_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, python_image: str) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    good = job("def inc(x):\n    return x + 1\n", job_id="good").encode()
+    jobs.write_bytes(b"\n".join([
+        good,
+        b'{"kind": "pytest", "solution": "\xff\xfe", "tests": "x"}',  # not UTF-8
+        b'{"kind": "pytest", "n": ' + b"9" * 5000 + b"}",  # past the int digit limit
+        b"[" * 100000 + b"]" * 100000,  # deeper than any parser will go
+        b'{"kind": "pytest", "solution": 1}',
+    ]) + b"\n")
+    results = tmp_path / "out.jsonl"
+    out = cli("run", str(jobs), "-o", str(results), "--python-image", python_image, "--log-file",
+              str(tmp_path / "log"))
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    for lineno, why in ((2, "not UTF-8"), (3, "not JSON"), (4, "not JSON"), (5, "solution")):
+        assert f"skipped: {jobs}:{lineno}: " in out.stderr and why in out.stderr.split(f"{jobs}:{lineno}: ")[1]
+    assert [json.loads(line)["job_id"] for line in results.read_text().splitlines()] == ["good"]
+    strict = cli("run", str(jobs), "-o", str(tmp_path / "o2.jsonl"), "--strict")
+    assert strict.returncode == 2 and "nothing was run" in strict.stderr
+
+
+def test_10_an_unwritable_output_is_refused_before_any_job_runs(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(job("def inc(x):\n    return x + 1\n") + "\n")
+    # no engine is needed (nor reached): the output path is checked first
+    out = cli("run", str(jobs), "-o", str(tmp_path / "no" / "such" / "dir" / "out.jsonl"),
+              env={"MISALIGN_DOCKER_URL": f"unix://{tmp_path}/none.sock"})
+    assert out.returncode == 2 and "cannot write" in out.stderr
+
+
+def test_10_an_empty_input_says_so(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n  \n")
+    out = cli("run", str(jobs), "-o", str(tmp_path / "out.jsonl"))
+    assert out.returncode == 2 and "has no jobs" in out.stderr
+
+
+@pytest.mark.docker
+def test_10_logs_go_beside_the_results_when_the_bar_owns_the_terminal(tmp_path: Path, python_image: str) -> None:
+    import pty
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(job("def inc(x):\n    return x + 1\n") for _ in range(2)) + "\n")
+    results = tmp_path / "out.jsonl"
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "misalign_rewards.cli", "run", str(jobs), "-o", str(results),
+                               "--python-image", python_image],
+                              stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT, timeout=300)
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert f"logs: {results}.log" in screen and '"event"' not in screen  # no JSON on the terminal
+    events = [json.loads(line)["event"] for line in Path(f"{results}.log").read_text().splitlines()]
+    assert events.count("job.finished") == 2

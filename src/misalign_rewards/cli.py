@@ -6,18 +6,23 @@
     misalign-rewards demo                              bundled honest, wrong and gaming examples
 
 Exit codes:
-    0  done (run: every valid job got a result; demo: every row earned what it should)
-    1  run: some jobs ended in infrastructure errors; demo: a row earned something else;
-       doctor: something needed is missing
-    2  usage errors, an unreadable input file, or bad lines under --strict
-    3  no engine answers, or a needed image is missing
+    0    done (run: every valid job got a result; demo: every row earned what it should)
+    1    run: some jobs ended in infrastructure or internal errors; demo: a row earned
+         something else; doctor: something needed is missing
+    2    usage errors, an unreadable input or unwritable output, an empty input, or bad
+         lines under --strict
+    3    no engine answers, or a needed image is missing
+    130  run: stopped by SIGINT (finished results are kept; --resume goes on)
+    143  run: stopped by SIGTERM (the same)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
+import anyio.to_thread
 import structlog
 
 from .client import RewardClient
@@ -50,12 +56,32 @@ def _settings(args: argparse.Namespace) -> Settings:
 # -- run ---------------------------------------------------------------------------
 
 
-def read_jobs(path: Path, out: TextIO) -> tuple[list[tuple[int, Any]], list[str]]:
-    """(line number, parsed JSON) for each non-blank line, and a message per bad line."""
+#: A line of a jobs file longer than this is refused (it could only be a mistake).
+MAX_LINE_BYTES = 64 << 20
+
+
+def _line_id(lineno: int, raw: bytes) -> str:
+    """The job id of a line that names none: stable across runs of the same file, so
+    ``--resume`` can tell which lines are done."""
+    return f"line{lineno}-{hashlib.sha256(raw).hexdigest()[:10]}"
+
+
+def read_jobs(path: Path) -> tuple[list[tuple[int, Any]], list[str]]:
+    """(line number, validated job) for each non-blank line, and a message per bad line:
+    invalid UTF-8, JSON that does not parse (numbers past Python's digit limit, nesting
+    too deep included), or a job that does not validate. Never raises for content."""
     items: list[tuple[int, Any]] = []
     problems: list[str] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if len(raw) > MAX_LINE_BYTES:
+                problems.append(f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes")
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(f"{path}:{lineno}: not UTF-8 (byte {exc.start})")
+                continue
             if not line.strip():
                 continue
             try:
@@ -63,12 +89,40 @@ def read_jobs(path: Path, out: TextIO) -> tuple[list[tuple[int, Any]], list[str]
             except json.JSONDecodeError as exc:
                 problems.append(f"{path}:{lineno}: not JSON ({exc.msg} at column {exc.colno})")
                 continue
-            parsed = parse_job(data, lineno)
+            except (ValueError, RecursionError) as exc:
+                problems.append(f"{path}:{lineno}: not JSON the reader can hold ({type(exc).__name__}: "
+                                f"{str(exc)[:120]})")
+                continue
+            if isinstance(data, dict) and "job_id" not in data:
+                data["job_id"] = _line_id(lineno, raw)
+            try:
+                parsed = parse_job(data, lineno)
+            except Exception as exc:  # noqa: BLE001 - still just one bad line
+                problems.append(f"{path}:{lineno}: {type(exc).__name__}: {exc}")
+                continue
             if isinstance(parsed, InvalidJob):
                 problems.append(f"{path}:{lineno}: {parsed.error}")
                 continue
             items.append((lineno, parsed))
     return items, problems
+
+
+def finished_ids(path: Path) -> set[str]:
+    """Job ids with a result in an earlier output (infrastructure errors excepted: those
+    are worth another try)."""
+    done: set[str] = set()
+    if not path.exists():
+        return done
+    with path.open("rb") as f:
+        for raw in f:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue  # a line cut short when the run was stopped
+            if isinstance(record, dict) and isinstance(record.get("job_id"), str) \
+                    and record.get("status") not in (Status.INFRA_ERROR.value, Status.INTERNAL_ERROR.value):
+                done.add(record["job_id"])
+    return done
 
 
 class Progress:
@@ -115,30 +169,92 @@ def summary_table(results: list[JobResult]) -> str:
     return "\n".join(lines)
 
 
+def _sort_by_line(path: Path) -> None:
+    """Rewrite a finished output in input order (atomically)."""
+    records = []
+    with path.open("rb") as f:
+        for raw in f:
+            try:
+                records.append(json.loads(raw))
+            except ValueError:
+                continue
+    records.sort(key=lambda r: (r.get("line", 0), r.get("attempts", 0)))
+    seen: dict[Any, dict[str, Any]] = {}
+    for r in records:  # a line run again after an infrastructure error: the newest result
+        seen[r.get("line")] = r
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        for r in sorted(seen.values(), key=lambda r: r.get("line", 0)):
+            out.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.jobs)
     try:
-        items, problems = read_jobs(path, sys.stderr)
+        items, problems = await anyio.to_thread.run_sync(read_jobs, path)
     except OSError as exc:
-        print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     for p in problems:
         print(("error: " if args.strict else "skipped: ") + p, file=sys.stderr)
     if problems and args.strict:
         print(f"error: {len(problems)} bad line(s); nothing was run (--strict)", file=sys.stderr)
         return EXIT_USAGE
-    progress = Progress(len(items), sys.stderr)
+    if not items and not problems:
+        print(f"error: {path} has no jobs (it is empty or blank)", file=sys.stderr)
+        return EXIT_USAGE
     out_path = Path(args.output)
-    async with RewardClient(settings) as client:
-        results = await client.score([job for _, job in items], on_result=progress.update)
-    with out_path.open("w", encoding="utf-8") as out:
-        for (lineno, _), result in zip(items, results, strict=True):
-            record = {"line": lineno, **result.model_dump(mode="json")}
-            out.write(json.dumps(record) + "\n")
+    done = finished_ids(out_path) if args.resume else set()
+    todo = [(lineno, job) for lineno, job in items if job.job_id not in done]
+    try:  # checked before anything runs: a result is never computed only to be lost
+        out = out_path.open("a" if args.resume else "w", encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {out_path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if done:
+        print(f"resume: {len(items) - len(todo)} of {len(items)} job(s) already have a result in "
+              f"{out_path}", file=sys.stderr)
+    progress = Progress(len(todo), sys.stderr)
+    lines = [lineno for lineno, _ in todo]
+    results: list[JobResult] = []
+
+    def write(result: JobResult) -> None:
+        record = {"line": lines[result.index], **result.model_dump(mode="json")}
+        out.write(json.dumps(record) + "\n")
+        out.flush()  # kept even if the run is stopped the next moment
+        results.append(result)
+        progress.update(result)
+
+    stopped: list[str] = []
+    with out:
+        async with anyio.create_task_group() as tg:
+
+            async def on_signal(scope: anyio.CancelScope) -> None:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for signum in signals:
+                        stopped.append(signal.Signals(signum).name)
+                        scope.cancel()
+                        return
+
+            async def score() -> None:
+                async with RewardClient(settings) as client:
+                    await client.score([job for _, job in todo], on_result=write)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(on_signal, tg.cancel_scope)
+            tg.start_soon(score)
+    if stopped:
+        if progress.tty:
+            sys.stderr.write("\n")
+        print(f"stopped by {stopped[0]}: {len(results)} of {len(todo)} result(s) written to {out_path}; "
+              f"run again with --resume to finish", file=sys.stderr)
+        return 130 if stopped[0] == "SIGINT" else 143
+    await anyio.to_thread.run_sync(_sort_by_line, out_path)
     print(summary_table(results), file=sys.stderr)
     print(f"wrote {len(results)} results to {out_path}"
           + (f"; skipped {len(problems)} bad line(s)" if problems else ""), file=sys.stderr)
-    return EXIT_JOB_TROUBLE if any(r.status is Status.INFRA_ERROR for r in results) else EXIT_OK
+    return EXIT_JOB_TROUBLE if any(r.status.is_infrastructure for r in results) else EXIT_OK
 
 
 # -- doctor ------------------------------------------------------------------------
@@ -223,13 +339,16 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="misalign-rewards", description="Rewards from running code and checking proofs in containers.",
-        epilog="Exit codes: 0 ok; 1 infrastructure errors in jobs, a demo row off, or doctor found a "
-               "problem; 2 usage or bad input (--strict); 3 no engine or a needed image missing. "
-               "Every setting can also come from the environment (MISALIGN_*; docs/integrations.md).",
+        epilog="Exit codes: 0 ok; 1 infrastructure or internal errors in jobs, a demo row off, or doctor "
+               "found a problem; 2 usage, unreadable input, unwritable output, empty input, or bad input "
+               "(--strict); 3 no engine or a needed image missing; 130/143 run stopped by SIGINT/SIGTERM "
+               "(results so far kept; --resume). Every setting can also come from the environment "
+               "(MISALIGN_*; docs/integrations.md).",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-format", choices=["json", "console"], help="logs as JSON lines (default) or for people")
-    common.add_argument("--log-file", help="write logs here (default: standard error)")
+    common.add_argument("--log-file", help="write logs here (default: standard error; for run on a "
+                                           "terminal, OUTPUT.log, so the progress bar stays readable)")
     common.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     common.add_argument("--integrity", choices=["enforce", "observe", "off"], help="integrity mode (default enforce)")
     common.add_argument("--max-concurrent", type=int, help="runs at once (default: sized from the engine host)")
@@ -239,7 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="score a JSONL file of jobs")
     run.add_argument("jobs", help="one job per line (JSON with 'kind': 'pytest' or 'lean')")
-    run.add_argument("-o", "--output", required=True, help="results, one JSON line per valid input line, in order")
+    run.add_argument("-o", "--output", required=True,
+                     help="results, one JSON line per valid input line: written (and flushed) as each "
+                          "job finishes, then sorted into input order when the run completes")
+    run.add_argument("--resume", action="store_true",
+                     help="keep OUTPUT and run only the jobs without a result in it (infrastructure "
+                          "errors are run again); lines without a job_id are known by line and content")
     run.add_argument("--strict", action="store_true", help="stop before running anything if any line is bad")
     run.add_argument("--reward-policy", choices=["binary", "pass_rate"])
     sub.add_parser("doctor", parents=[common], help="check the engine and images; show the concurrency and why")
@@ -257,8 +381,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: bad setting: {exc}", file=sys.stderr)
         return EXIT_USAGE
     log_stream: TextIO | None = None
-    if settings.log_file:
-        log_stream = open(settings.log_file, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    log_file = settings.log_file
+    if log_file is None and args.command == "run" and sys.stderr.isatty():
+        # The progress bar owns the terminal; the JSON logs go beside the results.
+        log_file = f"{args.output}.log"
+        print(f"logs: {log_file}", file=sys.stderr)
+    if log_file:
+        try:
+            log_stream = open(log_file, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            print(f"error: cannot write the log file {log_file}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
     # The demo and doctor talk to people: only warnings go to the terminal unless asked.
     level = settings.log_level if ("MISALIGN_LOG_LEVEL" in os.environ or args.log_level or log_stream
                                    or args.command == "run") else "warning"
