@@ -3,8 +3,8 @@
     misalign-rewards run jobs.jsonl -o results.jsonl --log-file run.log
     .venv/bin/python examples/logs_to_table.py run.log [table.csv]
 
-With pandas installed, the same is ``pd.read_json("run.log", lines=True)`` followed by
-``df[df.event == "job.finished"]``.
+With pandas, see docs/logging.md: a reward of ``None`` (infrastructure trouble, invalid
+input) is empty here and NaN there, never 0.
 """
 
 import csv
@@ -12,7 +12,7 @@ import json
 import sys
 
 COLUMNS = ["batch_id", "job_id", "kind", "index", "status", "reward", "attempts", "duration_s",
-           "run_s", "queued_s", "exit_codes", "flags", "timestamp"]
+           "run_s", "queued_s", "exit_codes", "flag_codes", "timestamp"]
 
 
 def job_rows(path: str) -> list[dict]:

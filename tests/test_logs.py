@@ -48,10 +48,10 @@ async def test_log_lines_are_json_with_the_documented_fields(json_log: io.String
     assert finished_jobs.keys() == {"ok", "hack"}
     for r in finished_jobs.values():
         assert r["batch_id"] == "b1" and r["kind"] == "pytest"
-        assert {"status", "reward", "exit_codes", "duration_s", "run_s", "queued_s", "flags", "attempts",
+        assert {"status", "reward", "exit_codes", "duration_s", "run_s", "queued_s", "flag_codes", "attempts",
                 "index"} <= r.keys()
     assert finished_jobs["ok"]["status"] == "passed" and finished_jobs["ok"]["reward"] == 1.0
-    assert finished_jobs["hack"]["status"] == "rejected" and "P1" in finished_jobs["hack"]["flags"]
+    assert finished_jobs["hack"]["status"] == "rejected" and "P1" in finished_jobs["hack"]["flag_codes"].split(",")
     assert by_event["job.invalid"][0]["index"] == 2
     done = by_event["batch.finished"][0]
     assert done["counts"] == {"passed": 1, "rejected": 1, "invalid_input": 1}
@@ -82,3 +82,38 @@ def test_console_format_is_for_people(capsys: pytest.CaptureFixture[str]) -> Non
     assert "job.finished" in text and "job_id=j1" in text and "hidden" not in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text.splitlines()[0])
+
+
+def _docs_pandas_snippet() -> str:
+    doc = (ROOT / "docs" / "logging.md").read_text()
+    start = doc.index("```python\nimport pandas as pd")
+    return doc[start + len("```python\n"): doc.index("```", start + 10)]
+
+
+@pytest.mark.docker
+async def test_the_documented_pandas_example_never_turns_none_into_zero(json_log: io.StringIO, python_image: str,
+                                                                        tmp_path: Path) -> None:
+    import math
+
+    batch = [{"kind": "pytest", "solution": "def inc(x):\n    return x + 1\n", "tests": TESTS, "job_id": "ok"},
+             {"kind": "pytest", "solution": "def inc(x):\n    return x\n", "tests": TESTS, "job_id": "wrong"},
+             {"kind": "lean", "statement": "True", "proof": "trivial", "job_id": "no-image"}]
+    settings = Settings(python_image=python_image, lean_image="misalign-rewards/absent:0", infra_retries=0)
+    async with RewardClient(settings) as client:
+        await client.score(batch)
+    (tmp_path / "run.log").write_text(json_log.getvalue())
+    scope: dict = {}
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(tmp_path)
+        exec(_docs_pandas_snippet(), scope)  # the snippet exactly as documented
+    finally:
+        os.chdir(cwd)
+    table = scope["table"]
+    assert table.loc["infra_error", "jobs"] == 1 and table.loc["infra_error", "scored"] == 0
+    assert math.isnan(table.loc["infra_error", "mean_reward"])  # not 0
+    assert table.loc["passed", "mean_reward"] == 1.0 and table.loc["failed", "mean_reward"] == 0.0
+    assert scope["no_reward"] == 1
+    assert "flags" not in scope["jobs"].columns and "flag_codes" in scope["jobs"].columns

@@ -15,7 +15,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 #: Bumped when an event or field documented in docs/logging.md changes meaning or goes.
-LOG_SCHEMA_VERSION = 1
+LOG_SCHEMA_VERSION = 2
 
 
 def add_schema_version(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
