@@ -20,6 +20,7 @@ is SDK-side and is not shipped.
     collect           the recording pytest plugin and the hardened pytest arguments
     zygote            the trusted process that starts untrusted ones, as the untrusted uid
     procs             uids and capabilities, the zygote's handle, the sweep
+    supervisor        a warm container's trusted loop: a forked worker per job, then the wipe
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from importlib import resources
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
 MODULES = ("main", "seal", "isolated", "proxy", "child", "wire", "inprocess", "inprocess_child",
-           "collect", "zygote", "procs")
+           "collect", "zygote", "procs", "supervisor")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The
@@ -80,4 +81,16 @@ def launch_program(harness_dir: str) -> str:
     )
 
 
-__all__ = ["MODULES", "PACKAGE", "PYCACHE_PREFIX", "TRUSTED_INI", "bundle", "launch_program"]
+def supervisor_program(harness_dir: str, workdir: str, idle_s: float) -> str:
+    """The ``python -I -c`` program that starts a warm container's supervisor."""
+    return (
+        "import sys\n"
+        f"sys.path.insert(0, {harness_dir!r})\n"
+        f"from {PACKAGE} import supervisor as _s\n"
+        f"sys.path.remove({harness_dir!r})\n"
+        f"sys.exit(_s.main({workdir!r}, {harness_dir!r}, {float(idle_s)!r}))\n"
+    )
+
+
+__all__ = ["MODULES", "PACKAGE", "PYCACHE_PREFIX", "TRUSTED_INI", "bundle", "launch_program",
+           "supervisor_program"]

@@ -128,6 +128,26 @@ def _main(started: float, nondumpable: bool, zygote: procs.Zygote) -> int:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    report_fd = os.dup(1)
+    os.set_inheritable(report_fd, False)
+    # Nothing but the report goes to the real stdout.
+    os.dup2(2, 1)
+    serve_message(raw, report_fd, zygote, started, nondumpable)
+    return 0
+
+
+#: What :func:`serve_message` returns when the job's report shows something a container
+#: should not be trusted after (a pooled supervisor then retires its container).
+EXIT_ANOMALY = 10
+_ANOMALIES = ("stray_processes", "sweep_failed", "deadline_hit", "tests_tampered", "malformed_records",
+              "records_overflow", "output_limit_hit", "harness_error", "setup_error")
+
+
+def serve_message(raw: bytes, report_fd: int, zygote: procs.Zygote, started: float,
+                  nondumpable: bool) -> int:
+    """One job from its stdin message ``raw``: run it, write the sealed report to
+    ``report_fd``. Fresh containers call it once; a pooled worker once per fork. Returns
+    0, :data:`EXIT_ANOMALY` when the report shows an anomaly, 2 for a bad message."""
     if len(raw) > MAX_STDIN_BYTES:
         print("harness: stdin too large", file=sys.stderr)
         return 2
@@ -139,10 +159,6 @@ def _main(started: float, nondumpable: bool, zygote: procs.Zygote) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         print(f"harness: bad message on stdin: {exc}", file=sys.stderr)
         return 2
-    report_fd = os.dup(1)
-    os.set_inheritable(report_fd, False)
-    # Nothing but the report goes to the real stdout.
-    os.dup2(2, 1)
     try:
         report = run_job(config, started, zygote)
     except Exception:  # noqa: BLE001 - a sealed account of the failure beats no report
@@ -152,4 +168,4 @@ def _main(started: float, nondumpable: bool, zygote: procs.Zygote) -> int:
     report["harness_s"] = round(time.monotonic() - started, 4)
     report["harness_cpu_s"] = round(sum(os.times()[:2]), 4)
     _write_all(report_fd, seal.seal(key, run_id, report))
-    return 0
+    return EXIT_ANOMALY if any(report.get(k) for k in _ANOMALIES) else 0

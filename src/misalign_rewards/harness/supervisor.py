@@ -1,0 +1,356 @@
+"""The supervisor of a warm container (``isolation="pooled"``).
+
+It starts once per container, as root with the harness's four capabilities, and holds no
+secret: it forks the zygote first thing, imports pytest and the harness (so every job
+starts warm), then loops:
+
+1. fork a **worker**. The worker, not the supervisor, reads the next job from stdin (a
+   frame: ``<length>\\n<JSON {"files": {path: base64}, "stdin": base64}>``), so the job's
+   key and files arrive after the fork and never enter the supervisor's memory. It says
+   ``@@misalign-pool begin {}`` once the whole frame is in, writes the job's files and
+   runs the job exactly as a fresh container's harness would (:func:`main.serve_message`):
+   same layout, same zygote, same sealed report on stdout. A worker that waits
+   ``idle_s`` for a frame ends, and with it the container: an idle pool shrinks by itself.
+2. wait for the worker; then, between jobs: kill every process of the untrusted uid and
+   wait until none is left; wipe what the untrusted uid could write (``/tmp``,
+   ``/dev/shm``, ``/dev/mqueue``, System V IPC objects) and the job's own files; check its
+   own integrity (the harness files unchanged, no process but PID 1, itself and the
+   zygote, the same open descriptors as at the start, nothing left in the wiped places).
+3. say what it found on stdout: ``@@misalign-pool done {JSON}``. A container with any
+   problem stops serving (the client recycles it anyway).
+
+Only trusted processes ever write the container's stdout and stderr: untrusted ones hold
+neither (see the zygote).
+
+Stdlib + pytest only; runs inside the sandbox image.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import hashlib
+import json
+import os
+import re
+import select
+import shutil
+import sys
+import time
+from typing import Any
+
+from . import main as job_main
+from . import procs
+
+TAG = b"@@misalign-pool"
+#: Largest job frame (files and stdin of one job).
+MAX_FRAME = 128 << 20
+#: Worker exit code: stdin is at its end (or idle too long), the supervisor is done.
+EXIT_EOF = 3
+#: Worker exit code: the frame was not one the client writes.
+EXIT_BAD_FRAME = 4
+#: Places the untrusted uid can write (besides its own folders), wiped between jobs.
+SHARED_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
+_SAFE_REL = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")
+
+
+def say(fd: int, what: str, data: dict[str, Any]) -> None:
+    line = TAG + b" " + what.encode() + b" " + json.dumps(data, separators=(",", ":")).encode() + b"\n"
+    view = memoryview(line)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_header(fd: int) -> int | None:
+    """The frame's length line, read a byte at a time: nothing past the frame is taken
+    from stdin, which the next worker reads."""
+    digits = bytearray()
+    while True:
+        b = os.read(fd, 1)
+        if not b:
+            return None
+        if b == b"\n":
+            break
+        digits += b
+        if len(digits) > 12 or not b.isdigit():
+            raise ValueError("bad frame header")
+    n = int(digits)
+    if n > MAX_FRAME:
+        raise ValueError("frame too large")
+    return n
+
+
+def _write_files(workdir: str, files: dict[str, str]) -> None:
+    for rel, data in files.items():
+        if not isinstance(rel, str) or not _SAFE_REL.match(rel):
+            raise ValueError(f"bad file path {rel!r}")
+        path = os.path.join(workdir, rel)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(base64.b64decode(data))
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def _worker(out: int, zygote: procs.Zygote, workdir: str, nondumpable: bool, idle_s: float) -> int:
+    """One job, in a fresh fork of the supervisor. Its frame is read only now."""
+    if not select.select([0], [], [], idle_s)[0]:
+        return EXIT_EOF
+    try:
+        n = _read_header(0)
+    except ValueError:
+        return EXIT_BAD_FRAME
+    if n is None:
+        return EXIT_EOF
+    started = time.monotonic()
+    body = _read_exact(0, n)
+    if body is None:
+        return EXIT_BAD_FRAME
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # the next job's frame is the next worker's
+    os.close(null)
+    say(out, "begin", {})
+    try:
+        frame = json.loads(body)
+        files = frame.get("files") or {}
+        stdin = base64.b64decode(frame["stdin"])
+        if not isinstance(files, dict):
+            raise ValueError("files is not an object")
+        _write_files(workdir, files)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        print(f"supervisor: bad frame: {exc}", file=sys.stderr)
+        return EXIT_BAD_FRAME
+    del body, frame
+    return job_main.serve_message(stdin, out, zygote, started, nondumpable)
+
+
+# -- between jobs ------------------------------------------------------------------------
+
+
+def _tree_hashes(root: str) -> dict[str, str]:
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[path] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def _fds() -> set[str]:
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def _sysv_objects() -> list[str]:
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                found += [f"{kind} {line.split()[1]}" for line in f.readlines()[1:] if line.strip()]
+        except OSError:
+            pass
+    return found
+
+
+def _wipe_as_root(workdir: str, keep: set[str]) -> None:
+    """What is left once the untrusted uid's own files are gone: the job's files (root's)."""
+    for base in SHARED_DIRS:
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(base, name)
+            if path in keep or any(k.startswith(path + "/") for k in keep):
+                continue
+            _remove(path)
+    for name in os.listdir(workdir):
+        path = os.path.join(workdir, name)
+        if path not in keep:
+            _remove(path)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.rmdir(path)  # emptied by the untrusted wipe, but closed to root
+        except OSError:
+            pass
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+class _Baseline:
+    """What the container looks like between jobs when all is well."""
+
+    def __init__(self, workdir: str, harness_root: str, zygote: procs.Zygote) -> None:
+        self.workdir = workdir
+        self.harness_root = harness_root
+        self.keep = {workdir, harness_root}
+        self.hashes = _tree_hashes(harness_root)
+        self.fds = _fds()
+        self.pids = {1, os.getpid(), zygote.pid}
+        self.zygote = zygote
+
+    def left_behind(self) -> list[str]:
+        """What the job left in the places shared between jobs (before the wipe): files
+        in /tmp outside the job's folder, in /dev/shm and /dev/mqueue; System V objects."""
+        found = []
+        for base in SHARED_DIRS:
+            try:
+                names = os.listdir(base)
+            except OSError:
+                continue
+            allowed = {os.path.basename(k) for k in self.keep if os.path.dirname(k) == base}
+            found += [os.path.join(base, n) for n in sorted(set(names) - allowed)]
+        return found + _sysv_objects()
+
+    def problems(self) -> list[str]:
+        out = []
+        try:
+            if os.waitpid(self.zygote.pid, os.WNOHANG)[0]:
+                out.append("the zygote is gone")
+        except ChildProcessError:
+            out.append("the zygote is gone")
+        if _tree_hashes(self.harness_root) != self.hashes:
+            out.append("the harness files changed")
+        extra = _fds() - self.fds
+        if extra:
+            out.append(f"the supervisor holds descriptors it did not have: {sorted(extra)[:5]}")
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in self.pids]
+        if others:
+            out.append(f"processes besides the supervisor's own: {others[:5]}")
+        for base in SHARED_DIRS:
+            try:
+                left = sorted(os.listdir(base))
+            except OSError:
+                continue
+            allowed = {os.path.basename(k) for k in self.keep if os.path.dirname(k) == base}
+            if set(left) - allowed:
+                out.append(f"{base} still holds {sorted(set(left) - allowed)[:5]}")
+        left = set(os.listdir(self.workdir)) - {os.path.basename(self.harness_root)}
+        if left:
+            out.append(f"{self.workdir} still holds {sorted(left)[:5]}")
+        if _sysv_objects():
+            out.append(f"System V IPC objects remain: {_sysv_objects()[:5]}")
+        return out
+
+
+def _oom_kills() -> int | None:
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _warm_imports() -> None:
+    """What every job imports, once: pytest with its built-in plugins, and the harness."""
+    import importlib
+
+    import pytest  # noqa: F401
+    from _pytest.config import default_plugins
+
+    for name in default_plugins:
+        try:
+            importlib.import_module(f"_pytest.{name}")
+        except ImportError:
+            pass
+    from . import collect, isolated, proxy, seal, wire  # noqa: F401
+
+
+def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
+    while True:  # anything the boot line left is reaped before the zygote exists
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    nondumpable = procs.make_nondumpable()
+    zygote = procs.Zygote.fork()  # first: it must never see a job
+    problem = procs.check_privileges()
+    if problem:
+        print(f"supervisor: {problem}", file=sys.stderr)
+        return 2
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    sys.dont_write_bytecode = True
+    _warm_imports()
+    out = os.dup(1)
+    os.set_inheritable(out, False)
+    os.dup2(2, 1)  # only `out` reaches the real stdout
+    baseline = _Baseline(workdir, harness_root, zygote)
+    # What is alive now lives as long as the container: the workers' collections (pytest
+    # runs several at its end) need not scan it, and their pages stay shared.
+    gc.collect()
+    gc.freeze()
+    say(out, "ready", {"pid": os.getpid()})
+    served = 0
+    while True:
+        oom_before = _oom_kills()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = _worker(out, zygote, workdir, nondumpable, idle_s)
+            except BaseException:  # noqa: BLE001 - a worker never returns into the loop
+                import traceback
+
+                traceback.print_exc()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code == EXIT_EOF:
+            return 0
+        served += 1
+        anomaly = code == job_main.EXIT_ANOMALY
+        if anomaly:
+            code = 0
+        left = baseline.left_behind()
+        try:
+            strays, gone = procs.sweep(zygote, confirm=True)
+            if gone:
+                # What the untrusted uid owns, removed as that uid (root may not enter its
+                # folders); then the rest as root. Only what is still there counts.
+                zygote.wipe(list(SHARED_DIRS))
+                _wipe_as_root(workdir, baseline.keep)
+            problems = baseline.problems() if gone else ["processes of the untrusted uid would not die"]
+        except procs.ZygoteError as exc:
+            strays, problems = 0, [f"the zygote failed: {exc}"]
+        oom_after = _oom_kills()
+        say(out, "done", {
+            "worker_exit": code, "strays": strays, "served": served, "problems": problems,
+            "job_anomaly": anomaly, "left_behind": left[:10],
+            "oom_kills": (oom_after - oom_before) if oom_after is not None and oom_before is not None else None,
+        })
+        if problems or code != 0 or anomaly or left:
+            return 0  # a container that is not clean serves nothing more
