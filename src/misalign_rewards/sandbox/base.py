@@ -76,6 +76,19 @@ class LimitsOverride(BaseModel):
 _SAFE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")
 
 
+class WarmSpec(BaseModel):
+    """How a backend that keeps containers warm starts the trusted, long-lived process
+    that serves runs of one kind (``RunSpec.isolation == "pooled"``): its command and the
+    files it needs from the start. Runs with equal image, limits, user, capabilities,
+    workdir and WarmSpec share warm containers; a run's own files that are byte-identical
+    to the warm ones are not sent again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    argv: list[str] = Field(min_length=1)
+    files: dict[str, bytes] = Field(default_factory=dict)
+
+
 class RunSpec(BaseModel):
     """What to run. Files are written under ``workdir`` (a tmpfs) before ``argv`` starts.
 
@@ -85,6 +98,10 @@ class RunSpec(BaseModel):
     ``capabilities`` are the only ones the run keeps. ``stdout_bytes``, when set, replaces
     ``limits.output_bytes`` for stdout alone: for a stdout that only trusted code writes
     (a report), which must not share a cap meant for untrusted output.
+
+    ``isolation``: ``"fresh"``, a container of its own; ``"pooled"``, a warm container that
+    served other runs before (a backend without a pool runs it fresh, so a pooled run must
+    mean the same either way; ``warm`` says how to start its server; docs/sandbox.md).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -101,6 +118,8 @@ class RunSpec(BaseModel):
     user: str | None = None
     capabilities: frozenset[Capability] = frozenset()
     stdout_bytes: int | None = Field(None, gt=0)
+    isolation: Literal["fresh", "pooled"] = "fresh"
+    warm: WarmSpec | None = None
 
     @field_validator("files")
     @classmethod

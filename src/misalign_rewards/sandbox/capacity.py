@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -120,6 +121,9 @@ class ResourceBudget:
             self._total = (math.inf, math.inf, math.inf, float(max_runs))
         self._free = list(self._total)
         self._waiters: list[_Waiter] = []
+        #: Called before a run would wait: gives back what is held but idle (a warm pool's
+        #: idle containers), so that nothing waits on a reservation nobody uses.
+        self.reclaim: Callable[[], Awaitable[None]] | None = None
         self.in_use = 0
         self.peak_in_use = 0
 
@@ -154,6 +158,11 @@ class ResourceBudget:
         if not self._waiters and self._fits(need):
             self._take(need)
             return need
+        if self.reclaim is not None:
+            await self.reclaim()
+            if not self._waiters and self._fits(need):
+                self._take(need)
+                return need
         waiter = _Waiter(need, anyio.Event())
         self._waiters.append(waiter)
         try:
@@ -168,6 +177,19 @@ class ResourceBudget:
 
     def release(self, need: tuple[float, ...]) -> None:
         self._give(need)
+
+    def try_acquire(self, limits: Limits) -> tuple[float, ...] | None:
+        """Take ``limits`` now if they fit and nobody waits; else None (never waits)."""
+        need = self._need(limits)
+        if self._waiters or not self._fits(need):
+            return None
+        self._take(need)
+        return need
+
+    @property
+    def has_waiters(self) -> bool:
+        """Whether some run waits for room (a warm pool then gives back what it holds idle)."""
+        return bool(self._waiters)
 
 
 @dataclass

@@ -405,40 +405,84 @@ class DockerSandbox(Sandbox):
         on_output: OutputCallback | None,
         log: Any,
     ) -> RunResult:
-        docker = self.docker
-        container_id: str | None = None
+        created: list[str] = []
         try:
-            t0 = time.monotonic()
-            async with self._starts:
-                # Shielded: a create cut off half-way may still complete in the engine, after
-                # a removal by name has found nothing. Let it finish, then remove it by id.
-                with anyio.CancelScope(shield=True), \
-                        engine_errors(self.endpoint, image=spec.image, action="create a container"), \
-                        anyio.fail_after(self.api_timeout_s):
-                    container = await docker.containers.create(config, name=name)
-                container_id = container.id
-                t1 = time.monotonic()
-                durations.create = t1 - t0
-                log.debug("sandbox.created", container_id=container_id[:12])
-                stream = _attach(docker, container_id)
-                try:
-                    with engine_errors(self.endpoint, action="attach"), anyio.fail_after(self.api_timeout_s):
-                        await stream._init()
-                    with engine_errors(self.endpoint, image=spec.image, action="start the container"), \
-                            anyio.fail_after(self.api_timeout_s):
-                        await container.start()
-                    durations.start = time.monotonic() - t1
-                except BaseException:
-                    await stream.close()
-                    raise
+            container, stream = await self._create_and_start(spec, name, config, durations, log, created)
             return await self._drive(container, stream, spec, payload, durations, on_output, log)
         finally:
             with anyio.CancelScope(shield=True):
                 t_clean = time.monotonic()
-                if not await self._remove(container_id or name, log) or container_id is None:
+                if not await self._remove(created[0] if created else name, log) or not created:
                     # removal failed, or the create may land after it: sweep again later
                     self._maybe_leaked = True
                 durations.cleanup = time.monotonic() - t_clean
+
+    async def _create_and_start(self, spec: RunSpec, name: str, config: dict[str, Any],
+                                durations: Durations, log: Any, created: list[str]) -> tuple[Any, Stream]:
+        """Create, attach and start; the container's id goes into ``created`` as soon as
+        the engine gives it (the caller removes it, whatever happens)."""
+        docker = self.docker
+        t0 = time.monotonic()
+        async with self._starts:
+            # Shielded: a create cut off half-way may still complete in the engine, after
+            # a removal by name has found nothing. Let it finish, then remove it by id.
+            with anyio.CancelScope(shield=True), \
+                    engine_errors(self.endpoint, image=spec.image, action="create a container"), \
+                    anyio.fail_after(self.api_timeout_s):
+                container = await docker.containers.create(config, name=name)
+            created.append(container.id)
+            t1 = time.monotonic()
+            durations.create = t1 - t0
+            log.debug("sandbox.created", container_id=container.id[:12])
+            stream = _attach(docker, container.id)
+            try:
+                with engine_errors(self.endpoint, action="attach"), anyio.fail_after(self.api_timeout_s):
+                    await stream._init()
+                with engine_errors(self.endpoint, image=spec.image, action="start the container"), \
+                        anyio.fail_after(self.api_timeout_s):
+                    await container.start()
+                durations.start = time.monotonic() - t1
+            except BaseException:
+                await stream.close()
+                raise
+        return container, stream
+
+    # -- for backends built on this one (the warm pool) ---------------------------------
+
+    async def start_kept(self, spec: RunSpec, run_label: str, labels: dict[str, str],
+                         durations: Durations) -> tuple[Any, Stream, bytes]:
+        """Start a container for ``spec`` that outlives one run: labelled as ours (the
+        reaper and :meth:`sweep_own` know it; ``run_label`` must stay in
+        :attr:`_active` while it is kept), attached, started. Returns the container, its
+        stream and the files' tar, which the caller writes first on the stream. Nothing
+        is left behind if starting fails; afterwards :meth:`remove_kept` removes it."""
+        if self._state is not _State.OPEN:
+            await self.open()
+        payload = make_tar(spec.files)
+        all_labels = {**spec.labels, **labels, **self._labels, LABEL_RUN: run_label,
+                      LABEL_CREATED: f"{time.time():.3f}"}
+        config = container_config(spec, len(payload), all_labels)
+        name = f"mr-{self.client_id[:12]}-{run_label}"
+        created: list[str] = []
+        log = logger.bind(run_id=run_label, image=spec.image)
+        try:
+            container, stream = await self._create_and_start(spec, name, config, durations, log, created)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                if not await self._remove(created[0] if created else name, log) or not created:
+                    self._maybe_leaked = True
+            raise
+        return container, stream, payload
+
+    async def remove_kept(self, container_id: str) -> None:
+        """Remove a container from :meth:`start_kept` (swept later if that fails)."""
+        with anyio.CancelScope(shield=True):
+            if not await self._remove(container_id, logger):
+                self._maybe_leaked = True
+
+    async def container_state(self, container: Any) -> dict[str, Any]:
+        """The engine's ``State`` of ``container`` (raises InfrastructureError)."""
+        return await self._container_state(container)
 
     async def _drive(
         self,
