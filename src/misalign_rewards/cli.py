@@ -46,7 +46,7 @@ EXIT_OK, EXIT_JOB_TROUBLE, EXIT_USAGE, EXIT_ENGINE = 0, 1, 2, 3
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for name in ("integrity", "max_concurrent", "reward_policy", "log_format", "log_file", "log_level",
-                 "python_image", "lean_image"):
+                 "python_image", "lean_image", "isolation"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "errors are run again); lines without a job_id are known by line and content")
     run.add_argument("--strict", action="store_true", help="stop before running anything if any line is bad")
     run.add_argument("--reward-policy", choices=["binary", "pass_rate"])
+    run.add_argument("--isolation", choices=["fresh", "pooled"],
+                     help="pytest jobs in a fresh container each (default) or in warm containers "
+                          "reused between jobs; a job's own 'isolation' wins")
     sub.add_parser("doctor", parents=[common], help="check the engine and images; show the concurrency and why")
     reap = sub.add_parser("reap", parents=[common], help="remove containers left by clients that are gone")
     reap.add_argument("--all", action="store_true", help="remove every labelled container not of this process")

@@ -26,6 +26,7 @@ from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
 from .sandbox.base import RunResult, RunSpec, Sandbox
 from .sandbox.docker import LABEL_PREFIX, DockerSandbox
+from .sandbox.pool import PooledSandbox
 from .settings import Settings
 from .verifiers.base import Verifier
 from .verifiers.lean import LeanVerifier
@@ -70,8 +71,9 @@ class RewardClient:
     """Owns the engine connection (through its sandbox), the reaper and the limiter.
 
     ``async with RewardClient() as client: rewards = await client.rewards(batch)``.
-    A sandbox may be injected (any :class:`Sandbox`); otherwise a :class:`DockerSandbox`
-    is made from the settings and closed with the client. A closed client cannot reopen.
+    A sandbox may be injected (any :class:`Sandbox`); otherwise a :class:`PooledSandbox`
+    over a :class:`DockerSandbox` is made from the settings (fresh runs pass straight
+    through it) and closed with the client. A closed client cannot reopen.
     """
 
     def __init__(
@@ -85,13 +87,15 @@ class RewardClient:
         self.settings = settings or Settings()
         s = self.settings
         self._owns_sandbox = sandbox is None
-        self.sandbox: Sandbox = sandbox or DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent,
-                                                         api_timeout_s=s.engine_api_timeout_s)
+        self.sandbox: Sandbox = sandbox or PooledSandbox(
+            DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent, api_timeout_s=s.engine_api_timeout_s),
+            max_jobs=s.pool_max_jobs, max_age_s=s.pool_max_age_s, idle_s=s.pool_idle_s)
         self.policy = resolve_policy(policy or s.reward_policy)
         self.verifiers: dict[str, Verifier[Any]] = verifiers or {
             "pytest": PytestVerifier(image=s.python_image_ref, limits=s.python_limits,
                                      timeout_s=s.python_timeout_s, integrity=s.integrity,
-                                     call_timeout_s=s.python_call_timeout_s),
+                                     call_timeout_s=s.python_call_timeout_s, isolation=s.isolation,
+                                     pool_idle_s=s.pool_idle_s),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
                                  timeout_s=s.lean_timeout_s, integrity=s.integrity,
                                  reject_tokens=s.lean_reject_tokens),
@@ -110,7 +114,7 @@ class RewardClient:
             raise ClientClosed("this RewardClient is closed; make a new one")
         if self._state is _State.OPEN:
             return
-        if isinstance(self.sandbox, DockerSandbox):
+        if isinstance(self.sandbox, DockerSandbox | PooledSandbox):
             await self.sandbox.open()
         self._state = _State.OPEN
 

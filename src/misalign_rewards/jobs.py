@@ -64,6 +64,9 @@ class PytestJob(_JobBase):
     #: Test ids that must pass (``test_x.py::test_name``). Default: what was collected.
     expected_tests: list[str] | None = None
     mode: Literal["isolated", "inprocess"] = "isolated"
+    #: ``fresh`` (a container of its own) or ``pooled`` (a warm container reused between
+    #: jobs); default: the client's ``Settings.isolation``. The verdict is the same.
+    isolation: Literal["fresh", "pooled"] | None = None
     #: Seconds each call into the solution may take in ``isolated`` mode (default: the
     #: verifier's, ``Settings.python_call_timeout_s``).
     call_timeout_s: float | None = Field(None, gt=0, le=3600)

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     #: also how long a run whose own time is up may wait for the engine to report it.
     engine_api_timeout_s: float = Field(60.0, gt=0)
 
+    #: Where pytest jobs run unless a job says otherwise: ``fresh``, a new container per
+    #: job; ``pooled``, warm containers reused between jobs (docs/sandbox.md, "The warm pool").
+    isolation: Literal["fresh", "pooled"] = "fresh"
+    #: A warm container is replaced after this many jobs, this age, or this long idle.
+    pool_max_jobs: int = Field(200, ge=1)
+    pool_max_age_s: float = Field(1800.0, gt=0)
+    pool_idle_s: float = Field(120.0, gt=0)
+
     integrity: IntegrityMode = IntegrityMode.ENFORCE
     #: Lean pre-filter tokens that reject under ``enforce``; default: every token but
     #: ``set_option``, ``partial`` and ``opaque`` (docs/lean-jobs.md). All are flagged.

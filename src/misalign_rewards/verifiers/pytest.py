@@ -19,6 +19,7 @@ docs/pytest-jobs.md; the processes and uids of one run in docs/integrity.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from typing import Any
@@ -34,7 +35,7 @@ from ..integrity import IntegrityMode
 from ..integrity.python import scan_python
 from ..jobs import MAX_SOLUTION_BYTES, MAX_TESTS_BYTES, PytestJob
 from ..outcomes import IntegrityFlag, Outcome, Status, TestCase, TestOutcome, safe_strings
-from ..sandbox.base import Capability, Limits, RunResult, RunSpec
+from ..sandbox.base import Capability, Limits, RunResult, RunSpec, WarmSpec
 from .base import RunFn
 
 #: Limits of the Python profile (the defaults of :class:`Limits`).
@@ -257,6 +258,8 @@ class PytestVerifier:
         call_timeout_s: float = 10.0,
         python: str = "python",
         workdir: str = "/tmp/work",
+        isolation: str = "fresh",
+        pool_idle_s: float = 120.0,
     ) -> None:
         if timeout_s <= 0 or call_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
@@ -267,6 +270,10 @@ class PytestVerifier:
         self.call_timeout_s = call_timeout_s
         self.python = python
         self.workdir = workdir.rstrip("/")
+        if isolation not in ("fresh", "pooled"):
+            raise ValueError(f"isolation must be 'fresh' or 'pooled', not {isolation!r}")
+        self.isolation = isolation
+        self.pool_idle_s = pool_idle_s
 
     # -- the three steps ----------------------------------------------------------------
     def scan(self, job: PytestJob) -> list[IntegrityFlag]:
@@ -302,6 +309,7 @@ class PytestVerifier:
             "python": None,
         }
         message = {"key": key.hex(), "run_id": run_id, "config": config}
+        isolation = job.isolation or self.isolation
         return RunSpec(
             image=self.image,
             argv=[self.python, "-I", "-B", "-X", f"pycache_prefix={harness.PYCACHE_PREFIX}",
@@ -316,6 +324,22 @@ class PytestVerifier:
             user="0:0",
             capabilities=HARNESS_CAPABILITIES,
             stdout_bytes=REPORT_BYTES,
+            isolation=isolation,
+            warm=self._warm if isolation == "pooled" else None,
+        )
+
+    @functools.cached_property
+    def _warm(self) -> WarmSpec:
+        return self._warm_spec()
+
+    def _warm_spec(self) -> WarmSpec:
+        """The supervisor of a warm container for these jobs (harness/supervisor.py). It
+        ends itself a little after the pool would retire it for idleness."""
+        wd = self.workdir
+        return WarmSpec(
+            argv=[self.python, "-I", "-B", "-X", f"pycache_prefix={harness.PYCACHE_PREFIX}",
+                  "-c", harness.supervisor_program(f"{wd}/harness", wd, self.pool_idle_s + 30.0)],
+            files={f"harness/{k}": v for k, v in harness.bundle().items()},
         )
 
     def judge(self, job: PytestJob, result: RunResult, key: bytes, run_id: str,
@@ -323,7 +347,8 @@ class PytestVerifier:
         advisory = job.mode == "inprocess"
         base: dict[str, Any] = {"advisory": advisory, "flags": list(flags),
                                 "expected_tests": list(job.expected_tests or [])}
-        extra: dict[str, Any] = {"mode": job.mode, "exit_code": result.exit_code}
+        extra: dict[str, Any] = {"mode": job.mode, "isolation": job.isolation or self.isolation,
+                                 "exit_code": result.exit_code}
         container_ended = (
             (Status.TIMEOUT, result.timed_out, "the run exceeded its deadline and was killed"),
             (Status.OOM, result.oom_killed, "the run exceeded its memory limit"),
