@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
-from misalign_rewards.sandbox.docker import DockerSandbox
-
 from engines import Engine, make_engine
+
+from misalign_rewards.sandbox.base import OutputCallback, RunResult, RunSpec, Sandbox
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.pool import PooledSandbox
+from misalign_rewards.verifiers.pytest import PytestVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY = "ghcr.io/your-org/misalign-fv"
@@ -100,3 +102,41 @@ async def sandbox(python_image: str) -> AsyncIterator[DockerSandbox]:
     """An open DockerSandbox with a client id of its own (label-filterable in tests)."""
     async with DockerSandbox(client_id=f"test-{uuid.uuid4().hex}") as sb:
         yield sb
+
+
+class ForcedIsolation(Sandbox):
+    """Runs every pytest-job spec with the given ``isolation``: ``fresh`` as it comes,
+    ``pooled`` with the verifier's WarmSpec added, in warm containers of a real
+    PooledSandbox. For running one test's jobs in both modes unchanged."""
+
+    def __init__(self, pool: PooledSandbox, isolation: str) -> None:
+        self.pool = pool
+        self.isolation = isolation
+        self._warm: dict[tuple[str, str], object] = {}
+
+    async def run(self, spec: RunSpec, *, on_output: OutputCallback | None = None) -> RunResult:
+        if self.isolation == "pooled" and spec.warm is None and "harness/pytest.ini" in spec.files:
+            key = (spec.image, spec.workdir)
+            if key not in self._warm:
+                self._warm[key] = PytestVerifier(spec.image, workdir=spec.workdir, isolation="pooled")._warm
+            spec = spec.model_copy(update={"isolation": "pooled", "warm": self._warm[key]})
+        return await self.pool.run(spec, on_output=on_output)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+@pytest.fixture(params=["fresh", "pooled"])
+def isolation(request: pytest.FixtureRequest) -> str:
+    """Both backends a pytest job can run on (the verdicts must not differ)."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def any_sandbox(python_image: str, isolation: str) -> AsyncIterator[ForcedIsolation]:
+    """Fresh containers or warm ones, as ``isolation`` says (see :class:`ForcedIsolation`)."""
+    sb = ForcedIsolation(PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}")), isolation)
+    try:
+        yield sb
+    finally:
+        await sb.aclose()

@@ -62,6 +62,23 @@ def test_run_writes_one_result_per_valid_line_in_order(tmp_path: Path, python_im
 
 
 @pytest.mark.docker
+def test_run_with_isolation_pooled_scores_in_warm_containers(tmp_path: Path, python_image: str) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join([
+        job("def inc(x):\n    return x + 1\n", job_id="a"),
+        job("def inc(x):\n    return x\n", job_id="b"),
+        job("def inc(x):\n    return x + 1\n", job_id="c", isolation="fresh"),
+    ]) + "\n")
+    results = tmp_path / "out.jsonl"
+    out = cli("run", str(jobs), "-o", str(results), "--isolation", "pooled", "--python-image", python_image,
+              "--log-file", str(tmp_path / "run.log"))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["job_id"], r["reward"], r["outcome"]["extra"]["isolation"]) for r in rows] == [
+        ("a", 1.0, "pooled"), ("b", 0.0, "pooled"), ("c", 1.0, "fresh")]
+
+
+@pytest.mark.docker
 def test_strict_stops_before_anything_runs(tmp_path: Path, python_image: str) -> None:
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(job("def inc(x):\n    return x + 1\n") + "\n" + json.dumps({"kind": "lean"}) + "\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = {"sdk", "docker-cli", "host-pytest"}
+ROWS = {"sdk", "pooled", "docker-cli", "host-pytest"}
 
 
 @pytest.mark.docker
@@ -38,6 +38,9 @@ def test_smoke_run_writes_every_row(tmp_path: Path, python_image: str) -> None:
     table = (out / "results.md").read_text()
     for row in ROWS:
         assert f"| trivial | {row} |" in table
+    (pooled,) = [c for c in main if c["row"] == "pooled"]
+    assert pooled["pool_mb"] is None or pooled["pool_mb"] > 0
+    assert "Pooled jobs/s over the other rows" in table
     try:
         import matplotlib  # noqa: F401
     except ImportError:

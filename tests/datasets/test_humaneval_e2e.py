@@ -1,6 +1,7 @@
 """All 164 HumanEval problems through the real sandbox: every canonical solution earns
 1.0, and every ``return None`` baseline earns exactly the reward the dataset's own check
-gives it on the host (see :func:`misalign_rewards.datasets.humaneval.expected_reward`)."""
+gives it on the host (see :func:`misalign_rewards.datasets.humaneval.expected_reward`), in
+fresh and in warm (pooled) containers."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from misalign_rewards.integrity import IntegrityMode  # noqa: E402
 from misalign_rewards.jobs import PytestJob  # noqa: E402
 from misalign_rewards.outcomes import Outcome  # noqa: E402
 from misalign_rewards.rewards import apply_policy, binary  # noqa: E402
-from misalign_rewards.sandbox.docker import DockerSandbox  # noqa: E402
+from misalign_rewards.sandbox.base import Sandbox  # noqa: E402
 from misalign_rewards.verifiers.pytest import PytestVerifier  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-async def _run_all(verifier: PytestVerifier, sandbox: DockerSandbox,
+async def _run_all(verifier: PytestVerifier, sandbox: Sandbox,
                    jobs: list[PytestJob]) -> dict[str, Outcome]:
     limiter = anyio.CapacityLimiter(2)
     outcomes: dict[str, Outcome] = {}
@@ -42,7 +43,8 @@ def _describe(job: PytestJob, outcome: Outcome) -> str:
     return f"{job.metadata['task_id']}: {outcome.status.value} {outcome.detail[:200]} [{tests}]"
 
 
-async def test_humaneval_canonical_and_return_none(python_image: str, sandbox: DockerSandbox) -> None:
+async def test_humaneval_canonical_and_return_none(python_image: str, any_sandbox: Sandbox,
+                                                  isolation: str) -> None:
     verifier = PytestVerifier(image=python_image)
     canonical = he.humaneval_jobs("canonical")
     baseline = he.humaneval_jobs("return_none")
@@ -50,9 +52,9 @@ async def test_humaneval_canonical_and_return_none(python_image: str, sandbox: D
     assert len(canonical) == len(baseline) == len(expected_none) == 164
 
     started = time.perf_counter()
-    outcomes = await _run_all(verifier, sandbox, canonical + baseline)
+    outcomes = await _run_all(verifier, any_sandbox, canonical + baseline)
     elapsed = time.perf_counter() - started
-    print(f"\n{len(outcomes)} HumanEval jobs in {elapsed:.1f}s ({elapsed / len(outcomes):.2f}s per job, 2 at a time)")
+    print(f"\n{isolation}: {len(outcomes)} HumanEval jobs in {elapsed:.1f}s ({elapsed / len(outcomes):.2f}s per job, 2 at a time)")
 
     wrong_canonical = [_describe(j, outcomes[j.job_id]) for j in canonical
                        if apply_policy(outcomes[j.job_id], binary, IntegrityMode.ENFORCE) != 1.0]

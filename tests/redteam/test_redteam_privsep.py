@@ -5,6 +5,8 @@ tried 50 times each, since a race lost 9 times in 10 is still a hole."""
 
 from __future__ import annotations
 
+import functools
+
 from collections import Counter
 from typing import Any
 
@@ -37,6 +39,7 @@ from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, binary, pass_rate
 from misalign_rewards.sandbox.base import RunResult, RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import PytestVerifier
 
 pytestmark = pytest.mark.docker
@@ -52,15 +55,21 @@ def says_how(outcome: Outcome) -> bool:
     return outcome.status is not Status.PASSED or bool(outcome.flags)
 
 
+@pytest.fixture(scope="module", params=["fresh", "pooled"])
+def iso(request: pytest.FixtureRequest) -> str:
+    """Every case runs in fresh and in warm (pooled) containers: the same verdicts."""
+    return str(request.param)
+
+
 async def judge_all(image: str, jobs: list[PytestJob], *, timeout_s: float = 20.0,
                     call_timeout_s: float = 2.0, concurrency: int = 3,
-                    keep_runs: bool = False) -> list[tuple[Outcome, RunResult | None]]:
+                    keep_runs: bool = False, isolation: str = "fresh") -> list[tuple[Outcome, RunResult | None]]:
     # observe: the harness's own verdict is visible; the enforce reward is computed from it
     verifier = PytestVerifier(image, timeout_s=timeout_s, call_timeout_s=call_timeout_s,
-                              integrity=IntegrityMode.OBSERVE)
+                              integrity=IntegrityMode.OBSERVE, isolation=isolation)
     out: list[Any] = [None] * len(jobs)
     limiter = anyio.CapacityLimiter(concurrency)
-    async with DockerSandbox() as sb:
+    async with PooledSandbox(DockerSandbox()) as sb:
 
         async def one(i: int, job: PytestJob) -> None:
             runs: list[RunResult] = []
@@ -84,7 +93,7 @@ async def judge_all(image: str, jobs: list[PytestJob], *, timeout_s: float = 20.
 
 
 @pytest.fixture(scope="module")
-def survivors(python_image: str) -> dict[str, list[Outcome]]:
+def survivors(python_image: str, iso: str) -> dict[str, list[Outcome]]:
     kinds = list(SURVIVORS)
     tries = {k: (RACE_TRIES if k == "fork-runner" else 6) for k in kinds}
     jobs, keys = [], []
@@ -93,7 +102,7 @@ def survivors(python_image: str) -> dict[str, list[Outcome]]:
             jobs.append(PytestJob(solution=survivor(kind), tests=SURVIVOR_TESTS,
                                   expected_tests=SURVIVOR_EXPECTED))
             keys.append(kind)
-    results = anyio.run(judge_all, python_image, jobs)
+    results = anyio.run(functools.partial(judge_all, python_image, jobs, isolation=iso))
     by: dict[str, list[Outcome]] = {k: [] for k in kinds}
     for kind, (outcome, _) in zip(keys, results, strict=True):
         by[kind].append(outcome)
@@ -122,10 +131,10 @@ def test_no_survivor_outlives_its_test(survivors: dict[str, list[Outcome]], kind
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["isolated", "inprocess"])
 def test_stealing_the_report_through_pid1_and_forging_a_pass_never_pays(python_image: str,
-                                                                         mode: str) -> None:
+                                                                         mode: str, iso: str) -> None:
     tries = RACE_TRIES if mode == "isolated" else 10
     jobs = [PytestJob(solution=THEFT, tests=TASK_TESTS, mode=mode) for _ in range(tries)]
-    results = anyio.run(judge_all, python_image, jobs)
+    results = anyio.run(functools.partial(judge_all, python_image, jobs, isolation=iso))
     statuses = Counter(o.status.value for o, _ in results)
     for outcome, _ in results:
         assert enforce_reward(outcome) == 0.0, outcome
@@ -133,7 +142,7 @@ def test_stealing_the_report_through_pid1_and_forging_a_pass_never_pays(python_i
         # the forgery never even reached stdout: no report failed authentication
         assert not any(f.code == "AUTH" for f in outcome.flags), outcome
         assert outcome.passed_ids == set(), outcome
-    print(f"theft in {mode}: {tries} tries, statuses {statuses}")
+    print(f"theft in {mode}/{iso}: {tries} tries, statuses {statuses}")
 
 
 def test_a_genuine_report_from_another_run_is_worth_nothing(python_image: str) -> None:
@@ -165,7 +174,7 @@ def test_a_genuine_report_from_another_run_is_worth_nothing(python_image: str) -
 
 
 @pytest.fixture(scope="module")
-def wire_cases(python_image: str) -> dict[str, Outcome]:
+def wire_cases(python_image: str, iso: str) -> dict[str, Outcome]:
     names, jobs = [], []
     for name, source in CONTROL_FLOW.items():
         names.append(f"control:{name}")
@@ -174,7 +183,7 @@ def wire_cases(python_image: str) -> dict[str, Outcome]:
     jobs.append(PytestJob(solution=IMPORT_TIME, tests=IMPORT_TIME_TESTS))
     names.append("colliding")
     jobs.append(PytestJob(solution=COLLIDING, tests=COLLIDING_TESTS, call_timeout_s=1.0))
-    results = anyio.run(judge_all, python_image, jobs)
+    results = anyio.run(functools.partial(judge_all, python_image, jobs, isolation=iso))
     return {n: o for n, (o, _) in zip(names, results, strict=True)}
 
 
@@ -206,9 +215,9 @@ def test_a_quadratic_answer_faults_its_call_not_the_run(wire_cases: dict[str, Ou
     assert outcome.extra["harness"]["deadline_hit"] is False
 
 
-def test_the_harness_ends_on_its_own_deadline_before_the_containers(python_image: str) -> None:
+def test_the_harness_ends_on_its_own_deadline_before_the_containers(python_image: str, iso: str) -> None:
     job = PytestJob(solution=SLOW_SUITE, tests=SLOW_SUITE_TESTS, timeout_s=8)
-    ((outcome, run),) = anyio.run(lambda: judge_all(python_image, [job], keep_runs=True))
+    ((outcome, run),) = anyio.run(lambda: judge_all(python_image, [job], keep_runs=True, isolation=iso))
     assert outcome.status is Status.TIMEOUT, outcome
     # a sealed report says so: the harness, not the container kill, ended the run
     assert outcome.extra["harness"]["deadline_hit"] is True
@@ -220,10 +229,11 @@ def test_the_harness_ends_on_its_own_deadline_before_the_containers(python_image
 
 
 @pytest.mark.parametrize("mode", ["isolated", "inprocess"])
-def test_no_trusted_process_can_be_reached(python_image: str, mode: str) -> None:
+def test_no_trusted_process_can_be_reached(python_image: str, mode: str, iso: str) -> None:
     tests = {k: v.replace('assert got["tests_readable"] is False',
                           f'assert got["tests_readable"] is {mode == "inprocess"}')
              for k, v in PROBE_TESTS.items()}
-    ((outcome, _),) = anyio.run(judge_all, python_image, [PytestJob(solution=PROBE, tests=tests, mode=mode)])
+    ((outcome, _),) = anyio.run(functools.partial(
+        judge_all, python_image, [PytestJob(solution=PROBE, tests=tests, mode=mode)], isolation=iso))
     assert outcome.status is Status.PASSED, outcome.tests[0].message if outcome.tests else outcome
     assert outcome.extra["harness"]["nondumpable"] is True

@@ -35,6 +35,7 @@ from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, binary, pass_rate
 from misalign_rewards.sandbox.base import RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import PytestVerifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,15 +116,16 @@ def _naive_spec(image: str, files: dict[str, str]) -> RunSpec:
     )
 
 
-async def _run_all(image: str) -> dict[str, Any]:
+async def _run_all(image: str, isolation: str = "fresh") -> dict[str, Any]:
+    """Every attack in both modes, honest controls, and (fresh only) the naive grader."""
     observe = PytestVerifier(image, timeout_s=TIMEOUT_S, call_timeout_s=CALL_TIMEOUT_S,
-                             integrity=IntegrityMode.OBSERVE)
+                             integrity=IntegrityMode.OBSERVE, isolation=isolation)
     enforce = PytestVerifier(image, timeout_s=TIMEOUT_S, call_timeout_s=CALL_TIMEOUT_S,
-                             integrity=IntegrityMode.ENFORCE)
+                             integrity=IntegrityMode.ENFORCE, isolation=isolation)
     out: dict[str, Any] = {"verdicts": [], "naive": {}, "extra": {}}
     limiter = anyio.CapacityLimiter(3)
 
-    async with DockerSandbox() as sb:
+    async with PooledSandbox(DockerSandbox()) as sb:
 
         async def judge(key: str, title: str, mode: str, job: PytestJob,
                         verifier: PytestVerifier = observe) -> None:
@@ -163,10 +165,11 @@ async def _run_all(image: str) -> dict[str, Any]:
                                         mode=mode))
                 tg.start_soon(judge, "probe", "what the solution can do to the trusted process",
                               mode, PytestJob(solution=PROBE, tests=PROBE_TESTS, mode=mode))
-            for attack in ATTACKS:
-                tg.start_soon(naive, attack)
-            honest = Attack("honest", "honest", {"solution.py": HONEST})
-            tg.start_soon(naive, honest)
+            if isolation == "fresh":
+                for attack in ATTACKS:
+                    tg.start_soon(naive, attack)
+                honest = Attack("honest", "honest", {"solution.py": HONEST})
+                tg.start_soon(naive, honest)
     out["verdicts"].sort(key=lambda v: (int(v["id"][1:]), MODES.index(v["mode"])))
     return out
 
@@ -182,6 +185,26 @@ def verdicts(python_image: str) -> dict[str, Any]:
         rec["naive_rewarded"] = table["naive"][rec["id"]]["rewarded"]
     path.write_text(json.dumps(table, indent=1, default=str) + "\n")
     return result
+
+
+@pytest.fixture(scope="module")
+def pooled_verdicts(python_image: str) -> dict[str, Any]:
+    return anyio.run(_run_all, python_image, "pooled")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_warm_containers_give_every_attack_the_verdict_of_a_fresh_one(
+        verdicts: dict[str, Any], pooled_verdicts: dict[str, Any]) -> None:
+    def table(v: dict[str, Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        rows = {(r["id"], r["mode"]): r for r in v["verdicts"]}
+        rows.update({(k, m): r for k, by in v["extra"].items() for m, r in by.items()})
+        return {k: (r["status"], r["reward"], r["reward_enforce"], r["pass_rate"]) for k, r in rows.items()}
+
+    fresh, pooled = table(verdicts), table(pooled_verdicts)
+    assert set(fresh) == set(pooled)
+    differ = {k: (fresh[k], pooled[k]) for k in fresh if fresh[k] != pooled[k]}
+    assert differ == {}
 
 
 def _get(verdicts: dict[str, Any], case: str, mode: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ Numbers refer to the items of the issue "Every input gets its correct result".""
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import anyio
@@ -17,6 +19,7 @@ from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, pass_rate
 from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import PytestVerifier
 
 pytestmark = pytest.mark.docker
@@ -184,7 +187,7 @@ async def _judge(image: str, jobs: dict[str, PytestJob], **kw: Any) -> dict[str,
     verifier = PytestVerifier(image, timeout_s=kw.pop("timeout_s", 60), integrity=IntegrityMode.OBSERVE, **kw)
     out: dict[str, Outcome] = {}
     limiter = anyio.CapacityLimiter(3)
-    async with DockerSandbox() as sb:
+    async with PooledSandbox(DockerSandbox()) as sb:
 
         async def one(name: str, job: PytestJob) -> None:
             async with limiter:
@@ -196,12 +199,12 @@ async def _judge(image: str, jobs: dict[str, PytestJob], **kw: Any) -> dict[str,
     return out
 
 
-@pytest.fixture(scope="module")
-def fidelity(python_image: str) -> dict[str, Outcome]:
+@pytest.fixture(scope="module", params=["fresh", "pooled"])
+def fidelity(python_image: str, request: pytest.FixtureRequest) -> dict[str, Outcome]:
     jobs = {f"{name}/{mode}": PytestJob(solution=sol, tests=tests, mode=mode)
             for name, (sol, tests) in CASES.items() for mode in ("isolated", "inprocess")}
     jobs["uncarried"] = PytestJob(solution=UNCARRIED[0], tests=UNCARRIED[1])
-    return anyio.run(_judge, python_image, jobs)
+    return anyio.run(functools.partial(_judge, python_image, jobs, isolation=request.param))
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -1,0 +1,266 @@
+"""The warm pool against the real engine: containers are reused, a job cannot change the
+next job's verdict, and what a job leaves behind gets its container replaced.
+
+Each cross-job case runs an attacking job and then an honest probe on a pool of size one,
+so the probe gets the attacker's container unless the pool replaced it. The probe's tests
+(trusted, run as root in the worker) also look at the container for anything the attacker
+left: a probe that passes saw a clean container.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import anyio
+import pytest
+
+from misalign_rewards import RewardClient, Settings
+from misalign_rewards.integrity import IntegrityMode
+from misalign_rewards.jobs import PytestJob
+from misalign_rewards.outcomes import Outcome, Status
+from misalign_rewards.rewards import apply_policy, binary
+from misalign_rewards.sandbox.base import RunResult, RunSpec
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.pool import LABEL_POOL, PooledSandbox
+from misalign_rewards.verifiers.pytest import PytestVerifier
+
+pytestmark = pytest.mark.docker
+
+TESTS = "from solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+HONEST = "def add(a, b):\n    return a + b\n"
+
+#: The probe: honest code, and trusted tests that fail on any trace of an earlier job.
+PROBE_TESTS = '''\
+import os
+import tempfile
+
+from solution import add
+
+
+def test_add():
+    assert add(2, 3) == 5
+    assert add(-1, 1) == 0
+
+
+def test_nothing_left_in_shared_places():
+    assert sorted(os.listdir("/tmp")) == ["work"]
+    assert os.listdir("/dev/shm") == []
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            assert len(f.read().splitlines()) <= 1, kind
+
+
+def test_no_process_of_another_job():
+    mine = {os.getpid(), os.getppid(), 1}
+    others = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) not in mine:
+            with open(f"/proc/{pid}/status") as f:
+                uid = next(line.split()[1] for line in f if line.startswith("Uid:"))
+            if uid == "10001":
+                others.append(pid)
+    # the solution process of this very test is the only untrusted one allowed
+    assert len(others) <= 1, others
+
+
+def test_tmp_has_room():
+    fd, path = tempfile.mkstemp()
+    try:
+        os.write(fd, b"x" * (32 << 20))
+    finally:
+        os.close(fd)
+        os.unlink(path)
+'''
+
+#: name -> (solution source, whether what it leaves must get its container replaced)
+CASES: dict[str, tuple[str, bool]] = {
+    "a process that outlives its job": ('''\
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(3000):
+            try:
+                os.kill(-1, 9)   # every process of the untrusted uid: the next job's too
+            except OSError:
+                pass
+            time.sleep(0.01)
+    os._exit(0)
+''' + HONEST, True),
+    "a file in /tmp": ('''\
+for name in ("/tmp/solution.py", "/tmp/conftest.py", "/tmp/sitecustomize.py"):
+    with open(name, "w") as f:
+        f.write("def add(a, b):\\n    return 5\\n")
+''' + HONEST, True),
+    "a file in /dev/shm": ('''\
+with open("/dev/shm/planted", "w") as f:
+    f.write("state")
+''' + HONEST, True),
+    "a System V semaphore and shared memory": ('''\
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.semget(0x5eed, 1, 0o1000 | 0o666)
+libc.shmget(0x5eee, 4096, 0o1000 | 0o666)
+''' + HONEST, True),
+    "a full /tmp": ('''\
+try:
+    with open("/tmp/fill", "wb") as f:
+        while True:
+            f.write(b"x" * (1 << 20))
+except OSError:
+    pass
+''' + HONEST, True),
+    "a held lock and an open fd": ('''\
+import fcntl, os
+fd = os.open("/tmp/lock", os.O_CREAT | os.O_RDWR, 0o666)
+fcntl.flock(fd, fcntl.LOCK_EX)
+keep = open("/dev/null")
+''' + HONEST, True),
+    "changes inside its own processes only": ('''\
+import json, os, signal, sys
+sys.modules["json"] = None
+os.environ["PYTHONPATH"] = "/tmp"
+os.putenv("PYTHONSTARTUP", "/tmp/x.py")
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+for target in ("/tmp/work/harness/misalign_harness/main.py", "/usr/local/lib/python3.11/os.py",
+               "/tmp/work/tests/test_solution.py", "/tmp/work/harness/pytest.ini"):
+    try:
+        with open(target, "a") as f:
+            f.write("\\nraise SystemExit(0)\\n")
+    except OSError:
+        pass
+''' + HONEST, False),
+}
+
+
+async def _pair(image: str, attack: str, mode: str) -> tuple[Outcome, RunResult, Outcome, RunResult, PooledSandbox]:
+    verifier = PytestVerifier(image, timeout_s=20, call_timeout_s=5, isolation="pooled",
+                              integrity=IntegrityMode.OBSERVE)
+    pool = PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}", max_concurrent=1))
+    runs: list[RunResult] = []
+
+    async def run(spec: RunSpec) -> RunResult:
+        result = await pool.run(spec)
+        runs.append(result)
+        return result
+
+    async with pool:
+        first = await verifier.verify(PytestJob(solution=attack, tests=TESTS, mode=mode), run)
+        await anyio.sleep(0.5)  # a survivor gets its chance at the next job
+        probe = await verifier.verify(PytestJob(solution=HONEST, tests=PROBE_TESTS, mode=mode), run)
+    return first, runs[0], probe, runs[1], pool
+
+
+@pytest.mark.parametrize("mode", ["isolated", "inprocess"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_job_cannot_change_the_next_jobs_verdict(python_image: str, case: str, mode: str) -> None:
+    attack, replaced = CASES[case]
+    first, first_run, probe, probe_run, pool = anyio.run(_pair, python_image, attack, mode)
+    assert first.status is not Status.CRASHED or first.flags, first.detail
+    assert probe.status is Status.PASSED, (probe.detail, [(t.id, t.message[:300]) for t in probe.tests])
+    same = probe_run.container_id == first_run.container_id
+    if replaced:
+        assert not same, "the container the job left state in served the next job"
+        assert pool.retired.get("anomaly", 0) >= 1
+    else:
+        assert same, f"a clean container was replaced: {pool.retired}"
+
+
+def test_one_warm_container_serves_many_jobs_and_verdicts_match_fresh(python_image: str) -> None:
+    jobs = [PytestJob(solution=HONEST if i % 3 else "def add(a, b):\n    return a * b\n", tests=TESTS)
+            for i in range(9)]
+
+    async def go() -> tuple[list[Any], list[Any], set[str], PooledSandbox]:
+        pool = PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}", max_concurrent=1))
+        ids: set[str] = set()
+
+        async def run(spec: RunSpec) -> RunResult:
+            result = await pool.run(spec)
+            ids.add(result.container_id or "")
+            return result
+
+        async with pool:
+            pooled = [await PytestVerifier(python_image, isolation="pooled").verify(j, run) for j in jobs]
+            fresh = [await PytestVerifier(python_image).verify(j, pool.run) for j in jobs[:3]]
+        return pooled, fresh, ids, pool
+
+    pooled, fresh, ids, pool = anyio.run(go)
+    assert [o.status for o in pooled] == [Status.FAILED, Status.PASSED, Status.PASSED] * 3
+    assert [o.status for o in fresh] == [o.status for o in pooled[:3]]
+    assert len(ids) == 1 and pool.started == 1, (ids, pool.retired)
+    assert all(o.extra["isolation"] == "pooled" for o in pooled)
+
+
+def test_a_client_recycles_after_max_jobs_and_closes_what_it_started(python_image: str) -> None:
+    async def go() -> tuple[list[Any], int, dict[str, int], list[str]]:
+        settings = Settings(isolation="pooled", max_concurrent=1, pool_max_jobs=2)
+        async with RewardClient(settings) as client:
+            results = await client.score([{"kind": "pytest", "solution": HONEST, "tests": TESTS}] * 5)
+            pool = client.sandbox
+            assert isinstance(pool, PooledSandbox)
+            started, retired = pool.started, dict(pool.retired)
+            client_id = pool.fresh.client_id
+        async with DockerSandbox() as probe:
+            left = await probe.docker.containers.list(
+                all=True, filters={"label": [f"io.misalign-rewards.client={client_id}", LABEL_POOL]})
+        return [r.reward for r in results], started, retired, [c.id for c in left]
+
+    rewards, started, retired, left = anyio.run(go)
+    assert rewards == [1.0] * 5
+    assert started == 3 and retired.get("max_jobs") == 2, (started, retired)
+    assert left == []
+
+
+def test_a_dead_warm_container_is_replaced_without_charging_the_job(python_image: str) -> None:
+    async def go() -> tuple[list[Outcome], PooledSandbox]:
+        pool = PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}", max_concurrent=1))
+        verifier = PytestVerifier(python_image, isolation="pooled")
+        async with pool:
+            first = await verifier.verify(PytestJob(solution=HONEST, tests=TESTS), pool.run)
+            (warm,) = [w for k in pool._kinds.values() for w in k.idle]
+            await warm.container.kill()  # dies while idle, as an engine restart or OOM would
+            second = await verifier.verify(PytestJob(solution=HONEST, tests=TESTS), pool.run)
+        return [first, second], pool
+
+    (first, second), pool = anyio.run(go)
+    assert first.status is second.status is Status.PASSED, second.detail
+    assert pool.started == 2
+
+
+@pytest.mark.parametrize("mode", ["isolated", "inprocess"])
+def test_per_job_limits_hold_in_a_warm_container(python_image: str, mode: str) -> None:
+    """Time, memory, pids and output are the job's, as in a fresh container; each such
+    job gets its container replaced, and the next job passes."""
+    bad = {
+        "time": "import time\ndef add(a, b):\n    time.sleep(60)\n",
+        "memory": "def add(a, b):\n    x = bytearray(1 << 30)\n    return a + b + len(x) * 0\n",
+        "pids": "import os\nfor _ in range(200):\n    try:\n        os.fork() or (__import__('time').sleep(30))\n"
+                "    except OSError:\n        break\n" + HONEST,
+    }
+    if mode == "inprocess":
+        bad["output"] = "def add(a, b):\n    print('x' * (4 << 20))\n    return 0\n"
+
+    async def go() -> dict[str, tuple[Outcome, Outcome]]:
+        out = {}
+        async with PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}")) as pool:
+            for name, source in bad.items():
+                job = PytestJob(solution=source, tests=TESTS, mode=mode, timeout_s=4, call_timeout_s=3,
+                                limits={"memory_bytes": 256 << 20})
+                results = []
+                for isolation in ("fresh", "pooled"):
+                    v = PytestVerifier(python_image, isolation=isolation, integrity=IntegrityMode.OBSERVE)
+                    results.append(await v.verify(job, pool.run))
+                out[name] = (results[0], results[1])
+            after = await PytestVerifier(python_image, isolation="pooled").verify(
+                PytestJob(solution=HONEST, tests=PROBE_TESTS, mode=mode), pool.run)
+            out["after"] = (after, after)
+        return out
+
+    out = anyio.run(go)
+    for name, (fresh, pooled) in out.items():
+        assert pooled.status is fresh.status, (name, fresh.status, fresh.detail, pooled.status, pooled.detail)
+        if name != "after":
+            assert apply_policy(pooled, binary, IntegrityMode.ENFORCE) == 0.0, (name, pooled.detail)
+    assert out["after"][0].status is Status.PASSED, out["after"][0].detail
