@@ -191,3 +191,22 @@ def machine(image: str) -> dict[str, object]:
         "git_dirty": bool(_cmd(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"])),
         "job_cpu_source": cgroup_source(),
     }
+
+
+def pool_memory_mb(pool: object) -> float | None:
+    """Memory (cgroup usage, page cache included) of a PooledSandbox's idle warm
+    containers, read from the host's cgroup files; None where they cannot be read."""
+    total, found = 0, False
+    for kind in getattr(pool, "_kinds", {}).values():
+        for warm in kind.idle:
+            cid = warm.container.id
+            for path in (f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes",
+                         f"/sys/fs/cgroup/docker/{cid}/memory.current",
+                         f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.current"):
+                try:
+                    total += int(Path(path).read_text())
+                    found = True
+                    break
+                except (OSError, ValueError):
+                    continue
+    return round(total / 2**20, 1) if found else None

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROW_ORDER = ("sdk", "sdk-inprocess", "docker-cli", "host-pytest")
+ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest")
 
 
 def _group(cells: list[dict[str, Any]], purpose: str) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
@@ -58,23 +58,33 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             "correct": all(x["correct"] for x in runs),
             "wrong": sum(x["wrong"] for x in runs),
             "foreign": sum(x.get("foreign_container_starts") or 0 for x in runs),
+            "pool_mb": _med([x.get("pool_mb") for x in runs]),
         })
     ratios = {}
+    pooled: dict[str, dict[str, float]] = {}
     for w in sorted({r["workload"] for r in rows}):
         by = {(r["row"], r["concurrency"]): statistics.median(r["jobs_per_s"]) for r in rows if r["workload"] == w}
         for (row, c), v in by.items():
             if row == "sdk" and ("docker-cli", c) in by:
                 ratios[f"{w}@{c}"] = v / by[("docker-cli", c)]
+            if row == "pooled":
+                pooled[f"{w}@{c}"] = {f"over_{base}": v / by[(base, c)]
+                                      for base in ("sdk", "host-pytest", "docker-cli") if (base, c) in by}
     mem = sorted(
         ((c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
          for c in results["cells"] if "memory" in c.get("purposes", [c.get("purpose")]) and "error" not in c))
     client_ms = [r["client_ms"] for r in rows if r["row"] == "sdk" and r["client_ms"] is not None]
-    return {"rows": rows, "ratios": ratios, "memory": mem,
+    pooled_ms = [r["client_ms"] for r in rows if r["row"] == "pooled" and r["client_ms"] is not None]
+    pooled_p99 = {f"{r['workload']}@{r['concurrency']}": r["p99"] for r in rows if r["row"] == "pooled"}
+    return {"rows": rows, "ratios": ratios, "pooled_ratios": pooled, "memory": mem,
             "targets": {
                 "sdk_over_docker_cli": {"target": ">= 1.2", "measured": ratios},
                 "sdk_client_cpu_ms_per_job": {"target": "< 5", "measured_max": max(client_ms) if client_ms else None},
                 "sdk_client_rss_mb_10000": {"target": "< 200",
                                             "measured": {str(n): peak for n, peak, *_ in mem}},
+                "pooled_over_sdk": {"target": ">= 6 (humaneval)", "measured": pooled},
+                "pooled_client_cpu_ms_per_job": {"target": "<= 2", "measured_max": max(pooled_ms) if pooled_ms else None},
+                "pooled_p99_s": {"target": "< 0.1 (one-test jobs, warm pool)", "measured": pooled_p99},
             }}
 
 
@@ -100,19 +110,24 @@ def markdown(results: dict[str, Any]) -> str:
         "machine's busy CPU, other work included). `foreign` counts containers started by "
         "other work on the same engine during the cells: their CPU lands in `job` and `host`.", "",
         "| workload | row | conc | jobs | jobs/s | p50 s | p95 s | p99 s | client ms | engine ms "
-        "| job ms | host ms | peak RSS MB | correct | foreign |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| job ms | host ms | peak RSS MB | pool MB | correct | foreign |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in s["rows"]:
         lines.append(
             f"| {r['workload']} | {r['row']} | {r['concurrency']} | {r['jobs']} | {_spread(r['jobs_per_s'])} "
             f"| {_fmt(r['p50'])} | {_fmt(r['p95'])} | {_fmt(r['p99'])} | {_fmt(r['client_ms'], 1)} "
             f"| {_fmt(r['engine_ms'], 0)} | {_fmt(r['job_ms'], 0)} | {_fmt(r['host_ms'], 0)} "
-            f"| {r['rss_peak_mb']:.0f} | {'yes' if r['correct'] else 'NO (' + str(r['wrong']) + ' wrong)'} "
+            f"| {r['rss_peak_mb']:.0f} | {_fmt(r.get('pool_mb'), 0)} | {'yes' if r['correct'] else 'NO (' + str(r['wrong']) + ' wrong)'} "
             f"| {r['foreign']} |")
     if s["ratios"]:
         lines += ["", "SDK jobs/s over docker-cli jobs/s (medians; target >= 1.2): " +
                   ", ".join(f"{k}: {v:.2f}x" for k, v in s["ratios"].items())]
+    if s["pooled_ratios"]:
+        lines += ["", "Pooled jobs/s over the other rows (medians; targets: >= 6x sdk and >= 3x host-pytest "
+                  "on humaneval): " + "; ".join(
+                      f"{k}: " + ", ".join(f"{b[5:]} {v:.2f}x" for b, v in by.items())
+                      for k, by in s["pooled_ratios"].items())]
     scaling = _group(results["cells"], "scaling")
     if scaling:
         lines += ["", f"## Throughput against concurrency ({a['scaling_workload']})", "",
@@ -150,7 +165,7 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
         return "matplotlib is not installed (pip install 'misalign-rewards[bench]'): chart skipped"
     s = summarize(results)
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    colors = {"sdk": "tab:blue", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange", "host-pytest": "tab:green"}
+    colors = {"sdk": "tab:blue", "pooled": "tab:purple", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange", "host-pytest": "tab:green"}
 
     ax = axes[0][0]
     workloads = sorted({r["workload"] for r in s["rows"]})

@@ -16,6 +16,10 @@ Rows:
   pytest exits 0. C at a time (an anyio pool of subprocesses).
 - ``host-pytest``: ``python -m pytest`` per job on the host, no container: the
   no-isolation reference. C at a time.
+- ``pooled`` (spec ``{"row": "sdk", "isolation": "pooled"}``): the SDK with warm
+  containers reused between jobs (docs/sandbox.md, "The warm pool"). Warmed with C jobs
+  at once before the clock starts, so C warm containers exist; ``pool_mb`` is their
+  memory cgroups' usage after the batch.
 - ``sdk-inprocess`` (spec ``{"row": "sdk", "mode": "inprocess"}``): the SDK with
   ``PytestJob(mode="inprocess")``, whose results are advisory (the solution shares the
   test process).
@@ -67,16 +71,21 @@ def _as_dict(job: BenchJob, mode: str = "isolated") -> dict[str, Any]:
 async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) -> dict[str, Any]:
     from misalign_rewards import RewardClient, Settings
 
+    isolation = spec.get("isolation", "fresh")
     settings = Settings(max_concurrent=spec["concurrency"], python_image=spec["image"],
-                        lean_image=spec.get("lean_image"))
+                        lean_image=spec.get("lean_image"), isolation=isolation)
     mode = spec.get("mode", "isolated")
     batch = [_as_dict(j, mode) for j in jobs]
+    pool_mb = None
     async with RewardClient(settings) as client:
-        await client.score([_as_dict(warm, mode)])
+        warm_up = spec["concurrency"] if isolation == "pooled" else 1
+        await client.score([{**_as_dict(warm, mode), "job_id": f"warm-{i}"} for i in range(warm_up)])
         rss_before = probes.rss_mb()
         s0, t0, p0 = probes.Sample.now(), time.time(), time.perf_counter()
         results = await client.score(batch)
         p1, t1, s1 = time.perf_counter(), time.time(), probes.Sample.now()
+        if isolation == "pooled":
+            pool_mb = probes.pool_memory_mb(client.sandbox)
     pid = str(os.getpid())
     rewards = [r.reward for r in results]
     latencies = [r.timings.get("total", 0.0) - r.timings.get("queued", 0.0) for r in results]
@@ -85,7 +94,7 @@ async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) ->
     return {
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": rewards, "latencies": latencies,
         "statuses": dict(Counter(r.status.value for r in results)), "rss_before_mb": rss_before,
-        "phases_p50_s": phases,
+        "phases_p50_s": phases, "pool_mb": pool_mb,
         "client_cpu_keys": ["self_s"], "job_cpu_key": "containers_s",
         "foreign": lambda attrs: attrs.get("io.misalign-rewards.pid") == pid,
     }
@@ -150,7 +159,7 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
     return {
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": [s["reward"] for s in slots],
         "latencies": [s["latency"] for s in slots], "statuses": dict(Counter(s["status"] for s in slots)),
-        "rss_before_mb": rss_before, "phases_p50_s": None,
+        "rss_before_mb": rss_before, "phases_p50_s": None, "pool_mb": None,
         # the docker CLI processes are the client's cost; host pytest processes are the jobs
         "client_cpu_keys": ["self_s", "children_s"] if row == "docker-cli" else ["self_s"],
         "job_cpu_key": "containers_s" if row == "docker-cli" else "children_s",
@@ -198,7 +207,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "correct": not wrong, "wrong": len(wrong), "wrong_ids": wrong[:10],
         "expected_passes": sum(1 for j in jobs if j.expected == 1.0),
         "statuses": raw["statuses"], "phases_p50_s": raw["phases_p50_s"],
-        "foreign_container_starts": foreign,
+        "foreign_container_starts": foreign, "pool_mb": raw.get("pool_mb"),
     }
 
 

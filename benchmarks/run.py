@@ -5,7 +5,8 @@
 
 Rows (``--rows``): ``sdk`` (RewardClient, fresh container per job), ``docker-cli``
 (``docker run --rm`` per job with the seed's flags), ``host-pytest`` (pytest on the host,
-no container), and optionally ``sdk-inprocess`` (the SDK with ``mode="inprocess"`` jobs).
+no container), ``pooled`` (RewardClient with ``isolation="pooled"``: warm containers reused
+between jobs), and optionally ``sdk-inprocess`` (the SDK with ``mode="inprocess"`` jobs).
 Each cell (workload x row x concurrency x repeat) runs in a fresh process
 (``benchmarks.rows``). Writes results.json, results.md and chart.png to ``--out``.
 See benchmarks/README.md.
@@ -29,7 +30,7 @@ from . import probes, report, workloads
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "ghcr.io/your-org/misalign-fv/python-sandbox:latest"
 DEFAULT_LEAN_IMAGE = "ghcr.io/your-org/misalign-fv/lean:latest"
-ALL_ROWS = ("sdk", "docker-cli", "host-pytest", "sdk-inprocess")
+ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "sdk-inprocess")
 CELL_TIMEOUT_S = 3 * 3600
 
 
@@ -77,8 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "or 'none'; 10000 takes about 20 minutes on 2 cores [100,1000]")
     p.add_argument("--repeat", type=int, default=3, help="repetitions of the main table [3]")
     p.add_argument("--scaling-repeat", type=int, default=1, help="repetitions of the sweep [1]")
-    p.add_argument("--rows", default="sdk,docker-cli,host-pytest",
-                   help=f"comma list of {', '.join(ALL_ROWS)} [sdk,docker-cli,host-pytest]")
+    p.add_argument("--rows", default="sdk,pooled,docker-cli,host-pytest",
+                   help=f"comma list of {', '.join(ALL_ROWS)} [sdk,pooled,docker-cli,host-pytest]")
     p.add_argument("--humaneval-variants", default="canonical",
                    help="canonical and/or return_none (expected rewards computed on the host) [canonical]")
     p.add_argument("--image", default=os.environ.get("MISALIGN_PYTHON_IMAGE", DEFAULT_IMAGE))
@@ -158,6 +159,8 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if spec["row"] == "sdk-inprocess":
         spec["row"], extra["mode"] = "sdk", "inprocess"
+    elif spec["row"] == "pooled":
+        spec["row"], extra["isolation"] = "sdk", "pooled"
     spec.update(extra)
     proc = subprocess.run([sys.executable, "-m", "benchmarks.rows", json.dumps(spec)], cwd=ROOT,
                           capture_output=True, text=True, timeout=CELL_TIMEOUT_S)
