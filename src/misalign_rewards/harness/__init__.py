@@ -21,6 +21,8 @@ is SDK-side and is not shipped.
     zygote            the trusted process that starts untrusted ones, as the untrusted uid
     procs             uids and capabilities, the zygote's handle, the sweep
     supervisor        a warm container's trusted loop: a forked worker per job, then the wipe
+    program           an io job's program on one stdin case, as the untrusted uid
+    cases             an io job's comparisons and checker, in trusted code
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from importlib import resources
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
 MODULES = ("main", "seal", "isolated", "proxy", "child", "wire", "inprocess", "inprocess_child",
-           "collect", "zygote", "procs", "supervisor")
+           "collect", "zygote", "procs", "supervisor", "program", "cases")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The

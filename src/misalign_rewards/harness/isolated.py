@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from . import collect, procs, proxy
+from . import collect, procs, program, proxy
 
 
 class HarnessDeadline(BaseException):
@@ -61,6 +61,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
                           deadline=deadline, solution_modules=tuple(config["solution_modules"]),
                           code_budget_s=config.get("code_timeout_s"))
     proxy.install(broker, list(config["solution_modules"]))
+    program.configure(zygote, config["solution_dir"], contained)
 
     hidden = {"done": False}
 

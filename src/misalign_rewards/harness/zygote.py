@@ -11,7 +11,8 @@ answers requests over a unix socket:
             closed, oom_score_adj 1000 (so the memory limit takes the solution, not the
             harness), no supplementary groups, the untrusted uid and gid, no_new_privs,
             the given working directory and environment; then run the target
-            (``child``: answer calls; ``inprocess``: the advisory pytest run)
+            (``child``: answer calls; ``inprocess``: the advisory pytest run; ``exec``: a
+            program with pipes for stdin and stdout, for contest-style cases)
     reap    wait (bounded) for a child and say how it ended
     end     kill a child's process group and reap it; then, if asked, count what else of
             the untrusted uid is alive and kill all of it (:func:`procs.kill_all_of`):
@@ -76,8 +77,29 @@ def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: 
     os.environ.update(env)
 
 
+def _exec_program(args: dict[str, Any]) -> None:
+    """``exec``: a program of the untrusted uid with fd 3 as its stdin and fd 4 as its
+    stdout (contest-style cases, harness/program.py); stderr stays /dev/null."""
+    import resource
+
+    os.dup2(3, 0)
+    os.dup2(4, 1)
+    os.close(3)
+    os.close(4)
+    memory = args.get("memory_bytes")
+    if isinstance(memory, int) and memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = args.get("cpu_s")
+    if isinstance(cpu, int) and cpu > 0:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    argv = [str(a) for a in args["argv"]]
+    os.execve(argv[0], argv, dict(os.environ))
+
+
 def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
-    if target == "child":
+    if target == "exec":
+        _exec_program(args)
+    elif target == "child":
         child.serve(wire, 3, 4, str(args["solution_dir"]))
     elif target == "inprocess":
         from . import inprocess_child

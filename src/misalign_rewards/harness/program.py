@@ -1,0 +1,117 @@
+"""Run the policy's program on one input, as the untrusted uid: contest-style stdin cases.
+
+Trusted code (the generated tests of an ``io`` job, running in the harness's process in
+isolated mode) calls :func:`run`; the program is started by the zygote like every
+untrusted process (its own session, the untrusted uid, no capabilities, no_new_privs),
+with a pipe as its stdin and another as its stdout, and nothing else: no stderr, no
+descriptor of ours. Its stdout is read up to a cap; past the case's time the whole
+process group is killed. The end of the test sweeps every process of the untrusted uid,
+as for any test.
+
+Stdlib only; runs inside the sandbox image.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from dataclasses import dataclass
+
+from . import procs
+
+#: The environment of a program (the same as a solution process's).
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+
+_state: dict[str, object] = {}
+
+
+def configure(zygote: procs.Zygote, solution_dir: str, contained: bool) -> None:
+    """Called by the harness before the tests run (isolated mode)."""
+    _state.update(zygote=zygote, solution_dir=solution_dir, contained=contained)
+
+
+@dataclass
+class Ran:
+    stdout: bytes
+    #: exit code (negative: the signal); None when we killed it (time, output cap)
+    exit_code: int | None
+    timed_out: bool
+    output_exceeded: bool
+    wall_s: float
+
+
+def python_argv(path: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-I", "-B", "-X", f"pycache_prefix={procs.pycache_prefix()}", path]
+
+
+def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
+        memory_bytes: int | None = None) -> Ran:
+    zygote = _state.get("zygote")
+    if not isinstance(zygote, procs.Zygote):
+        raise RuntimeError("program.run is only available inside an isolated-mode harness")
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    started = time.monotonic()
+    try:
+        pid = zygote.spawn("exec", cwd=str(_state["solution_dir"]), env=dict(ENV),
+                           args={"argv": argv, "memory_bytes": memory_bytes,
+                                 "cpu_s": int(timeout_s) + 1},
+                           fds=[in_r, out_w], contained=bool(_state["contained"]))
+    except BaseException:
+        for fd in (in_w, out_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(in_r)
+        os.close(out_w)
+    os.set_blocking(in_w, False)
+    deadline = started + timeout_s
+    out = bytearray()
+    pending = memoryview(stdin)
+    writing: int | None = in_w
+    if not pending:
+        os.close(in_w)
+        writing = None
+    timed_out = exceeded = False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            readable, writable, _ = select.select([out_r], [writing] if writing is not None else [], [], left)
+            if writable and writing is not None:
+                try:
+                    pending = pending[os.write(writing, pending[:65536]):]
+                except (BrokenPipeError, OSError):
+                    pending = pending[:0]  # it stopped reading: its business
+                if not pending:
+                    os.close(writing)
+                    writing = None
+            if readable:
+                chunk = os.read(out_r, 1 << 16)
+                if not chunk:
+                    break
+                out += chunk
+                if len(out) > output_bytes:
+                    exceeded = True
+                    del out[output_bytes:]
+                    break
+    finally:
+        if writing is not None:
+            os.close(writing)
+        os.close(out_r)
+    code = None
+    if not (timed_out or exceeded):
+        code = zygote.reap(pid, max(0.05, deadline - time.monotonic()))
+        timed_out = code is None
+    if code is None:
+        code = zygote.end(pid, sweep=False)[0]
+        if code is None:
+            code = zygote.reap(pid, 1.0)
+        code = None  # killed by us
+    return Ran(stdout=bytes(out), exit_code=code, timed_out=timed_out, output_exceeded=exceeded,
+               wall_s=time.monotonic() - started)
