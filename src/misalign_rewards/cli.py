@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="score a JSONL file of jobs")
-    run.add_argument("jobs", help="one job per line (JSON with 'kind': 'pytest' or 'lean')")
+    run.add_argument("jobs", help="one job per line (JSON with 'kind': 'pytest', 'io' or 'lean')")
     run.add_argument("-o", "--output", required=True,
                      help="results, one JSON line per valid input line: written (and flushed) as each "
                           "job finishes, then sorted into input order when the run completes")

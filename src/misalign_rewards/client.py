@@ -29,6 +29,7 @@ from .sandbox.docker import LABEL_PREFIX, DockerSandbox
 from .sandbox.pool import PooledSandbox
 from .settings import Settings
 from .verifiers.base import Verifier
+from .verifiers.io import IoVerifier
 from .verifiers.lean import LeanVerifier
 from .verifiers.pytest import PytestVerifier
 
@@ -91,11 +92,13 @@ class RewardClient:
             DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent, api_timeout_s=s.engine_api_timeout_s),
             max_jobs=s.pool_max_jobs, max_age_s=s.pool_max_age_s, idle_s=s.pool_idle_s)
         self.policy = resolve_policy(policy or s.reward_policy)
-        self.verifiers: dict[str, Verifier[Any]] = verifiers or {
-            "pytest": PytestVerifier(image=s.python_image_ref, limits=s.python_limits,
+        pytest_verifier = PytestVerifier(image=s.python_image_ref, limits=s.python_limits,
                                      timeout_s=s.python_timeout_s, integrity=s.integrity,
                                      call_timeout_s=s.python_call_timeout_s, isolation=s.isolation,
-                                     pool_idle_s=s.pool_idle_s),
+                                     pool_idle_s=s.pool_idle_s)
+        self.verifiers: dict[str, Verifier[Any]] = verifiers or {
+            "pytest": pytest_verifier,
+            "io": IoVerifier(pytest_verifier),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
                                  timeout_s=s.lean_timeout_s, integrity=s.integrity,
                                  reject_tokens=s.lean_reject_tokens),

@@ -143,7 +143,79 @@ class LeanJob(_JobBase):
         return self
 
 
-Job = Annotated[PytestJob | LeanJob, Field(discriminator="kind")]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Most cases an io job takes (each is one test of the generated suite).
+MAX_CASES = 10_000
+
+
+class IoCase(BaseModel):
+    """One test case. ``stdin``: ``input`` is the program's stdin (text), ``output`` the
+    expected stdout. ``functional``: ``input`` is the list of arguments (JSON values) of
+    the call, ``output`` the expected return value. ``testtype`` defaults from the job
+    (``functional`` when it has an ``fn_name``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: str | list[Any]
+    output: Any
+    testtype: Literal["stdin", "functional"] | None = None
+
+
+class IoJob(_JobBase):
+    """A program judged on test cases, the way contest datasets do (docs/io-jobs.md).
+
+    ``program`` is what the policy wrote. Each case runs the program once (``stdin``
+    cases: a fresh process, the input on stdin, stdout compared) or calls ``fn_name`` (a
+    function, or a method of ``class Solution``) in a fresh process. ``compare`` picks the
+    comparison; ``checker`` (trusted Python defining ``check(input, output, expected)``)
+    decides instead when ``compare="checker"``. Always judged in isolated mode.
+    """
+
+    kind: Literal["io"] = "io"
+    program: str
+    cases: list[IoCase] = Field(min_length=1, max_length=MAX_CASES)
+    fn_name: str | None = None
+    language: Literal["python"] = "python"
+    compare: Literal["exact", "tokens", "numbers", "unordered_lines", "checker"] = "tokens"
+    abs_tol: float = Field(1e-6, ge=0, allow_inf_nan=False)
+    rel_tol: float = Field(1e-6, ge=0, allow_inf_nan=False)
+    checker: str | None = None
+    stop_at_first_failure: bool = False
+    #: Seconds each case may take (a stdin run, or a call).
+    case_timeout_s: float = Field(6.0, gt=0, le=600)
+    #: Address-space limit of each stdin run (RLIMIT_AS); default: only the job's memory limit.
+    case_memory_bytes: int | None = Field(None, ge=16 << 20)
+    isolation: Literal["fresh", "pooled"] | None = None
+
+    @model_validator(mode="after")
+    def _check_cases(self) -> IoJob:
+        if self.fn_name is not None and not _IDENTIFIER.match(self.fn_name):
+            raise ValueError(f"fn_name: {self.fn_name!r} is not a Python identifier")
+        if (self.compare == "checker") != (self.checker is not None):
+            raise ValueError("checker: give a checker exactly when compare is 'checker'")
+        for i, case in enumerate(self.cases):
+            kind = self.case_kind(case)
+            if kind == "functional":
+                if self.fn_name is None:
+                    raise ValueError(f"cases.{i}: a functional case needs the job's fn_name")
+                if not isinstance(case.input, list):
+                    raise ValueError(f"cases.{i}.input: a functional case's input is the list of arguments")
+                if self.compare == "checker":
+                    raise ValueError(f"cases.{i}: the checker judges stdin cases only")
+            else:
+                if not isinstance(case.input, str):
+                    raise ValueError(f"cases.{i}.input: a stdin case's input is text")
+                if not isinstance(case.output, str):
+                    raise ValueError(f"cases.{i}.output: a stdin case's expected output is text")
+        if len(self.program) > MAX_SOLUTION_BYTES:
+            raise ValueError(f"program: {len(self.program)} characters, more than {MAX_SOLUTION_BYTES}")
+        return self
+
+    def case_kind(self, case: IoCase) -> str:
+        return case.testtype or ("functional" if self.fn_name else "stdin")
+
+
+Job = Annotated[PytestJob | LeanJob | IoJob, Field(discriminator="kind")]
 _JOB = TypeAdapter(Job)
 
 
@@ -163,15 +235,15 @@ def describe_validation_error(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_job(item: Any, index: int = 0) -> PytestJob | LeanJob | InvalidJob:
+def parse_job(item: Any, index: int = 0) -> PytestJob | LeanJob | IoJob | InvalidJob:
     """Validate one batch item; never raises for bad input."""
-    if isinstance(item, PytestJob | LeanJob):
+    if isinstance(item, PytestJob | LeanJob | IoJob):
         return item
     job_id = item.get("job_id") if isinstance(item, dict) else None
     if not isinstance(item, dict):
         return InvalidJob(index=index, job_id=None, error=f"expected a job or a dict, got {type(item).__name__}")
     if "kind" not in item:
-        return InvalidJob(index=index, job_id=job_id, error="kind: missing (use 'pytest' or 'lean')")
+        return InvalidJob(index=index, job_id=job_id, error="kind: missing (use 'pytest', 'io' or 'lean')")
     try:
         return _JOB.validate_python(item)
     except ValidationError as err:

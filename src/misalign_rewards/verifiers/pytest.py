@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -400,12 +401,17 @@ class PytestVerifier:
         return Outcome(status=status, detail=detail, tests=report.tests,
                        **{**base, "expected_tests": expected}, extra=extra)
 
-    async def verify(self, job: PytestJob, run: RunFn) -> Outcome:
+    async def verify(self, job: PytestJob, run: RunFn, *,
+                     adjust_flags: Callable[[list[IntegrityFlag]], list[IntegrityFlag]] | None = None) -> Outcome:
+        """``adjust_flags``: for a job kind built on this one (io jobs), which static flags
+        mean what for it."""
         if self.integrity is not IntegrityMode.OFF and \
                 sum(len(v) for v in job.solution_files.values()) >= _SCAN_ELSEWHERE_BYTES:
             flags = await anyio.to_process.run_sync(scan_files, job.solution_files, cancellable=True)
         else:
             flags = self.scan(job)
+        if adjust_flags is not None:
+            flags = adjust_flags(flags)
         rejecting = [f for f in flags if f.rejects]
         if self.integrity is IntegrityMode.ENFORCE and rejecting:
             codes = sorted({f.code for f in rejecting})
