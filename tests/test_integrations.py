@@ -3,6 +3,7 @@ docs/integrations.md."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -45,6 +46,15 @@ async def test_trl_reward_scores_completions_with_dataset_columns(python_image: 
 
 
 @pytest.mark.docker
+async def test_trl_reward_for_io_jobs_reads_prime_code_cases(python_image: str) -> None:
+    reward = make_trl_reward(Settings(python_image=python_image), kind="io")
+    truth = {"fn_name": "mul", "inputs": ["2\n3"], "outputs": ["6"]}
+    rewards = await reward(["```python\ndef mul(a, b):\n    return a * b\n```", "def mul(a, b):\n    return a + b\n",
+                            "def mul(a, b): pass"], ground_truth=[truth, truth, {"inputs": [1]}])
+    assert rewards == [1.0, 0.0, None]
+
+
+@pytest.mark.docker
 def test_verl_compute_score_and_infra_errors(python_image: str) -> None:
     score = make_verl_compute_score(Settings(python_image=python_image))
     try:
@@ -63,6 +73,24 @@ def test_verl_compute_score_and_infra_errors(python_image: str) -> None:
     finally:
         strict.close()
         lenient.close()
+
+
+@pytest.mark.docker
+def test_verl_prime_code_ground_truth_just_works(python_image: str) -> None:
+    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "contest" / "prime_code.jsonl").read_text().splitlines()]
+    stdin_truth = rows[0]["reward_model"]["ground_truth"]  # a JSON string, as verl stores it
+    call_truth = rows[1]["reward_model"]["ground_truth"]   # a dict with fn_name
+    score = make_verl_compute_score(Settings(python_image=python_image))
+    try:
+        got = [
+            score("codecontests", "```python\na, b = map(int, input().split())\nprint(a + b)\n```", stdin_truth),
+            score("codecontests", "print(3)", stdin_truth),
+            score("leetcode", "Here:\n```python\ndef mul(a, b):\n    return a * b\n```", call_truth,
+                  extra_info={"index": 1}, data_sources=None),
+        ]
+    finally:
+        score.close()
+    assert [g["score"] for g in got] == [1.0, 0.0, 1.0], got
 
 
 @pytest.mark.docker

@@ -53,16 +53,19 @@ def _at(values: Any, i: int, name: str) -> Any:
 def make_trl_reward(
     settings: Settings | None = None,
     *,
-    kind: Literal["pytest", "lean"] = "pytest",
+    kind: Literal["pytest", "lean", "io"] = "pytest",
     tests_column: str = "tests",
     statement_column: str = "statement",
+    cases_column: str = "ground_truth",
     name: str | None = None,
 ) -> Callable[..., Awaitable[list[float | None]]]:
     """A TRL-style reward function: ``async (completions, **kwargs) -> list[float | None]``.
 
     Pytest: each completion's last Python block is the solution; the dataset column
     ``tests_column`` holds the test source. Lean: the completion's last ``lean`` block is
-    the proof of ``statement_column``. ``None`` marks a sample whose reward could not be
+    the proof of ``statement_column``. Io: the completion's last Python block is the
+    program, judged on the cases in ``cases_column`` (verl's ``prime_code`` form
+    ``{"inputs", "outputs", "fn_name"?}``, a dict or its JSON text). ``None`` marks a sample whose reward could not be
     computed (infrastructure trouble), which TRL treats as missing, never as 0.
     """
 
@@ -73,6 +76,14 @@ def make_trl_reward(
             if kind == "pytest":
                 jobs.append({"kind": "pytest", "solution": extract_code(text, "python"),
                              "tests": _at(kwargs.get(tests_column), i, tests_column)})
+            elif kind == "io":
+                from .datasets.contest import DatasetRowError, prime_code
+
+                try:
+                    jobs.append(prime_code(_at(kwargs.get(cases_column), i, cases_column),
+                                           extract_code(text, "python")).model_dump())
+                except (DatasetRowError, ValueError) as exc:
+                    jobs.append({"kind": "io", "invalid": f"{cases_column}[{i}]: {exc}"})  # its own invalid_input
             else:
                 jobs.append({"kind": "lean", "proof": extract_code(text, "lean"),
                              "statement": _at(kwargs.get(statement_column), i, statement_column)})
@@ -134,8 +145,11 @@ def make_verl_compute_score(
     """A verl-style ``compute_score(data_source, solution_str, ground_truth, extra_info=None)``.
 
     ``ground_truth`` is the test source (pytest) or the theorem statement (lean), or a
-    JSON object with ``tests``/``statement`` and optional ``expected_tests``. The kind is
-    ``extra_info["kind"]`` when given, else ``lean`` when ``data_source`` mentions lean.
+    JSON object with ``tests``/``statement`` and optional ``expected_tests``, or verl's
+    ``prime_code`` ground truth ``{"inputs", "outputs", "fn_name"?}`` (an io job,
+    docs/io-jobs.md). The kind is ``extra_info["kind"]`` when given, else ``io`` for a
+    ground truth with ``inputs`` and ``outputs``, else ``lean`` when ``data_source``
+    mentions lean, else ``pytest``. Extra keyword arguments verl passes are ignored.
     Returns ``{"score": float, "status": ..., "flags": [...]}``. verl needs a number, so an
     infrastructure error raises (default) or, with ``on_infra_error="nan"``, scores NaN:
     never a silent 0. The function owns one :class:`SyncRewardClient`, opened on the
@@ -144,12 +158,20 @@ def make_verl_compute_score(
     holder: dict[str, SyncRewardClient] = {}
 
     def compute_score(data_source: str, solution_str: str, ground_truth: Any,
-                      extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
+                      extra_info: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
         extra = extra_info or {}
-        kind = extra.get("kind") or ("lean" if "lean" in str(data_source).lower() else "pytest")
         truth = json.loads(ground_truth) if isinstance(ground_truth, str) and ground_truth.lstrip().startswith("{") \
             else ground_truth
-        if kind == "lean":
+        io_like = isinstance(truth, dict) and "inputs" in truth and "outputs" in truth
+        kind = extra.get("kind") or ("io" if io_like else "lean" if "lean" in str(data_source).lower() else "pytest")
+        if kind == "io":
+            from .datasets.contest import DatasetRowError, prime_code
+
+            try:
+                job = prime_code(truth, extract_code(solution_str, "python")).model_dump()
+            except (DatasetRowError, ValueError) as exc:
+                raise RuntimeError(f"no reward for this sample: the ground truth is not a prime_code one: {exc}") from None
+        elif kind == "lean":
             statement = truth["statement"] if isinstance(truth, dict) else truth
             job: dict[str, Any] = {"kind": "lean", "statement": statement, "proof": extract_code(solution_str, "lean")}
         else:
