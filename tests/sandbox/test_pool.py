@@ -153,11 +153,33 @@ async def _pair(image: str, attack: str, mode: str) -> tuple[Outcome, RunResult,
     return first, runs[0], probe, runs[1], pool
 
 
+@pytest.fixture(scope="module")
+def pairs(python_image: str) -> dict[tuple[str, str], Any]:
+    """Every case in both modes, three pairs at a time (each pair on a pool of its own)."""
+    out: dict[tuple[str, str], Any] = {}
+
+    async def go() -> None:
+        limiter = anyio.CapacityLimiter(3)
+
+        async def one(case: str, mode: str) -> None:
+            async with limiter:
+                out[(case, mode)] = await _pair(python_image, CASES[case][0], mode)
+
+        async with anyio.create_task_group() as tg:
+            for case in CASES:
+                for mode in ("isolated", "inprocess"):
+                    tg.start_soon(one, case, mode)
+
+    anyio.run(go)
+    return out
+
+
 @pytest.mark.parametrize("mode", ["isolated", "inprocess"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_job_cannot_change_the_next_jobs_verdict(python_image: str, case: str, mode: str) -> None:
-    attack, replaced = CASES[case]
-    first, first_run, probe, probe_run, pool = anyio.run(_pair, python_image, attack, mode)
+def test_a_job_cannot_change_the_next_jobs_verdict(pairs: dict[tuple[str, str], Any], case: str,
+                                                   mode: str) -> None:
+    replaced = CASES[case][1]
+    first, first_run, probe, probe_run, pool = pairs[(case, mode)]
     assert first.status is not Status.CRASHED or first.flags, first.detail
     assert probe.status is Status.PASSED, (probe.detail, [(t.id, t.message[:300]) for t in probe.tests])
     same = probe_run.container_id == first_run.container_id
