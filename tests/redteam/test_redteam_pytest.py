@@ -176,20 +176,10 @@ async def _run_all(image: str, isolation: str = "fresh") -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def both_isolations(python_image: str) -> dict[str, dict[str, Any]]:
-    """The corpus in fresh and in warm containers, at once (much of it is waiting out
-    deadlines, which overlaps)."""
-    out: dict[str, dict[str, Any]] = {}
-
-    async def go() -> None:
-        async def one(isolation: str) -> None:
-            out[isolation] = await _run_all(python_image, isolation)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(one, "fresh")
-            tg.start_soon(one, "pooled")
-
-    anyio.run(go)
-    return out
+    """The corpus in fresh and in warm containers, one after the other: run together, the
+    load makes the harness's observe-only stray counts (P19) come and go, and the docs
+    table generated from the fresh verdicts must not depend on load."""
+    return {isolation: anyio.run(_run_all, python_image, isolation) for isolation in ("fresh", "pooled")}
 
 
 @pytest.fixture(scope="module")

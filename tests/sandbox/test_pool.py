@@ -33,6 +33,7 @@ HONEST = "def add(a, b):\n    return a + b\n"
 #: The probe: honest code, and trusted tests that fail on any trace of an earlier job.
 PROBE_TESTS = '''\
 import os
+import socket
 import tempfile
 
 from solution import add
@@ -62,6 +63,13 @@ def test_no_process_of_another_job():
                 others.append(pid)
     # the solution process of this very test is the only untrusted one allowed
     assert len(others) <= 1, others
+
+
+def test_a_port_is_free():
+    # no SO_REUSEADDR: a socket an earlier job left in TIME_WAIT on the port would refuse it
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 8080))
+        s.listen()
 
 
 def test_tmp_has_room():
@@ -117,6 +125,19 @@ fd = os.open("/tmp/lock", os.O_CREAT | os.O_RDWR, 0o666)
 fcntl.flock(fd, fcntl.LOCK_EX)
 keep = open("/dev/null")
 ''' + HONEST, True),
+    # Found by an attacker pass: no process or file holds it, the kernel does (about 60 s).
+    "a socket left in TIME_WAIT": ("""\
+import socket
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 8080))
+srv.listen()
+client = socket.create_connection(("127.0.0.1", 8080))
+conn, _ = srv.accept()
+conn.close()      # the server side closes first: its end stays in TIME_WAIT
+client.close()
+srv.close()
+""" + HONEST, True),
     "changes inside its own processes only": ('''\
 import json, os, signal, sys
 sys.modules["json"] = None

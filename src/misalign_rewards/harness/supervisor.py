@@ -214,11 +214,14 @@ class _Baseline:
         self.hashes = _tree_hashes(harness_root)
         self.fds = _fds()
         self.pids = {1, os.getpid(), zygote.pid}
+        self.unix = _sockets()[1]
         self.zygote = zygote
 
     def left_behind(self) -> list[str]:
         """What the job left in the places shared between jobs (before the wipe): files
-        in /tmp outside the job's folder, in /dev/shm and /dev/mqueue; System V objects."""
+        in /tmp outside the job's folder, in /dev/shm and /dev/mqueue; sockets (inet ones
+        in any state, TIME_WAIT included; unix ones the container did not start with);
+        System V objects."""
         found = []
         for base in SHARED_DIRS:
             try:
@@ -227,6 +230,9 @@ class _Baseline:
                 continue
             allowed = {os.path.basename(k) for k in self.keep if os.path.dirname(k) == base}
             found += [os.path.join(base, n) for n in sorted(set(names) - allowed)]
+        inet, unix = _sockets()
+        found += [f"socket {s}" for s in inet]
+        found += [f"unix socket inode {i}" for i in sorted(unix - self.unix)]
         return found + _sysv_objects()
 
     def problems(self) -> list[str]:
@@ -258,6 +264,35 @@ class _Baseline:
         if _sysv_objects():
             out.append(f"System V IPC objects remain: {_sysv_objects()[:5]}")
         return out
+
+
+#: The container's own network namespace (NetworkMode none: loopback only). A socket that
+#: outlives every process of its job (TIME_WAIT after an active close, say) holds its
+#: port for the next job.
+_NET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6")
+
+
+def _sockets() -> tuple[list[str], set[str]]:
+    """Inet sockets still in the kernel's tables (any is left over: between jobs no
+    process holds one), and the inodes of the unix sockets."""
+    inet = []
+    for name in _NET_TABLES:
+        try:
+            with open(f"/proc/net/{name}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        inet += [f"{name} {' '.join(row.split()[1:3])}" for row in rows if row.strip()]
+    unix = set()
+    try:
+        with open("/proc/net/unix") as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if len(cols) >= 7:
+                    unix.add(cols[6])
+    except OSError:
+        pass
+    return inet, unix
 
 
 def _oom_kills() -> int | None:

@@ -192,7 +192,11 @@ def serve(sock: socket.socket) -> None:
             request = json.loads(data)
             op = request["op"]
             if op == "spawn":
-                reply: dict[str, Any] = {"pid": _spawn(request, fds)}
+                pid = _spawn(request, fds)
+                # An exit status kept for an earlier child with this pid (the counter
+                # wrapped) is not this child's.
+                children.status.pop(pid, None)
+                reply: dict[str, Any] = {"pid": pid}
             elif op == "reap":
                 reply = {"status": children.wait(int(request["pid"]), float(request["timeout_s"]))}
             elif op == "end":
