@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest")
+ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest", "host-subprocess")
 
 
 def _group(cells: list[dict[str, Any]], purpose: str) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
@@ -69,7 +69,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 ratios[f"{w}@{c}"] = v / by[("docker-cli", c)]
             if row == "pooled":
                 pooled[f"{w}@{c}"] = {f"over_{base}": v / by[(base, c)]
-                                      for base in ("sdk", "host-pytest", "docker-cli") if (base, c) in by}
+                                      for base in ("sdk", "host-pytest", "docker-cli", "host-subprocess")
+                                      if (base, c) in by}
     mem = sorted(
         ((c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
          for c in results["cells"] if "memory" in c.get("purposes", [c.get("purpose")]) and "error" not in c))
@@ -165,7 +166,8 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
         return "matplotlib is not installed (pip install 'misalign-rewards[bench]'): chart skipped"
     s = summarize(results)
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    colors = {"sdk": "tab:blue", "pooled": "tab:purple", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange", "host-pytest": "tab:green"}
+    colors = {"sdk": "tab:blue", "pooled": "tab:purple", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange",
+              "host-pytest": "tab:green", "host-subprocess": "tab:olive"}
 
     ax = axes[0][0]
     workloads = sorted({r["workload"] for r in s["rows"]})

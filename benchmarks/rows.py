@@ -20,6 +20,10 @@ Rows:
   containers reused between jobs (docs/sandbox.md, "The warm pool"). Warmed with C jobs
   at once before the clock starts, so C warm containers exist; ``pool_mb`` is their
   memory cgroups' usage after the batch.
+- ``host-subprocess`` (io workload only): each case of the job run with ``subprocess`` on
+  the host, no container: a stdin case as ``python -B solution.py`` with the input on
+  stdin, compared token by token; a call case as a ``python -B -c`` that imports the
+  function and prints its JSON result. Reward 1 if every case matches. C jobs at a time.
 - ``sdk-inprocess`` (spec ``{"row": "sdk", "mode": "inprocess"}``): the SDK with
   ``PytestJob(mode="inprocess")``, whose results are advisory (the solution shares the
   test process).
@@ -50,7 +54,7 @@ from misalign_rewards.client import percentile  # the batch log's own nearest-ra
 from . import probes, workloads
 from .workloads import BenchJob
 
-ROWS = ("sdk", "docker-cli", "host-pytest")
+ROWS = ("sdk", "docker-cli", "host-pytest", "host-subprocess")
 SEED_FLAGS = ["--network", "none", "--read-only", "--tmpfs", "/tmp:size=64m", "--memory", "512m",
               "--cpus", "1", "--pids-limit", "64"]
 PYTEST_ARGS = ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -64,6 +68,8 @@ BASELINE_TIMEOUT_S = 60.0
 def _as_dict(job: BenchJob, mode: str = "isolated") -> dict[str, Any]:
     if job.kind == "lean":
         return {"kind": "lean", "job_id": job.job_id, **job.lean}
+    if job.kind == "io":
+        return {"kind": "io", "job_id": job.job_id, **job.io}
     return {"kind": "pytest", "job_id": job.job_id, "solution": job.solution, "tests": job.tests,
             "expected_tests": job.expected_tests, "mode": mode}
 
@@ -129,6 +135,13 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
         return [sys.executable, *PYTEST_ARGS, str(d)]
 
     async def one(job: BenchJob, out: dict[str, Any]) -> None:
+        if row == "host-subprocess":
+            async with limiter:
+                t = time.perf_counter()
+                ok = await _io_on_host(job, base)
+                out.update(reward=1.0 if ok else 0.0, status="passed" if ok else "failed",
+                           latency=time.perf_counter() - t)
+            return
         async with limiter:
             t = time.perf_counter()
             d = _write(job, base)
@@ -168,6 +181,36 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
     }
 
 
+_CALL = ("import json, sys\nsys.path.insert(0, sys.argv[1])\nfrom solution import {fn}\n"
+         "print(json.dumps({fn}(*json.loads(sys.stdin.read()))))\n")
+
+
+async def _io_on_host(job: BenchJob, base: Path) -> bool:
+    """The io baseline: every case of ``job`` with subprocess, no container, no harness."""
+    d = base / job.job_id
+    d.mkdir()
+    (d / "solution.py").write_text(job.io["program"])
+    fn = job.io.get("fn_name")
+    for case in job.io["cases"]:
+        with anyio.move_on_after(BASELINE_TIMEOUT_S):
+            if fn:
+                proc = await anyio.run_process([sys.executable, "-B", "-c", _CALL.format(fn=fn), str(d)],
+                                               input=json.dumps(case["input"]).encode(), check=False)
+                try:
+                    ok = proc.returncode == 0 and json.loads(proc.stdout) == case["output"]
+                except ValueError:
+                    ok = False
+            else:
+                proc = await anyio.run_process([sys.executable, "-B", str(d / "solution.py")],
+                                               input=case["input"].encode(), check=False, cwd=d)
+                ok = proc.returncode == 0 and proc.stdout.decode().split() == case["output"].split()
+            if not ok:
+                return False
+            continue
+        return False  # timed out
+    return True
+
+
 # -- one row -------------------------------------------------------------------------------
 
 
@@ -198,7 +241,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                       "max": max(lat) if lat else None},
         "cpu_ms_per_job": {
             "client": per_job_ms(client_s),
-            "engine": per_job_ms(cpu["engine_s"]) if spec["row"] != "host-pytest" else 0.0,
+            "engine": per_job_ms(cpu["engine_s"]) if not spec["row"].startswith("host-") else 0.0,
             "job": per_job_ms(job_s),
             "host_all": per_job_ms(cpu["host_s"]),
         },

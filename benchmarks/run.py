@@ -30,7 +30,7 @@ from . import probes, report, workloads
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "ghcr.io/your-org/misalign-fv/python-sandbox:latest"
 DEFAULT_LEAN_IMAGE = "ghcr.io/your-org/misalign-fv/lean:latest"
-ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "sdk-inprocess")
+ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "host-subprocess", "sdk-inprocess")
 CELL_TIMEOUT_S = 3 * 3600
 
 
@@ -121,12 +121,14 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
             "humaneval_variants": args.humaneval_variants.split(",")}
 
     def rows_for(w: str) -> list[str]:
+        if w == "io":
+            return [r for r in rows if r in ("sdk", "pooled")] + ["host-subprocess"]
         if w == "lean":
             dropped = [r for r in rows if r != "sdk"]
             if dropped:
                 skipped.append(f"lean: rows {', '.join(dropped)} are pytest commands; only sdk runs Lean")
             return [r for r in rows if r == "sdk"]
-        return rows
+        return [r for r in rows if r != "host-subprocess"]
 
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
 

@@ -14,6 +14,9 @@ row's own process, so the client's memory includes the batch it holds, as a user
   and must earn 0, so a row that passes everything is not correct.
 - ``cpu``: a pure-Python prime sieve (about 0.3 CPU-seconds per job here) whose result
   the test checks; every fifth job is off by one and must earn 0.
+- ``io``: contest-style io jobs (docs/io-jobs.md), alternately 5 stdin cases (read two
+  numbers, print their sum) and 5 call cases (``fn_name``); every fifth job is wrong and
+  must earn 0. SDK rows and the ``host-subprocess`` baseline only.
 - ``lean``: two core-Lean proofs (one right, one wrong), only when a real ``lean`` image
   exists; SDK row only (the baselines are pytest commands).
 """
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-WORKLOADS = ("humaneval", "trivial", "cpu", "lean")
+WORKLOADS = ("humaneval", "trivial", "cpu", "io", "lean")
 WRONG_EVERY = 5  # every fifth trivial/cpu job is wrong on purpose
 
 
@@ -40,6 +43,8 @@ class BenchJob:
     expected_tests: list[str] | None = None
     #: lean: the LeanJob's fields.
     lean: dict[str, Any] = field(default_factory=dict)
+    #: io: the IoJob's fields.
+    io: dict[str, Any] = field(default_factory=dict)
 
     def sdk_job(self) -> Any:
         from misalign_rewards import LeanJob, PytestJob
@@ -118,6 +123,26 @@ def humaneval(n: int | None, variants: tuple[str, ...] = ("canonical",)) -> list
     return out
 
 
+_IO_STDIN = "a, b = map(int, input().split())\nprint(a + b{fudge})\n"
+_IO_CALL = "def add(a, b):\n    return a + b{fudge}\n"
+
+
+def io(n: int) -> list[BenchJob]:
+    jobs = []
+    for i in range(n):
+        wrong = i % WRONG_EVERY == WRONG_EVERY - 1
+        fudge = " + 1" if wrong else ""
+        pairs = [(i + k, 3 * k - i) for k in range(5)]
+        if i % 2 == 0:
+            fields = {"program": _IO_STDIN.format(fudge=fudge),
+                      "cases": [{"input": f"{a} {b}\n", "output": f"{a + b}\n"} for a, b in pairs]}
+        else:
+            fields = {"program": _IO_CALL.format(fudge=fudge), "fn_name": "add",
+                      "cases": [{"input": [a, b], "output": a + b} for a, b in pairs]}
+        jobs.append(BenchJob(job_id=f"io-{i}", kind="io", expected=0.0 if wrong else 1.0, io=fields))
+    return jobs
+
+
 def lean(n: int) -> list[BenchJob]:
     cases = [(dict(statement=": 1 + 1 = 2", proof="rfl", imports=[]), 1.0),
              (dict(statement=": 1 + 1 = 3", proof="rfl", imports=[]), 0.0)]
@@ -134,10 +159,12 @@ def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("c
         return trivial(size)
     if name == "cpu":
         return cpu(size)
+    if name == "io":
+        return io(size)
     if name == "lean":
         return lean(size)
     raise ValueError(f"unknown workload {name!r}; known: {WORKLOADS}")
 
 
 def default_size(name: str) -> int | None:
-    return {"humaneval": None, "trivial": 60, "cpu": 30, "lean": 10}[name]
+    return {"humaneval": None, "trivial": 60, "cpu": 30, "io": 40, "lean": 10}[name]
