@@ -5,7 +5,9 @@
 #
 #   --build-only        build and verify; push nothing
 #   --tag TAG           tag TAG (e.g. v1.0, lean-v4.16.0) instead of the git SHA; `latest` too
-#   --only IMAGE        build just one image: python-sandbox or lean (repeatable)
+#   --only IMAGE        build just one image: python-sandbox, cpp-sandbox or lean (repeatable);
+#                       cpp-sandbox is built on the python-sandbox image of the same tag
+#                       (building it when missing)
 #   --offline-base      build python-sandbox on a debootstrapped Debian bookworm base and
 #                       wheels downloaded on the host, without pulling python:3.11-slim
 #                       (done automatically when that pull fails)
@@ -22,12 +24,13 @@
 #                which pushes directly and cannot be verified or loaded locally.
 #   PYTHON_BASE  base of python-sandbox (default python:3.11-slim)
 #
-# Images: $REGISTRY/python-sandbox:{TAG,latest} and $REGISTRY/lean:{TAG,latest}, plus the
-# short local aliases python-sandbox:latest and lean:latest. TAG is the git short SHA
+# Images: $REGISTRY/{python-sandbox,cpp-sandbox,lean}:{TAG,latest}, plus the short local
+# aliases python-sandbox:latest, cpp-sandbox:latest and lean:latest. TAG is the git short SHA
 # (with -dirty when the work tree has changes) unless --tag is given.
 #
 # Verification after a build (a failure stops the script):
 #   python-sandbox: docker run --rm IMAGE -c "import pytest; print('ok')" prints ok
+#   cpp-sandbox:    a C++ program compiled and run inside it prints ok
 #   lean:           containers/verify-lean.sh IMAGE (a theorem without and with Mathlib)
 #
 # The lean image needs the internet (elan's toolchain download and Mathlib's olean cache);
@@ -58,7 +61,7 @@ while [[ $# -gt 0 ]]; do
     --build-only) build_only=1 ;;
     --tag) [[ $# -ge 2 && -n "$2" ]] || die 2 "--tag needs a value"; tag=$2; shift ;;
     --tag=*) tag=${1#--tag=}; [[ -n "$tag" ]] || die 2 "--tag needs a value" ;;
-    --only) [[ $# -ge 2 ]] || die 2 "--only needs python-sandbox or lean"; images+=("$2"); shift ;;
+    --only) [[ $# -ge 2 ]] || die 2 "--only needs python-sandbox, cpp-sandbox or lean"; images+=("$2"); shift ;;
     --only=*) images+=("${1#--only=}") ;;
     --offline-base) offline=1 ;;
     --no-verify) verify=0 ;;
@@ -68,9 +71,10 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-[[ ${#images[@]} -gt 0 ]] || images=(python-sandbox lean)
+[[ ${#images[@]} -gt 0 ]] || images=(python-sandbox cpp-sandbox lean)
 for img in "${images[@]}"; do
-  [[ "$img" == python-sandbox || "$img" == lean ]] || die 2 "--only takes python-sandbox or lean, not '$img'"
+  [[ "$img" == python-sandbox || "$img" == cpp-sandbox || "$img" == lean ]] ||
+    die 2 "--only takes python-sandbox, cpp-sandbox or lean, not '$img'"
 done
 if [[ -n "$tag" && ! "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
   die 2 "--tag '$tag' is not a valid image tag (letters, digits, _ . -; at most 128)"
@@ -169,6 +173,27 @@ build_python_sandbox() {
   fi
 }
 
+build_cpp_sandbox() {
+  local base="$REGISTRY/python-sandbox:$tag"
+  if ! docker image inspect "$base" >/dev/null 2>&1; then
+    say "cpp-sandbox needs $base: building python-sandbox first"
+    build_python_sandbox
+  fi
+  build cpp-sandbox Dockerfile.cpp-sandbox --build-arg "BASE_IMAGE=$base" \
+    --label "org.opencontainers.image.base.name=$base" \
+    --label "io.misalign-rewards.recipe=$(recipe_hash)" \
+    --label "org.opencontainers.image.revision=$tag" ||
+    die 1 "the cpp-sandbox image did not build (it installs g++ from Debian's archive)"
+  if [[ $verify == 1 ]]; then
+    local got
+    got=$(docker run --rm --network none --read-only --tmpfs /tmp:exec "$REGISTRY/cpp-sandbox:$tag" -c \
+      "import subprocess; open('/tmp/a.cpp','w').write('#include <cstdio>\nint main(){std::puts(\"ok\");}\n'); subprocess.run(['g++','-o','/tmp/a','/tmp/a.cpp'],check=True); print(subprocess.run(['/tmp/a'],capture_output=True,text=True).stdout.strip())") ||
+      die 1 "verification of cpp-sandbox failed to run"
+    [[ "$got" == ok ]] || die 1 "verification of cpp-sandbox printed '$got', expected 'ok'"
+    say "verified cpp-sandbox: a compiled C++ program -> ok"
+  fi
+}
+
 build_lean() {
   build lean Dockerfile.lean --label "org.opencontainers.image.revision=$tag" ||
     die 1 "the lean image did not build (it needs elan's and Mathlib's servers; see containers/README.md)"
@@ -181,6 +206,7 @@ pushed=()
 for img in "${images[@]}"; do
   case "$img" in
     python-sandbox) build_python_sandbox ;;
+    cpp-sandbox) build_cpp_sandbox ;;
     lean) build_lean ;;
   esac
   if [[ $build_only == 0 && $use_buildx == 0 ]]; then

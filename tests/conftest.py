@@ -69,6 +69,24 @@ def python_image(docker_engine: None) -> str:
     return image
 
 
+@pytest.fixture(scope="session")
+def cpp_image(python_image: str) -> str:
+    """Name of the cpp-sandbox image (python-sandbox plus g++), built with the project's
+    script if missing (it installs g++ from Debian's archive)."""
+    registry = os.environ.get("REGISTRY", DEFAULT_REGISTRY).rstrip("/")
+    image = os.environ.get("MISALIGN_CPP_IMAGE", f"{registry}/cpp-sandbox:latest")
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0:
+        return image
+    build = subprocess.run(
+        [str(ROOT / "containers" / "build_and_push.sh"), "--build-only", "--only", "cpp-sandbox"],
+        capture_output=True, text=True, env={**os.environ, "REGISTRY": registry},
+    )
+    if build.returncode != 0 or subprocess.run(["docker", "image", "inspect", image],
+                                               capture_output=True).returncode != 0:
+        _unavailable(f"the image {image} is missing and building it failed:\n{build.stderr[-3000:]}")
+    return image
+
+
 @pytest.fixture(autouse=True)
 def _docker_marker(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("docker") is not None:

@@ -46,7 +46,7 @@ EXIT_OK, EXIT_JOB_TROUBLE, EXIT_USAGE, EXIT_ENGINE = 0, 1, 2, 3
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for name in ("integrity", "max_concurrent", "reward_policy", "log_format", "log_file", "log_level",
-                 "python_image", "lean_image", "isolation"):
+                 "python_image", "lean_image", "cpp_image", "isolation"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -354,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--max-concurrent", type=int, help="runs at once (default: sized from the engine host)")
     common.add_argument("--python-image", help="python-sandbox image name")
     common.add_argument("--lean-image", help="lean image name")
+    common.add_argument("--cpp-image", help="cpp-sandbox image name (io jobs in C++)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="score a JSONL file of jobs")

@@ -98,7 +98,10 @@ class RewardClient:
                                      pool_idle_s=s.pool_idle_s)
         self.verifiers: dict[str, Verifier[Any]] = verifiers or {
             "pytest": pytest_verifier,
-            "io": IoVerifier(pytest_verifier),
+            "io": IoVerifier(pytest_verifier, {"cpp": PytestVerifier(
+                image=s.cpp_image_ref, limits=s.python_limits, timeout_s=s.python_timeout_s, integrity=s.integrity,
+                call_timeout_s=s.python_call_timeout_s, isolation=s.isolation, pool_idle_s=s.pool_idle_s,
+                tmp_exec=True)}),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
                                  timeout_s=s.lean_timeout_s, integrity=s.integrity,
                                  reject_tokens=s.lean_reject_tokens),

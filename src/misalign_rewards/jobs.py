@@ -175,7 +175,7 @@ class IoJob(_JobBase):
     program: str
     cases: list[IoCase] = Field(min_length=1, max_length=MAX_CASES)
     fn_name: str | None = None
-    language: Literal["python"] = "python"
+    language: Literal["python", "cpp"] = "python"
     compare: Literal["exact", "tokens", "numbers", "unordered_lines", "checker"] = "tokens"
     abs_tol: float = Field(1e-6, ge=0, allow_inf_nan=False)
     rel_tol: float = Field(1e-6, ge=0, allow_inf_nan=False)
@@ -185,6 +185,8 @@ class IoJob(_JobBase):
     case_timeout_s: float = Field(6.0, gt=0, le=600)
     #: Address-space limit of each stdin run (RLIMIT_AS); default: only the job's memory limit.
     case_memory_bytes: int | None = Field(None, ge=16 << 20)
+    #: Seconds the compile step may take (compiled languages).
+    compile_timeout_s: float = Field(30.0, gt=0, le=600)
     isolation: Literal["fresh", "pooled"] | None = None
 
     @model_validator(mode="after")
@@ -202,6 +204,9 @@ class IoJob(_JobBase):
                     raise ValueError(f"cases.{i}.input: a functional case's input is the list of arguments")
                 if self.compare == "checker":
                     raise ValueError(f"cases.{i}: the checker judges stdin cases only")
+                if self.language != "python":
+                    raise ValueError(f"cases.{i}: functional cases call Python functions; "
+                                     f"a {self.language} program takes stdin cases")
             else:
                 if not isinstance(case.input, str):
                     raise ValueError(f"cases.{i}.input: a stdin case's input is text")

@@ -22,9 +22,12 @@ class Settings(BaseSettings):
 
     #: Prefix of the default image names (as containers/build_and_push.sh tags them).
     registry: str = DEFAULT_REGISTRY
-    #: Full image names; default ``{registry}/python-sandbox:latest`` and ``{registry}/lean:latest``.
+    #: Full image names; default ``{registry}/python-sandbox:latest`` and ``{registry}/lean:latest``
+    #: (and ``cpp_image`` below).
     python_image: str | None = None
     lean_image: str | None = None
+    #: Image of io jobs in C++ (python-sandbox plus g++); default ``{registry}/cpp-sandbox:latest``.
+    cpp_image: str | None = None
     #: Engine endpoint; default ``DOCKER_HOST`` or the local socket.
     docker_url: str | None = None
 
@@ -72,6 +75,10 @@ class Settings(BaseSettings):
     @property
     def python_image_ref(self) -> str:
         return self.python_image or f"{self.registry.rstrip('/')}/python-sandbox:latest"
+
+    @property
+    def cpp_image_ref(self) -> str:
+        return self.cpp_image or f"{self.registry.rstrip('/')}/cpp-sandbox:latest"
 
     @property
     def lean_image_ref(self) -> str:

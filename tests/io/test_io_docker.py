@@ -203,3 +203,35 @@ def test_a_mixed_batch_of_pytest_io_and_lean_jobs(python_image: str) -> None:
     assert [r.reward for r in results] == [1.0, 1.0, 0.0, None, None]
     assert [r.status.value for r in results][3:] == ["invalid_input", "infra_error"]
     assert "input is text" in (results[3].error or ""), results[3].error
+
+
+# -- C++ ------------------------------------------------------------------------------------
+
+CPP_DOUBLE = "#include <cstdio>\nint main() { long long n; std::scanf(\"%lld\", &n); std::printf(\"%lld\\n\", 2 * n); }\n"
+
+
+async def test_cpp_programs_compile_run_and_are_judged_alike(any_sandbox: Sandbox, python_image: str,
+                                                             cpp_image: str) -> None:
+    cpp = PytestVerifier(cpp_image, timeout_s=60, integrity=IntegrityMode.OBSERVE, tmp_exec=True)
+    verifier = IoVerifier(PytestVerifier(python_image, integrity=IntegrityMode.OBSERVE), {"cpp": cpp})
+    jobs = {
+        "honest": IoJob(language="cpp", program=CPP_DOUBLE, cases=DOUBLE + HELD_OUT),
+        "wrong": IoJob(language="cpp", program=CPP_DOUBLE.replace("2 * n", "3 * n"), cases=DOUBLE),
+        "compile error": IoJob(language="cpp", program="int main() { return undefined_name; }\n", cases=DOUBLE),
+        "segfault": IoJob(language="cpp", program="int main() { volatile int *p = 0; return *p; }\n", cases=DOUBLE[:1]),
+        "too slow": IoJob(language="cpp", program="int main() { for (;;) {} }\n", cases=DOUBLE[:1], case_timeout_s=1.5),
+        "hard-coded": IoJob(language="cpp", program=(
+            "#include <cstdio>\nint main() { long long n; std::scanf(\"%lld\", &n);\n"
+            "  std::printf(\"%lld\\n\", n == 3 ? 6LL : n == 10 ? 20LL : n == -4 ? -8LL : 0LL); }\n"), cases=DOUBLE + HELD_OUT),
+    }
+    results = {name: await verifier.verify(job, any_sandbox.run) for name, job in jobs.items()}
+    assert results["honest"].status is Status.PASSED and enforce(results["honest"]) == 1.0, results["honest"].detail
+    assert results["wrong"].status is Status.FAILED
+    compile_error = results["compile error"]
+    assert compile_error.status is Status.COMPILE_ERROR and "undefined_name" in compile_error.detail, compile_error.detail
+    assert enforce(compile_error) == 0.0
+    assert results["segfault"].status is Status.FAILED and "runtime error" in results["segfault"].tests[0].message
+    assert "time limit" in results["too slow"].tests[0].message
+    hard = results["hard-coded"]
+    assert enforce(hard) == 0.0 and [t.outcome.value for t in hard.tests] == ["passed"] * 3 + ["failed"]
+    assert all(o.extra["language"] == "cpp" for o in results.values())

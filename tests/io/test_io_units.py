@@ -73,6 +73,8 @@ def test_bad_io_jobs_say_which_field() -> None:
         ({"cases": [{"input": "1", "output": "2"}], "compare": "checker"}, "checker"),
         ({"cases": []}, "cases"),
         ({"cases": [{"input": "1", "output": "2"}], "fn_name": "not an identifier"}, "fn_name"),
+        ({"cases": [{"input": [1], "output": 1}], "fn_name": "f", "language": "cpp"}, "stdin cases"),
+        ({"cases": [{"input": "1", "output": "2"}], "language": "rust"}, "language"),
     ]
     for fields, words in bad:
         got = parse_job({"kind": "io", "program": "print(2)", **fields})
@@ -85,6 +87,9 @@ def test_the_generated_suite_holds_the_cases_and_the_program_gets_only_its_own_f
     assert pjob.expected_tests == case_ids(job) == [f"test_cases.py::test_case[case_{i}]" for i in range(3)]
     assert set(pjob.solution_files) == {"solution.py"} and pjob.mode == "isolated"
     assert "6\\n" not in pjob.solution_files["solution.py"]
+    cpp = as_pytest_job(IoJob(program="int main(){}", language="cpp", cases=[{"input": "", "output": ""}]), 1 << 20)
+    # the C++ source goes to the compiler on stdin; nothing of it is importable Python
+    assert set(cpp.solution_files) == {"_compiled.py"} and "int main" not in cpp.solution_files["_compiled.py"]
     functional = IoJob(program="def f(x):\n    return x\n", fn_name="f", cases=[{"input": [1], "output": 1}])
     assert set(as_pytest_job(functional, 1 << 20).solution_files) == {"solution.py", "_io_call.py"}
 

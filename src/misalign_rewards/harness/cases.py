@@ -33,6 +33,10 @@ class CaseFailed(AssertionError):
     """One case's verdict, with a reason the result shows."""
 
 
+class CompileFailed(CaseFailed):
+    """The program did not compile: every case fails with the compiler's message."""
+
+
 def _clip(text: str, n: int = DIFF_CHARS) -> str:
     return text if len(text) <= n else text[:n] + f"... ({len(text)} chars)"
 

@@ -48,7 +48,9 @@ def python_argv(path: str) -> list[str]:
 
 
 def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
-        memory_bytes: int | None = None) -> Ran:
+        memory_bytes: int | None = None, merge_stderr: bool = False) -> Ran:
+    """``argv`` (looked up on PATH) with ``stdin``; ``merge_stderr``: its stderr goes with
+    its stdout (a compiler's messages), else nowhere."""
     zygote = _state.get("zygote")
     if not isinstance(zygote, procs.Zygote):
         raise RuntimeError("program.run is only available inside an isolated-mode harness")
@@ -58,7 +60,7 @@ def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
     try:
         pid = zygote.spawn("exec", cwd=str(_state["solution_dir"]), env=dict(ENV),
                            args={"argv": argv, "memory_bytes": memory_bytes,
-                                 "cpu_s": int(timeout_s) + 1},
+                                 "cpu_s": int(timeout_s) + 1, "merge_stderr": merge_stderr},
                            fds=[in_r, out_w], contained=bool(_state["contained"]))
     except BaseException:
         for fd in (in_w, out_r):

@@ -84,6 +84,8 @@ def _exec_program(args: dict[str, Any]) -> None:
 
     os.dup2(3, 0)
     os.dup2(4, 1)
+    if args.get("merge_stderr") is True:
+        os.dup2(4, 2)  # a compiler's messages are its output
     os.close(3)
     os.close(4)
     memory = args.get("memory_bytes")
@@ -93,7 +95,7 @@ def _exec_program(args: dict[str, Any]) -> None:
     if isinstance(cpu, int) and cpu > 0:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     argv = [str(a) for a in args["argv"]]
-    os.execve(argv[0], argv, dict(os.environ))
+    os.execvpe(argv[0], argv, dict(os.environ))
 
 
 def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:

@@ -120,6 +120,8 @@ class RunSpec(BaseModel):
     stdout_bytes: int | None = Field(None, gt=0)
     isolation: Literal["fresh", "pooled"] = "fresh"
     warm: WarmSpec | None = None
+    #: Whether files under /tmp may be executed (a compiled program); off by default.
+    tmp_exec: bool = False
 
     @field_validator("files")
     @classmethod

@@ -157,7 +157,7 @@ def container_config(spec: RunSpec, payload_size: int, labels: dict[str, str]) -
     host_config: dict[str, Any] = {
         "NetworkMode": "bridge" if lim.network else "none",
         "ReadonlyRootfs": True,
-        "Tmpfs": {"/tmp": f"rw,nosuid,nodev,size={lim.tmpfs_bytes},mode=1777"},
+        "Tmpfs": {"/tmp": f"rw,{'exec,' if spec.tmp_exec else ''}nosuid,nodev,size={lim.tmpfs_bytes},mode=1777"},
         "Memory": lim.memory_bytes,
         "MemorySwap": lim.memory_bytes,  # equal: no swap (else it defaults to 2x)
         "NanoCpus": int(lim.cpus * 1e9),

@@ -201,7 +201,8 @@ class PooledSandbox(Sandbox):
                 self._digests.clear()
             self._digests[id(spec.warm)] = known
         parts = [spec.image, spec.limits.model_dump_json(), known[1], spec.user or "",
-                 ",".join(sorted(spec.capabilities)), spec.workdir, json.dumps(spec.env, sort_keys=True)]
+                 ",".join(sorted(spec.capabilities)), spec.workdir, json.dumps(spec.env, sort_keys=True),
+                 str(spec.tmp_exec)]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
     def _expired(self, warm: _Warm, now: float) -> str | None:

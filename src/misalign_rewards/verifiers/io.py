@@ -22,22 +22,32 @@ from typing import Any
 
 from ..integrity import IntegrityMode
 from ..jobs import IoJob, PytestJob
-from ..outcomes import IntegrityFlag, Outcome
+from ..outcomes import IntegrityFlag, Outcome, Status, TestOutcome
 from .base import RunFn
 from .pytest import PytestVerifier
 
 
 @dataclass(frozen=True)
 class Language:
-    #: the program's file name in the solution folder
-    file: str
+    #: the program's file name in the solution folder; None: the program is not a file
+    #: there (a compiled language's source goes to the compiler on its stdin)
+    file: str | None
     #: whether the program is Python (scanned by the Python detectors, callable by fn_name)
     python: bool
+    #: the image it runs in: a setting of the client (``python_image``, ``cpp_image``)
+    image: str = "python"
+    #: the compile command, run once per job as the untrusted uid in the program's folder
+    compile: tuple[str, ...] = ()
+    #: how a case runs it (empty: the image's Python on ``file``)
+    run: tuple[str, ...] = ()
 
 
-#: Languages an io job can be written in.
+#: Languages an io job can be written in: adding one is one entry here (and its image).
 LANGUAGES: dict[str, Language] = {
     "python": Language(file="solution.py", python=True),
+    "cpp": Language(file=None, python=False, image="cpp",
+                    compile=("g++", "-x", "c++", "-O2", "-std=gnu++17", "-pipe", "-o", "prog", "-"),
+                    run=("./prog",)),
 }
 
 #: The call shim: trusted text, but it runs in the program's own (untrusted) process. It
@@ -68,6 +78,14 @@ SPEC = json.loads(base64.b64decode({spec!r}))
 CASES = json.loads(base64.b64decode({cases!r}))
 {checker}
 _failed = []
+COMPILED = None
+if SPEC["compile"]:
+    _built = program.run(SPEC["compile"], SPEC["source"].encode(), timeout_s=SPEC["compile_timeout_s"],
+                         output_bytes=1 << 16, merge_stderr=True)
+    if _built.timed_out:
+        COMPILED = f"the compiler ran past {{SPEC['compile_timeout_s']:g}}s"
+    elif _built.exit_code != 0:
+        COMPILED = f"exit code {{_built.exit_code}}: " + _built.stdout.decode("utf-8", "replace")[-2000:]
 
 
 def _call(name, args):
@@ -88,13 +106,15 @@ def test_case(i):
 
 
 def _judge(case):
+    if COMPILED is not None:
+        raise cases.CompileFailed("compile error: " + COMPILED)
     if case["kind"] == "functional":
         got = _call(SPEC["fn_name"], case["input"])
         why = cases.compare_values(got, case["output"], SPEC["compare"], SPEC["abs_tol"], SPEC["rel_tol"])
         if why:
             raise cases.CaseFailed(why)
         return
-    ran = program.run(program.python_argv(SPEC["program"]), case["input"].encode(),
+    ran = program.run(SPEC["run"] or program.python_argv(SPEC["program"]), case["input"].encode(),
                       timeout_s=SPEC["case_timeout_s"], output_bytes=SPEC["output_bytes"],
                       memory_bytes=SPEC["case_memory_bytes"])
     if ran.timed_out:
@@ -133,7 +153,8 @@ def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
         "program": lang.file, "fn_name": job.fn_name, "compare": job.compare,
         "abs_tol": job.abs_tol, "rel_tol": job.rel_tol, "stop_at_first_failure": job.stop_at_first_failure,
         "case_timeout_s": job.case_timeout_s, "case_memory_bytes": job.case_memory_bytes,
-        "output_bytes": output_bytes,
+        "output_bytes": output_bytes, "compile": list(lang.compile), "run": list(lang.run),
+        "compile_timeout_s": job.compile_timeout_s, "source": job.program if lang.file is None else "",
     }
     cases = [{"kind": job.case_kind(c), "input": c.input, "output": c.output} for c in job.cases]
     checker = ""
@@ -142,7 +163,8 @@ def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
         tests["io_checker.py"] = job.checker
         checker = "from io_checker import check"
     tests["test_cases.py"] = _TEST_MODULE.format(spec=_b64(spec), cases=_b64(cases), checker=checker)
-    solution = {lang.file: job.program}
+    # A compiled program's folder holds only what its compiler writes there.
+    solution = {lang.file: job.program} if lang.file else {"_compiled.py": "# the program is compiled here\n"}
     if any(c["kind"] == "functional" for c in cases):
         solution["_io_call.py"] = CALL_SHIM
     return PytestJob(
@@ -153,24 +175,38 @@ def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
 
 
 class IoVerifier:
-    """Judges :class:`IoJob` runs through a :class:`PytestVerifier` (see the module doc)."""
+    """Judges :class:`IoJob` runs through a :class:`PytestVerifier` per image (see the
+    module doc): ``pytest`` for Python programs, ``images["cpp"]`` for C++ ones."""
 
     kind = "io"
 
-    def __init__(self, pytest: PytestVerifier) -> None:
+    def __init__(self, pytest: PytestVerifier, images: dict[str, PytestVerifier] | None = None) -> None:
         self.pytest = pytest
+        self.images = {"python": pytest, **(images or {})}
 
     def _flags(self, job: IoJob, flags: list[IntegrityFlag]) -> list[IntegrityFlag]:
+        if not LANGUAGES[job.language].python:
+            return []  # the detectors read Python; a compiled program is judged on its output alone
         if any(job.case_kind(c) == "functional" for c in job.cases):
             return flags
         return [f.model_copy(update={"rejects": False}) if f.code in _EXIT_CODES else f for f in flags]
 
     async def verify(self, job: IoJob, run: RunFn) -> Outcome:
-        pjob = as_pytest_job(job, self.pytest.limits.merged(job.limits).output_bytes)
-        outcome = await self.pytest.verify(pjob, run, adjust_flags=lambda flags: self._flags(job, flags))
+        verifier = self.images.get(LANGUAGES[job.language].image)
+        if verifier is None:
+            return Outcome(status=Status.INVALID_INPUT, detail=f"language: no image is set up for {job.language}")
+        pjob = as_pytest_job(job, verifier.limits.merged(job.limits).output_bytes)
+        outcome = await verifier.verify(pjob, run, adjust_flags=lambda flags: self._flags(job, flags))
         extra = {**outcome.extra, "kind": "io", "cases": len(job.cases), "compare": job.compare,
                  "language": job.language}
-        return outcome.model_copy(update={"extra": extra})
+        update: dict[str, Any] = {"extra": extra}
+        failed = [t for t in outcome.tests if t.outcome is TestOutcome.FAILED]
+        if outcome.status is Status.FAILED and outcome.tests and len(failed) == len(outcome.tests) \
+                and all("CompileFailed" in t.message for t in failed):
+            first = failed[0].message
+            update.update(status=Status.COMPILE_ERROR,
+                          detail=first[first.find("compile error:"):][:1500] or "the program did not compile")
+        return outcome.model_copy(update=update)
 
 
 __all__ = ["CALL_SHIM", "LANGUAGES", "IntegrityMode", "IoVerifier", "Language", "as_pytest_job", "case_ids"]

@@ -261,6 +261,7 @@ class PytestVerifier:
         workdir: str = "/tmp/work",
         isolation: str = "fresh",
         pool_idle_s: float = 120.0,
+        tmp_exec: bool = False,
     ) -> None:
         if timeout_s <= 0 or call_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
@@ -275,6 +276,8 @@ class PytestVerifier:
             raise ValueError(f"isolation must be 'fresh' or 'pooled', not {isolation!r}")
         self.isolation = isolation
         self.pool_idle_s = pool_idle_s
+        #: whether the job may execute files it writes (compiled io programs)
+        self.tmp_exec = tmp_exec
 
     # -- the three steps ----------------------------------------------------------------
     def scan(self, job: PytestJob) -> list[IntegrityFlag]:
@@ -327,6 +330,7 @@ class PytestVerifier:
             stdout_bytes=REPORT_BYTES,
             isolation=isolation,
             warm=self._warm if isolation == "pooled" else None,
+            tmp_exec=self.tmp_exec,
         )
 
     @functools.cached_property
