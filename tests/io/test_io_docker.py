@@ -184,24 +184,25 @@ async def test_reward_hacks_on_io_jobs_earn_nothing(any_sandbox: Sandbox, python
         assert not held_out or held_out[0].outcome.value != "passed", (name, held_out)
 
 
-def test_a_mixed_batch_of_pytest_io_and_lean_jobs(python_image: str) -> None:
+def test_a_mixed_batch_of_pytest_io_and_lean_jobs(python_image: str, cpp_image: str) -> None:
     batch = [
         {"kind": "io", "program": "print(int(input()) * 2)", "cases": DOUBLE},
         {"kind": "pytest", "solution": "def f():\n    return 1\n", "tests": "from solution import f\n\ndef test_f():\n    assert f() == 1\n"},
         {"kind": "io", "program": "print(0)", "cases": DOUBLE},
         {"kind": "io", "program": "x", "cases": [{"input": [1], "output": 1}]},  # no fn_name: invalid
         {"kind": "lean", "statement": "(a b : Nat) : a + b = b + a", "proof": "Nat.add_comm a b"},
+        {"kind": "io", "language": "cpp", "program": CPP_DOUBLE, "cases": DOUBLE},
     ]
 
     async def go() -> list[Any]:
-        settings = Settings(python_image=python_image, lean_image="misalign-test/no-such-lean:never",
-                            infra_retries=0)
+        settings = Settings(python_image=python_image, cpp_image=cpp_image,
+                            lean_image="misalign-test/no-such-lean:never", infra_retries=0)
         async with RewardClient(settings) as client:
             return await client.score(batch)
 
     results = anyio.run(go)
-    assert [r.reward for r in results] == [1.0, 1.0, 0.0, None, None]
-    assert [r.status.value for r in results][3:] == ["invalid_input", "infra_error"]
+    assert [r.reward for r in results] == [1.0, 1.0, 0.0, None, None, 1.0]
+    assert [r.status.value for r in results][3:] == ["invalid_input", "infra_error", "passed"]
     assert "input is text" in (results[3].error or ""), results[3].error
 
 
