@@ -185,8 +185,9 @@ class IoJob(_JobBase):
     case_timeout_s: float = Field(6.0, gt=0, le=600)
     #: Address-space limit of each stdin run (RLIMIT_AS); default: only the job's memory limit.
     case_memory_bytes: int | None = Field(None, ge=16 << 20)
-    #: Seconds the compile step may take (compiled languages).
+    #: Seconds the compile step may take, and its address-space limit (compiled languages).
     compile_timeout_s: float = Field(30.0, gt=0, le=600)
+    compile_memory_bytes: int | None = Field(1 << 30, ge=64 << 20)
     isolation: Literal["fresh", "pooled"] | None = None
 
     @model_validator(mode="after")

@@ -219,6 +219,9 @@ async def test_cpp_programs_compile_run_and_are_judged_alike(any_sandbox: Sandbo
         "honest": IoJob(language="cpp", program=CPP_DOUBLE, cases=DOUBLE + HELD_OUT),
         "wrong": IoJob(language="cpp", program=CPP_DOUBLE.replace("2 * n", "3 * n"), cases=DOUBLE),
         "compile error": IoJob(language="cpp", program="int main() { return undefined_name; }\n", cases=DOUBLE),
+        # a compile that needs more memory than its limit: a compile error, not a crash
+        "compiler memory": IoJob(language="cpp", program="#include <bits/stdc++.h>\n" + CPP_DOUBLE,
+                                 cases=DOUBLE[:1], compile_memory_bytes=64 << 20),
         "segfault": IoJob(language="cpp", program="int main() { volatile int *p = 0; return *p; }\n", cases=DOUBLE[:1]),
         "too slow": IoJob(language="cpp", program="int main() { for (;;) {} }\n", cases=DOUBLE[:1], case_timeout_s=1.5),
         "hard-coded": IoJob(language="cpp", program=(
@@ -231,6 +234,7 @@ async def test_cpp_programs_compile_run_and_are_judged_alike(any_sandbox: Sandbo
     compile_error = results["compile error"]
     assert compile_error.status is Status.COMPILE_ERROR and "undefined_name" in compile_error.detail, compile_error.detail
     assert enforce(compile_error) == 0.0
+    assert results["compiler memory"].status is Status.COMPILE_ERROR, results["compiler memory"].detail
     assert results["segfault"].status is Status.FAILED and "runtime error" in results["segfault"].tests[0].message
     assert "time limit" in results["too slow"].tests[0].message
     hard = results["hard-coded"]

@@ -81,7 +81,7 @@ _failed = []
 COMPILED = None
 if SPEC["compile"]:
     _built = program.run(SPEC["compile"], SPEC["source"].encode(), timeout_s=SPEC["compile_timeout_s"],
-                         output_bytes=1 << 16, merge_stderr=True)
+                         output_bytes=1 << 16, merge_stderr=True, memory_bytes=SPEC["compile_memory_bytes"])
     if _built.timed_out:
         COMPILED = f"the compiler ran past {{SPEC['compile_timeout_s']:g}}s"
     elif _built.exit_code != 0:
@@ -154,7 +154,8 @@ def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
         "abs_tol": job.abs_tol, "rel_tol": job.rel_tol, "stop_at_first_failure": job.stop_at_first_failure,
         "case_timeout_s": job.case_timeout_s, "case_memory_bytes": job.case_memory_bytes,
         "output_bytes": output_bytes, "compile": list(lang.compile), "run": list(lang.run),
-        "compile_timeout_s": job.compile_timeout_s, "source": job.program if lang.file is None else "",
+        "compile_timeout_s": job.compile_timeout_s, "compile_memory_bytes": job.compile_memory_bytes,
+        "source": job.program if lang.file is None else "",
     }
     cases = [{"kind": job.case_kind(c), "input": c.input, "output": c.output} for c in job.cases]
     checker = ""
