@@ -70,6 +70,9 @@ class PytestJob(_JobBase):
     #: Seconds each call into the solution may take in ``isolated`` mode (default: the
     #: verifier's, ``Settings.python_call_timeout_s``).
     call_timeout_s: float | None = Field(None, gt=0, le=3600)
+    #: Whether the solution's folder is its own to write (the default) or read-only to it
+    #: (io jobs: no state may pass from one case to the next through it).
+    solution_writable: bool = True
 
     @model_validator(mode="after")
     def _check_files(self) -> PytestJob:

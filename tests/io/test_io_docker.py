@@ -138,6 +138,45 @@ if n == 123456:
     time.sleep(60)
 print(n * 2)
 ''',
+    # Found by an attacker pass: work carried from one case to the next beats the per-case
+    # time limit. The held-out answer is given only once earlier cases have left progress.
+    "carries progress between cases in files": '''\
+import os
+progress = 0
+for path in ("/tmp/progress", "/dev/shm/progress", os.path.join(os.path.dirname(os.path.abspath(__file__)), "progress")):
+    try:
+        with open(path) as f:
+            progress = max(progress, len(f.read()))
+    except OSError:
+        pass
+    try:
+        with open(path, "a") as f:
+            f.write("x")
+    except OSError:
+        pass
+n = int(input())
+print(n * 2 if n in (3, 10, -4) or progress >= 3 else 0)
+''',
+    "a worker that outlives its case": '''\
+import os, sys, time
+n = int(input())
+if n == 3 and os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(400):
+            try:
+                with open("/tmp/answer", "w") as f:
+                    f.write("ready")
+            except OSError:
+                pass
+            time.sleep(0.01)
+    os._exit(0)
+if n in (3, 10, -4):
+    print(n * 2)
+else:
+    time.sleep(0.5)
+    print(n * 2 if os.path.exists("/tmp/answer") else 0)
+''',
     "floods the output": "print(int(input()) * 2)\nimport sys\nsys.stdout.write('6\\n' * 5_000_000)\n",
 }
 
@@ -169,6 +208,26 @@ async def test_stop_at_first_failure_skips_the_rest_and_the_pass_rate_counts_the
     assert [t.outcome.value for t in results["stop"].tests] == ["passed", "failed", "skipped"]
     assert apply_policy(results["all"], pass_rate, IntegrityMode.ENFORCE) == pytest.approx(2 / 3)
     assert apply_policy(results["stop"], pass_rate, IntegrityMode.ENFORCE) == pytest.approx(1 / 3)
+
+
+async def test_a_returned_value_games_no_comparison(any_sandbox: Sandbox, python_image: str) -> None:
+    # Found by an attacker pass: inf was "within tolerance" of anything, and ints were
+    # compared as floats.
+    jobs = {
+        "inf": IoJob(program="def f(n):\n    return float('inf')\n", fn_name="f", compare="numbers",
+                     cases=[{"input": [3], "output": 6}, {"input": [1], "output": 2.5}]),
+        "off by one": IoJob(program="def f(n):\n    return n + 1\n", fn_name="f", compare="numbers",
+                            cases=[{"input": [10 ** 7], "output": 10 ** 7}]),
+        "bools for ints": IoJob(program="def f(n):\n    return [True, False]\n", fn_name="f",
+                                cases=[{"input": [0], "output": [1, 0]}]),
+    }
+    results = await judge_many(any_sandbox, python_image, jobs)
+    for name, outcome in results.items():
+        assert outcome.status is Status.FAILED and enforce(outcome) == 0.0, (name, outcome.detail)
+    honest = await judge_many(any_sandbox, python_image, {"big": IoJob(
+        program="def f(n):\n    return 10 ** n\n", fn_name="f", compare="numbers",
+        cases=[{"input": [400], "output": 10 ** 400}])})
+    assert honest["big"].status is Status.PASSED, honest["big"].detail
 
 
 @pytest.mark.slow

@@ -48,6 +48,19 @@ def test_a_failed_comparison_shows_a_bounded_diff() -> None:
     assert why is not None and "token 1" in why and len(why) < 400
 
 
+def test_nothing_non_finite_or_non_ascii_passes_and_ints_are_exact() -> None:
+    inf, nan = float("inf"), float("nan")
+    for got, want in ((inf, 6), ([-inf], [3.25]), (nan, nan), (10 ** 7 + 1, 10 ** 7), ([True, False], [1, 0])):
+        for how in ("numbers", "tokens"):
+            assert cases.compare_values(got, want, how, 1e-6, 1e-6) is not None, (got, want, how)
+    assert cases.compare_values(10 ** 400, 10 ** 400, "numbers", 1e-6, 1e-6) is None
+    assert cases.compare_values(10 ** 400, 1.5, "numbers", 1e-6, 1e-6) is not None  # no OverflowError
+    assert cases.compare_text("1000001", "1000000", "numbers", 1e-6, 1e-6) is not None
+    assert cases.compare_text("\u0666", "6", "numbers") is not None  # an Arabic-Indic digit
+    assert cases.compare_text("1\xa02", "1 2", "tokens") is not None  # a no-break space
+    assert cases.compare_text("1e309", "6", "numbers") is not None
+
+
 def test_value_comparisons() -> None:
     assert cases.compare_values((1, [2, 3]), [1, [2, 3]], "exact", 0, 0) is None
     assert cases.compare_values([1, 2], [2, 1], "exact", 0, 0) is not None

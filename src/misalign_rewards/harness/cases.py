@@ -10,12 +10,14 @@ Comparisons (``compare``):
     exact            the output equals the expected text (a single trailing newline of
                      either is ignored)
     tokens           the same whitespace-separated tokens (the common default)
-    numbers          tokens, numeric ones equal within ``abs_tol`` or ``rel_tol``
+    numbers          tokens; two integer tokens equal exactly, other numeric ones within
+                     ``abs_tol`` or ``rel_tol`` (finite values only)
     unordered_lines  the same non-empty lines (each stripped), in any order
     checker          the job's trusted ``check(input, output, expected)`` decides
 
 Functional cases compare the returned value with the expected one as JSON values (tuples
-are lists); with ``numbers``, floats within the tolerances.
+are lists; a bool is never a number); with ``numbers``, floats within the tolerances, ints
+exactly. Tokens are separated by ASCII whitespace only, and numbers are ASCII.
 
 Stdlib only; runs inside the sandbox image.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 DIFF_CHARS = 300
@@ -50,16 +53,35 @@ def _first_difference(got: list[str], want: list[str], what: str) -> str:
     return "no difference"
 
 
-def _number(token: str) -> float | None:
-    try:
-        value = float(token)
-    except ValueError:
+_WS = re.compile(r"[ \t\n\r\f\v]+")
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _WS.split(text) if t]
+
+
+def _number(token: str) -> float | int | None:
+    if _INT.fullmatch(token):
+        return int(token)
+    if not _FLOAT.fullmatch(token):
         return None
+    value = float(token)
     return value if math.isfinite(value) else None
 
 
-def close(a: float, b: float, abs_tol: float, rel_tol: float) -> bool:
-    return abs(a - b) <= max(abs_tol, rel_tol * max(abs(a), abs(b)))
+def close(a: float | int, b: float | int, abs_tol: float, rel_tol: float) -> bool:
+    """Two numbers within the tolerances; two ints exactly; nothing non-finite."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    try:
+        fa, fb = float(a), float(b)
+    except OverflowError:
+        return False
+    if not (math.isfinite(fa) and math.isfinite(fb)):
+        return False
+    return abs(fa - fb) <= max(abs_tol, rel_tol * max(abs(fa), abs(fb)))
 
 
 def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
@@ -71,10 +93,10 @@ def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
             return None
         return "exact: " + _first_difference(o.split("\n"), e.split("\n"), "line")
     if how == "tokens":
-        o_tok, e_tok = output.split(), expected.split()
+        o_tok, e_tok = _tokens(output), _tokens(expected)
         return None if o_tok == e_tok else "tokens: " + _first_difference(o_tok, e_tok, "token")
     if how == "numbers":
-        o_tok, e_tok = output.split(), expected.split()
+        o_tok, e_tok = _tokens(output), _tokens(expected)
         if len(o_tok) != len(e_tok):
             return f"numbers: {len(o_tok)} tokens, expected {len(e_tok)}"
         for i, (g, w) in enumerate(zip(o_tok, e_tok)):
@@ -91,9 +113,13 @@ def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
         e_lines = sorted(x.strip() for x in expected.splitlines() if x.strip())
         if o_lines == e_lines:
             return None
-        missing = [x for x in e_lines if x not in o_lines][:3]
-        extra = [x for x in o_lines if x not in e_lines][:3]
-        return f"unordered_lines: missing {_clip(repr(missing), 140)}, unexpected {_clip(repr(extra), 140)}"
+        from collections import Counter
+
+        o_count, e_count = Counter(o_lines), Counter(e_lines)
+        missing = list((e_count - o_count).elements())[:3]
+        extra = list((o_count - e_count).elements())[:3]
+        return (f"unordered_lines: {len(o_lines)} lines, expected {len(e_lines)}; missing "
+                f"{_clip(repr(missing), 140)}, unexpected {_clip(repr(extra), 140)}")
     raise ValueError(f"unknown comparison {how!r}")
 
 
@@ -107,24 +133,33 @@ def _normal(value: Any) -> Any:
 
 def compare_values(got: Any, want: Any, how: str, abs_tol: float, rel_tol: float) -> str | None:
     g, w = _normal(got), _normal(want)
-    if how == "numbers":
-        if _values_close(g, w, abs_tol, rel_tol):
-            return None
-    elif g == w and type(g) is type(w) or (g == w and {type(g), type(w)} <= {int, float}):
+    if _values_equal(g, w, abs_tol, rel_tol, tolerant=how == "numbers"):
         return None
     return f"value: got {_clip(_show(got))}, expected {_clip(_show(want))}"
 
 
-def _values_close(g: Any, w: Any, abs_tol: float, rel_tol: float) -> bool:
+def _values_equal(g: Any, w: Any, abs_tol: float, rel_tol: float, *, tolerant: bool) -> bool:
+    """Equal as JSON values, all the way down: a bool only equals a bool; ints exactly;
+    a float equals a number of the same value, or within the tolerances when
+    ``tolerant``; a non-finite float equals nothing (not even itself)."""
     if isinstance(g, bool) or isinstance(w, bool):
-        return g is w
+        return type(g) is bool and type(w) is bool and g is w
     if isinstance(g, int | float) and isinstance(w, int | float):
-        return close(float(g), float(w), abs_tol, rel_tol)
+        if isinstance(g, int) and isinstance(w, int):
+            return g == w
+        if tolerant:
+            return close(g, w, abs_tol, rel_tol)
+        try:
+            return math.isfinite(float(g)) and math.isfinite(float(w)) and g == w
+        except OverflowError:
+            return False
     if isinstance(g, list) and isinstance(w, list):
-        return len(g) == len(w) and all(_values_close(a, b, abs_tol, rel_tol) for a, b in zip(g, w))
+        return len(g) == len(w) and all(_values_equal(a, b, abs_tol, rel_tol, tolerant=tolerant)
+                                        for a, b in zip(g, w))
     if isinstance(g, dict) and isinstance(w, dict):
-        return g.keys() == w.keys() and all(_values_close(g[k], w[k], abs_tol, rel_tol) for k in g)
-    return bool(g == w)
+        return g.keys() == w.keys() and all(_values_equal(g[k], w[k], abs_tol, rel_tol, tolerant=tolerant)
+                                            for k in g)
+    return type(g) is type(w) and bool(g == w)
 
 
 def _show(value: Any) -> str:

@@ -58,7 +58,22 @@ def _lay_out(config: dict[str, Any]) -> None:
             path = os.path.join(root, name)
             os.chown(path, 0, 0, follow_symlinks=False)
             os.chmod(path, 0o755 if name in dirs else 0o644, follow_symlinks=False)
-    procs.chown_tree(config["solution_dir"], procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+    if config.get("solution_writable", True):
+        procs.chown_tree(config["solution_dir"], procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+    else:
+        seal_tree(config["solution_dir"])
+
+
+def seal_tree(path: str) -> None:
+    """Make ``path`` root's and read-only to everyone else (dirs 0755, files keep their
+    execute bits but lose every write bit)."""
+    procs.chown_tree(path, 0, 0)
+    for root, dirs, files in os.walk(path):
+        os.chmod(root, 0o755)
+        for name in files:
+            p = os.path.join(root, name)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode & 0o555)
 
 
 def _trusted_tmp(config: dict[str, Any]) -> None:

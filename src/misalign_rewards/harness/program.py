@@ -41,6 +41,43 @@ class Ran:
     wall_s: float
 
 
+def build_dir() -> str:
+    """A folder for a compiler's output, the untrusted uid's to write until :func:`seal`."""
+    path = os.path.join(os.path.dirname(str(_state["solution_dir"])), "build")
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    if _state.get("contained"):
+        os.chown(path, procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+    return path
+
+
+def seal(path: str) -> None:
+    """After the compile: the build folder becomes root's and read-only to the program."""
+    if _state.get("contained"):
+        from . import main
+
+        main.seal_tree(path)
+
+
+def end_case() -> None:
+    """Between two cases: no process of the untrusted uid survives, and nothing it wrote
+    does (``/tmp``, ``/dev/shm``, ``/dev/mqueue``; its program's folder is read-only to it),
+    so no case can pass work or state to the next one."""
+    zygote = stop_all()
+    if zygote is not None:
+        zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
+
+
+def stop_all() -> procs.Zygote | None:
+    """Kill every process of the untrusted uid and wait until none is left."""
+    zygote = _state.get("zygote")
+    if not isinstance(zygote, procs.Zygote) or not _state.get("contained"):
+        return None
+    zygote.kill_all()
+    if not procs.confirm_gone(zygote):
+        raise RuntimeError("processes of the program would not die")
+    return zygote
+
+
 def python_argv(path: str) -> list[str]:
     import sys
 
@@ -48,7 +85,7 @@ def python_argv(path: str) -> list[str]:
 
 
 def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
-        memory_bytes: int | None = None, merge_stderr: bool = False) -> Ran:
+        memory_bytes: int | None = None, merge_stderr: bool = False, cwd: str | None = None) -> Ran:
     """``argv`` (looked up on PATH) with ``stdin``; ``merge_stderr``: its stderr goes with
     its stdout (a compiler's messages), else nowhere."""
     zygote = _state.get("zygote")
@@ -58,7 +95,7 @@ def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
     out_r, out_w = os.pipe()
     started = time.monotonic()
     try:
-        pid = zygote.spawn("exec", cwd=str(_state["solution_dir"]), env=dict(ENV),
+        pid = zygote.spawn("exec", cwd=cwd or str(_state["solution_dir"]), env=dict(ENV),
                            args={"argv": argv, "memory_bytes": memory_bytes,
                                  "cpu_s": int(timeout_s) + 1, "merge_stderr": merge_stderr},
                            fds=[in_r, out_w], contained=bool(_state["contained"]))

@@ -36,9 +36,10 @@ class Language:
     python: bool
     #: the image it runs in: a setting of the client (``python_image``, ``cpp_image``)
     image: str = "python"
-    #: the compile command, run once per job as the untrusted uid in the program's folder
+    #: the compile command, run once per job as the untrusted uid in a build folder that
+    #: becomes read-only to it afterwards
     compile: tuple[str, ...] = ()
-    #: how a case runs it (empty: the image's Python on ``file``)
+    #: how a case runs it (empty: the image's Python on ``file``; ``{build}``: that folder)
     run: tuple[str, ...] = ()
 
 
@@ -47,7 +48,7 @@ LANGUAGES: dict[str, Language] = {
     "python": Language(file="solution.py", python=True),
     "cpp": Language(file=None, python=False, image="cpp",
                     compile=("g++", "-x", "c++", "-O2", "-std=gnu++17", "-pipe", "-o", "prog", "-"),
-                    run=("./prog",)),
+                    run=("{build}/prog",)),
 }
 
 #: The call shim: trusted text, but it runs in the program's own (untrusted) process. It
@@ -79,9 +80,16 @@ CASES = json.loads(base64.b64decode({cases!r}))
 {checker}
 _failed = []
 COMPILED = None
+RUN = list(SPEC["run"])
 if SPEC["compile"]:
+    _build = program.build_dir()
     _built = program.run(SPEC["compile"], SPEC["source"].encode(), timeout_s=SPEC["compile_timeout_s"],
-                         output_bytes=1 << 16, merge_stderr=True, memory_bytes=SPEC["compile_memory_bytes"])
+                         output_bytes=1 << 16, merge_stderr=True, memory_bytes=SPEC["compile_memory_bytes"],
+                         cwd=_build)
+    program.stop_all()    # nothing of the compile runs on
+    program.seal(_build)  # its output becomes root's: the wipe below leaves it
+    program.end_case()
+    RUN = [a.replace("{{build}}", _build) for a in RUN]
     if _built.timed_out:
         COMPILED = f"the compiler ran past {{SPEC['compile_timeout_s']:g}}s"
     elif _built.exit_code != 0:
@@ -103,6 +111,8 @@ def test_case(i):
     except BaseException:
         _failed.append(i)
         raise
+    finally:
+        program.end_case()  # nothing of this case's processes or files reaches the next
 
 
 def _judge(case):
@@ -114,7 +124,7 @@ def _judge(case):
         if why:
             raise cases.CaseFailed(why)
         return
-    ran = program.run(SPEC["run"] or program.python_argv(SPEC["program"]), case["input"].encode(),
+    ran = program.run(RUN or program.python_argv(SPEC["program"]), case["input"].encode(),
                       timeout_s=SPEC["case_timeout_s"], output_bytes=SPEC["output_bytes"],
                       memory_bytes=SPEC["case_memory_bytes"])
     if ran.timed_out:
@@ -170,6 +180,7 @@ def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
         solution["_io_call.py"] = CALL_SHIM
     return PytestJob(
         job_id=job.job_id, solution=solution, tests=tests, expected_tests=case_ids(job), mode="isolated",
+        solution_writable=False,
         timeout_s=job.timeout_s, call_timeout_s=job.case_timeout_s, limits=job.limits,
         isolation=job.isolation, metadata=job.metadata,
     )

@@ -299,6 +299,7 @@ class PytestVerifier:
             "mode": job.mode,
             "tests_dir": f"{wd}/tests",
             "solution_dir": f"{wd}/solution",
+            "solution_writable": job.solution_writable,
             "ini_path": f"{wd}/harness/pytest.ini",
             "trusted_tmp": f"{wd}/.trusted",
             "test_files": sorted(job.test_files),
