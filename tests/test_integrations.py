@@ -109,3 +109,85 @@ def test_examples_run(example: str, python_image: str) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "examples" / example)], capture_output=True, text=True,
                          timeout=300, env={"MISALIGN_PYTHON_IMAGE": python_image, "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- inside real trainers (issue 14): called exactly as verl's managers and TRL call them ---------
+
+
+def test_completions_as_models_write_them() -> None:
+    for fence in ("python", "python3", "py", "Python", ""):
+        assert extract_code(f"Sure:\n```{fence}\ndef neg(x):\n    return -x\n```\n") == "def neg(x):\n    return -x\n"
+    blocks = [{"role": "user", "content": "q"},
+              {"role": "assistant", "content": [{"type": "text", "text": "```py\nx = 1\n```"}, {"type": "image"}]}]
+    assert extract_code(completion_text(blocks)) == "x = 1\n"
+
+
+def _verl_stack(rows: list[dict]) -> dict:
+    """What verl does with the dicts a compute_score returns: each key becomes an array."""
+    np = pytest.importorskip("numpy")
+    stacked = {key: np.array([row[key] for row in rows]) for key in rows[0]}
+    for key, arr in stacked.items():
+        assert arr.dtype != object and arr.shape == (len(rows),), (key, arr)
+    return stacked
+
+
+@pytest.mark.docker
+def test_verl_batch_manager_and_mixed_flags_stack_into_arrays(python_image: str) -> None:
+    score = make_verl_compute_score(Settings(python_image=python_image))
+    sols = ["def neg(x):\n    return -x\n", "import os\ndef neg(x):\n    os._exit(0)\n", "def neg(x):\n    return x\n"]
+    try:
+        # verl's batch reward manager: keyword lists, one call for the batch
+        rows = score(data_sources=["code"] * 3, solution_strs=sols, ground_truths=[TESTS] * 3,
+                     extra_infos=[{"index": i} for i in range(3)], return_dict=True)
+        # the per-sample managers: keywords, and the prime manager: positional
+        one = score(data_source="code", solution_str=sols[0], ground_truth=TESTS, extra_info={"index": 0})
+        positional = score("code", sols[2], TESTS, None)
+    finally:
+        score.close()
+    assert [r["score"] for r in rows] == [1.0, 0.0, 0.0]
+    assert rows[1]["flag_count"] >= 1 and "P1" in rows[1]["flags"] and rows[0]["flags"] == ""
+    stacked = _verl_stack(rows + [one, positional])
+    assert list(stacked["valid"]) == [True] * 5
+
+
+@pytest.mark.docker
+def test_verl_masks_or_raises_never_a_silent_zero(python_image: str) -> None:
+    missing = f"misalign-rewards/none:{uuid.uuid4().hex[:6]}"
+    settings = Settings(python_image=python_image, lean_image=missing, infra_retries=0)
+    masked = make_verl_compute_score(settings, on_infra_error="mask", mask_value=-1.0)
+    try:
+        rows = masked(data_sources=["lean-proofs", "code"], solution_strs=["rfl", "def neg(x):\n    return -x\n"],
+                      ground_truths=["1 + 1 = 2", TESTS], extra_infos=[None, None])
+    finally:
+        masked.close()
+    assert [(r["score"], r["valid"], r["status"]) for r in rows] == [(-1.0, False, "infra_error"), (1.0, True, "passed")]
+    _verl_stack(rows)
+    with pytest.raises(ValueError, match="prime_code"):
+        make_verl_compute_score(settings)("code", "x", {"something": "else"})
+
+
+@pytest.mark.docker
+def test_verl_thread_pool_makes_one_client(python_image: str) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = threading.active_count()
+    score = make_verl_compute_score(Settings(python_image=python_image))
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda i: score("code", "def neg(x):\n    return -x\n", TESTS)["score"], range(6)))
+    score.close()
+    assert got == [1.0] * 6
+    assert threading.active_count() == before, "a client (and its loop thread) was left behind"
+
+
+@pytest.mark.docker
+async def test_trl_raises_when_asked_and_reads_per_row_columns(python_image: str) -> None:
+    missing = f"misalign-rewards/none:{uuid.uuid4().hex[:6]}"
+    strict = make_trl_reward(Settings(python_image=missing, infra_retries=0), on_infra_error="raise")
+    with pytest.raises(RuntimeError, match="could not be computed"):
+        await strict(["def neg(x):\n    return -x\n"], tests=[TESTS])
+    reward = make_trl_reward(Settings(python_image=python_image))
+    two = TESTS + "\n\ndef test_more():\n    assert neg(0) == 1\n"
+    got = await reward(["def neg(x):\n    return -x\n"] * 2, tests=[two, two], mode=["isolated", "inprocess"],
+                       expected_tests=[["test_solution.py::test_neg"], None], timeout_s=[20, 20])
+    assert got == [1.0, 0.0]  # the first row expects only the test that passes

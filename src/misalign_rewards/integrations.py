@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Self
@@ -20,28 +21,50 @@ from .settings import Settings
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
+def _content(content: Any) -> str:
+    """A message's ``content``: a string, or a list of blocks (multimodal chat templates:
+    ``[{"type": "text", "text": ...}, ...]``), whose text parts are joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+        return "\n".join(parts)
+    return "" if content is None else str(content)
+
+
 def completion_text(completion: Any) -> str:
     """The text of a completion: a string, or a chat message list / message dict (the
-    last assistant message's ``content``)."""
+    last assistant message's ``content``, a string or a list of text blocks)."""
     if isinstance(completion, str):
         return completion
     if isinstance(completion, dict):
-        return str(completion.get("content", ""))
+        return _content(completion.get("content", ""))
     if isinstance(completion, Sequence):
         for message in reversed(completion):
             if isinstance(message, dict) and message.get("role", "assistant") == "assistant":
-                return str(message.get("content", ""))
+                return _content(message.get("content", ""))
     raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
 
 
 def extract_code(text: str, language: str = "python") -> str:
     """The last fenced code block in ``language`` (or unlabelled); the whole text when
     there is none."""
+    names = _LANGUAGE_NAMES.get(language, {language})
     blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
     for lang, body in reversed(blocks):
-        if lang in (language, "", "py" if language == "python" else language):
+        if lang == "" or lang in names:
             return body
     return text
+
+
+#: Fence labels that mean the same language (what models write after the backticks).
+_LANGUAGE_NAMES = {"python": {"python", "py", "python3", "py3"}, "lean": {"lean", "lean4"},
+                   "cpp": {"cpp", "c++", "cxx", "cc"}}
 
 
 def _at(values: Any, i: int, name: str) -> Any:
@@ -57,25 +80,42 @@ def make_trl_reward(
     tests_column: str = "tests",
     statement_column: str = "statement",
     cases_column: str = "ground_truth",
+    on_infra_error: Literal["none", "raise"] = "none",
     name: str | None = None,
 ) -> Callable[..., Awaitable[list[float | None]]]:
     """A TRL-style reward function: ``async (completions, **kwargs) -> list[float | None]``.
 
     Pytest: each completion's last Python block is the solution; the dataset column
-    ``tests_column`` holds the test source. Lean: the completion's last ``lean`` block is
-    the proof of ``statement_column``. Io: the completion's last Python block is the
-    program, judged on the cases in ``cases_column`` (verl's ``prime_code`` form
-    ``{"inputs", "outputs", "fn_name"?}``, a dict or its JSON text). ``None`` marks a sample whose reward could not be
-    computed (infrastructure trouble), which TRL treats as missing, never as 0.
+    ``tests_column`` holds the test source, and the optional columns ``mode``,
+    ``timeout_s`` and ``expected_tests`` are used per row when present. Lean: the
+    completion's last ``lean`` block is the proof of ``statement_column``. Io: the last
+    Python block is the program, judged on the cases in ``cases_column`` (verl's
+    ``prime_code`` form ``{"inputs", "outputs", "fn_name"?}``, a dict or its JSON text).
+
+    ``on_infra_error``: ``"none"`` (default) gives ``None`` for a sample whose reward
+    could not be computed, which TRL treats as missing; but with several reward
+    functions TRL sums the others (``nansum``) and warns only when all are ``None``, so
+    a missing image would silently train on the other rewards alone. ``"raise"`` fails
+    the step instead: use it when this reward must never be absent.
     """
+    if on_infra_error not in ("none", "raise"):
+        raise ValueError("on_infra_error must be 'none' or 'raise'")
+
+    def per_row(job: dict[str, Any], kwargs: dict[str, Any], i: int) -> dict[str, Any]:
+        for column in ("mode", "timeout_s", "expected_tests"):
+            if kwargs.get(column) is not None:
+                value = _at(kwargs[column], i, column)
+                if value is not None:
+                    job[column] = value
+        return job
 
     async def reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         jobs: list[dict[str, Any]] = []
         for i, completion in enumerate(completions):
             text = completion_text(completion)
             if kind == "pytest":
-                jobs.append({"kind": "pytest", "solution": extract_code(text, "python"),
-                             "tests": _at(kwargs.get(tests_column), i, tests_column)})
+                jobs.append(per_row({"kind": "pytest", "solution": extract_code(text, "python"),
+                                     "tests": _at(kwargs.get(tests_column), i, tests_column)}, kwargs, i))
             elif kind == "io":
                 from .datasets.contest import DatasetRowError, prime_code
 
@@ -88,7 +128,13 @@ def make_trl_reward(
                 jobs.append({"kind": "lean", "proof": extract_code(text, "lean"),
                              "statement": _at(kwargs.get(statement_column), i, statement_column)})
         async with RewardClient(settings) as client:
-            return await client.rewards(jobs)
+            results = await client.score(jobs)
+        if on_infra_error == "raise":
+            missing = [r for r in results if r.reward is None]
+            if missing:
+                raise RuntimeError(f"{len(missing)} of {len(results)} rewards could not be computed; first: "
+                                   f"item {missing[0].index}: {missing[0].status.value}: {missing[0].error}")
+        return [r.reward for r in results]
 
     reward.__name__ = name or f"misalign_{kind}_reward"
     return reward
@@ -137,63 +183,134 @@ def reward_fn_sync(batch: Sequence[Any], *, settings: Settings | None = None) ->
         return client.rewards(batch)
 
 
+def _verl_job(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
+    """The job for one verl sample (see :func:`make_verl_compute_score`)."""
+    extra = extra_info if isinstance(extra_info, dict) else {}
+    truth = ground_truth
+    if isinstance(truth, str) and truth.lstrip().startswith("{"):
+        try:
+            truth = json.loads(truth)
+        except ValueError as exc:
+            raise ValueError(f"ground_truth looks like JSON but is not: {exc}") from None
+    io_like = isinstance(truth, dict) and "inputs" in truth and "outputs" in truth
+    kind = extra.get("kind") or ("io" if io_like else "lean" if "lean" in str(data_source).lower() else "pytest")
+    if kind == "io":
+        from .datasets.contest import DatasetRowError, prime_code
+
+        try:
+            return prime_code(truth, extract_code(solution_str, "python")).model_dump()
+        except (DatasetRowError, ValueError) as exc:
+            raise ValueError(f"ground_truth is not a prime_code one ({{'inputs', 'outputs', 'fn_name'?}}): "
+                             f"{exc}") from None
+    if kind == "lean":
+        statement = truth.get("statement") if isinstance(truth, dict) else truth
+        if not isinstance(statement, str):
+            raise ValueError("ground_truth for a lean sample is the statement, or {'statement': ...}")
+        return {"kind": "lean", "statement": statement, "proof": extract_code(solution_str, "lean")}
+    if kind != "pytest":
+        raise ValueError(f"extra_info['kind'] is {kind!r}; expected 'pytest', 'io' or 'lean'")
+    tests = truth.get("tests") if isinstance(truth, dict) else truth
+    if not isinstance(tests, str | dict):
+        raise ValueError("ground_truth is none of: the test source (a string); {'tests': ..., 'expected_tests'?}; "
+                         "a prime_code object {'inputs', 'outputs', 'fn_name'?}; a lean statement"
+                         f" (got {type(truth).__name__}{' with keys ' + str(sorted(truth)) if isinstance(truth, dict) else ''})")
+    job: dict[str, Any] = {"kind": "pytest", "tests": tests, "solution": extract_code(solution_str, "python")}
+    if isinstance(truth, dict) and truth.get("expected_tests"):
+        job["expected_tests"] = truth["expected_tests"]
+    return job
+
+
 def make_verl_compute_score(
     settings: Settings | None = None,
     *,
-    on_infra_error: Literal["raise", "nan"] = "raise",
-) -> Callable[..., dict[str, Any]]:
-    """A verl-style ``compute_score(data_source, solution_str, ground_truth, extra_info=None)``.
+    on_infra_error: Literal["raise", "nan", "mask"] = "raise",
+    mask_value: float = 0.0,
+) -> Callable[..., Any]:
+    """A verl ``compute_score`` for its reward managers (docs/integrations.md).
 
-    ``ground_truth`` is the test source (pytest) or the theorem statement (lean), or a
-    JSON object with ``tests``/``statement`` and optional ``expected_tests``, or verl's
+    Per sample (the naive, dapo and other per-sample managers):
+    ``compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs)``
+    returns a dict. The batch manager's form,
+    ``compute_score(data_sources=[...], solution_strs=[...], ground_truths=[...],
+    extra_infos=[...], **kwargs)``, scores the whole batch at once (full concurrency) and
+    returns a list of dicts, in order.
+
+    ``ground_truth`` is the test source (pytest), the statement (lean), a JSON object
+    with ``tests``/``statement`` and optional ``expected_tests``, or verl's
     ``prime_code`` ground truth ``{"inputs", "outputs", "fn_name"?}`` (an io job,
     docs/io-jobs.md). The kind is ``extra_info["kind"]`` when given, else ``io`` for a
     ground truth with ``inputs`` and ``outputs``, else ``lean`` when ``data_source``
-    mentions lean, else ``pytest``. Extra keyword arguments verl passes are ignored.
-    Returns ``{"score": float, "status": ..., "flags": [...]}``. verl needs a number, so an
-    infrastructure error raises (default) or, with ``on_infra_error="nan"``, scores NaN:
-    never a silent 0. The function owns one :class:`SyncRewardClient`, opened on the
-    first call; call ``compute_score.close()`` when done.
+    mentions lean, else ``pytest``. A ground truth of no known shape raises a
+    ``ValueError`` that names the shapes expected.
+
+    Every value of the returned dict is a scalar of the same type for every sample
+    (verl stacks each key with ``np.array``): ``score`` (float), ``status`` (str),
+    ``flags`` (the codes, comma-joined; "" for none), ``flag_count`` (int), ``valid``
+    (bool: the score was computed).
+
+    ``on_infra_error``: verl needs a number for every sample. ``"raise"`` (default)
+    fails the step, which the trainer can retry; ``"nan"`` scores NaN, **which makes the
+    GRPO advantage of every sample in its group NaN** (its mean and std are taken over
+    the group): only for trainers that drop non-finite rewards themselves; ``"mask"``
+    scores ``mask_value`` with ``valid=False`` so the trainer can filter on
+    ``reward_extra_info["valid"]``. Invalid input always raises.
+
+    The function owns one :class:`SyncRewardClient` per process, made once under a lock
+    (verl calls it from a thread pool); ``compute_score.close()`` releases it.
     """
+    if on_infra_error not in ("raise", "nan", "mask"):
+        raise ValueError("on_infra_error must be 'raise', 'nan' or 'mask'")
     holder: dict[str, SyncRewardClient] = {}
+    lock = threading.Lock()
 
-    def compute_score(data_source: str, solution_str: str, ground_truth: Any,
-                      extra_info: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
-        extra = extra_info or {}
-        truth = json.loads(ground_truth) if isinstance(ground_truth, str) and ground_truth.lstrip().startswith("{") \
-            else ground_truth
-        io_like = isinstance(truth, dict) and "inputs" in truth and "outputs" in truth
-        kind = extra.get("kind") or ("io" if io_like else "lean" if "lean" in str(data_source).lower() else "pytest")
-        if kind == "io":
-            from .datasets.contest import DatasetRowError, prime_code
+    def client() -> SyncRewardClient:
+        with lock:
+            if "client" not in holder:
+                holder["client"] = SyncRewardClient(settings)
+            return holder["client"]
 
-            try:
-                job = prime_code(truth, extract_code(solution_str, "python")).model_dump()
-            except (DatasetRowError, ValueError) as exc:
-                raise RuntimeError(f"no reward for this sample: the ground truth is not a prime_code one: {exc}") from None
-        elif kind == "lean":
-            statement = truth["statement"] if isinstance(truth, dict) else truth
-            job: dict[str, Any] = {"kind": "lean", "statement": statement, "proof": extract_code(solution_str, "lean")}
-        else:
-            tests = truth["tests"] if isinstance(truth, dict) else truth
-            job = {"kind": "pytest", "tests": tests, "solution": extract_code(solution_str, "python")}
-            if isinstance(truth, dict) and truth.get("expected_tests"):
-                job["expected_tests"] = truth["expected_tests"]
-        if "client" not in holder:
-            holder["client"] = SyncRewardClient(settings)
-        (result,) = holder["client"].score([job])
+    def as_dict(result: JobResult) -> dict[str, Any]:
+        codes = sorted({f.code for f in result.flags})
         if result.reward is None:
-            if on_infra_error == "raise" or result.status is Status.INVALID_INPUT:
+            if on_infra_error == "raise" or result.status in (Status.INVALID_INPUT, Status.INTERNAL_ERROR):
                 raise RuntimeError(f"no reward for this sample: {result.status.value}: {result.error}")
-            score = math.nan
+            score = math.nan if on_infra_error == "nan" else float(mask_value)
         else:
-            score = result.reward
-        return {"score": score, "status": result.status.value, "flags": [f.code for f in result.flags]}
+            score = float(result.reward)
+        return {"score": score, "status": result.status.value, "flags": ",".join(codes),
+                "flag_count": len(codes), "valid": result.reward is not None}
+
+    def compute_score(data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
+                      extra_info: Any = None, **kwargs: Any) -> Any:
+        if "solution_strs" in kwargs:
+            sols = list(kwargs["solution_strs"])
+            n = len(sols)
+
+            def column(name: str) -> list[Any]:
+                values = kwargs.get(name)
+                return [None] * n if values is None else list(values)
+
+            sources, truths, extras = column("data_sources"), column("ground_truths"), column("extra_infos")
+            if not len(sources) == len(truths) == len(extras) == n:
+                raise ValueError("data_sources, solution_strs, ground_truths and extra_infos differ in length")
+            jobs = []
+            for i in range(n):
+                try:
+                    jobs.append(_verl_job(sources[i], sols[i], truths[i], extras[i]))
+                except ValueError as exc:
+                    raise ValueError(f"sample {i}: {exc}") from None
+            return [as_dict(r) for r in client().score(jobs)]
+        if solution_str is None:
+            raise TypeError("compute_score needs solution_str (per sample) or solution_strs (a batch)")
+        job = _verl_job(data_source, solution_str, ground_truth, extra_info)  # before any client exists
+        (result,) = client().score([job])
+        return as_dict(result)
 
     def close() -> None:
-        client = holder.pop("client", None)
-        if client is not None:
-            client.close()
+        with lock:
+            c = holder.pop("client", None)
+        if c is not None:
+            c.close()
 
     compute_score.close = close  # type: ignore[attr-defined]
     return compute_score
