@@ -200,3 +200,35 @@ async def test_engine_lost_mid_batch_gives_none_not_zero(python_image: str, seco
     for r in results:
         if r.status is not Status.INFRA_ERROR:
             assert r.reward == (1.0 if r.index % 2 else 0.0)
+
+
+def test_an_engine_that_is_down_when_a_step_starts_is_waited_for(python_image: str, second_engine) -> None:
+    """Found inside trainers: an engine restarting between steps made the next step raise
+    at once. Now the client waits (with backoff, up to engine_wait_s), then raises."""
+    import threading
+
+    from misalign_rewards.errors import EngineUnreachable
+
+    url = second_engine.url
+    second_engine.stop()
+
+    async def fail_fast() -> None:
+        async with RewardClient(settings_for(python_image, docker_url=url, engine_wait_s=0)):
+            pass
+
+    started = time.monotonic()
+    with pytest.raises(EngineUnreachable):
+        anyio.run(fail_fast)
+    assert time.monotonic() - started < 10
+
+    restart = threading.Timer(2.0, second_engine.start)
+    restart.start()
+    try:
+        async def go() -> list:
+            async with RewardClient(settings_for(python_image, docker_url=url, engine_wait_s=120)) as client:
+                return await client.rewards([pytest_job(GOOD)])
+
+        assert anyio.run(go) == [1.0]
+    finally:
+        restart.join()
+        second_engine.ensure_running()

@@ -50,6 +50,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    if "MISALIGN_ENGINE_WAIT_S" not in os.environ:
+        overrides["engine_wait_s"] = 0.0  # at a terminal, say at once that no engine answers
     return Settings(**overrides)
 
 

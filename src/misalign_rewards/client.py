@@ -20,7 +20,7 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from .errors import ClientClosed, ImageNotFound, InfrastructureError, InvalidSpec
+from .errors import ClientClosed, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
 from .jobs import InvalidJob, LeanJob, PytestJob, parse_job
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
@@ -121,8 +121,26 @@ class RewardClient:
         if self._state is _State.OPEN:
             return
         if isinstance(self.sandbox, DockerSandbox | PooledSandbox):
-            await self.sandbox.open()
+            await self._open_sandbox()
         self._state = _State.OPEN
+
+    async def _open_sandbox(self) -> None:
+        """Open the sandbox; an engine that does not answer is waited for, with backoff,
+        up to ``Settings.engine_wait_s`` in all, then the error is raised."""
+        assert isinstance(self.sandbox, DockerSandbox | PooledSandbox)
+        deadline = time.monotonic() + self.settings.engine_wait_s
+        delay = 0.25
+        while True:
+            try:
+                await self.sandbox.open()
+                return
+            except EngineUnreachable as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                logger.warning("engine.waiting", error=str(exc), retry_in_s=round(min(delay, left), 2))
+                await anyio.sleep(min(delay, left))
+                delay = min(delay * 2, 5.0)
 
     async def aclose(self) -> None:
         if self._state is _State.CLOSED:

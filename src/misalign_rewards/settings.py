@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     #: Seconds any one engine call may take before it counts as an infrastructure error;
     #: also how long a run whose own time is up may wait for the engine to report it.
     engine_api_timeout_s: float = Field(60.0, gt=0)
+    #: Seconds a client waits, retrying with backoff, for an engine that does not answer
+    #: when it opens (an engine restarting between training steps), before it raises.
+    engine_wait_s: float = Field(30.0, ge=0)
 
     #: Where pytest jobs run unless a job says otherwise: ``fresh``, a new container per
     #: job; ``pooled``, warm containers reused between jobs (docs/sandbox.md, "The warm pool").
