@@ -4,6 +4,7 @@
     misalign-rewards doctor                            is everything in place, and what concurrency
     misalign-rewards reap [--all]                      remove containers left by dead clients
     misalign-rewards demo                              bundled honest, wrong and gaming examples
+    misalign-rewards serve [--host H] [--port P]       score over HTTP (one client for a host's processes)
 
 Exit codes:
     0    done (run: every valid job got a result; demo: every row earned what it should)
@@ -376,6 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     reap = sub.add_parser("reap", parents=[common], help="remove containers left by clients that are gone")
     reap.add_argument("--all", action="store_true", help="remove every labelled container not of this process")
     sub.add_parser("demo", parents=[common], help="run the bundled examples and print the reward table")
+    serve = sub.add_parser("serve", parents=[common],
+                           help="score batches over HTTP: /v1/score, OpenRLHF's /openrlhf, /health, /ready")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
+    serve.add_argument("--port", type=int, default=8000, help="port [8000]")
+    serve.add_argument("--graceful-s", type=float, default=30.0,
+                       help="on SIGTERM/SIGINT, seconds in-flight requests may still take [30]")
+    serve.add_argument("--isolation", choices=["fresh", "pooled"], help="default isolation of pytest jobs")
+    serve.add_argument("--max-batch", type=int, default=4096, help="most items in one request [4096]")
+    serve.add_argument("--max-body-bytes", type=int, default=64 << 20, help="largest request body [64 MiB]")
     return parser
 
 
@@ -402,6 +412,16 @@ def main(argv: list[str] | None = None) -> int:
     level = settings.log_level if ("MISALIGN_LOG_LEVEL" in os.environ or args.log_level or log_stream
                                    or args.command == "run") else "warning"
     configure_logging(settings.log_format, log_stream, level)
+    if args.command == "serve":
+        try:
+            from .server import serve as serve_http
+        except ImportError as exc:
+            print(f"error: the server needs its extra: pip install 'misalign-rewards[server]' ({exc})", file=sys.stderr)
+            return EXIT_USAGE
+        serve_http(settings.model_copy(update={"engine_wait_s": 30.0}) if "MISALIGN_ENGINE_WAIT_S" not in os.environ
+                   else settings, host=args.host, port=args.port, graceful_s=args.graceful_s,
+                   max_batch=args.max_batch, max_body_bytes=args.max_body_bytes)
+        return EXIT_OK
     command = {"run": _run, "doctor": _doctor, "reap": _reap, "demo": _demo}[args.command]
     try:
         return anyio.run(command, args, settings)
