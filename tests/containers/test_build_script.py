@@ -36,7 +36,7 @@ def test_help_documents_every_flag_and_variable() -> None:
 
 @pytest.mark.parametrize("args,needle", [
     (["--bogus"], "unknown option: --bogus"),
-    (["--only", "ruby"], "--only takes python-sandbox or lean"),
+    (["--only", "ruby"], "--only takes python-sandbox, cpp-sandbox or lean"),
     (["--tag"], "--tag needs a value"),
     (["--tag", "no spaces allowed"], "not a valid image tag"),
 ])
