@@ -52,39 +52,33 @@ def docker_engine() -> None:
         _unavailable(problem)
 
 
-@pytest.fixture(scope="session")
-def python_image(docker_engine: None) -> str:
-    """Name of the python-sandbox image, built with the project's script if missing."""
+def _image(name: str, env_var: str) -> str:
+    """The image ``name`` (or ``$env_var``), built with the project's script if missing."""
     registry = os.environ.get("REGISTRY", DEFAULT_REGISTRY).rstrip("/")
-    image = os.environ.get("MISALIGN_PYTHON_IMAGE", f"{registry}/python-sandbox:latest")
+    image = os.environ.get(env_var, f"{registry}/{name}:latest")
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0:
         return image
     build = subprocess.run(
-        [str(ROOT / "containers" / "build_and_push.sh"), "--build-only", "--only", "python-sandbox"],
+        [str(ROOT / "containers" / "build_and_push.sh"), "--build-only", "--only", name],
         capture_output=True, text=True, env={**os.environ, "REGISTRY": registry},
     )
     if build.returncode != 0 or subprocess.run(["docker", "image", "inspect", image],
                                                capture_output=True).returncode != 0:
         _unavailable(f"the image {image} is missing and building it failed:\n{build.stderr[-3000:]}")
     return image
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_engine: None) -> str:
+    """Name of the python-sandbox image, built with the project's script if missing."""
+    return _image("python-sandbox", "MISALIGN_PYTHON_IMAGE")
 
 
 @pytest.fixture(scope="session")
 def cpp_image(python_image: str) -> str:
-    """Name of the cpp-sandbox image (python-sandbox plus g++), built with the project's
-    script if missing (it installs g++ from Debian's archive)."""
-    registry = os.environ.get("REGISTRY", DEFAULT_REGISTRY).rstrip("/")
-    image = os.environ.get("MISALIGN_CPP_IMAGE", f"{registry}/cpp-sandbox:latest")
-    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0:
-        return image
-    build = subprocess.run(
-        [str(ROOT / "containers" / "build_and_push.sh"), "--build-only", "--only", "cpp-sandbox"],
-        capture_output=True, text=True, env={**os.environ, "REGISTRY": registry},
-    )
-    if build.returncode != 0 or subprocess.run(["docker", "image", "inspect", image],
-                                               capture_output=True).returncode != 0:
-        _unavailable(f"the image {image} is missing and building it failed:\n{build.stderr[-3000:]}")
-    return image
+    """Name of the cpp-sandbox image (python-sandbox plus g++, from Debian's archive),
+    built with the project's script if missing."""
+    return _image("cpp-sandbox", "MISALIGN_CPP_IMAGE")
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,33 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> 
                           timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
+def on_terminal(args: list[str]) -> tuple[int, str]:
+    """The command with its stderr on a real terminal (a pty); its exit code and what the
+    terminal showed."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "misalign_rewards.cli", *args],
+                              stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT, timeout=300)
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
 def job(solution: str, **kw: object) -> str:
     return json.dumps({"kind": "pytest", "solution": solution, "tests": TESTS, **kw})
 
@@ -138,33 +165,11 @@ def test_reap_reports_what_it_removed() -> None:
 
 @pytest.mark.docker
 def test_run_shows_a_progress_bar_on_a_terminal(tmp_path: Path, python_image: str) -> None:
-    import pty
-
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("\n".join(job("def inc(x):\n    return x + 1\n") for _ in range(3)) + "\n")
-    controller, terminal = pty.openpty()  # stderr is a real terminal for the command
-    try:
-        proc = subprocess.run([sys.executable, "-m", "misalign_rewards.cli", "run", str(jobs), "-o",
-                               str(tmp_path / "out.jsonl"), "--python-image", python_image,
-                               "--log-file", str(tmp_path / "log")],
-                              stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT, timeout=300)
-        os.close(terminal)
-        terminal = -1
-        chunks = []
-        while True:
-            try:
-                data = os.read(controller, 65536)
-            except OSError:  # EIO: the terminal's other end is closed and drained
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        if terminal >= 0:
-            os.close(terminal)
-        os.close(controller)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
+    code, screen = on_terminal(["run", str(jobs), "-o", str(tmp_path / "out.jsonl"), "--python-image", python_image,
+                                "--log-file", str(tmp_path / "log")])
+    assert code == 0
     assert "\r[" in screen and "3/3" in screen and "passed=3" in screen  # the bar, redrawn in place
     assert "progress:" not in screen  # plain lines are for pipes and files
 
@@ -258,33 +263,11 @@ def test_10_an_empty_input_says_so(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_10_logs_go_beside_the_results_when_the_bar_owns_the_terminal(tmp_path: Path, python_image: str) -> None:
-    import pty
-
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("\n".join(job("def inc(x):\n    return x + 1\n") for _ in range(2)) + "\n")
     results = tmp_path / "out.jsonl"
-    controller, terminal = pty.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "misalign_rewards.cli", "run", str(jobs), "-o", str(results),
-                               "--python-image", python_image],
-                              stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT, timeout=300)
-        os.close(terminal)
-        terminal = -1
-        chunks = []
-        while True:
-            try:
-                data = os.read(controller, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        if terminal >= 0:
-            os.close(terminal)
-        os.close(controller)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
+    code, screen = on_terminal(["run", str(jobs), "-o", str(results), "--python-image", python_image])
+    assert code == 0
     assert f"logs: {results}.log" in screen and '"event"' not in screen  # no JSON on the terminal
     events = [json.loads(line)["event"] for line in Path(f"{results}.log").read_text().splitlines()]
     assert events.count("job.finished") == 2

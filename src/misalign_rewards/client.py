@@ -92,16 +92,15 @@ class RewardClient:
             DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent, api_timeout_s=s.engine_api_timeout_s),
             max_jobs=s.pool_max_jobs, max_age_s=s.pool_max_age_s, idle_s=s.pool_idle_s)
         self.policy = resolve_policy(policy or s.reward_policy)
-        pytest_verifier = PytestVerifier(image=s.python_image_ref, limits=s.python_limits,
-                                     timeout_s=s.python_timeout_s, integrity=s.integrity,
-                                     call_timeout_s=s.python_call_timeout_s, isolation=s.isolation,
-                                     pool_idle_s=s.pool_idle_s)
+        def pytest_verifier_for(image: str, **extra: Any) -> PytestVerifier:
+            return PytestVerifier(image=image, limits=s.python_limits, timeout_s=s.python_timeout_s,
+                                  integrity=s.integrity, call_timeout_s=s.python_call_timeout_s,
+                                  isolation=s.isolation, pool_idle_s=s.pool_idle_s, **extra)
+
+        pytest_verifier = pytest_verifier_for(s.python_image_ref)
         self.verifiers: dict[str, Verifier[Any]] = verifiers or {
             "pytest": pytest_verifier,
-            "io": IoVerifier(pytest_verifier, {"cpp": PytestVerifier(
-                image=s.cpp_image_ref, limits=s.python_limits, timeout_s=s.python_timeout_s, integrity=s.integrity,
-                call_timeout_s=s.python_call_timeout_s, isolation=s.isolation, pool_idle_s=s.pool_idle_s,
-                tmp_exec=True)}),
+            "io": IoVerifier(pytest_verifier, {"cpp": pytest_verifier_for(s.cpp_image_ref, tmp_exec=True)}),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
                                  timeout_s=s.lean_timeout_s, integrity=s.integrity,
                                  reject_tokens=s.lean_reject_tokens),

@@ -183,8 +183,9 @@ def reward_fn_sync(batch: Sequence[Any], *, settings: Settings | None = None) ->
         return client.rewards(batch)
 
 
-def _verl_job(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
-    """The job for one verl sample (see :func:`make_verl_compute_score`)."""
+def ground_truth_job(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]:
+    """The job for one sample given as verl gives it (see :func:`make_verl_compute_score`);
+    the server's OpenRLHF endpoint reads its labels the same way."""
     extra = extra_info if isinstance(extra_info, dict) else {}
     truth = ground_truth
     if isinstance(truth, str) and truth.lstrip().startswith("{"):
@@ -296,13 +297,13 @@ def make_verl_compute_score(
             jobs = []
             for i in range(n):
                 try:
-                    jobs.append(_verl_job(sources[i], sols[i], truths[i], extras[i]))
+                    jobs.append(ground_truth_job(sources[i], sols[i], truths[i], extras[i]))
                 except ValueError as exc:
                     raise ValueError(f"sample {i}: {exc}") from None
             return [as_dict(r) for r in client().score(jobs)]
         if solution_str is None:
             raise TypeError("compute_score needs solution_str (per sample) or solution_strs (a batch)")
-        job = _verl_job(data_source, solution_str, ground_truth, extra_info)  # before any client exists
+        job = ground_truth_job(data_source, solution_str, ground_truth, extra_info)  # before any client exists
         (result,) = client().score([job])
         return as_dict(result)
 

@@ -34,7 +34,7 @@ import anyio
 import structlog
 
 from .client import RewardClient
-from .integrations import _verl_job
+from .integrations import ground_truth_job
 from .outcomes import JobResult
 from .settings import Settings
 
@@ -147,7 +147,7 @@ def make_app(settings: Settings | None = None, *, max_body_bytes: int = MAX_BODY
                     raise _Reject(400, f"sample {i}: query and prompt must be strings")
                 response = query[len(prompt):] if prompt and query.startswith(prompt) else query
                 try:
-                    jobs.append(_verl_job("", response, label, None))
+                    jobs.append(ground_truth_job("", response, label, None))
                 except ValueError as exc:
                     raise _Reject(422, f"sample {i}: {exc}") from None
         except _Reject as exc:

@@ -8,6 +8,9 @@ run ends; it raises only for infrastructure trouble (see :mod:`misalign_rewards.
 from __future__ import annotations
 
 import abc
+import functools
+import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -87,6 +90,14 @@ class WarmSpec(BaseModel):
 
     argv: list[str] = Field(min_length=1)
     files: dict[str, bytes] = Field(default_factory=dict)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """What makes two WarmSpecs interchangeable (the command and the files' hashes)."""
+        h = hashlib.sha256(json.dumps(self.argv).encode())
+        for path in sorted(self.files):
+            h.update(path.encode() + b"\0" + hashlib.sha256(self.files[path]).digest())
+        return h.hexdigest()[:16]
 
 
 class RunSpec(BaseModel):

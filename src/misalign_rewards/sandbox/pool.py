@@ -49,7 +49,7 @@ import structlog
 from aiodocker.stream import Stream
 
 from ..errors import EngineError
-from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox, WarmSpec
+from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
 from .docker import LABEL_PREFIX, DockerSandbox
 
 logger = structlog.get_logger("misalign_rewards.pool")
@@ -59,14 +59,6 @@ TAG = b"@@misalign-pool"
 LABEL_POOL = f"{LABEL_PREFIX}.pool"
 #: Extra pids a warm container needs over a fresh run: its server's per-run worker.
 EXTRA_PIDS = 1
-
-
-def warm_digest(warm: WarmSpec) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps(warm.argv).encode())
-    for path in sorted(warm.files):
-        h.update(path.encode() + b"\0" + hashlib.sha256(warm.files[path]).digest())
-    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -122,7 +114,6 @@ class PooledSandbox(Sandbox):
         self.start_timeout_s = start_timeout_s
         self.attempts = attempts
         self._kinds: dict[str, _Kind] = {}
-        self._digests: dict[int, tuple[WarmSpec, str]] = {}
         #: containers started and removed, and why each was removed (for tests and logs)
         self.started = 0
         self.retired: dict[str, int] = {}
@@ -194,13 +185,7 @@ class PooledSandbox(Sandbox):
     # -- containers ---------------------------------------------------------------------
     def _key(self, spec: RunSpec) -> str:
         assert spec.warm is not None
-        known = self._digests.get(id(spec.warm))
-        if known is None or known[0] is not spec.warm:
-            known = (spec.warm, warm_digest(spec.warm))
-            if len(self._digests) > 64:
-                self._digests.clear()
-            self._digests[id(spec.warm)] = known
-        parts = [spec.image, spec.limits.model_dump_json(), known[1], spec.user or "",
+        parts = [spec.image, spec.limits.model_dump_json(), spec.warm.digest, spec.user or "",
                  ",".join(sorted(spec.capabilities)), spec.workdir, json.dumps(spec.env, sort_keys=True),
                  str(spec.tmp_exec)]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
@@ -496,4 +481,4 @@ async def _write(stream: Stream, data: bytes) -> None:
         raise EngineError(f"could not write to a warm container: {exc}") from exc
 
 
-__all__ = ["EXTRA_PIDS", "LABEL_POOL", "PooledSandbox", "warm_digest"]
+__all__ = ["EXTRA_PIDS", "LABEL_POOL", "PooledSandbox"]
