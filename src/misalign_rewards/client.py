@@ -68,13 +68,29 @@ def _parse(item: Any, index: int) -> PytestJob | LeanJob | InvalidJob:
         return InvalidJob(index=index, job_id=None, error=f"cannot read the item: {type(exc).__name__}: {exc}")
 
 
+def make_sandbox(s: Settings) -> Sandbox:
+    """The backend the settings name: a :class:`PooledSandbox` over a
+    :class:`DockerSandbox` (fresh runs pass straight through it), or a
+    :class:`~.sandbox.cluster.RaySandbox` whose nodes each hold one."""
+    if s.backend == "ray":
+        from .sandbox.cluster import RaySandbox
+
+        return RaySandbox(s.ray_address, namespace=s.ray_namespace, node_resource=s.ray_node_resource,
+                          node_options={"max_concurrent": s.max_concurrent,
+                                        "api_timeout_s": s.engine_api_timeout_s,
+                                        "pool_max_jobs": s.pool_max_jobs, "pool_max_age_s": s.pool_max_age_s,
+                                        "pool_idle_s": s.pool_idle_s})
+    return PooledSandbox(
+        DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent, api_timeout_s=s.engine_api_timeout_s),
+        max_jobs=s.pool_max_jobs, max_age_s=s.pool_max_age_s, idle_s=s.pool_idle_s)
+
+
 class RewardClient:
     """Owns the engine connection (through its sandbox), the reaper and the limiter.
 
     ``async with RewardClient() as client: rewards = await client.rewards(batch)``.
-    A sandbox may be injected (any :class:`Sandbox`); otherwise a :class:`PooledSandbox`
-    over a :class:`DockerSandbox` is made from the settings (fresh runs pass straight
-    through it) and closed with the client. A closed client cannot reopen.
+    A sandbox may be injected (any :class:`Sandbox`); otherwise :func:`make_sandbox`
+    makes one from the settings (``backend``) and it is closed with the client. A closed client cannot reopen.
     """
 
     def __init__(
@@ -88,9 +104,7 @@ class RewardClient:
         self.settings = settings or Settings()
         s = self.settings
         self._owns_sandbox = sandbox is None
-        self.sandbox: Sandbox = sandbox or PooledSandbox(
-            DockerSandbox(url=s.docker_url, max_concurrent=s.max_concurrent, api_timeout_s=s.engine_api_timeout_s),
-            max_jobs=s.pool_max_jobs, max_age_s=s.pool_max_age_s, idle_s=s.pool_idle_s)
+        self.sandbox: Sandbox = sandbox or make_sandbox(s)
         self.policy = resolve_policy(policy or s.reward_policy)
         def pytest_verifier_for(image: str, **extra: Any) -> PytestVerifier:
             return PytestVerifier(image=image, limits=s.python_limits, timeout_s=s.python_timeout_s,
@@ -119,14 +133,12 @@ class RewardClient:
             raise ClientClosed("this RewardClient is closed; make a new one")
         if self._state is _State.OPEN:
             return
-        if isinstance(self.sandbox, DockerSandbox | PooledSandbox):
-            await self._open_sandbox()
+        await self._open_sandbox()
         self._state = _State.OPEN
 
     async def _open_sandbox(self) -> None:
         """Open the sandbox; an engine that does not answer is waited for, with backoff,
         up to ``Settings.engine_wait_s`` in all, then the error is raised."""
-        assert isinstance(self.sandbox, DockerSandbox | PooledSandbox)
         deadline = time.monotonic() + self.settings.engine_wait_s
         delay = 0.25
         while True:

@@ -31,7 +31,16 @@ class Settings(BaseSettings):
     #: Engine endpoint; default ``DOCKER_HOST`` or the local socket.
     docker_url: str | None = None
 
-    #: Runs in flight at once; default from the engine host's CPUs, memory and pids.
+    #: Where runs go: ``docker``, the engine at ``docker_url``; ``ray``, every node of the
+    #: Ray cluster at ``ray_address`` that offers the resource ``ray_node_resource``, each
+    #: on its own engine (docs/scale-out.md).
+    backend: Literal["docker", "ray"] = "docker"
+    #: The cluster (``ray.init``'s address); unused when Ray is already initialised here.
+    ray_address: str = "auto"
+    ray_namespace: str | None = None
+    ray_node_resource: str = "misalign_engine"
+
+    #: Runs in flight at once (per engine node with ``backend="ray"``); default from the engine host's CPUs, memory and pids.
     max_concurrent: int | None = Field(None, ge=1)
     #: Jobs of a batch being prepared or run at once (bounds the client's memory).
     max_in_flight: int = Field(64, ge=1)

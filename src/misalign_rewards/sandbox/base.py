@@ -195,6 +195,10 @@ class Sandbox(abc.ABC):
     async def run(self, spec: RunSpec, *, on_output: OutputCallback | None = None) -> RunResult:
         """Run ``spec`` to completion (or deadline) and return what happened."""
 
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect before the first run (a client calls it when it opens, waiting for an
+        engine that does not answer yet). Idempotent; :meth:`run` may also open."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds. Idempotent."""
 

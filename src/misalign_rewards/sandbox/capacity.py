@@ -186,6 +186,16 @@ class ResourceBudget:
         self._take(need)
         return need
 
+    def free_share(self) -> float:
+        """The least-free resource's share left, 0 (full) to 1 (idle): how a scheduler
+        that spreads runs over several budgets picks the emptiest."""
+        return min(f / t for f, t in zip(self._free, self._total, strict=True) if math.isfinite(t))
+
+    def fits_at_all(self, limits: Limits) -> bool:
+        """Whether this host can give a run of ``limits`` at all (what
+        :meth:`DockerSandbox.check_limits` refuses otherwise)."""
+        return limits.cpus <= self.host.cpus and limits.memory_bytes <= self.host.memory_bytes
+
     @property
     def has_waiters(self) -> bool:
         """Whether some run waits for room (a warm pool then gives back what it holds idle)."""

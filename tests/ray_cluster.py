@@ -1,0 +1,131 @@
+"""A real Ray cluster on this machine for the tests and benchmarks: a head and worker
+nodes, each a ``ray start --block`` process of its own, all in one network namespace
+that this helper makes (loopback only: ``unshare --net``, then ``lo`` up), bound to
+127.0.0.1. A worker is given a Docker engine (tests/engines.py) through ``DOCKER_HOST``
+and offers the resources ``misalign_engine`` and its own name, so placement can be
+checked. Drivers run as processes in the same namespace; they reach the engines through
+unix sockets, which no network namespace stops.
+
+Nothing here is a stand-in: these are Ray's own processes, killed and started as a
+real node would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from engines import Engine
+
+RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:1",
+    # a dead node is noticed in about 3 s instead of 30+
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
+    "RAY_DEDUP_LOGS": "0",
+}
+
+
+def ray_available() -> str | None:
+    """Why a cluster cannot be started here, or None."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return "Ray is not installed (pip install 'misalign-rewards[ray]')"
+    for tool in ("unshare", "nsenter", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+class RayCluster:
+    def __init__(self, port: int = 6399) -> None:
+        self.port = port
+        self.address = f"127.0.0.1:{port}"
+        self.root = Path(tempfile.mkdtemp(prefix="misalign-ray-"))
+        self.ray = str(Path(sys.executable).with_name("ray"))
+        self.ns: subprocess.Popen[bytes] | None = None
+        self.head: subprocess.Popen[bytes] | None = None
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {**os.environ, **RAY_ENV}
+
+    # -- the namespace -------------------------------------------------------------------
+    def _in_ns(self, argv: list[str]) -> list[str]:
+        assert self.ns is not None
+        return ["nsenter", "-t", str(self.ns.pid), "-n", "--", *argv]
+
+    def start(self) -> None:
+        self.ns = subprocess.Popen(["unshare", "--net", "--", "sleep", "infinity"],
+                                   start_new_session=True)
+        for _ in range(50):
+            if os.readlink(f"/proc/{self.ns.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.05)
+        subprocess.run(self._in_ns(["ip", "link", "set", "lo", "up"]), check=True)
+        self.head = self._ray_start("head", ["--head", f"--port={self.port}", "--num-cpus=1",
+                                             "--include-dashboard=false"], {})
+
+    def _ray_start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = self.root / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                self._in_ns([self.ray, "start", "--block", "--node-ip-address=127.0.0.1",
+                             "--disable-usage-stats", *args]),
+                stdout=out, stderr=subprocess.STDOUT, env={**self.env, **env}, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if b"Ray runtime started" in log.read_bytes():
+                return proc
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"ray start ({name}) did not come up:\n{log.read_text()[-3000:]}")
+
+    # -- nodes ---------------------------------------------------------------------------
+    def add_worker(self, name: str, engine: Engine, cpus: int = 1) -> None:
+        resources = json.dumps({"misalign_engine": 1, name: 1})
+        self.workers[name] = self._ray_start(
+            name, [f"--address={self.address}", f"--num-cpus={cpus}", f"--resources={resources}"],
+            {"DOCKER_HOST": engine.url})
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the node: its ``ray start``, raylet and workers (one process group)."""
+        proc = self.workers.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def driver(self, argv: list[str], *, env: dict[str, str] | None = None,
+               stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
+        """A Python process in the cluster's namespace (``python *argv``; its own session,
+        so a test may SIGKILL it and all it started)."""
+        return subprocess.Popen(self._in_ns([sys.executable, *argv]), stdout=stdout,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**self.env, "MISALIGN_RAY_ADDRESS": self.address, **(env or {})},
+                                start_new_session=True)
+
+    def stop(self) -> None:
+        for name in list(self.workers):
+            self.kill_worker(name)
+        if self.head is not None:
+            os.killpg(self.head.pid, signal.SIGKILL)
+            self.head.wait()
+        if self.ns is not None:
+            # what the nodes spawned outside their groups (Ray's own helpers)
+            subprocess.run(self._in_ns([self.ray, "stop", "--force"]), capture_output=True, env=self.env)
+            self.ns.kill()
+            self.ns.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self, name: str, n: int = 3000) -> str:
+        try:
+            return (self.root / f"{name}.log").read_text()[-n:]
+        except OSError:
+            return ""

@@ -1,0 +1,53 @@
+"""A driver of the test cluster (tests/ray_cluster.py): scores a batch through Ray and
+prints what came back as one JSON line.
+
+    python tests/ray_driver.py BATCH_ID N SLEEP_S ISOLATION [settings|sandbox]
+
+Job i's solution returns i % 3 and its test asserts 1 after sleeping SLEEP_S, so job i
+deserves 1.0 exactly when i % 3 == 1. ``settings`` makes the client from
+``Settings(backend="ray")``; ``sandbox`` passes a RaySandbox that looks at the cluster
+every second (for the tests of nodes that come and go).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+from misalign_rewards import RewardClient
+from misalign_rewards.logs import configure_logging
+from misalign_rewards.sandbox.cluster import RaySandbox
+from misalign_rewards.settings import Settings
+
+
+def batch(n: int, sleep_s: float) -> list[dict[str, object]]:
+    tests = f"import time\nfrom solution import f\n\ndef test_f():\n    time.sleep({sleep_s})\n    assert f() == 1\n"
+    return [{"kind": "pytest", "job_id": f"j{i}", "solution": f"def f():\n    return {i % 3}\n",
+             "tests": tests} for i in range(n)]
+
+
+async def main(batch_id: str, n: int, sleep_s: float, isolation: str, how: str) -> None:
+    configure_logging("json", level="info")  # to stderr: the ray.* events explain a failure
+    settings = Settings(backend="ray", isolation=isolation)  # type: ignore[arg-type]
+    sandbox = None
+    if how == "sandbox":
+        sandbox = RaySandbox(os.environ["MISALIGN_RAY_ADDRESS"], refresh_s=1.0)
+    async with RewardClient(settings, sandbox=sandbox) as client:
+        print(json.dumps({"started": True}), flush=True)
+        results = await client.score(batch(n, sleep_s), batch_id=batch_id)
+        sb = client.sandbox
+        assert isinstance(sb, RaySandbox)
+        out = {"results": [{"index": r.index, "job_id": r.job_id, "reward": r.reward, "status": r.status.value,
+                            "attempts": r.attempts} for r in results],
+               "losses": sb.losses, "replaced": sb.replaced, "puts": sb._blobs.puts if sb._blobs else None,
+               "nodes": sb.nodes, "stats": await sb.node_stats()}
+        if sandbox is not None:
+            await sandbox.aclose()
+    print(json.dumps(out, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    asyncio.run(main(a[0], int(a[1]), float(a[2]), a[3], a[4] if len(a) > 4 else "settings"))

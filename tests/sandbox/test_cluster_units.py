@@ -1,0 +1,79 @@
+"""The Ray backend's pure parts, with no cluster: how a spec travels (packed with its
+large contents as hashes, unpacked the same) and how the driver holds object refs.
+The backend itself is tested against a real cluster in tests/test_ray.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from misalign_rewards.sandbox.base import Limits, RunSpec, WarmSpec
+from misalign_rewards.sandbox.capacity import HostResources, ResourceBudget
+from misalign_rewards.sandbox.cluster import Blob, _DriverBlobs, pack_spec, unpack_spec
+
+
+def spec() -> RunSpec:
+    big, other = b"h" * 10_000, bytes(range(256)) * 40
+    return RunSpec(image="img", argv=["python", "x.py"], files={"a/big.py": big, "small.py": b"x=1\n",
+                                                                "b/other": other},
+                   stdin=b"s" * 5000, env={"K": "v"}, limits=Limits(memory_bytes=256 << 20),
+                   timeout_s=7.5, labels={"l": "1"}, isolation="pooled",
+                   warm=WarmSpec(argv=["python", "-m", "srv"], files={"a/big.py": big}), tmp_exec=True)
+
+
+def test_a_packed_spec_unpacks_to_the_same_spec() -> None:
+    s = spec()
+    packed, blobs = pack_spec(s)
+    assert unpack_spec(packed, blobs) == s
+    assert unpack_spec(packed, blobs).warm.digest == s.warm.digest  # type: ignore[union-attr]
+
+
+def test_large_contents_travel_once_by_hash_small_ones_inline() -> None:
+    packed, blobs = pack_spec(spec())
+    assert packed["files"]["small.py"] == b"x=1\n"
+    assert isinstance(packed["files"]["a/big.py"], Blob) and isinstance(packed["stdin"], Blob)
+    # the same content in the run's files and the warm files is one blob
+    assert packed["warm"]["files"]["a/big.py"] == packed["files"]["a/big.py"]
+    assert len(blobs) == 3 and sum(map(len, blobs.values())) == 10_000 + 10_240 + 5000
+
+
+def test_a_missing_blob_is_an_error_not_empty_content() -> None:
+    packed, blobs = pack_spec(spec())
+    blobs.pop(packed["files"]["a/big.py"].digest)
+    with pytest.raises(KeyError):
+        unpack_spec(packed, blobs)
+
+
+class _Refs:
+    """Counts puts: the object store's stand-in for these pure tests of bookkeeping."""
+
+    def __init__(self) -> None:
+        self.puts = 0
+
+    def put(self, data: bytes) -> tuple[str, int]:
+        self.puts += 1
+        return ("ref", self.puts)
+
+
+def test_the_driver_puts_each_content_once_and_lets_go_of_old_ones() -> None:
+    store = _Refs()
+    held = _DriverBlobs(store, keep=2)
+    first = held.acquire({"d1": b"1", "d2": b"2"})
+    again = held.acquire({"d1": b"1"})
+    assert again["d1"] == first["d1"] and store.puts == 2
+    held.release(first)
+    held.release(again)
+    for i in range(3, 6):  # three more, released: only the 2 most recent stay
+        held.release(held.acquire({f"d{i}": b"x"}))
+    assert set(held._refs) == {"d4", "d5"}
+    held.acquire({"d1": b"1"})
+    assert store.puts == 6  # d1 was let go, so it is put again
+
+
+def test_free_share_is_the_least_free_resource() -> None:
+    budget = ResourceBudget(HostResources(cpus=4, memory_bytes=10 << 30, pids=100_000))
+    assert budget.free_share() == 1.0
+    need = budget.try_acquire(Limits(cpus=1, memory_bytes=4 << 30))
+    assert budget.free_share() == pytest.approx(0.5)  # memory: 4 of 8 GiB (0.8 x 10) left
+    budget.release(need)  # type: ignore[arg-type]
+    assert budget.free_share() == 1.0
+    assert budget.fits_at_all(Limits(cpus=4)) and not budget.fits_at_all(Limits(cpus=5))
