@@ -124,13 +124,16 @@ def test_a_node_lost_mid_batch_and_one_joining(cluster: tuple[RayCluster, Engine
     input gets exactly its deserved reward, the lost runs finish elsewhere, and the new
     node takes runs of the same batch."""
     c, w1, w2 = cluster
-    batch_id, n = "lost", 24
+    batch_id, n = "lost", 30
     t0 = time.time()
     driver = c.driver([DRIVER, batch_id, str(n), "2", "fresh", "sandbox"])
     try:
-        on_w1 = wait_for(lambda: running_jobs(w1, batch_id), 120, "a run of the batch on w1")
-        c.kill_worker("w1")
+        wait_for(lambda: running_jobs(w1, batch_id), 120, "a run of the batch on w1")
         t_kill = time.time()
+        c.kill_worker("w1")
+        # what still runs on w1 once its node is dead was in flight (a run's result leaves
+        # the node only after its container exited); the node's watchdog removes it
+        on_w1 = running_jobs(w1, batch_id)
         wait_for(lambda: not running_jobs(w1, batch_id), 30, "the killed node's containers removed")
         c.add_worker("w1", w1)
         t_join = time.time()
@@ -140,7 +143,7 @@ def test_a_node_lost_mid_batch_and_one_joining(cluster: tuple[RayCluster, Engine
         if "w1" not in c.workers:
             c.add_worker("w1", w1)
     assert_every_result(out, n)
-    assert out["losses"] >= 1 and out["replaced"] >= len(on_w1), out
+    assert out["losses"] >= 1 and out["replaced"] >= len(on_w1), (on_w1, out)
     # what was running on w1 when it died was started again, after the kill, elsewhere
     restarted = events(w2, t_kill, batch_id) + events(w1, t_join, batch_id)
     assert set(on_w1) <= set(restarted), (on_w1, restarted)
@@ -183,10 +186,7 @@ def test_a_killed_driver_leaves_no_container(cluster: tuple[RayCluster, Engine, 
         wait_for(lambda: running_jobs(w1, batch_id) and running_jobs(w2, batch_id), 120,
                  "busy containers on both engines")
     finally:
-
-
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.communicate()
+        stop(driver)
     for engine in (w1, w2):
         wait_for(lambda engine=engine: not engine.containers(LABEL_CLIENT), 30,
                  f"no container of ours left on {engine.url}")

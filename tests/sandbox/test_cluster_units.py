@@ -77,3 +77,78 @@ def test_free_share_is_the_least_free_resource() -> None:
     budget.release(need)  # type: ignore[arg-type]
     assert budget.free_share() == 1.0
     assert budget.fits_at_all(Limits(cpus=4)) and not budget.fits_at_all(Limits(cpus=5))
+
+
+# -- placement: the driver's choice among nodes, with no Ray involved ------------------------
+
+from misalign_rewards.errors import EngineUnreachable, ImageNotFound, InvalidSpec  # noqa: E402
+from misalign_rewards.sandbox.cluster import RaySandbox, _Node  # noqa: E402
+
+
+def placer(*cpus: float, node_wait_s: float = 60.0) -> RaySandbox:
+    """A RaySandbox whose membership is set by hand (node ids n0, n1, ...) and never
+    looked up: only its placement runs."""
+    sb = RaySandbox(refresh_s=1e9, node_wait_s=node_wait_s)
+    sb._last_refresh = float("inf")
+    for i, c in enumerate(cpus):
+        budget = ResourceBudget(HostResources(cpus=c, memory_bytes=64 << 30, pids=1 << 20))
+        sb._nodes[f"n{i}"] = _Node(node_id=f"n{i}", actor=None, info={"host": "h"}, budget=budget)
+    return sb
+
+
+def run_spec(cpus: float = 1.0) -> RunSpec:
+    return RunSpec(image="img", argv=["true"], limits=Limits(cpus=cpus))
+
+
+async def test_runs_go_to_the_emptiest_node_not_round_robin() -> None:
+    sb = placer(4, 2)
+    placed = [(await sb._place(run_spec(), set(), set()))[0].node_id for _ in range(6)]
+    # by free share: n0 (4 CPUs) first, and it takes twice the runs of n1 (2 CPUs)
+    assert placed[0] == "n0" and placed.count("n0") == 4 and placed.count("n1") == 2
+    assert all(n.budget.free_share() == 0 for n in sb._nodes.values())
+
+
+async def test_a_node_that_failed_the_run_is_avoided_while_another_can_take_it() -> None:
+    sb = placer(2, 2)
+    node, _ = await sb._place(run_spec(), set(), {"n0"})
+    assert node.node_id == "n1"
+    sb._nodes["n1"].state = "suspended"
+    node, _ = await sb._place(run_spec(), set(), {"n0"})
+    assert node.node_id == "n0"  # the only one up
+
+
+async def test_image_missing_everywhere_and_limits_nowhere_are_errors_not_waits() -> None:
+    sb = placer(2, 4)
+    with pytest.raises(ImageNotFound):
+        await sb._place(run_spec(), {"n0", "n1"}, set())
+    with pytest.raises(InvalidSpec):
+        await sb._place(run_spec(cpus=8), set(), set())
+    sb._nodes["n1"].state = "suspended"  # the only node big enough is away: wait for it
+    sb.node_wait_s = 0.2
+    sb.refresh_s = 0.05
+    with pytest.raises(EngineUnreachable):
+        await sb._place(run_spec(cpus=3), set(), set())
+
+
+async def test_waiting_runs_are_served_in_arrival_order_one_per_release() -> None:
+    import anyio
+
+    sb = placer(1)
+    node, first = await sb._place(run_spec(), set(), set())
+    order: list[int] = []
+
+    async def wait(i: int) -> None:
+        n, need = await sb._place(run_spec(), set(), set())
+        order.append(i)
+        await anyio.sleep(0.01)
+        n.budget.release(need)
+        sb._signal(everyone=False)
+
+    with anyio.fail_after(10):  # a lost wake-up would hang here
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(wait, i)
+                await anyio.sleep(0.01)
+            node.budget.release(first)
+            sb._signal(everyone=False)
+    assert order == [0, 1, 2, 3, 4]

@@ -41,16 +41,17 @@ import sys
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import structlog
 
-from ..errors import EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
+from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
 from .base import OutputCallback, RunResult, RunSpec, Sandbox, WarmSpec
 from .capacity import HostResources, ResourceBudget
+from .docker import process_start_ticks
 
 logger = structlog.get_logger("misalign_rewards.cluster")
 
@@ -127,14 +128,21 @@ class _DriverBlobs:
         self.puts = 0
 
     def acquire(self, blobs: dict[str, bytes]) -> dict[str, Any]:
-        refs = {}
-        for d, data in blobs.items():
-            if d not in self._refs:
-                self._refs[d] = self._ray.put(data)
-                self.puts += 1
-            self._users[d] = self._users.get(d, 0) + 1
-            self._recent.pop(d, None)
-            refs[d] = self._refs[d]
+        refs: dict[str, Any] = {}
+        try:
+            for d, data in blobs.items():
+                if d not in self._refs:
+                    self._refs[d] = self._ray.put(data)
+                    self.puts += 1
+                self._users[d] = self._users.get(d, 0) + 1
+                self._recent.pop(d, None)
+                refs[d] = self._refs[d]
+        except BaseException as exc:
+            self.release(refs)
+            if isinstance(exc, Exception):  # the object store refused (full, gone)
+                raise EngineError(f"Ray's object store did not take a run's files: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            raise
         return refs
 
     def release(self, digests: Any) -> None:
@@ -165,12 +173,13 @@ class NodeService:
         self.fetched = 0
         self.fetched_bytes = 0
         self.runs = 0
-        #: pid of the process that removes this actor's containers if it dies unannounced
-        self._watchdog: int | None = None
+        #: pid and start time of the process that removes this actor's containers if it
+        #: dies unannounced
+        self._watchdog: tuple[int, str | None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     async def open(self) -> dict[str, Any]:
-        from .docker import DockerSandbox, process_start_ticks
+        from .docker import DockerSandbox
         from .pool import PooledSandbox
 
         o = self.options
@@ -190,7 +199,8 @@ class NodeService:
                 [sys.executable, "-m", "misalign_rewards.sandbox.watchdog", str(os.getpid()),
                  process_start_ticks(os.getpid()) or "", fresh.endpoint, fresh.client_id],
                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=True)
-            self._watchdog = int(started.stdout.split()[0])
+            pid = int(started.stdout.split()[0])
+            self._watchdog = (pid, process_start_ticks(pid))
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         budget = fresh.budget
@@ -244,11 +254,42 @@ class NodeService:
                                                        f"{type(exc).__name__}: {exc}"}
         self.runs += 1
         try:
-            return {"result": await self.sandbox.run(spec)}
+            return {"result": await self._cancellable(spec)}
         except InvalidSpec as exc:
             return {"error": "InvalidSpec", "message": str(exc)}
         except InfrastructureError as exc:
             return {"error": type(exc).__name__, "message": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - the driver places the run elsewhere
+            logger.exception("ray.node_run_failed")
+            return {"error": "EngineError", "message": f"the node failed the run: {type(exc).__name__}: {exc}"}
+
+    async def _cancellable(self, spec: RunSpec) -> RunResult:
+        """The sandbox's run in a task of its own. ``ray.cancel`` cancels the actor call's
+        asyncio task natively, which would cut through the sandbox's shielded clean-up;
+        here it becomes an anyio cancel of the run instead, and the call waits for the
+        clean-up (removing the container) to end."""
+        scope = anyio.CancelScope()
+
+        async def inner() -> RunResult | None:
+            with scope:
+                result: RunResult = await self.sandbox.run(spec)
+                return result
+            return None
+
+        task = asyncio.ensure_future(inner())
+        cancelled = False
+        while True:
+            try:
+                result = await asyncio.shield(task)
+                break
+            except asyncio.CancelledError:
+                if task.done():
+                    raise
+                cancelled = True
+                scope.cancel()
+        if cancelled or result is None:
+            raise asyncio.CancelledError
+        return result
 
     async def ping(self) -> dict[str, Any]:
         """Whether this node's engine answers (after trouble, before taking runs again)."""
@@ -266,13 +307,22 @@ class NodeService:
                 "client_id": self.sandbox.client_id if self.sandbox else None}
 
     async def close(self) -> None:
+        """Remove everything of this actor's from its engine (busy containers included:
+        a cancelled batch may have left runs ending), then stop the watchdog."""
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self.sandbox is not None:
+            from .watchdog import remove_client
+
             await self.sandbox.aclose()
+            left = await remove_client(self.sandbox.fresh.endpoint, self.sandbox.fresh.client_id, attempts=3)
+            if left is None:
+                return  # not all removed: the watchdog stays, and removes them once we are gone
         if self._watchdog is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._watchdog, signal.SIGTERM)
+            pid, ticks = self._watchdog
+            if process_start_ticks(pid) == ticks:  # still the watchdog, not a reused pid
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
             self._watchdog = None
 
 
@@ -290,7 +340,6 @@ class _Node:
     budget: ResourceBudget
     #: "up" takes runs; "suspended": its engine failed, probed before it takes more
     state: str = "up"
-    missing_images: set[str] = field(default_factory=set)
     placed: int = 0
 
     @property
@@ -328,7 +377,8 @@ class RaySandbox(Sandbox):
         self._actor_deaths: dict[str, int] = {}
         self._last_refresh = -1e9
         self._refresh_lock = anyio.Lock()
-        self._changed = anyio.Event()
+        #: runs waiting for room, in arrival order
+        self._line: list[anyio.Event] = []
         self._blobs: _DriverBlobs | None = None
         #: nodes being joined or probed, and those background tasks
         self._busy: set[str] = set()
@@ -341,8 +391,6 @@ class RaySandbox(Sandbox):
     # -- life --------------------------------------------------------------------------
     async def open(self) -> None:
         if self._closed:
-            from ..errors import ClientClosed
-
             raise ClientClosed("this RaySandbox is closed; make a new one")
         if self._ray is None:
             ray = _import_ray()
@@ -402,7 +450,11 @@ class RaySandbox(Sandbox):
             if not force and time.monotonic() - self._last_refresh < self.refresh_s:
                 return []
             self._last_refresh = time.monotonic()
-            listed = await anyio.to_thread.run_sync(self._ray.nodes)
+            try:
+                listed = await anyio.to_thread.run_sync(self._ray.nodes)
+            except Exception as exc:  # noqa: BLE001 - the GCS did not answer
+                raise EngineUnreachable(f"the Ray cluster did not list its nodes: {type(exc).__name__}: "
+                                        f"{exc}") from exc
         alive = {n["NodeID"] for n in listed
                  if n.get("Alive") and n.get("Resources", {}).get(self.node_resource, 0) > 0}
         for node_id in list(self._nodes):
@@ -414,7 +466,6 @@ class RaySandbox(Sandbox):
                     and self._actor_deaths.get(node_id, 0) < 3:
                 started.append(self._background(node_id, self._join(node_id)))
         for node in list(self._nodes.values()):
-            node.missing_images.clear()  # images may have been loaded meanwhile
             if node.state == "suspended" and node.node_id not in self._busy:
                 started.append(self._background(node.node_id, self._probe(node)))
         return started
@@ -458,20 +509,25 @@ class RaySandbox(Sandbox):
         host = HostResources(cpus=info["cpus"], memory_bytes=info["memory_bytes"], pids=info["pids"])
         budget = ResourceBudget(host, memory_fraction=info["memory_fraction"],
                                 pids_fraction=info["pids_fraction"], max_runs=info["max_runs"])
+        if self._closed:
+            with contextlib.suppress(Exception):
+                await actor.close.remote()
+            return
         node = _Node(node_id=node_id, actor=actor, info=info, budget=budget)
         self._nodes[node_id] = node
+        self._actor_deaths.pop(node_id, None)  # only deaths in a row shut a node out
         logger.info("ray.node_joined", node=node.name, endpoint=info["endpoint"], cpus=info["cpus"],
                     memory_bytes=info["memory_bytes"], max_runs=info["max_runs"])
         self._signal()
 
     async def _probe(self, node: _Node) -> None:
         try:
-            with anyio.fail_after(30):
+            with anyio.fail_after(self.node_options.get("api_timeout_s", 60.0) + 30):
                 answer = await node.actor.ping.remote()
         except Exception as exc:  # noqa: BLE001
             self._lose(node, f"its actor did not answer: {exc!r}")
             return
-        if answer.get("ok"):
+        if answer.get("ok") and node.state == "suspended":
             node.state = "up"
             logger.info("ray.node_back", node=node.name)
             self._signal()
@@ -487,40 +543,62 @@ class RaySandbox(Sandbox):
             self._last_refresh = -1e9  # look again at once: it may come back, others may join
             self._signal()
 
-    def _signal(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+    def _signal(self, everyone: bool = True) -> None:
+        """Wake the runs waiting for a node: all of them when membership changed, the
+        first in line when one run's room came back."""
+        for turn in list(self._line):
+            if not turn.is_set():
+                turn.set()
+                if not everyone:
+                    return
 
     # -- placement --------------------------------------------------------------------------
-    async def _place(self, spec: RunSpec) -> tuple[_Node, tuple[float, ...]]:
+    async def _place(self, spec: RunSpec, skip: set[str], avoid: set[str]) -> tuple[_Node, tuple[float, ...]]:
         """The node with the largest free share that can take ``spec`` now, its room
-        taken; waits (for room, for a node) as long as ``node_wait_s`` allows."""
+        taken; waits (for room, for a node) as long as ``node_wait_s`` allows. Nodes in
+        ``skip`` lack the image; those in ``avoid`` failed this run and are taken only
+        when no other node that is up could be."""
         no_node_since: float | None = None
+        waited = False
         while True:
+            if self._closed:
+                raise ClientClosed("this RaySandbox is closed")
             await self._refresh()
-            up = [n for n in self._nodes.values() if n.state == "up"]
-            usable = [n for n in up if spec.image not in n.missing_images]
-            if up and not usable:
+            known = [n for n in self._nodes.values() if n.node_id not in skip]
+            if self._nodes and not known:
                 raise ImageNotFound(f"image {spec.image!r} is on none of the cluster's engine nodes "
-                                    f"({', '.join(n.name for n in up)}): build or load it on each")
-            fitting = [n for n in usable if n.budget.fits_at_all(spec.limits)]
-            if usable and not fitting:
+                                    f"({', '.join(n.name for n in self._nodes.values())}): build or load it on each")
+            fitting = [n for n in known if n.budget.fits_at_all(spec.limits)]
+            if known and not fitting:
                 raise InvalidSpec(f"limits (cpus {spec.limits.cpus:g}, memory_bytes "
                                   f"{spec.limits.memory_bytes}) fit no engine node of the cluster")
-            for node in sorted(fitting, key=lambda n: n.budget.free_share(), reverse=True):
+            up = [n for n in fitting if n.state == "up"]
+            for node in sorted([n for n in up if n.node_id not in avoid] or up,
+                               key=lambda n: n.budget.free_share(), reverse=True):
                 need = node.budget.try_acquire(spec.limits)
                 if need is not None:
                     return node, need
-            if not usable:
+            if not up:
                 no_node_since = no_node_since or time.monotonic()
                 if time.monotonic() - no_node_since > self.node_wait_s:
                     raise EngineUnreachable(f"no engine node of the Ray cluster took the run in "
-                                            f"{self.node_wait_s:g} s (none is up)")
+                                            f"{self.node_wait_s:g} s (none that can is up)")
             else:
                 no_node_since = None
-            changed = self._changed
-            with anyio.move_on_after(self.refresh_s):
-                await changed.wait()
+            # in line: a release wakes the first waiter only (first come, first served,
+            # and no herd of waiters re-sorting the nodes at every release)
+            turn = anyio.Event()
+            if waited:
+                self._line.insert(0, turn)  # woken, but the room went elsewhere: keep its place
+            else:
+                self._line.append(turn)
+            waited = True
+            try:
+                with anyio.move_on_after(self.refresh_s):
+                    await turn.wait()
+            finally:
+                if turn in self._line:
+                    self._line.remove(turn)
 
     async def run(self, spec: RunSpec, *, on_output: OutputCallback | None = None) -> RunResult:
         if self._ray is None:
@@ -529,68 +607,76 @@ class RaySandbox(Sandbox):
         packed, blobs = pack_spec(spec, self.blob_min_bytes)
         t0 = time.monotonic()
         losses: list[str] = []
+        skip: set[str] = set()
+        avoid: set[str] = set()
         refs = self._blobs.acquire(blobs)
         try:
             while True:
-                node, need = await self._place(spec)
+                node, need = await self._place(spec, skip, avoid)
                 queued = time.monotonic() - t0
                 node.placed += 1
                 try:
                     reply = await self._call(node, spec, packed, refs)
                 finally:
                     node.budget.release(need)
-                    self._signal()
-                if reply is None:  # the node was lost under the run
-                    losses.append(node.name)
-                    if len(losses) > self.max_losses:
-                        raise EngineError(f"the run was lost with {len(losses)} nodes in a row "
-                                          f"({', '.join(losses)})")
-                    self.replaced += 1
-                    continue
-                if "result" in reply:
+                    self._signal(everyone=False)
+                if reply is not None and "result" in reply:
                     result: RunResult = reply["result"]
                     result.durations.queued += queued
                     await _emit(on_output, result)
                     return result
-                kind, message = reply["error"], reply["message"]
+                kind, message = (reply["error"], reply["message"]) if reply else ("lost", "")
                 if kind == "ImageNotFound":
-                    node.missing_images.add(spec.image)
+                    skip.add(node.node_id)
                     continue
-                if kind in ("EngineUnreachable", "EngineError") and any(n is not node for n in self._up()):
-                    # this node's engine is in trouble: set it aside, run elsewhere
-                    losses.append(node.name)
-                    if len(losses) > self.max_losses:
-                        raise _ERRORS[kind](message)
-                    node.state = "suspended"
-                    logger.warning("ray.node_suspended", node=node.name, error=message)
-                    self._last_refresh = time.monotonic() - self.refresh_s + 1.0
-                    self.replaced += 1
-                    continue
-                raise _ERRORS.get(kind, EngineError)(f"{message} (on node {node.name})")
+                if kind not in ("lost", "EngineUnreachable", "EngineError"):
+                    raise _ERRORS.get(kind, EngineError)(f"{message} (on node {node.name})")
+                if kind != "lost" and not any(n is not node for n in self._up()):
+                    # nowhere else to go: the client's retries decide (then None, never 0)
+                    raise _ERRORS[kind](f"{message} (on node {node.name})")
+                losses.append(node.name)
+                if len(losses) > self.max_losses:
+                    raise EngineError(f"the run failed on {len(losses)} nodes in a row "
+                                      f"({', '.join(losses)}){': ' + message if message else ''}")
+                if kind == "EngineUnreachable":
+                    self._suspend(node, message)  # its engine is gone: set it aside
+                avoid.add(node.node_id)
+                self.replaced += 1
         finally:
             self._blobs.release(refs)
 
     def _up(self) -> list[_Node]:
         return [n for n in self._nodes.values() if n.state == "up"]
 
+    def _suspend(self, node: _Node, why: str) -> None:
+        if node.state == "up":
+            node.state = "suspended"
+            logger.warning("ray.node_suspended", node=node.name, error=why)
+            self._last_refresh = time.monotonic() - self.refresh_s + 1.0  # probe soon
+
     async def _call(self, node: _Node, spec: RunSpec, packed: dict[str, Any],
                     refs: dict[str, Any]) -> dict[str, Any] | None:
-        """The node's reply, or None when the node (its actor) died under the run."""
+        """The node's reply, or None when the node (its actor) died under the run or
+        never answered (a run waits on its node at most about one other run's time, so
+        twice its own time and a grace period is more than any answer takes)."""
         ray = self._ray
         ref = node.actor.run.remote(packed, refs)
         try:
-            with anyio.fail_after(spec.timeout_s + self.run_grace_s):
+            with anyio.fail_after(2 * spec.timeout_s + self.run_grace_s):
                 reply: dict[str, Any] = await ref
             return reply
         except TimeoutError:
-            ray.cancel(ref)
-            self._lose(node, f"a run got no answer {self.run_grace_s:g} s past its own timeout")
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+            self._suspend(node, "a run got no answer in twice its own time and a grace period")
             return None
-        except ray.exceptions.RayActorError as exc:
-            self._lose(node, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            return None
-        except (ray.exceptions.ObjectLostError, ray.exceptions.RaySystemError) as exc:
-            self._lose(node, f"{type(exc).__name__}: {exc}")
+        except ray.exceptions.RayTaskError as exc:
+            # NodeService answers errors as data: this is the call itself failing on the
+            # node (arguments it could not read: a different package version there?)
+            raise EngineError(f"node {node.name} could not take the call: {str(exc).splitlines()[0]}") from exc
+        except ray.exceptions.RayError as exc:  # the actor died, its objects were lost, ...
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            self._lose(node, f"{type(exc).__name__}: {first}")
             return None
         except BaseException:
             with contextlib.suppress(Exception):

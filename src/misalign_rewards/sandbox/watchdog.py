@@ -39,9 +39,10 @@ def owner_alive(pid: int, start_ticks: str) -> bool:
     return process_start_ticks(pid) == start_ticks
 
 
-async def remove_client(endpoint: str, client_id: str, *, attempts: int = 5) -> list[str]:
-    """Force-remove every container labelled with ``client_id`` on ``endpoint``; the ids
-    removed. Retries a few times, since an engine may be briefly busy."""
+async def remove_client(endpoint: str, client_id: str, *, attempts: int = 12) -> list[str] | None:
+    """Force-remove every container labelled with ``client_id`` on ``endpoint``: the ids
+    removed, or None when some are still there after ``attempts`` tries with backoff
+    (an engine restarting, busy; about 2.5 minutes at the default)."""
     from .reaper import list_labelled
 
     removed: list[str] = []
@@ -49,16 +50,15 @@ async def remove_client(endpoint: str, client_id: str, *, attempts: int = 5) -> 
         try:
             async with DockerSandbox(url=endpoint, client_id=f"watchdog-{uuid.uuid4().hex}",
                                      reap_on_open=False, api_timeout_s=30.0) as sb:
-                left = await list_labelled(sb, client_id)
-                for info in left:
+                for info in await list_labelled(sb, client_id):
                     if await sb._remove(info["Id"], logger):
                         removed.append(info["Id"])
                 if not await list_labelled(sb, client_id):
                     return removed
         except InfrastructureError:
             pass
-        await asyncio.sleep(1.0 * (attempt + 1))
-    return removed
+        await asyncio.sleep(min(2.0 * (attempt + 1), 20.0))
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -66,6 +66,9 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     pid, start_ticks, endpoint, client_id = int(argv[0]), argv[1], argv[2], argv[3]
+    if not start_ticks or process_start_ticks(pid) != start_ticks:
+        print(f"watchdog: process {pid} with start time {start_ticks!r} is not running", file=sys.stderr)
+        return 2
     # Leave the owner's process tree: Ray kills a dead worker's children, and this must
     # outlive it. The parent prints the watchdog's pid (for a normal close) and exits.
     child = os.fork()
