@@ -18,7 +18,6 @@ import pytest
 from engines import Engine, make_engine
 from ray_cluster import RayCluster, ray_available
 
-from misalign_rewards.sandbox.docker import LABEL_CLIENT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
 
@@ -187,6 +186,7 @@ def test_a_killed_driver_leaves_no_container(cluster: tuple[RayCluster, Engine, 
                  "busy containers on both engines")
     finally:
         stop(driver)
+    # (w1's engine is the session's second engine: other tests' containers may be there)
     for engine in (w1, w2):
-        wait_for(lambda engine=engine: not engine.containers(LABEL_CLIENT), 30,
-                 f"no container of ours left on {engine.url}")
+        wait_for(lambda engine=engine: not engine.containers(f"io.misalign-rewards.batch={batch_id}"), 30,
+                 f"no container of the killed driver's batch left on {engine.url}")
