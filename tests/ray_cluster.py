@@ -12,6 +12,7 @@ real node would be.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -44,6 +45,22 @@ def ray_available() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
+
+
+def session_members(sid: int) -> set[int]:
+    """The pids of every process whose session id is ``sid``."""
+    pids: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp session
+        if int(fields[3]) == sid:
+            pids.add(int(entry))
+    return pids
 
 
 class RayCluster:
@@ -97,9 +114,26 @@ class RayCluster:
             {"DOCKER_HOST": engine.url})
 
     def kill_worker(self, name: str) -> None:
-        """SIGKILL the node: its ``ray start``, raylet and workers (one process group)."""
+        """The node dies at once, as its host would: every process of its session
+        (``ray start``, the raylet and the workers) is stopped, then SIGKILLed.
+
+        Killing the ``ray start`` process group is not enough: Ray puts each worker in a
+        process group of its own, so an actor outlives its raylet for a moment and may
+        still finish a run and answer the driver. (Processes that left the session on
+        purpose, such as an actor's watchdog, live on, as on a host whose Ray crashed.)"""
         proc = self.workers.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
+        frozen: set[int] = set()
+        while True:  # until no process of the session is left unfrozen (one may be forking)
+            fresh = session_members(proc.pid) - frozen
+            if not fresh:
+                break
+            for pid in fresh:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            frozen |= fresh
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
 
     def driver(self, argv: list[str], *, env: dict[str, str] | None = None,
