@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,37 @@ def events(engine: Engine, since: float, batch_id: str, event: str = "start") ->
          "--format", '{{index .Actor.Attributes "' + JOB + '"}}'],
         env=engine.env, capture_output=True, text=True, check=True)
     return out.stdout.split()
+
+
+class EventStream:
+    """``docker events`` of one batch on one engine, followed live from a thread: what the
+    engine said up to the moment it died (a restarted engine keeps no history)."""
+
+    def __init__(self, engine: Engine, batch_id: str) -> None:
+        self.lines: list[tuple[str, str]] = []
+        self.proc = subprocess.Popen(
+            ["docker", "events", "--filter", f"label=io.misalign-rewards.batch={batch_id}",
+             "--format", '{{.Action}} {{index .Actor.Attributes "' + JOB + '"}}'],
+            env=engine.env, stdout=subprocess.PIPE, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            action, _, job = line.strip().partition(" ")
+            self.lines.append((action, job))
+
+    def jobs(self, action: str) -> set[str]:
+        return {job for a, job in list(self.lines) if a == action}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.thread.join(5)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
 
 
 def running_jobs(engine: Engine, batch_id: str) -> list[str]:
@@ -157,6 +189,7 @@ def test_an_engine_lost_mid_batch(cluster: tuple[RayCluster, Engine, Engine]) ->
     engine is back."""
     c, w1, w2 = cluster
     batch_id, n = "engine-lost", 18
+    seen_by_w2 = EventStream(w2, batch_id)  # ends when w2 dies
     driver = c.driver([DRIVER, batch_id, str(n), "2", "fresh", "sandbox"])
     try:
         on_w2 = wait_for(lambda: running_jobs(w2, batch_id), 120, "a run of the batch on w2")
@@ -169,9 +202,13 @@ def test_an_engine_lost_mid_batch(cluster: tuple[RayCluster, Engine, Engine]) ->
     finally:
         stop(driver)
         w2.ensure_running()
+        seen_by_w2.close()
     assert_every_result(out, n)
-    assert out["replaced"] >= len(on_w2), out
-    assert set(on_w2) <= set(events(w1, t_kill, batch_id)), "the runs on the lost engine did not move"
+    # A run that w2 saw end before it was killed (between `docker ps` and the kill) was
+    # finished there; every other one was in flight and must have moved to w1.
+    in_flight = set(on_w2) - seen_by_w2.jobs("die")
+    assert out["replaced"] >= len(in_flight), (on_w2, out)
+    assert in_flight <= set(events(w1, t_kill, batch_id)), ("the runs on the lost engine did not move", on_w2)
     assert events(w2, t_back, batch_id), "w2 took no run once its engine was back"
 
 
@@ -190,3 +227,25 @@ def test_a_killed_driver_leaves_no_container(cluster: tuple[RayCluster, Engine, 
     for engine in (w1, w2):
         wait_for(lambda engine=engine: not engine.containers(f"io.misalign-rewards.batch={batch_id}"), 30,
                  f"no container of the killed driver's batch left on {engine.url}")
+
+
+def test_the_red_team_earns_nothing_through_ray(cluster: tuple[RayCluster, Engine, Engine]) -> None:
+    """The red-team corpus (P1-P20, tests/redteam) through the Ray backend, both pytest
+    modes, fresh and warm containers, in one batch over both nodes: under ``enforce`` no
+    attack earns anything and each is judged (no infrastructure result stands in for a
+    verdict), while the honest solution beside them earns 1.0 everywhere."""
+    c, w1, w2 = cluster
+    batch_id = "redteam"
+    t0 = time.time()
+    out = finish(c.driver([str(Path(__file__).with_name("ray_redteam_driver.py")), batch_id]), timeout=600)
+    results = out["results"]
+    assert [r["index"] for r in results] == list(range(len(results))) and len(results) == 84
+    honest = [r for r in results if r["id"] == "honest"]
+    attacks = [r for r in results if r["id"] != "honest"]
+    assert len(honest) == 4 and all(r["reward"] == 1.0 and r["status"] == "passed" for r in honest), honest
+    judged = [r for r in attacks if r["status"] not in ("infra_error", "internal_error", "invalid_input")]
+    assert judged == attacks, [r for r in attacks if r not in judged]
+    paid = [r for r in attacks if r["reward"] != 0.0]
+    assert not paid, paid
+    # spread over both engines (their own record, not our counters)
+    assert events(w1, t0, batch_id) and events(w2, t0, batch_id)

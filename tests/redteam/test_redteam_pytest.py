@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import pytest
 from pydantic import ValidationError
-from redteam_corpus import ATTACKS, ATTACKS_BY_ID, HONEST, TESTS, VISIBLE_TESTS, Attack
+from redteam_corpus import ALL_IDS, ATTACKS, ATTACKS_BY_ID, HONEST, TESTS, VISIBLE_TESTS, Attack
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
@@ -44,12 +44,6 @@ TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 1.0
 #: The naive grader only needs to show which attacks fool it; hangs end early.
 NAIVE_TIMEOUT_S = 4.0
-ALL_IDS = [
-    "test_mean.py::test_mean[xs0-2.5]", "test_mean.py::test_mean[xs1-7.5]",
-    "test_mean.py::test_mean[xs2--1.0]", "test_mean.py::test_mean[xs3-1000001.0]",
-    "test_mean.py::test_thirds", "test_mean.py::test_matches_statistics",
-    "test_mean_errors.py::test_empty_raises", "test_mean_errors.py::test_tuple_input",
-]
 
 PROBE = '''\
 import ctypes
