@@ -76,7 +76,9 @@ def test_free_share_is_the_least_free_resource() -> None:
     assert budget.free_share() == pytest.approx(0.5)  # memory: 4 of 8 GiB (0.8 x 10) left
     budget.release(need)  # type: ignore[arg-type]
     assert budget.free_share() == 1.0
-    assert budget.fits_at_all(Limits(cpus=4)) and not budget.fits_at_all(Limits(cpus=5))
+    assert budget.beyond_host(Limits(cpus=4)) is None
+    assert "limits.cpus: 5 is more than the 4 CPUs" in (budget.beyond_host(Limits(cpus=5)) or "")
+    assert "limits.memory_bytes" in (budget.beyond_host(Limits(memory_bytes=11 << 30)) or "")
 
 
 # -- placement: the driver's choice among nodes, with no Ray involved ------------------------
@@ -121,7 +123,7 @@ async def test_image_missing_everywhere_and_limits_nowhere_are_errors_not_waits(
     sb = placer(2, 4)
     with pytest.raises(ImageNotFound):
         await sb._place(run_spec(), {"n0", "n1"}, set())
-    with pytest.raises(InvalidSpec):
+    with pytest.raises(InvalidSpec, match=r"limits\.cpus: 8 is more than the 4 CPUs .*largest engine node"):
         await sb._place(run_spec(cpus=8), set(), set())
     sb._nodes["n1"].state = "suspended"  # the only node big enough is away: wait for it
     sb.node_wait_s = 0.2

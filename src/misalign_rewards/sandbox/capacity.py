@@ -191,10 +191,15 @@ class ResourceBudget:
         that spreads runs over several budgets picks the emptiest."""
         return min(f / t for f, t in zip(self._free, self._total, strict=True) if math.isfinite(t))
 
-    def fits_at_all(self, limits: Limits) -> bool:
-        """Whether this host can give a run of ``limits`` at all (what
-        :meth:`DockerSandbox.check_limits` refuses otherwise)."""
-        return limits.cpus <= self.host.cpus and limits.memory_bytes <= self.host.memory_bytes
+    def beyond_host(self, limits: Limits) -> str | None:
+        """Why this host can never give a run of ``limits`` (naming the field), or None
+        when it can: what a sandbox refuses as the caller's mistake."""
+        if limits.cpus > self.host.cpus:
+            return f"limits.cpus: {limits.cpus:g} is more than the {self.host.cpus:g} CPUs of the engine's host"
+        if limits.memory_bytes > self.host.memory_bytes:
+            return (f"limits.memory_bytes: {limits.memory_bytes} is more than the "
+                    f"{self.host.memory_bytes} bytes of the engine's host")
+        return None
 
     @property
     def has_waiters(self) -> bool:

@@ -568,10 +568,11 @@ class RaySandbox(Sandbox):
             if self._nodes and not known:
                 raise ImageNotFound(f"image {spec.image!r} is on none of the cluster's engine nodes "
                                     f"({', '.join(n.name for n in self._nodes.values())}): build or load it on each")
-            fitting = [n for n in known if n.budget.fits_at_all(spec.limits)]
+            fitting = [n for n in known if n.budget.beyond_host(spec.limits) is None]
             if known and not fitting:
-                raise InvalidSpec(f"limits (cpus {spec.limits.cpus:g}, memory_bytes "
-                                  f"{spec.limits.memory_bytes}) fit no engine node of the cluster")
+                roomiest = max(known, key=lambda n: (n.budget.host.cpus, n.budget.host.memory_bytes))
+                raise InvalidSpec(f"{roomiest.budget.beyond_host(spec.limits)} (on {roomiest.name}, "
+                                  f"the largest engine node of the cluster)")
             up = [n for n in fitting if n.state == "up"]
             for node in sorted([n for n in up if n.node_id not in avoid] or up,
                                key=lambda n: n.budget.free_share(), reverse=True):

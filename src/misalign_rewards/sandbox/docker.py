@@ -335,13 +335,9 @@ class DockerSandbox(Sandbox):
     def check_limits(self, limits: Limits) -> None:
         """Refuse limits this engine's host can never give (the engine would refuse the
         container): the caller's mistake, raised as :class:`InvalidSpec` naming the field."""
-        host = self.budget.host
-        if limits.cpus > host.cpus:
-            raise InvalidSpec(f"limits.cpus: {limits.cpus:g} is more than the {host.cpus:g} CPUs "
-                              f"of the engine's host at {self.endpoint}")
-        if limits.memory_bytes > host.memory_bytes:
-            raise InvalidSpec(f"limits.memory_bytes: {limits.memory_bytes} is more than the "
-                              f"{host.memory_bytes} bytes of the engine's host at {self.endpoint}")
+        why = self.budget.beyond_host(limits)
+        if why is not None:
+            raise InvalidSpec(f"{why} at {self.endpoint}")
 
     async def run(self, spec: RunSpec, *, on_output: OutputCallback | None = None) -> RunResult:
         if self._state is not _State.OPEN:
