@@ -240,13 +240,30 @@ def untrusted_present(uid: int) -> bool:
     return total is not None and total > _tasks_not_of(uid)
 
 
-def _scan(uid: int) -> tuple[dict[int, tuple[int, bool]], int]:
+#: ``PF_EXITING`` in a thread's kernel flags (``/proc/.../stat``, field 9): the thread is in
+#: ``do_exit`` and never runs user code again.
+PF_EXITING = 0x4
+
+
+def _exiting(pid: str, tid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+            stat = f.read()
+        return bool(int(stat[stat.rindex(b")") + 2:].split()[6]) & PF_EXITING)
+    except (OSError, ValueError, IndexError):
+        return True  # gone already
+
+
+def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[int, bool]], int]:
     """The processes whose real uid is ``uid``: {pid: (process group, has a live thread)},
     and how many threads they have in all (zombies included).
 
     Reads each thread's ``status`` rather than the owner of ``/proc/PID``, which shows
     root for a process that made itself non-dumpable, and looks at every thread, since
-    a leader that ended with the raw exit syscall is a zombie while its threads run."""
+    a leader that ended with the raw exit syscall is a zombie while its threads run.
+    With ``exiting_is_dead``, a thread already in its exit (``PF_EXITING``: killed, its
+    memory being torn down, which takes a large process a few hundred milliseconds
+    under load) is not live either: it can no longer do anything."""
     found: dict[int, tuple[int, bool]] = {}
     tasks = 0
     for entry in os.listdir("/proc"):
@@ -273,7 +290,8 @@ def _scan(uid: int) -> tuple[dict[int, tuple[int, bool]], int]:
                 continue
             mine = True
             tasks += 1
-            live = live or fields.get(b"State", b"").split()[:1] not in ([b"Z"], [b"X"])
+            if not live and fields.get(b"State", b"").split()[:1] not in ([b"Z"], [b"X"]):
+                live = not (exiting_is_dead and _exiting(entry, tid))
         if mine:
             found[int(entry)] = (pgrp, live)
     return found, tasks
@@ -402,7 +420,9 @@ def strays(uid: int = UNTRUSTED_UID, *, outside_groups: frozenset[int] = frozens
     ``outside_groups`` (the current test's solution processes): 0 when none. An
     observation for the report; the kill never depends on it.
 
-    A walk of ``/proc`` counts them. The container's pids cgroup also counts every task:
+    A walk of ``/proc`` counts them; a process already in its exit (killed at the end of
+    an earlier test, its memory still being freed) is not one. The container's pids
+    cgroup also counts every task:
     when it holds more tasks of ``uid`` than the walk saw, something the walk missed is
     there (a process that keeps changing its pid can slip past every walk), counted as
     one if a second look agrees, or a third (a process just exiting leaves ``/proc`` a
@@ -413,7 +433,7 @@ def strays(uid: int = UNTRUSTED_UID, *, outside_groups: frozenset[int] = frozens
         trusted = _tasks_not_of(uid)
         if total is not None and total <= trusted:
             return 0
-        found, tasks = _scan(uid)
+        found, tasks = _scan(uid, exiting_is_dead=True)
         live = [pid for pid, (pgrp, alive) in found.items() if alive and pgrp not in outside_groups]
         if live:
             return len(live)
