@@ -313,4 +313,6 @@ def test_docs_table_is_the_one_this_run_produced(verdicts: dict[str, Any]) -> No
     path = Path(os.environ.get("MISALIGN_REDTEAM_VERDICTS", ROOT / "build" / "redteam-verdicts.json"))
     written = json.loads(path.read_text())
     assert written["verdicts"] == json.loads(json.dumps(verdicts["verdicts"]))
-    assert gen.render(written) in doc, "docs/integrity.md is stale: run scripts/gen_integrity_table.py"
+    # (but for the one observation that depends on timing: see the table's header)
+    assert gen.comparable(gen.render(written)) == gen.comparable(gen.section(doc)), \
+        "docs/integrity.md is stale: run scripts/gen_integrity_table.py"
