@@ -45,11 +45,18 @@ def comparable(table: str) -> str:
     return "\n".join(rows)
 
 
-def section(doc: str) -> str:
-    """The generated table as it stands in ``doc``."""
+def _split(doc: str) -> tuple[str, str, str]:
+    """``doc`` as what precedes the generated table, the table, and what follows it."""
     if BEGIN not in doc or END not in doc:
         raise SystemExit(f"markers {BEGIN!r} / {END!r} not found in the document")
-    return BEGIN + doc.split(BEGIN, 1)[1].split(END, 1)[0] + END
+    head, rest = doc.split(BEGIN, 1)
+    body, tail = rest.split(END, 1)
+    return head, BEGIN + body + END, tail
+
+
+def section(doc: str) -> str:
+    """The generated table as it stands in ``doc``."""
+    return _split(doc)[1]
 
 
 def render(data: dict) -> str:
@@ -92,10 +99,7 @@ def render(data: dict) -> str:
 
 
 def update(doc: str, table: str) -> str:
-    if BEGIN not in doc or END not in doc:
-        raise SystemExit(f"markers {BEGIN!r} / {END!r} not found in the document")
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    head, _, tail = _split(doc)
     return head + table + tail
 
 

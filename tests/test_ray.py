@@ -55,11 +55,15 @@ def events(engine: Engine, since: float, batch_id: str, event: str = "start") ->
     """Job labels of the containers of ``batch_id`` that had ``event`` on ``engine``
     since ``since`` (the engine's own record)."""
     out = subprocess.run(
-        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
-         "--filter", f"event={event}", "--filter", f"label=io.misalign-rewards.batch={batch_id}",
-         "--format", '{{index .Actor.Attributes "' + JOB + '"}}'],
+        [*_events_of(batch_id, '{{index .Actor.Attributes "' + JOB + '"}}'),
+         "--since", f"{since:.3f}", "--until", f"{time.time():.3f}", "--filter", f"event={event}"],
         env=engine.env, capture_output=True, text=True, check=True)
     return out.stdout.split()
+
+
+def _events_of(batch_id: str, fmt: str) -> list[str]:
+    """``docker events`` of the containers of ``batch_id``, each printed as ``fmt``."""
+    return ["docker", "events", "--filter", f"label=io.misalign-rewards.batch={batch_id}", "--format", fmt]
 
 
 class EventStream:
@@ -69,8 +73,7 @@ class EventStream:
     def __init__(self, engine: Engine, batch_id: str) -> None:
         self.lines: list[tuple[str, str]] = []
         self.proc = subprocess.Popen(
-            ["docker", "events", "--filter", f"label=io.misalign-rewards.batch={batch_id}",
-             "--format", '{{.Action}} {{index .Actor.Attributes "' + JOB + '"}}'],
+            _events_of(batch_id, '{{.Action}} {{index .Actor.Attributes "' + JOB + '"}}'),
             env=engine.env, stdout=subprocess.PIPE, text=True)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
