@@ -169,7 +169,7 @@ def test_a_hung_call_fails_after_the_call_deadline(tmp_path: Path) -> None:
     assert t.duration_s < 5
 
 
-def test_objects_that_cannot_cross_fail_the_call(tmp_path: Path) -> None:
+def test_an_object_that_claims_to_equal_everything_equals_nothing(tmp_path: Path) -> None:
     report, _, _ = run(tmp_path, '''\
 class Anything(int):
     def __eq__(self, other):
@@ -177,12 +177,40 @@ class Anything(int):
     __hash__ = int.__hash__
 
 
+class Blob:
+    def __eq__(self, other):
+        return True
+
+
 def f():
     return Anything(0)
-''', "from solution import f\n\ndef test_eq():\n    assert f() == 42\n")
-    (t,) = report.tests
-    assert t.outcome.value == "failed" and "cannot carry" in t.message and "inprocess" in t.message
-    assert report.cannot_cross_count == 1
+
+
+def g():
+    return Blob()
+''', '''\
+from solution import f, g
+
+
+def test_int_subclass_is_compared_by_its_value():
+    assert f() == 42
+
+
+def test_plain_object_is_not_data():
+    assert g() == [1, 2]
+
+
+def test_two_solution_objects_ask_the_class():
+    assert g() == g()
+''')
+    out = outcomes(report)
+    assert out == {"test_int_subclass_is_compared_by_its_value": "failed",
+                   "test_plain_object_is_not_data": "failed",
+                   "test_two_solution_objects_ask_the_class": "passed"}
+    # ... and a class whose __eq__ ignores its operand is caught doing so.
+    assert report.gaming_count == 1
+    assert "Blob.__eq__ ignores its operand" in report.gaming[0]
+    assert report.cannot_cross_count == 0
 
 
 def test_solution_sees_neither_the_tests_nor_pytest(tmp_path: Path) -> None:

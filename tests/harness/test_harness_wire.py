@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import collections
+import datetime
+import decimal
+import fractions
+import heapq
 import math
+import operator
+import pathlib
+import sys
+import types
 
 import pytest
 
@@ -48,19 +57,77 @@ class AlwaysEqual(int):
     __hash__ = int.__hash__
 
 
-@pytest.mark.parametrize("value", [AlwaysEqual(3), [AlwaysEqual(1)], {"k": object()}, range(3),
-                                   bytearray(b"x"), lambda: 1])
+@pytest.mark.parametrize("value", [AlwaysEqual(3), [AlwaysEqual(1)], {"k": object()}, lambda: 1,
+                                   collections.Counter, getattr, eval, print, [].append, "x".upper,
+                                   object.__setattr__, type.__subclasses__])
 def test_subclasses_and_other_objects_are_refused(value):
+    """Without a hook (isolated mode's handles) only values cross; builtins that could act
+    on the other side's objects (getattr, eval, bound methods, dunders) never do."""
     with pytest.raises(wire.WireError):
         wire.encode(value)
 
 
-def test_deep_nesting_is_refused():
-    value: list = []
-    for _ in range(wire.MAX_DEPTH + 5):
-        value = [value]
+@pytest.mark.parametrize("value", [
+    collections.Counter("aab"), collections.OrderedDict(a=1, b=2), collections.defaultdict(list, {1: [2]}),
+    collections.deque([1, 2], maxlen=3), decimal.Decimal("1.50"), fractions.Fraction(1, 3),
+    datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc), datetime.date(2020, 1, 2),
+    datetime.time(1, 2, 3), datetime.timedelta(1, 2, 3), range(1, 10, 2), slice(1, None), bytearray(b"xy"),
+    pathlib.PosixPath("/tmp/x"), types.SimpleNamespace(a=1), Ellipsis,
+])
+def test_standard_library_values_round_trip_with_their_types(value):
+    back = roundtrip(value)
+    assert type(back) is type(value) and back == value
+    if isinstance(value, collections.deque):
+        assert back.maxlen == value.maxlen
+    if isinstance(value, collections.defaultdict):
+        assert back.default_factory is list
+
+
+def test_dict_views_round_trip():
+    d = {1: "a", 2: "b"}
+    for view in (d.keys(), d.values(), d.items()):
+        back = roundtrip(view)
+        assert type(back) is type(view) and list(back) == list(view)
+
+
+@pytest.mark.parametrize("value", [len, int, str.upper, ValueError, operator.add, math.sqrt, heapq.heappush])
+def test_builtins_cross_by_name(value):
+    assert wire.encode(value)["$"] == "builtin"
+    assert roundtrip(value) is value
+
+
+@pytest.mark.parametrize("name", ["eval", "getattr", "object.__subclasses__", "builtins.eval", "os.system",
+                                  "operator.__dict__", "type.mro", "str.__class__"])
+def test_only_listed_builtins_are_looked_up(name):
     with pytest.raises(wire.WireError):
-        wire.encode(value)
+        wire.decode({"$": "builtin", "v": name})
+
+
+def test_values_as_deep_as_max_depth_cross_and_deeper_are_refused():
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(wire.RECURSION_LIMIT)
+    try:
+        value: list = []
+        for _ in range(wire.MAX_DEPTH - 1):
+            value = [value]
+        assert roundtrip(value) == value
+        for _ in range(10):
+            value = [value]
+        with pytest.raises(wire.WireError):
+            wire.encode(value)
+        with pytest.raises(wire.WireError):
+            wire.decode(wire.loads(b"[" * (wire.MAX_DEPTH + 10) + b"]" * (wire.MAX_DEPTH + 10)))
+    finally:
+        sys.setrecursionlimit(saved)
+
+
+def test_a_hook_takes_what_the_encoder_does_not_know():
+    marker = object()
+    data = wire.encode([1, marker], hook=lambda v: {"$": "mine", "v": 7})
+    assert data == [1, {"$": "mine", "v": 7}]
+    assert wire.decode(data, hook=lambda tag, v, one: (tag, v)) == [1, ("mine", 7)]
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
 
 
 @pytest.mark.parametrize("line", [

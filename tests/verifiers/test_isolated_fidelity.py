@@ -117,6 +117,34 @@ def test_capsys(capsys):
     greet("ada")
     assert capsys.readouterr().out == "hello, ada\\n"
 '''),
+    # 22: the solution's own objects, module-level instances and their classes
+    "objects": ('''\
+class Stack:
+    def __init__(self):
+        self.items = []
+
+    def push(self, x):
+        self.items.append(x)
+
+
+def make():
+    return Stack()
+
+
+INSTANCE = Stack()
+''', '''\
+from solution import INSTANCE, Stack, make
+
+
+def test_make():
+    s = make()
+    s.push(1)
+    assert s.items == [1] and isinstance(s, Stack)
+
+
+def test_instance():
+    assert INSTANCE.items == []
+'''),
     # 15: numpy values, module constants and star imports
     "numpy-constants-star": ('''\
 import numpy as np
@@ -158,7 +186,9 @@ def test_scalar():
 '''),
 }
 
-#: What cannot cross must say so, and be counted.
+#: What cannot cross must say so, and be counted: a trusted object that is neither data,
+#: a record nor callable, and a solution object kept by a module-scoped fixture past the
+#: test (and the process) that made it.
 UNCARRIED = ('''\
 class Stack:
     def __init__(self):
@@ -169,17 +199,31 @@ def make():
     return Stack()
 
 
-INSTANCE = Stack()
+def holds(lock):
+    return lock is not None
 ''', '''\
-from solution import INSTANCE, make
+import threading
+
+import pytest
+
+from solution import holds, make
 
 
-def test_make():
-    assert make().items == []
+@pytest.fixture(scope="module")
+def shared():
+    return make()
 
 
-def test_instance():
-    assert INSTANCE.items == []
+def test_lock():
+    assert holds(threading.Lock())
+
+
+def test_first(shared):
+    assert shared.items == []
+
+
+def test_second(shared):
+    assert shared.items == []
 ''')
 
 
@@ -219,8 +263,10 @@ def test_15_what_cannot_cross_names_the_cause_and_is_flagged(fidelity: dict[str,
     outcome = fidelity["uncarried"]
     by = {t.id.split("::")[1]: t for t in outcome.tests}
     assert outcome.status is Status.FAILED
-    for name in ("test_make", "test_instance"):
+    assert by["test_first"].outcome.value == "passed"
+    for name in ("test_lock", "test_second"):
         assert "isolated mode cannot carry" in by[name].message and "inprocess" in by[name].message
+    assert "earlier test" in by["test_second"].message
     flags = [f for f in outcome.flags if f.code == "needs_inprocess"]
     assert len(flags) == 1 and not flags[0].rejects
     assert outcome.extra["harness"]["cannot_cross_count"] >= 2

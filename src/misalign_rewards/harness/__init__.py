@@ -12,7 +12,8 @@ is SDK-side and is not shipped.
     main              entry: non-dumpable, key from stdin, folders and owners, sealed report
     seal              the HMAC that makes a report the harness's (also used SDK-side)
     isolated          pytest in the trusted process; the solution in untrusted processes
-    proxy             solution modules as proxies; the trusted end of the pipe
+    proxy             the trusted end of the pipe: processes, requests, callbacks
+    handles           the trusted stand-ins for the solution's objects and classes
     child             the solution's end of the pipe
     wire              tagged JSON for values and exceptions that cross the pipe
     inprocess         trusted parent of a hardened, advisory in-process pytest run
@@ -33,7 +34,7 @@ from importlib import resources
 #: Package name of the harness inside the container.
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
-MODULES = ("main", "seal", "isolated", "proxy", "child", "wire", "inprocess", "inprocess_child",
+MODULES = ("main", "seal", "isolated", "proxy", "handles", "child", "wire", "inprocess", "inprocess_child",
            "collect", "zygote", "procs", "supervisor", "program", "cases")
 
 

@@ -1,33 +1,64 @@
 """The solution's end of the pipe (``isolated`` mode).
 
-This runs in an untrusted process: a fork of the zygote (:mod:`zygote`) that has already
-become the untrusted uid, in the solution's folder, with a clean environment. It imports
-the solution and answers requests, one JSON line each, until its pipe closes. Nothing it
-says is trusted: every answer is only a value that the trusted tests then check.
+This runs in untrusted processes: forks of the zygote (:mod:`zygote`) that have already
+become the untrusted uid, in the solution's folder, with a clean environment. Nothing
+they say is trusted: every answer is only data (or a handle to one of their own objects)
+that the trusted tests then check.
 
-Requests (``op``):
+Two kinds of process run this module:
 
-    call      module, path, args, kwargs -> the return value or the exception, plus the
-              state of mutable arguments after the call and what the call printed
-    describe  module, name -> whether that attribute is a callable, a value (sent
-              along), a module, missing, or an object that cannot cross
-    names     module -> the names ``from module import *`` would bind
+``template``
+    started once per job: imports the solution on the first request (so import-time
+    work is done once, as in plain pytest), answers the requests that test modules make
+    while pytest collects them, then only forks: one child per test, each starting from
+    the template's state.
+``test child``
+    a fork of the template, in a session of its own, serving one test over its own
+    socket until the trusted side closes it.
+
+Objects live here; the trusted side holds handles. :class:`Server` keeps the table of
+objects it has handed out (a handle is an index into it; the ones below
+:attr:`Server.base` were made by the template and are the same in every fork). Requests
+(``op``) act on those objects: ``get``/``set``/``del`` an attribute, ``call`` a target or
+``callattr`` a method, ``do`` one operator or builtin from a fixed table, ``project`` a
+builtin-derived object to its builtin value, ``names`` for ``from solution import *``.
+
+Trusted objects never come here: a trusted callable arrives as a number the trusted side
+gave it (:class:`TrustedCallable`); calling it asks the trusted side to make the call
+(``cb``), and serving requests goes on while waiting for its answer (``ret``/``raise``),
+so a callback may use the solution's objects. Trusted streams (``sys.stdin`` replaced by
+a test, a ``StringIO`` argument) and iterators arrive the same way, with a fixed set of
+methods.
 
 Stdlib only; runs inside the sandbox image.
 """
 
 from __future__ import annotations
 
+import builtins
+import copy
+import functools
 import importlib
 import io
+import logging
+import math
+import operator
 import os
+import signal
+import socket
 import sys
 import types
 from typing import Any
 
-#: Characters of printed output carried back per call.
+#: Characters of printed output carried back per answer.
 MAX_CAPTURE = 1 << 20
+#: Log records carried back per answer.
+MAX_RECORDS = 1000
+#: Nested requests (a callback that calls the solution, which calls back, ...).
+MAX_NESTING = 40
 _MUTABLE = (list, dict, set)
+#: Builtin bases an object is projected to when the trusted side compares it with data.
+_VALUE_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -35,21 +66,6 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
-
-
-def _read_line(fd: int, buf: bytearray, limit: int) -> bytes | None:
-    while True:
-        nl = buf.find(b"\n")
-        if nl >= 0:
-            line = bytes(buf[:nl])
-            del buf[: nl + 1]
-            return line
-        if len(buf) > limit:
-            return None
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return None
-        buf.extend(chunk)
 
 
 class _Capture(io.StringIO):
@@ -68,121 +84,796 @@ class _Capture(io.StringIO):
         return len(s)
 
 
-def _import(wire: Any, module_name: Any) -> Any:
+class _Fault(Exception):
+    """Ends the request with a fault (the trusted side drops this process)."""
+
+
+class _Abort(BaseException):
+    """A trusted callback ended with something that must end the test (``pytest.fail``,
+    a skip): it unwinds the solution's code; the trusted side raises the original."""
+
+
+class _RecordCollector(logging.Handler):
+    """Keeps the log records of the current request for the trusted side's ``caplog``."""
+
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.records: list[Any] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < MAX_RECORDS:
+            try:
+                msg = record.getMessage()
+            except Exception:  # noqa: BLE001 - a bad format string is the solution's problem
+                msg = str(record.msg)
+            self.records.append([record.name[:200], record.levelno, msg[:10_000]])
+
+
+def _project(obj: Any) -> Any:
+    """The builtin value an object of a builtin-derived class holds (a namedtuple's
+    tuple, an IntEnum's int), read through the builtin's own methods, or ``_NONE``."""
+    for base in _VALUE_BASES:
+        if isinstance(obj, base):
+            if base in (bool, int):
+                return int.__int__(obj)
+            if base is float:
+                return float.__float__(obj)
+            if base is complex:
+                return complex(complex.__getattribute__(obj, "real"), complex.__getattribute__(obj, "imag"))
+            if base is str:
+                return str.__str__(obj)
+            if base is bytes:
+                return bytes.__getitem__(obj, slice(None))
+            if base in (tuple, list, set, frozenset):
+                return base(base.__iter__(obj))
+            if base is dict:
+                return dict(dict.items(obj))
+    return _NONE
+
+
+_NONE = object()
+
+#: Operators and builtins the trusted side may ask for, by name.
+_DO: dict[str, Any] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+    "gt": operator.gt, "ge": operator.ge,
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "matmul": operator.matmul,
+    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+    "pow": pow, "lshift": operator.lshift, "rshift": operator.rshift, "and": operator.and_,
+    "or": operator.or_, "xor": operator.xor, "divmod": divmod,
+    "iadd": operator.iadd, "isub": operator.isub, "imul": operator.imul,
+    "itruediv": operator.itruediv, "ifloordiv": operator.ifloordiv, "imod": operator.imod,
+    "ipow": operator.ipow, "ilshift": operator.ilshift, "irshift": operator.irshift,
+    "iand": operator.iand, "ior": operator.ior, "ixor": operator.ixor, "imatmul": operator.imatmul,
+    "neg": operator.neg, "pos": operator.pos, "abs": abs, "invert": operator.invert,
+    "getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem,
+    "contains": operator.contains, "len": len, "bool": bool, "hash": hash, "str": str,
+    "repr": repr, "format": format, "iter": iter, "next": next, "reversed": reversed,
+    "index": operator.index, "int": int, "float": float, "complex": complex, "round": round,
+    "trunc": math.trunc, "floor": math.floor, "ceil": math.ceil,
+    "isinstance": isinstance, "issubclass": issubclass, "dir": dir,
+    "copy": copy.copy, "deepcopy": copy.deepcopy,
+    "enter": lambda obj: type(obj).__enter__(obj),
+    "exit": lambda obj, *exc: type(obj).__exit__(obj, *exc),
+    "call": lambda obj, *args: obj(*args),
+}
+_EQ_PROBES = {"eq": "__eq__", "ne": "__ne__"}
+
+
+class _Probe:
+    """A fresh object no honest ``__eq__`` can equal."""
+
+    __slots__ = ()
+
+
+class TrustedCallable:
+    """A callable of the trusted side (a test's lambda, key function, mock): calling it
+    asks the trusted side to call it. Nothing else about it can be reached from here but
+    the names it came with (``functools.wraps`` copies them)."""
+
+    def __init__(self, server: Server, tid: int, meta: list[Any] | None = None) -> None:
+        self._server = server
+        self._tid = tid
+        for attr, value in zip(("__name__", "__qualname__", "__doc__", "__module__"), meta or ()):
+            if isinstance(value, str):
+                setattr(self, attr, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._server.callback(self._tid, None, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<trusted callable {self._tid}>"
+
+
+class TrustedFunction(TrustedCallable):
+    """A trusted plain function: set as a class attribute (a method patched by a test),
+    it binds to the instance as a function does; other callables (mocks) do not."""
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+
+class TrustedStream:
+    """A text stream of the trusted side (``sys.stdin`` replaced by a test, a ``StringIO``
+    passed in): the usual reading and writing methods, each a callback."""
+
+    __slots__ = ("_server", "_tid")
+
+    def __init__(self, server: Server, tid: int) -> None:
+        self._server = server
+        self._tid = tid
+
+    def _cb(self, method: str, *args: Any) -> Any:
+        return self._server.callback(self._tid, method, args, {})
+
+    def read(self, *args: Any) -> Any:
+        return self._cb("read", *args)
+
+    def readline(self, *args: Any) -> Any:
+        return self._cb("readline", *args)
+
+    def readlines(self, *args: Any) -> Any:
+        return self._cb("readlines", *args)
+
+    def write(self, *args: Any) -> Any:
+        return self._cb("write", *args)
+
+    def writelines(self, *args: Any) -> Any:
+        return self._cb("writelines", *args)
+
+    def flush(self) -> Any:
+        return self._cb("flush")
+
+    def getvalue(self) -> Any:
+        return self._cb("getvalue")
+
+    def seek(self, *args: Any) -> Any:
+        return self._cb("seek", *args)
+
+    def tell(self) -> Any:
+        return self._cb("tell")
+
+    def close(self) -> Any:
+        return self._cb("close")
+
+    def isatty(self) -> bool:
+        return False
+
+    def __iter__(self) -> TrustedStream:
+        return self
+
+    def __next__(self) -> Any:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __enter__(self) -> TrustedStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class TrustedIterator:
+    """An iterator of the trusted side (a generator passed in): ``next`` is a callback."""
+
+    __slots__ = ("_server", "_tid")
+
+    def __init__(self, server: Server, tid: int) -> None:
+        self._server = server
+        self._tid = tid
+
+    def __iter__(self) -> TrustedIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return self._server.callback(self._tid, "__next__", (), {})
+
+
+_TRUSTED_KINDS = {"tcall": TrustedCallable, "tstream": TrustedStream, "titer": TrustedIterator}
+
+
+class Server:
+    """One untrusted process's end of the protocol (see the module doc)."""
+
+    def __init__(self, wire: Any, sock: socket.socket) -> None:
+        self.wire = wire
+        self.sock = sock
+        self.buf = bytearray()
+        self.objs: dict[int, Any] = {}
+        self.ids: dict[int, int] = {}
+        self.next_hid = 0
+        #: handles below this came from the template (this process is a fork of it)
+        self.base = 0
+        #: classes described to the trusted side by this process (or the template before it)
+        self.described: set[int] = set()
+        self.depth = 0
+        self.captures: list[tuple[_Capture, _Capture, _RecordCollector]] = []
+        self.collector = _RecordCollector()
+        self.ctx: dict[str, Any] = {}
+        self.saved_env = dict(os.environ)
+        self.cwd = os.getcwd()
+        self.trusted_exceptions: dict[int, int] = {}
+        self.enc = wire.Encoder(self._encode_object)
+
+    # -- the socket ------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            data = self.wire.dumps(message)
+        except (ValueError, TypeError) as exc:
+            data = self.wire.dumps({"fault": f"the answer could not be written: {self.wire.text(exc)}"})
+        _write_all(self.sock.fileno(), data)
+
+    def receive(self) -> dict[str, Any] | None:
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl >= 0:
+                line = bytes(self.buf[:nl])
+                del self.buf[: nl + 1]
+                message = self.wire.loads(line)
+                if not isinstance(message, dict):
+                    raise self.wire.WireError("a message must be an object")
+                return message
+            if len(self.buf) > self.wire.MAX_MESSAGE_BYTES:
+                return None
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                return None
+            self.buf.extend(chunk)
+
+    # -- handles -------------------------------------------------------------------------
+    def hid(self, obj: Any) -> int:
+        found = self.ids.get(id(obj))
+        if found is not None and self.objs.get(found) is obj:
+            return found
+        n = self.next_hid
+        self.next_hid += 1
+        self.objs[n] = obj
+        self.ids[id(obj)] = n
+        return n
+
+    def lookup(self, n: Any) -> Any:
+        if type(n) is not int or n not in self.objs:
+            raise self.wire.WireError(f"no object {n!r:.20} here (a handle from another test?)")
+        return self.objs[n]
+
+    def ref(self, obj: Any) -> list[Any]:
+        n = self.hid(obj)
+        return [n, n < self.base]
+
+    def class_ref(self, cls: type) -> dict[str, Any]:
+        """How the trusted side names a class: by path when ``module.qualname`` finds it,
+        else by handle; with its description the first time this process sends it."""
+        module = getattr(cls, "__module__", None)
+        qualname = getattr(cls, "__qualname__", None)
+        out: dict[str, Any]
+        if module == "builtins" and isinstance(qualname, str):
+            return {"key": f"b:{qualname}", "ref": self.ref(cls)}
+        path = None
+        if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+            found: Any = sys.modules.get(module)
+            for part in qualname.split("."):
+                found = getattr(found, part, None)
+            if found is cls:
+                path = f"p:{module}:{qualname}"
+        r = self.ref(cls)
+        out = {"key": path or f"h:{r[0]}:{int(r[1])}", "ref": r}
+        if id(cls) not in self.described:
+            self.described.add(id(cls))
+            out["d"] = self.describe_class(cls)
+        return out
+
+    def describe_class(self, cls: type) -> dict[str, Any]:
+        bases = [self.class_ref(b) for b in cls.__bases__ if b is not object]
+        methods = []
+        for klass in cls.__mro__:
+            if klass.__module__ == "builtins":
+                continue
+            for name, value in vars(klass).items():
+                if isinstance(value, types.FunctionType) and not name.startswith("__"):
+                    methods.append(name)
+        value_base = next((b.__name__ for b in _VALUE_BASES if issubclass(cls, b)), None)
+        return {"name": self.wire.text(cls.__name__, 200), "qualname": self.wire.text(cls.__qualname__, 400),
+                "module": self.wire.text(getattr(cls, "__module__", "?"), 200), "bases": bases,
+                "exc": issubclass(cls, BaseException), "methods": sorted(set(methods))[:2000],
+                "value_base": value_base, "slots": hasattr(cls, "__slots__")}
+
+    def _encode_object(self, obj: Any) -> Any:
+        """The encoder's hook: what is not plain data crosses as a handle."""
+        if isinstance(obj, type):
+            return {"$": "cls", "v": self.class_ref(obj)}
+        if isinstance(obj, types.ModuleType):
+            return {"$": "mod", "v": [self.ref(obj), self.wire.text(obj.__name__, 200)]}
+        if isinstance(obj, (TrustedCallable, TrustedStream, TrustedIterator)):
+            return {"$": "tback", "v": obj._tid}
+        if isinstance(obj, BaseException):
+            return {"$": "exc", "v": self.exception(obj)}
+        out = [self.ref(obj), self.class_ref(type(obj))]
+        if isinstance(obj, (int, float, complex, str, bytes, tuple, frozenset)):
+            # Immutable: the builtin value it holds goes along (equality with data is
+            # decided from it on the trusted side).
+            try:
+                out.append(self.enc(_project(obj)))
+            except (self.wire.WireError, RecursionError, ValueError):
+                pass
+        return {"$": "ref", "v": out}
+
+    def _decode_object(self, tag: str, v: Any, decode_one: Any) -> Any:
+        if tag == "ref":
+            return self.lookup(v)
+        if tag == "tcall" and type(v) is list and v and type(v[0]) is int:
+            kind = TrustedFunction if len(v) > 5 and v[5] is True else TrustedCallable
+            return kind(self, v[0], v[1:5])
+        if tag in _TRUSTED_KINDS:
+            if type(v) is not int:
+                raise self.wire.WireError(f"bad {tag}")
+            return _TRUSTED_KINDS[tag](self, v)
+        if tag == "texc":  # an exception the trusted side raised, rebuilt here
+            return self.rebuild_exception(v, decode_one)
+        if tag == "path":  # a class or function of the solution's, by name
+            if type(v) is not list or not v or not all(isinstance(p, str) for p in v):
+                raise self.wire.WireError("bad path")
+            found: Any = _import(self, v[0])
+            for part in v[1:]:
+                found = getattr(found, part)
+            return found
+        if tag == "ntuple":  # a test's namedtuple: one of the same shape, by value
+            if type(v) is not list or len(v) != 3 or type(v[1]) is not list or type(v[2]) is not list:
+                raise self.wire.WireError("bad ntuple")
+            cls = _record_class("ntuple", v[0], tuple(v[1]))
+            return cls(*[decode_one(x) for x in v[2]])
+        if tag == "object":  # a test's plain object (a ListNode): one with the same attributes
+            if type(v) is not list or len(v) != 2 or type(v[1]) is not list or not isinstance(v[0], str):
+                raise self.wire.WireError("bad object")
+            cls = _record_class("object", v[0], ())
+            obj = cls.__new__(cls)
+            for pair in v[1]:
+                if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
+                    obj.__dict__[pair[0]] = decode_one(pair[1])
+            return obj
+        if tag == "record":  # a test's dataclass instance: one with the same fields
+            if type(v) is not list or len(v) != 2 or type(v[1]) is not list:
+                raise self.wire.WireError("bad record")
+            pairs = [(p[0], decode_one(p[1])) for p in v[1] if type(p) is list and len(p) == 2]
+            cls = _record_class("record", v[0], tuple(name for name, _ in pairs))
+            return cls(*[value for _, value in pairs])
+        raise self.wire.WireError(f"unknown tag {tag!r:.40}")
+
+    def encode(self, value: Any) -> Any:
+        return self.enc(value)
+
+    def decode(self, data: Any) -> Any:
+        return self.wire.decode(data, None, self._decode_object)
+
+    # -- exceptions ------------------------------------------------------------------
+    def exception(self, exc: BaseException) -> dict[str, Any]:
+        """An exception of the solution's, described for the trusted side: its class (as
+        a class reference, so the trusted side can mirror it), message, arguments and
+        attributes (what can cross)."""
+        eid = self.trusted_exceptions.get(id(exc))
+        if eid is not None:
+            return {"trusted": eid}
+        data = self.wire.encode_exception(exc)
+        data["cls"] = self.class_ref(type(exc))
+        try:
+            data["args"] = self.enc(tuple(exc.args))
+        except (self.wire.WireError, RecursionError, ValueError):
+            data["args"] = None
+        attrs = []
+        for name, value in list(getattr(exc, "__dict__", {}).items())[:100]:
+            if isinstance(name, str) and not name.startswith("__"):
+                try:
+                    attrs.append([name, self.enc(value)])
+                except (self.wire.WireError, RecursionError, ValueError):
+                    continue
+        data["attrs"] = attrs
+        return data
+
+    def rebuild_exception(self, v: Any, decode_one: Any) -> BaseException:
+        """A trusted-side exception (a callback raised it, or a test passed one): a
+        solution class when the trusted side names one, else the builtin named, else a
+        plain Exception subclass of that name."""
+        if not isinstance(v, dict):
+            raise self.wire.WireError("bad texc")
+        args = decode_one(v.get("args")) if v.get("args") is not None else ()
+        args = args if type(args) is tuple else ()
+        cls: Any = None
+        if v.get("cls") is not None:
+            cls = decode_one(v["cls"])
+        elif isinstance(v.get("builtin"), str):
+            found = getattr(builtins, v["builtin"], None)
+            if isinstance(found, type) and issubclass(found, BaseException):
+                cls = found
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            name = v.get("name") if isinstance(v.get("name"), str) and v["name"].isidentifier() else "TrustedError"
+            cls = type(name, (Exception,), {})
+        try:
+            exc = cls(*args)
+        except Exception:  # noqa: BLE001 - a constructor with other arguments
+            exc = cls.__new__(cls)
+            exc.args = args
+        if type(v.get("eid")) is int:
+            self.trusted_exceptions[id(exc)] = v["eid"]
+            self.objs.setdefault(-1 - v["eid"], exc)  # keep it alive while it may come back
+        return exc
+
+    # -- requests --------------------------------------------------------------------
+    def serve(self, *, nested: bool = False) -> Any:
+        """Answer requests until the socket closes (or, ``nested``, until the trusted
+        side answers the callback we are waiting for: then return that message)."""
+        while True:
+            try:
+                message = self.receive()
+            except self.wire.WireError as exc:
+                self.send({"fault": f"malformed request: {exc}"})
+                continue
+            if message is None:
+                if nested:
+                    os._exit(0)  # the trusted side is gone: nothing left to do
+                return None
+            if "ret" in message or "raise" in message:
+                if nested:
+                    return message
+                self.send({"fault": "an answer to no callback"})
+                continue
+            self.send(self.answer(message))
+
+    def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        handler = _OPS.get(op) if isinstance(op, str) else None
+        if handler is None:
+            return {"fault": "unknown request"}
+        if self.depth >= MAX_NESTING:
+            return {"fault": f"requests nested more than {MAX_NESTING} deep"}
+        self.depth += 1
+        out, err = _Capture(), _Capture()
+        collector = _RecordCollector()
+        self.captures.append((out, err, collector))
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        root = logging.getLogger()
+        root.addHandler(collector)
+        try:
+            self.apply_context(message.get("ctx"))
+            answer = handler(self, message)
+        except _Fault as exc:
+            answer = {"fault": str(exc)}
+        except self.wire.WireError as exc:
+            answer = {"fault": f"malformed request: {exc}"}
+        except _Abort:
+            answer = {"aborted": True}
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
+            answer = {"fault": f"the solution raised {type(exc).__name__} ({self.wire.text(exc)})"}
+        finally:
+            root.removeHandler(collector)
+            sys.stdout, sys.stderr = saved
+            self.captures.pop()
+            self.depth -= 1
+        self._attach_output(answer, out, err, collector)
+        return answer
+
+    def _attach_output(self, answer: dict[str, Any], out: _Capture, err: _Capture,
+                       collector: _RecordCollector) -> None:
+        for key, stream in (("stdout", out), ("stderr", err)):
+            captured = stream.getvalue()
+            if captured:
+                answer[key] = self.wire.text(captured, MAX_CAPTURE)
+            stream.seek(0)
+            stream.truncate()
+        if collector.records:
+            answer["logs"] = collector.records
+            collector.records = []
+
+    def apply_context(self, ctx: Any) -> None:
+        """What the test changed in its own process that the solution's code would see in
+        plain pytest: environment variables, the working directory, ``input`` and
+        ``sys.stdin`` replaced, the root logger's level."""
+        if not isinstance(ctx, dict) or ctx == self.ctx:
+            return
+        env = ctx.get("env")
+        if isinstance(env, list) and len(env) == 2:
+            os.environ.clear()
+            os.environ.update(self.saved_env)
+            for k, v in (env[0] or {}).items():
+                if isinstance(k, str) and isinstance(v, str) and "\x00" not in k + v:
+                    os.environ[k] = v
+            for k in env[1] or []:
+                os.environ.pop(k, None)
+        cwd = ctx.get("cwd")
+        try:
+            os.chdir(cwd if isinstance(cwd, str) else self.cwd)
+        except OSError:
+            pass
+        stdin = ctx.get("stdin")
+        sys.stdin = TrustedStream(self, stdin) if type(stdin) is int else sys.__stdin__
+        inp = ctx.get("input")
+        builtins.input = TrustedCallable(self, inp) if type(inp) is int else _INPUT  # type: ignore[assignment]
+        level = ctx.get("log_level")
+        if type(level) is int:
+            logging.getLogger().setLevel(min(level, logging.getLogger().level or level))
+        self.ctx = ctx
+
+    def callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Ask the trusted side to call its object ``tid``, serving its requests while it
+        does; return what it returned, or raise what it raised."""
+        try:
+            sent = {"cb": tid, "args": self.enc(args), "kwargs": self.enc(kwargs)}
+        except (self.wire.WireError, RecursionError, ValueError) as exc:
+            raise TypeError(f"cannot pass these arguments to the test's callable: {exc}") from None
+        if method is not None:
+            sent["m"] = method
+        if self.captures:
+            out, err, collector = self.captures[-1]
+            self._attach_output(sent, out, err, collector)
+        self.send(sent)
+        reply = self.serve(nested=True)
+        if "ret" in reply:
+            return self.decode(reply["ret"])
+        if reply.get("abort") is True:
+            raise _Abort()
+        raise self.decode(reply["raise"])
+
+
+_INPUT = builtins.input
+_RECORDS: dict[tuple[str, str, tuple[str, ...]], type] = {}
+
+
+def _record_class(kind: str, name: Any, fields: tuple[Any, ...]) -> type:
+    """A namedtuple or dataclass standing for a test's own record type (by shape)."""
+    if not (isinstance(name, str) and name.isidentifier() and all(
+            isinstance(f, str) and f.isidentifier() and not f.startswith("_") for f in fields)):
+        raise _Fault("a record with names that are not identifiers")
+    key = (kind, name, fields)
+    if key not in _RECORDS:
+        if kind == "ntuple":
+            import collections
+
+            _RECORDS[key] = collections.namedtuple(name, fields)  # type: ignore[misc]
+        elif kind == "object":
+            _RECORDS[key] = type(name, (), {"__module__": "tests"})
+        else:
+            import dataclasses
+
+            _RECORDS[key] = dataclasses.make_dataclass(name, list(fields))
+    return _RECORDS[key]
+
+
+def _target(server: Server, message: dict[str, Any]) -> Any:
+    t = message.get("t")
+    if isinstance(t, dict) and isinstance(t.get("path"), list) and t["path"]:
+        path = t["path"]
+        found: Any = _import(server, path[0])
+        for name in path[1:]:
+            if not isinstance(name, str):
+                raise _Fault("malformed request")
+            found = getattr(found, name)  # AttributeError: the caller's to see
+        return found
+    try:
+        return server.decode(t)
+    except (server.wire.WireError, RecursionError) as exc:
+        raise _Fault(f"malformed request: {exc}") from None
+
+
+def _import(server: Server, module_name: Any) -> Any:
     if not isinstance(module_name, str):
         raise _Fault("malformed request")
     try:
         return importlib.import_module(module_name)
     except BaseException as exc:  # noqa: BLE001 - anything at import time is the solution's fault
-        raise _Fault(f"importing {module_name!r} failed: {type(exc).__name__}: {wire.text(exc)}") from None
+        raise _Fault(f"importing {module_name!r} failed: {type(exc).__name__}: "
+                     f"{server.wire.text(exc)}") from None
 
 
-class _Fault(Exception):
-    pass
-
-
-def _describe(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
-    module = _import(wire, request.get("module"))
-    name = request.get("name")
-    if not isinstance(name, str):
-        return {"fault": "malformed request"}
+def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
+    """Run ``work()`` (solution code) and describe its result or exception."""
     try:
-        value = getattr(module, name)
-    except AttributeError:
-        return {"ok": True, "kind": "missing"}
-    if isinstance(value, types.ModuleType):
-        return {"ok": True, "kind": "module", "name": value.__name__}
-    if callable(value):
-        return {"ok": True, "kind": "callable"}
+        result = work()
+    except _Abort:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the solution's exception is the answer
+        return {"ok": False, "exc": server.exception(exc)}
     try:
-        return {"ok": True, "kind": "value", "value": wire.encode(value)}
-    except (wire.WireError, RecursionError, ValueError):
-        t = type(value)
-        return {"ok": True, "kind": "object", "type": f"{t.__module__}.{t.__qualname__}"}
-
-
-def _names(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
-    module = _import(wire, request.get("module"))
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [n for n in vars(module) if not n.startswith("_")]
-    names = [n for n in names if isinstance(n, str)]
-    return {"ok": True, "names": names[:10_000]}
-
-
-def _call(wire: Any, request: dict[str, Any]) -> dict[str, Any]:
-    path = request.get("path")
-    if not isinstance(path, list) or not path:
-        return {"fault": "malformed request"}
-    target: Any = _import(wire, request.get("module"))
-    try:
-        for name in path:
-            target = getattr(target, name)
-    except AttributeError as exc:
-        return {"ok": False, "exc": wire.encode_exception(exc)}
-    try:
-        args = wire.decode(request.get("args"))
-        kwargs = wire.decode(request.get("kwargs"))
-        if type(args) is not tuple or type(kwargs) is not dict:
-            return {"fault": "malformed arguments"}
-    except (wire.WireError, RecursionError) as exc:
-        return {"fault": f"arguments could not be decoded: {exc}"}
-    out, err = _Capture(), _Capture()
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        try:
-            result = target(*args, **kwargs)
-            answer: dict[str, Any] = {"ok": True}
-        except Exception as exc:
-            answer = {"ok": False, "exc": wire.encode_exception(exc)}
-            result = None
-    except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
-        return {"fault": f"the solution raised {type(exc).__name__} ({wire.text(exc)})"}
-    finally:
-        sys.stdout, sys.stderr = saved
-    try:
-        if answer["ok"]:
-            answer["value"] = wire.encode(result)
-        # Arguments the call may have changed in place, for the trusted side to mirror.
-        after = {str(i): wire.encode(a) for i, a in enumerate(args) if type(a) in _MUTABLE}
-        after.update({k: wire.encode(v) for k, v in kwargs.items() if type(v) in _MUTABLE})
-    except (wire.WireError, RecursionError, ValueError) as exc:
+        return {"ok": True, "value": server.encode(result)}
+    except (server.wire.WireError, RecursionError, ValueError) as exc:
         return {"fault": f"isolated mode cannot carry the answer ({exc}); a suite that needs "
                          "such values must use mode='inprocess'", "cannot_cross": True}
+
+
+def _args(server: Server, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    try:
+        args = server.decode(message.get("args"))
+        kwargs = server.decode(message.get("kwargs"))
+    except (server.wire.WireError, RecursionError) as exc:
+        raise _Fault(f"arguments could not be decoded: {exc}") from None
+    if type(args) is not tuple or type(kwargs) is not dict:
+        raise _Fault("malformed arguments")
+    return args, kwargs
+
+
+def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """The state after the call of the plain mutable arguments (lists, dicts, sets), for
+    the trusted side to mirror into its own objects."""
+    if not answer.get("ok") and "exc" not in answer:
+        return
+    try:
+        after = {str(i): server.encode(a) for i, a in enumerate(args) if type(a) in _MUTABLE}
+        after.update({k: server.encode(v) for k, v in kwargs.items() if type(v) in _MUTABLE})
+    except (server.wire.WireError, RecursionError, ValueError):
+        return
     if after:
         answer["after"] = after
-    for key, stream in (("stdout", out), ("stderr", err)):
-        captured = stream.getvalue()
-        if captured:
-            answer[key] = wire.text(captured, MAX_CAPTURE)
+
+
+def _name(message: dict[str, Any]) -> str:
+    name = message.get("name")
+    if not isinstance(name, str):
+        raise _Fault("malformed request")
+    return name
+
+
+def _op_call(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    """``call``: the target itself; ``callattr``: its method ``name`` (one request for
+    ``obj.method(...)``). In-place changes to plain arguments go back with the answer."""
+    try:
+        target = _target(server, message)
+        if message.get("op") == "callattr":
+            name = _name(message)
+            target = getattr(target, name)
+    except AttributeError as exc:
+        return {"ok": False, "exc": server.exception(exc)}
+    args, kwargs = _args(server, message)
+    answer = _run(server, message, lambda: target(*args, **kwargs))
+    _after(server, answer, args, kwargs)
     return answer
 
 
-_OPS = {"call": _call, "describe": _describe, "names": _names}
+def _op_get(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    target = _target(server, message)
+    name = _name(message)
+    answer = _run(server, message, lambda: getattr(target, name))
+    if not answer.get("ok") and isinstance(target, types.ModuleType) and "exc" in answer:
+        answer["missing"] = not hasattr(target, name)
+    return answer
 
 
-def serve(wire: Any, rpc_in: int, rpc_out: int, solution_dir: str) -> None:
-    """Say it is ready (nothing of the solution has run yet), then answer requests on the
-    two pipe fds until EOF."""
+def _op_set(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    target = _target(server, message)
+    name = _name(message)
+    if message.get("delete") is True:
+        return _run(server, message, lambda: delattr(target, name))
+    try:
+        value = server.decode(message.get("value"))
+    except (server.wire.WireError, RecursionError) as exc:
+        raise _Fault(f"the value could not be decoded: {exc}") from None
+    return _run(server, message, lambda: setattr(target, name, value))
+
+
+def _op_do(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    fn_name = message.get("fn")
+    fn = _DO.get(fn_name) if isinstance(fn_name, str) else None
+    if fn is None:
+        raise _Fault("unknown operation")
+    args, _ = _args(server, {"args": message.get("args"), "kwargs": {"$": "dict", "v": []}})
+    answer = _run(server, message, lambda: fn(*args))
+    if fn_name in _EQ_PROBES and len(args) == 2 and answer.get("value") is (fn_name == "eq"):
+        # Two of the solution's objects called equal: does the class look at its operand?
+        probe = _Probe()
+        try:
+            ignores = any(getattr(a, _EQ_PROBES[fn_name])(probe) is (fn_name == "eq") for a in args)
+        except Exception:  # noqa: BLE001 - an __eq__ that raises on a stranger is fine
+            ignores = False
+        if ignores:
+            answer["suspect"] = f"{type(args[0]).__qualname__}.{_EQ_PROBES[fn_name]} ignores its operand"
+    return answer
+
+
+def _op_project(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    target = _target(server, message)
+    found = _project(target)
+    if found is _NONE:
+        return {"ok": True, "none": True}
+    return _run(server, message, lambda: found)
+
+
+def _op_names(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    module = _import(server, message.get("module"))
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n in vars(module) if not n.startswith("_")]
+    names = [n for n in names if isinstance(n, str)][:10_000]
+    modules = {}
+    for n in names:
+        value = getattr(module, n, None)
+        if isinstance(value, types.ModuleType):
+            modules[n] = server.wire.text(value.__name__, 200)
+    return {"ok": True, "names": names, "modules": modules}
+
+
+_OPS = {"call": _op_call, "callattr": _op_call, "get": _op_get, "set": _op_set,
+        "do": _op_do, "project": _op_project, "names": _op_names}
+
+
+def _prepare(wire: Any, solution_dir: str) -> None:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), wire.RECURSION_LIMIT))
     sys.path.append(solution_dir)  # last: a solution file never shadows the stdlib
-    _write_all(rpc_out, b'{"ready":true}\n')
-    buf = bytearray()
+    root = logging.getLogger()
+    root.setLevel(logging.WARNING)
+
+
+def serve(wire: Any, fd: int, solution_dir: str) -> None:
+    """A test child started on its own (not a fork of a template): say it is ready, then
+    answer requests on the socket ``fd`` until it closes."""
+    _prepare(wire, solution_dir)
+    sock = socket.socket(fileno=fd)
+    server = Server(wire, sock)
+    server.send({"ready": True})
+    server.serve()
+
+
+def serve_template(wire: Any, fd: int, solution_dir: str) -> None:
+    """The template: answer requests on the socket ``fd`` (collection time), and on a
+    ``fork`` request (which brings a new socket) fork a test child that serves that
+    socket from this process's state."""
+    _prepare(wire, solution_dir)
+    sock = socket.socket(fileno=fd)
+    server = Server(wire, sock)
+    server.send({"ready": True})
     while True:
-        line = _read_line(rpc_in, buf, wire.MAX_MESSAGE_BYTES)
-        if line is None:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+        except OSError:
             return
-        try:
-            request = wire.loads(line)
-            if not isinstance(request, dict) or request.get("op") not in _OPS:
-                raise wire.WireError("unknown request")
-            response = _OPS[request["op"]](wire, request)
-        except wire.WireError as exc:
-            response = {"fault": f"malformed request: {exc}"}
-        except _Fault as exc:
-            response = {"fault": str(exc)}
-        try:
-            data = wire.dumps(response)
-        except (ValueError, TypeError) as exc:
-            data = wire.dumps({"fault": f"the answer could not be written: {wire.text(exc)}"})
-        _write_all(rpc_out, data)
+        if not data:
+            return
+        server.buf.extend(data)
+        while True:
+            nl = server.buf.find(b"\n")
+            if nl < 0:
+                break
+            line = bytes(server.buf[:nl])
+            del server.buf[: nl + 1]
+            try:
+                message = wire.loads(line)
+            except wire.WireError as exc:
+                server.send({"fault": f"malformed request: {exc}"})
+                continue
+            if isinstance(message, dict) and message.get("op") == "fork":
+                if len(fds) != 1:
+                    server.send({"fault": "a fork needs its socket"})
+                    continue
+                child_fd, fds = fds[0], []
+                if _fork_child(server, sock, child_fd):
+                    return  # in the child, once its socket closed
+                continue
+            if not isinstance(message, dict):
+                server.send({"fault": "malformed request"})
+                continue
+            server.send(server.answer(message))
+        for fd_left in fds:
+            os.close(fd_left)
+        if len(server.buf) > wire.MAX_MESSAGE_BYTES:
+            return
+
+
+def _fork_child(server: Server, template_sock: socket.socket, child_fd: int) -> bool:
+    """Fork a test child serving ``child_fd``. True in the child once it is done."""
+    sys.stdout.flush()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the template reaps no one: the kernel does
+    pid = os.fork()
+    if pid:
+        os.close(child_fd)
+        server.send({"forked": True})
+        return False
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        template_sock.close()
+        server.sock = socket.socket(fileno=child_fd)
+        server.buf = bytearray()
+        server.base = server.next_hid
+        server.send({"ready": True})
+        server.serve()
+    except BaseException:  # noqa: BLE001 - a child never returns into the template's loop
+        os._exit(1)
+    os._exit(0)

@@ -96,6 +96,7 @@ class Recorder:
         on_collected: Callable[[list[str]], None] | None = None,
         faults: Callable[[], list[str]] | None = None,
         on_test_end: Callable[[], None] | None = None,
+        on_test_start: Callable[[bool], None] | None = None,
         emit: Callable[[str, Any], None] | None = None,
         deadline: float | None = None,
     ) -> None:
@@ -107,6 +108,7 @@ class Recorder:
         self._on_collected = on_collected
         self._faults = faults
         self._on_test_end = on_test_end
+        self._on_test_start = on_test_start
         self._emit = emit
 
     # -- collection -------------------------------------------------------------------
@@ -132,6 +134,8 @@ class Recorder:
             self.deadline_hit = True
             item.session.shouldstop = "the harness's own deadline passed"
             return True  # not run: it has no result, so it cannot count as passed
+        if self._on_test_start:
+            self._on_test_start(nextitem is None)
         return None
 
     @pytest.hookimpl(wrapper=True)

@@ -10,8 +10,13 @@ Order of events, and why:
    read it;
 3. the test sources are moved into ``linecache`` (so failure texts still show lines) and
    deleted from disk, and the tests folder is dropped from ``sys.path``;
-4. each test's calls go to a fresh solution process, killed with every other process of
-   the untrusted uid when the test ends;
+4. each test's calls go to a fresh fork of the solution's template process (which
+   imported the solution once), killed with every other process of the untrusted uid
+   but the template when the test ends (see :mod:`proxy`);
+4b. while the tests run, this process's file-system uid is the untrusted one, so what
+   a test writes (``tmp_path``, ``tempfile``) the solution can read and write as in
+   plain pytest, and a link the solution plants leads this process nowhere it could
+   not go itself;
 5. the solution's own time (its calls, imports and answers, not the harness's work) is
    charged against the job's ``timeout_s``; past it, or past the harness's wall-clock
    backstop, no call is made and no test starts; a last-resort alarm ends pytest if a
@@ -29,7 +34,7 @@ import sys
 import time
 from typing import Any
 
-from . import collect, procs, program, proxy
+from . import collect, procs, program, proxy, wire
 
 
 class HarnessDeadline(BaseException):
@@ -51,11 +56,34 @@ def _hide_tests(tests_dir: str) -> None:
                    if not os.path.realpath(p or ".").startswith(tests_real)]
 
 
+def _set_fs_ids(uid: int, gid: int) -> bool:
+    """``setfsuid``/``setfsgid``: file access as ``uid``/``gid`` (signals, ptrace and
+    ``/proc`` still see root). Returns whether both took."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.setfsgid(gid)
+    libc.setfsuid(uid)
+    return libc.setfsuid(-1) == uid and libc.setfsgid(-1) == gid
+
+
+def _exchange_dir(config: dict[str, Any], contained: bool) -> str:
+    """The folder the tests' temporary files go to: the untrusted uid's."""
+    path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if contained:
+        os.chown(path, procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+    return path
+
+
 def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
+    import tempfile
+
     import pytest
 
     tests_dir = config["tests_dir"]
     contained = bool(config.get("contained"))
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), wire.RECURSION_LIMIT))
     broker = proxy.Broker(zygote=zygote, solution_dir=config["solution_dir"],
                           call_timeout_s=float(config["call_timeout_s"]), contained=contained,
                           deadline=deadline, solution_modules=tuple(config["solution_modules"]),
@@ -64,22 +92,32 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     program.configure(zygote, config["solution_dir"], contained)
 
     hidden = {"done": False}
+    exchange = _exchange_dir(config, contained)
+    saved_env = {k: os.environ.get(k) for k in ("TMPDIR", "HOME")}
+    fs = {"switched": False}
 
     def on_collected(ids: list[str]) -> None:
-        # A test module that called the solution at import time left a process behind.
         broker.end_collection()
         if config.get("hide_tests", True):
             _hide_tests(tests_dir)
         hidden["done"] = True
+        os.environ["TMPDIR"] = os.environ["HOME"] = exchange
+        tempfile.tempdir = None
+        if contained:
+            fs["switched"] = _set_fs_ids(procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+            if not fs["switched"]:
+                raise RuntimeError("could not take the untrusted uid for file access")
 
     recorder = collect.Recorder(
         on_collected=on_collected,
         faults=lambda: list(broker.faults),
         on_test_end=broker.end_test,
+        on_test_start=broker.start_test,
         deadline=deadline,
     )
     args = collect.pytest_args(tests_dir=tests_dir, ini_path=config["ini_path"],
                                test_files=list(config["test_files"]))
+    args[:0] = ["--basetemp", os.path.join(exchange, "pytest")]
 
     alarmed = {"hit": False}
 
@@ -101,7 +139,15 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         sys.stdout = saved_stdout
-        broker.end_test()
+        if fs["switched"]:
+            _set_fs_ids(0, 0)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        tempfile.tempdir = None
+        broker.close()
     deadline_hit = alarmed["hit"] or broker.deadline_hit or recorder.deadline_hit
     return {
         "mode": "isolated",
@@ -117,4 +163,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         "sweep_failed": broker.sweep_failed,
         "cannot_cross": broker.cannot_cross[:5],
         "cannot_cross_count": len(broker.cannot_cross),
+        "gaming": broker.gaming[:5],
+        "gaming_count": len(broker.gaming),
+        "template_starts": broker.template_starts,
     }

@@ -99,7 +99,10 @@ def chown_tree(path: str, uid: int, gid: int) -> None:
 
 
 def kill_group(pid: int) -> None:
-    """SIGKILL the process group led by ``pid`` (children start their own session)."""
+    """SIGKILL the process group led by ``pid`` (children start their own session).
+    Never group 0 or 1 (``killpg(0)`` is the caller's own group)."""
+    if pid <= 1:
+        return
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -125,6 +128,43 @@ def kill_all_of(uid: int) -> None:
         os.setresuid(0, 0, 0)
     if os.getresuid() != (0, 0, 0) or effective_caps() >> NEEDED_CAPS["KILL"] & 1 == 0:
         raise OSError("the sweep could not take back the trusted uid")
+
+
+def kill_all_but(uid: int, spare: int, *, rounds: int = 16, budget_s: float = 3.0) -> bool:
+    """SIGKILL every process of ``uid`` but ``spare`` (isolated mode's template), each by
+    pid, sent as the sweeper (so a pid reused by a trusted process is out of reach);
+    ``/proc`` is read again after each round until none is left. Processes already sent
+    the kill are not waited for: one that has taken SIGKILL never runs another instruction
+    of its own, so it cannot fork again; only processes a scan has not seen yet (forked
+    before the kill landed) need another round. A process that keeps forking
+    can outrun a scan: after ``rounds`` rounds that each found new processes, or past
+    ``budget_s``, the plain sweep (:func:`kill_all_of`) kills everything, ``spare``
+    included. Returns whether ``spare`` was spared."""
+    if os.geteuid() != 0:
+        raise RuntimeError("only the sandbox's trusted side (root) can sweep")
+    killed: set[int] = set()
+    deadline = time.monotonic() + budget_s
+    for _ in range(rounds):
+        found, _ = _scan(uid, exiting_is_dead=True)
+        fresh = [pid for pid, (_, alive) in found.items() if alive and pid != spare and pid not in killed]
+        if not fresh:
+            return True
+        if time.monotonic() > deadline:
+            break
+        os.setresuid(SWEEPER_UID, uid, 0)
+        try:
+            for pid in fresh:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        finally:
+            os.setresuid(0, 0, 0)
+        if os.getresuid() != (0, 0, 0):
+            raise OSError("the sweep could not take back the trusted uid")
+        killed.update(fresh)
+    kill_all_of(uid)
+    return False
 
 
 def wipe_untrusted(paths: list[str], uid: int = UNTRUSTED_UID) -> list[str]:
@@ -378,6 +418,15 @@ class Zygote:
         status = reply.get("status")
         return (None if status is None else int(status)), int(reply.get("strays") or 0)
 
+    def end_test(self, pid: int | None, *, groups: frozenset[int], spare: int) -> tuple[int, bool]:
+        """The end of an isolated test: count the untrusted processes outside ``pid``'s
+        group, ``groups`` and ``spare``'s group, kill ``pid``'s group, then every process
+        of the untrusted uid but ``spare`` (:func:`kill_all_but`). Returns (the count,
+        whether ``spare`` lives on)."""
+        reply = self._ask({"op": "end", "pid": pid, "sweep": True, "groups": sorted(groups),
+                           "spare": spare})
+        return int(reply.get("strays") or 0), bool(reply.get("spared"))
+
     def kill_all(self) -> int:
         """SIGKILL every process of the untrusted uid; how many were alive."""
         return self.end(None, sweep=True)[1]
@@ -480,6 +529,30 @@ def sweep(zygote: Zygote, uid: int = UNTRUSTED_UID, *, pid: int | None = None,
     seen = zygote.end(pid, sweep=True, groups=groups)[1]
     gone = confirm_gone(zygote, uid, budget_s=budget_s) if confirm else True
     return seen, gone
+
+
+def sweep_sparing(zygote: Zygote, *, pid: int | None, groups: frozenset[int],
+                  spare: int) -> tuple[int, bool]:
+    """:func:`sweep` between two tests of one job, sparing ``spare`` (isolated mode's
+    template, which every test forks from). Returns (processes outside ``pid``'s group,
+    ``groups`` and ``spare`` that were alive, whether ``spare`` was spared)."""
+    return zygote.end_test(pid, groups=groups, spare=spare)
+
+
+def oom_kills() -> int | None:
+    """How many processes the container's memory limit has killed so far (the memory
+    cgroup's ``oom_kill`` count), or None where it cannot be read."""
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def pycache_prefix() -> str:

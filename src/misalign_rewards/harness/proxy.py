@@ -1,104 +1,110 @@
 """The trusted side of ``isolated`` mode: solution modules that live in another process.
 
-``install(broker, names)`` puts a :class:`SolutionModule` into ``sys.modules`` for each
-solution module name, so ``from solution import f`` in a test asks the solution's process
-what ``f`` is: a callable becomes a :class:`RemoteCallable`, a value that can cross (a
-constant) arrives as itself, a missing name is an ``ImportError``, and ``from solution
-import *`` binds the module's public names. Calling a remote callable sends the arguments
-over a pipe to a process started by the zygote (untrusted uid), which imports the real
-solution and answers. Values cross through :mod:`wire`; exceptions come back as builtin
-exceptions; what the call printed is printed here (so ``capsys`` sees it) and lists,
-dicts and sets it changed in place are changed here too.
+``install(broker, names)`` puts a :class:`handles.SolutionModule` into ``sys.modules`` for
+each solution module name, so ``from solution import f`` in a test asks the solution's
+process what ``f`` is: data arrives as itself, anything else as a handle
+(:mod:`handles`). The :class:`Broker` carries every operation on a handle to the process
+that holds the object and brings back the answer.
+
+Processes (all of the untrusted uid, started through the zygote):
+
+- the *template* imports the solution once per job (import-time work is charged once, as
+  in plain pytest) and answers what test modules ask while pytest collects them;
+- each test gets a *test child*, a fork of the template in a session of its own, so every
+  test starts from the freshly imported state (plus what collection did). When the test
+  ends the child is killed, and so is every other process of the untrusted uid but the
+  template (:meth:`procs.Zygote.end`); when that cannot be done without killing the
+  template too, the template goes and the next test imports the solution again.
+
+Handles name objects by a number in the table of the process that made them. Those the
+template made (during collection) are valid in every later test; those a test child made
+die with it, and using one in a later test (a module-scoped fixture holding a solution
+object) fails that test with the ``needs_inprocess`` reason.
+
+Trusted objects never cross. A test's callable (a lambda, a key function, a bound method,
+a mock), a trusted text stream or a trusted iterator given to the solution becomes a
+number in this side's table; the solution can only ask for it to be *called* (or read,
+or advanced) while a call it is part of is in flight, and this side then runs it here,
+with the arguments as data and handles. Plain lists, dicts and sets passed in and changed
+in place are changed here too, as they would be in plain Python.
 
 Whatever goes wrong on the child's side (it died, hung past the per-call deadline, sent
-something that cannot cross or that takes too long to decode, failed to import) raises
-:class:`SolutionFault`, a ``BaseException``: ``pytest.raises(Exception)`` cannot swallow
-it, and the trusted recorder fails the test whatever the test did with it.
-
-One child serves one test; :meth:`Broker.end_test` kills it and, inside the sandbox,
-sweeps every process of the untrusted uid before the next test.
+something that cannot be decoded, failed to import) raises :class:`SolutionFault`, a
+``BaseException``: ``pytest.raises(Exception)`` cannot swallow it, and the trusted recorder
+fails the test whatever the test did with it.
 
 Stdlib only; runs inside the sandbox image.
 """
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import io
+import logging
 import os
 import select
 import signal
+import socket
+import struct
 import sys
 import time
 import types
 from typing import Any
 
-from . import procs, wire
+from . import handles, procs, wire
+from .handles import Handle
 
 #: The environment of a solution process.
 CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
-
-
-#: What a solution process says first, once it is the untrusted uid and before it has
-#: imported anything of the solution (child.py).
-READY = b'{"ready":true}'
 #: Seconds a new solution process may take to say it is ready (not charged to the solution).
 SETUP_S = 10.0
+#: Nested requests between the two sides (callback -> call -> callback ...).
+MAX_NESTING = 30
+#: Environment variables of the trusted process that never reach the solution.
+_PRIVATE_ENV = ("PYTEST_", "TMPDIR", "HOME")
 
 
 class SolutionFault(BaseException):
     """The solution's process failed a call (died, hung, or answered what cannot cross)."""
 
 
-class _Child:
-    def __init__(self, zygote: procs.Zygote, solution_dir: str, contained: bool) -> None:
-        to_child_r, self.wfd = os.pipe()
-        self.rfd, from_child_w = os.pipe()
-        try:
-            self.pid = zygote.spawn("child", cwd=solution_dir, env=dict(CHILD_ENV),
-                                    args={"solution_dir": solution_dir},
-                                    fds=[to_child_r, from_child_w], contained=contained)
-        except BaseException:
-            os.close(self.wfd)
-            os.close(self.rfd)
-            raise
-        finally:
-            os.close(to_child_r)
-            os.close(from_child_w)
-        self.zygote = zygote
+class _Died(SolutionFault):
+    """The solution's process went away in the middle of a request."""
+
+
+class _Stale(wire.WireError):
+    """A handle from a process that is gone."""
+
+
+class _Proc:
+    """One untrusted process, reached over a stream socket."""
+
+    def __init__(self, sock: socket.socket, pid: int | None, scope: tuple[str, int]) -> None:
+        self.sock = sock
+        self.pid = pid
+        self.scope = scope
         self.buf = bytearray()
-        self.exit_code: int | None = None
-        self.closed = False
         self.ready = False
+        self.exit_code: int | None = None
         self.spent = 0.0
+        #: the last context sent to it (see :meth:`Broker._context`)
+        self.ctx: Any = None
 
-    def request(self, data: bytes, timeout_s: float) -> bytes:
-        """Send ``data``, return the answer line. The call's ``timeout_s`` (and
-        :attr:`spent`, the time charged to the solution) run from the moment the process
-        said it is ready: its own start-up is the harness's business, not the solution's."""
-        self.spent = 0.0
-        start = time.monotonic()
-        try:
-            view = memoryview(data)
-            while view:
-                left = start + SETUP_S + timeout_s - time.monotonic()
-                if left <= 0:
-                    raise SolutionFault(f"call timed out after {timeout_s:g}s")
-                _, writable, _ = select.select([], [self.wfd], [], left)
-                if writable:
-                    view = view[os.write(self.wfd, view[:65536]) :]
-        except (BrokenPipeError, OSError) as exc:
-            raise SolutionFault(f"the solution process died ({self.how_died()})") from exc
-        if not self.ready:
-            first = self._line(start + SETUP_S, lambda: SolutionFault("the solution process did not start"))
-            if first != READY:
-                raise SolutionFault("the solution process did not start properly")
-            self.ready = True
-        t0 = time.monotonic()
-        try:
-            return self._line(t0 + timeout_s, lambda: SolutionFault(f"call timed out after {timeout_s:g}s"))
-        finally:
-            self.spent = time.monotonic() - t0
+    def send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SolutionFault("the solution process does not read its requests")
+            _, writable, _ = select.select([], [self.sock], [], left)
+            if writable:
+                try:
+                    view = view[self.sock.send(view[:65536]):]
+                except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+                    raise _Died(f"the solution process died ({exc})") from exc
 
-    def _line(self, deadline: float, late: Any) -> bytes:
+    def line(self, deadline: float, late: str, *, creds: bool = False) -> bytes:
         while True:
             nl = self.buf.find(b"\n")
             if nl >= 0:
@@ -109,39 +115,31 @@ class _Child:
                 raise SolutionFault("the solution process sent an answer that is too large")
             left = deadline - time.monotonic()
             if left <= 0:
-                raise late()
-            readable, _, _ = select.select([self.rfd], [], [], left)
+                raise SolutionFault(late)
+            readable, _, _ = select.select([self.sock], [], [], left)
             if not readable:
                 continue
-            chunk = os.read(self.rfd, 1 << 20)
+            try:
+                if creds:
+                    chunk, anc, _, _ = self.sock.recvmsg(1 << 20, socket.CMSG_SPACE(12))
+                    for level, kind, data in anc:
+                        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+                            pid = struct.unpack("3i", data[:12])[0]
+                            self.pid = pid if pid > 1 else None
+                    creds = False
+                else:
+                    chunk = self.sock.recv(1 << 20)
+            except OSError as exc:
+                raise _Died(f"the solution process died ({exc})") from exc
             if not chunk:
-                raise SolutionFault(f"the solution process died ({self.how_died()})")
+                raise _Died("the solution process died")
             self.buf.extend(chunk)
 
-    def how_died(self) -> str:
-        code = self.zygote.reap(self.pid, 1.0)
-        self.exit_code = code
-        if code is None:
-            return "it closed its pipe"
-        if code == -signal.SIGKILL:
-            return "killed by SIGKILL: the memory limit, most likely"
-        return f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
-
     def close(self) -> None:
-        """Close our ends of the pipes (the process itself is ended by the zygote)."""
-        if self.closed:
-            return
-        self.closed = True
-        for fd in (self.wfd, self.rfd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def kill(self) -> None:
-        self.close()
-        if self.exit_code is None:
-            self.exit_code, _ = self.zygote.end(self.pid, sweep=False)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 def _mirror(old: Any, new: Any) -> None:
@@ -170,19 +168,34 @@ def _mirror(old: Any, new: Any) -> None:
         old.update(new)
 
 
+def _collapsed(before: Any, after: Any) -> bool:
+    """Whether an argument went from holding different things to holding (almost)
+    nothing: emptied, cut to one element, or every element made the same."""
+    if len(before) < 2:
+        return False
+    if type(before) is list:
+        try:
+            distinct_before = len({repr(x) for x in before}) > 1
+            same_after = len({repr(x) for x in after}) <= 1
+        except Exception:  # noqa: BLE001 - a repr that fails: not this check's business
+            return False
+        return distinct_before and same_after
+    return len(after) <= 1
+
+
 class Broker:
-    """Starts solution processes on demand (through the zygote) and carries calls and
-    lookups to them.
+    """Starts solution processes on demand (through the zygote) and carries requests to
+    them (see the module doc).
 
     ``contained`` is true only inside the sandbox: then ending a test also kills every
-    process of the untrusted uid (see :func:`procs.sweep`).
+    process of the untrusted uid but the template (see :func:`procs.sweep`).
 
     Two clocks bound the solution. ``code_budget_s`` is the job's time: the sum of the
-    time its calls and lookups take (its imports, its work, the decoding of its answers);
-    the harness's own work (starting and sweeping processes, pytest, the trusted tests'
-    own code) is not charged to it, so a big suite of fast tests is not a slow solution.
-    ``deadline`` (``time.monotonic()``) is the harness's wall-clock backstop. No call
-    starts or runs past either; hitting one sets ``deadline_hit``."""
+    time its processes take to answer (its imports, its work, the decoding of its
+    answers); the harness's own work (starting and sweeping processes, pytest, the
+    trusted tests' own code, callbacks) is not charged to it. ``deadline``
+    (``time.monotonic()``) is the harness's wall-clock backstop. No request starts or
+    runs past either; hitting one sets ``deadline_hit``."""
 
     def __init__(self, *, zygote: procs.Zygote, solution_dir: str, call_timeout_s: float,
                  contained: bool, deadline: float, solution_modules: tuple[str, ...] = (),
@@ -196,127 +209,640 @@ class Broker:
         self._timeout = call_timeout_s
         self._contained = contained
         self.deadline = deadline
-        self._child: _Child | None = None
-        #: process groups of this test's solution processes already ended (after a fault):
-        #: what is left of them is not a process that outlived its test
+        self._template: _Proc | None = None
+        self._gen = 0
+        self._child: _Proc | None = None
+        self._child_no = 0
+        #: process groups of this test's solution processes already ended (after a fault)
         self._ended: set[int] = set()
-        #: calls (not lookups) the current child has served
-        self._child_calls = 0
         self._dirty = False
-        self._described: dict[tuple[str, str], dict[str, Any]] = {}
+        self._depth = 0
+        #: (scope, n) -> handle; one handle per remote object, so ``is`` works
+        self._handles: dict[tuple[Any, int], Handle] = {}
+        #: class key -> mirror class (path keys for the whole job, others per scope)
+        self._mirrors: dict[Any, type] = {}
+        #: trusted objects the solution may call back: tid -> (scope, object)
+        self._trusted: dict[int, tuple[Any, Any]] = {}
+        self._trusted_ids: dict[tuple[Any, int], int] = {}
+        self._next_tid = 1
+        self._raised: dict[int, BaseException] = {}
+        self._abort: BaseException | None = None
+        self._env0 = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
+        self._cwd0 = os.getcwd()
+        self._input0 = builtins.input
+        self._stdin0 = sys.stdin
+        self._enc = wire.Encoder(self._encode_trusted)
+        self._oom_seen = procs.oom_kills()
         #: Faults of the current test; the recorder fails the test when this is not empty.
         self.faults: list[str] = []
         #: Every fault of the run that came from something isolated mode cannot carry.
         self.cannot_cross: list[str] = []
+        #: What the solution did that only serves to defeat a test (rejecting flags).
+        self.gaming: list[str] = []
         self.calls = 0
         self.collection_calls = 0
         self.collecting = True
         self.stray_processes = 0
         self.sweep_failed = False
         self.deadline_hit = False
+        self.template_starts = 0
+        self._last = False
 
-    # -- the pipe ----------------------------------------------------------------------
-    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send one request to this test's solution process; the answer, or a fault."""
+    # -- processes ---------------------------------------------------------------------
+    def _spawn_template(self) -> _Proc:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            data = wire.dumps(message)
-        except (ValueError, TypeError) as exc:
-            return self._fault(f"the request could not be written: {exc}")
+            pid = self._zygote.spawn("template", cwd=self._dir, env=dict(CHILD_ENV),
+                                     args={"solution_dir": self._dir}, fds=[theirs.fileno()],
+                                     contained=self._contained)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._gen += 1
+        self.template_starts += 1
+        self._dirty = True
+        proc = _Proc(ours, pid, ("g", self._gen))
+        self._await_ready(proc)
+        return proc
+
+    def _await_ready(self, proc: _Proc, *, creds: bool = False) -> None:
+        first = proc.line(time.monotonic() + SETUP_S, "the solution process did not start", creds=creds)
+        if first != b'{"ready":true}':
+            raise SolutionFault("the solution process did not start properly")
+        proc.ready = True
+
+    def _fork_child(self, template: _Proc) -> _Proc:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Before anything is sent on it: the kernel then tells us who sent each message,
+        # so the child's pid comes from the kernel, not from the child.
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        try:
+            socket.send_fds(template.sock, [wire.dumps({"op": "fork"})], [theirs.fileno()])
+        except OSError as exc:
+            ours.close()
+            raise SolutionFault(f"the solution's template process died ({exc})") from exc
+        finally:
+            theirs.close()
+        self._child_no += 1
+        child = _Proc(ours, None, ("c", self._child_no))
+        child.ctx = template.ctx
+        try:
+            reply = template.line(time.monotonic() + SETUP_S, "the template did not fork")
+            if reply != b'{"forked":true}':
+                raise SolutionFault("the template did not fork properly")
+            self._await_ready(child, creds=True)
+        except BaseException:
+            child.close()
+            raise
+        return child
+
+    def _current(self) -> _Proc:
+        """The process requests go to now: the template while collecting, else this
+        test's child (forked from the template on first use)."""
+        if self._template is None:
+            try:
+                self._template = self._spawn_template()
+            except (OSError, procs.ZygoteError) as exc:
+                self._template = None
+                return self.fault(f"could not start the solution process: {exc}")
+            except SolutionFault as exc:
+                self._drop_template()
+                return self.fault(str(exc))
+        if self.collecting or self._last:
+            # The last test needs no fork: no later test needs the template untouched.
+            return self._template
+        if self._child is None:
+            try:
+                self._child = self._fork_child(self._template)
+            except SolutionFault as exc:
+                self._drop_template()
+                return self.fault(str(exc))
+            self._dirty = True
+        return self._child
+
+    def _drop_child(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            child.close()
+            if child.pid is not None:
+                self._ended.add(child.pid)
+                if self._contained:
+                    self._zygote.end(child.pid, sweep=False)
+
+    def _drop_template(self) -> None:
+        self._drop_child()
+        template, self._template = self._template, None
+        if template is not None:
+            template.close()
+            if template.pid is not None:
+                self._ended.add(template.pid)
+                self._zygote.end(template.pid, sweep=False)
+
+    # -- requests ----------------------------------------------------------------------
+    def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send one request to the current process and return its answer, serving the
+        callbacks it makes meanwhile. Faults raise :class:`SolutionFault`."""
+        if self._depth >= MAX_NESTING:
+            return self.fault(f"calls between the tests and the solution nested more than {MAX_NESTING} deep")
         now = time.monotonic()
         if now >= self.deadline:
             self.deadline_hit = True
-            return self._fault("the harness's own deadline passed; no more calls")
+            return self.fault("the harness's own deadline passed; no more calls")
         if self.code_s >= self.code_budget_s:
             self.deadline_hit = True
-            return self._fault(f"the solution has used the job's {self.code_budget_s:g} s; no more calls")
-        timeout = min(self._timeout, self.deadline - now, self.code_budget_s - self.code_s)
-        self.calls += 1
-        if self.collecting and message.get("op") == "call":
-            self.collection_calls += 1
-        if self._child is None:
-            try:
-                self._child = _Child(self._zygote, self._dir, self._contained)
-            except (OSError, procs.ZygoteError) as exc:
-                return self._fault(f"could not start the solution process: {exc}")
-            self._child_calls = 0
-            self._dirty = True
-        if message.get("op") == "call":
-            self._child_calls += 1
-        child = self._child
+            return self.fault(f"the solution has used the job's {self.code_budget_s:g} s; no more calls")
+        proc = self._current()
+        ctx = self._context()
+        if ctx != proc.ctx:
+            message["ctx"] = ctx
+            proc.ctx = ctx
         try:
-            line = child.request(data, timeout)
+            data = wire.dumps(message)
+        except (ValueError, TypeError) as exc:
+            return self.fault(f"the request could not be written: {exc}")
+        self.calls += 1
+        if self.collecting and message.get("op") in ("call", "callattr", "do", "set"):
+            self.collection_calls += 1
+        self._depth += 1
+        try:
+            return self._exchange(proc, data)
+        finally:
+            self._depth -= 1
+
+    def _exchange(self, proc: _Proc, data: bytes) -> dict[str, Any]:
+        timeout = min(self._timeout, self.deadline - time.monotonic(), self.code_budget_s - self.code_s)
+        t0 = time.monotonic()
+        spent = 0.0
+        try:
+            proc.send(data, t0 + SETUP_S + timeout)
+            while True:
+                waited = time.monotonic()
+                line = proc.line(waited + max(0.0, timeout - spent), f"call timed out after {self._timeout:g}s")
+                spent += time.monotonic() - waited
+                try:
+                    answer = wire.loads(line)
+                    if not isinstance(answer, dict):
+                        raise wire.WireError("answer is not an object")
+                except wire.WireError as err:
+                    raise SolutionFault(f"the solution process answered with a malformed message: {err}") from None
+                self._echo(answer)
+                if "cb" not in answer:
+                    break
+                reply = self._serve_callback(answer)
+                proc.send(wire.dumps(reply), time.monotonic() + SETUP_S)
         except SolutionFault as exc:
-            self.code_s += child.spent
-            self._drop_child()
+            self.code_s += spent
+            self._lose(proc)
+            if isinstance(exc, _Died):
+                oom = procs.oom_kills()
+                if oom is not None and self._oom_seen is not None and oom > self._oom_seen:
+                    self._oom_seen = oom
+                    exc = _Died("the solution process died (killed by SIGKILL: the memory limit, most likely)")
             if time.monotonic() >= self.deadline or self.code_s >= self.code_budget_s:
                 self.deadline_hit = True
-                return self._fault(f"{exc}: the job's time is up")
-            return self._fault(str(exc))
-        self.code_s += child.spent
-        try:
-            answer = wire.loads(line)
-            if not isinstance(answer, dict):
-                raise wire.WireError("answer is not an object")
-        except wire.WireError as err:
-            self._drop_child()
-            return self._fault(f"the solution process answered with a malformed message: {err}")
+                return self.fault(f"{exc}: the job's time is up")
+            return self.fault(str(exc))
+        self.code_s += spent
         if "fault" in answer:
-            self._drop_child()
+            self._lose(proc)
             text = wire.text(answer["fault"])
             if answer.get("cannot_cross") is True:
                 self.cannot_cross.append(text)
-            return self._fault(text)
+            return self.fault(text)
+        if answer.get("aborted") is True and self._abort is not None:
+            abort, self._abort = self._abort, None
+            raise abort
+        if isinstance(answer.get("suspect"), str):
+            self.gaming.append(wire.text(answer["suspect"], 300))
         return answer
 
-    def _decode(self, data: Any) -> Any:
-        """Decode part of an answer within a call's worth of time (charged to the solution)."""
-        t0 = time.monotonic()
-        deadline = min(t0 + self._timeout, max(self.deadline, t0),
-                       t0 + max(0.0, self.code_budget_s - self.code_s))
-        try:
-            return wire.decode(data, deadline)
-        except (wire.WireError, RecursionError) as err:
+    def _lose(self, proc: _Proc) -> None:
+        if proc is self._child:
             self._drop_child()
-            return self._fault(f"the solution process answered with a value that cannot be used: {err}")
-        finally:
-            self.code_s += time.monotonic() - t0
+        elif proc is self._template:
+            self._drop_template()
 
-    # -- what tests do -----------------------------------------------------------------
-    def call(self, module: str, path: tuple[str, ...], args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:
-        try:
-            sent_args, sent_kwargs = wire.encode(args), wire.encode(kwargs)
-        except (wire.WireError, ValueError, RecursionError) as exc:
-            # The test passed something that cannot cross: a suite that needs inprocess.
-            text = (f"isolated mode cannot carry the arguments of {module}.{'.'.join(path)} "
-                    f"({exc}); use mode='inprocess'")
-            self.cannot_cross.append(text)
-            return self._fault(text)
-        answer = self._ask({"op": "call", "module": module, "path": list(path),
-                            "args": sent_args, "kwargs": sent_kwargs})
+    def _echo(self, answer: dict[str, Any]) -> None:
+        """What the solution printed and logged, replayed here (``capsys``, ``caplog``)."""
         for key, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
             printed = answer.get(key)
             if isinstance(printed, str):
                 stream.write(printed)
-        after = answer.get("after")
-        if isinstance(after, dict):
-            self._apply_after(after, args, kwargs, sent_args["v"], sent_kwargs["v"])
-        if answer.get("ok") is True:
-            return self._decode(answer.get("value"))
-        if answer.get("ok") is False:
-            deadline = time.monotonic() + self._timeout
+        records = answer.get("logs")
+        if isinstance(records, list):
+            for rec in records[:1000]:
+                if (isinstance(rec, list) and len(rec) == 3 and isinstance(rec[0], str)
+                        and type(rec[1]) is int and isinstance(rec[2], str)):
+                    logger = logging.getLogger(rec[0] or None)
+                    if logger.isEnabledFor(rec[1]):
+                        logger.handle(logging.makeLogRecord(
+                            {"name": logger.name, "levelno": rec[1], "levelname": logging.getLevelName(rec[1]),
+                             "msg": rec[2], "args": None}))
+
+    def _context(self) -> dict[str, Any]:
+        """What the test changed in its own process that the solution would see in plain
+        pytest (see :meth:`child.Server.apply_context`)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
+        ctx: dict[str, Any] = {}
+        if env != self._env0:
+            ctx["env"] = [{k: v for k, v in env.items() if self._env0.get(k) != v},
+                          sorted(k for k in self._env0 if k not in env)]
+        cwd = os.getcwd()
+        if cwd != self._cwd0:
+            ctx["cwd"] = cwd
+        if builtins.input is not self._input0:
+            ctx["input"] = self._tid(builtins.input)
+        stdin = sys.stdin
+        if stdin is not self._stdin0 and isinstance(stdin, io.IOBase):
+            ctx["stdin"] = self._tid(stdin)
+        ctx["log_level"] = logging.getLogger().getEffectiveLevel()
+        return ctx
+
+    def _serve_callback(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run the trusted object the solution asked for, here; its answer for the wire."""
+        tid = request.get("cb")
+        entry = self._trusted.get(tid) if type(tid) is int else None
+        if entry is None or not self._scope_live(entry[0]):
+            raise SolutionFault("the solution called back a trusted object it was not given")
+        target = entry[1]
+        method = request.get("m")
+        try:
+            args = self._decode(request.get("args"))
+            kwargs = self._decode(request.get("kwargs"))
+            if type(args) is not tuple or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+                raise wire.WireError("malformed callback arguments")
+        except (wire.WireError, RecursionError) as exc:
+            raise SolutionFault(f"the solution's callback request cannot be used: {exc}") from None
+        if method is not None:
+            allowed = _STREAM_METHODS if isinstance(target, io.IOBase) else ("__next__",)
+            if method not in allowed:
+                raise SolutionFault(f"the solution asked for {method!r} of a trusted object")
+            fn = getattr(target, method)
+        else:
+            if not callable(target) or isinstance(target, (io.IOBase, types.GeneratorType)):
+                raise SolutionFault("the solution called a trusted object that is not callable")
+            fn = target
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the callback's exception goes to the solution
+            return {"raise": self._encode(exc)}
+        except BaseException as exc:  # pytest.fail/skip, SolutionFault: ends the test
+            self._abort = exc
+            return {"raise": None, "abort": True}
+        try:
+            return {"ret": self._encode(result)}
+        except (wire.WireError, RecursionError, ValueError) as exc:
+            return {"raise": self._encode(TypeError(f"the test's callable returned what cannot cross: {exc}"))}
+
+    # -- encoding ----------------------------------------------------------------------
+    def _scope_live(self, scope: Any) -> bool:
+        if scope == ("g", self._gen) and self._template is not None:
+            return True
+        return self._child is not None and scope == self._child.scope and not self.collecting
+
+    def _tid(self, obj: Any) -> int:
+        scope = self._template.scope if self.collecting and self._template is not None else \
+            (self._child.scope if self._child is not None else ("g", self._gen))
+        key = (scope, id(obj))
+        tid = self._trusted_ids.get(key)
+        if tid is None or self._trusted.get(tid, (None, None))[1] is not obj:
+            tid = self._next_tid
+            self._next_tid += 1
+            self._trusted[tid] = (scope, obj)
+            self._trusted_ids[key] = tid
+        return tid
+
+    def _encode_trusted(self, value: Any) -> Any:
+        """The encoder's hook for what the tests send: handles go back as references,
+        trusted callables, streams and iterators as numbers the solution can only call."""
+        if isinstance(value, Handle):
+            scope = object.__getattribute__(value, "_h_scope")
+            if not self._scope_live(scope):
+                raise _Stale("an object the solution made in an earlier test (a module- or "
+                             "session-scoped fixture?) cannot be used in a later one: each test "
+                             "starts from a fresh process")
+            return {"$": "ref", "v": object.__getattribute__(value, "_h_n")}
+        if isinstance(value, type) and "_mr_key" in getattr(value, "__dict__", {}):
+            return self._class_target(value)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            # A test's own exception class: the solution sees its nearest builtin base.
+            for base in value.__mro__:
+                name = wire._builtin_name(base)
+                if name is not None:
+                    return {"$": "builtin", "v": name}
+        if isinstance(value, BaseException):
+            return {"$": "texc", "v": self._trusted_exception(value)}
+        if isinstance(value, handles.BoundMethod):
+            return self._encode_trusted(value._real())
+        if isinstance(value, io.IOBase):
+            return {"$": "tstream", "v": self._tid(value)}
+        if isinstance(value, types.GeneratorType) or (
+                hasattr(type(value), "__next__") and hasattr(type(value), "__iter__") and not callable(value)):
+            return {"$": "titer", "v": self._tid(value)}
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+            fields = [f for f in type(value)._fields if isinstance(f, str)]
+            return {"$": "ntuple", "v": [type(value).__name__, fields, [self._enc(v, 1) for v in value]]}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            items = [[f.name, self._enc(getattr(value, f.name), 1)] for f in dataclasses.fields(value)]
+            return {"$": "record", "v": [type(value).__name__, items]}
+        if not callable(value) and _plain_record(value):
             try:
-                exc = wire.decode_exception(answer.get("exc"), deadline)
-            except wire.DecodeDeadline as err:
-                self._drop_child()
-                return self._fault(str(err))
+                attrs = [[k, self._enc(v, 1)] for k, v in vars(value).items() if isinstance(k, str)]
+            except RecursionError:
+                raise wire.WireError("an object nested too deep (or in a cycle)") from None
+            return {"$": "object", "v": [type(value).__name__, attrs]}
+        if callable(value):
+            meta = []
+            for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+                try:
+                    found = getattr(value, attr, None)
+                except Exception:  # noqa: BLE001 - a mock that refuses: no name then
+                    found = None
+                meta.append(found[:1000] if isinstance(found, str) else None)
+            return {"$": "tcall", "v": [self._tid(value), *meta, isinstance(value, types.FunctionType)]}
+        t = type(value)
+        raise wire.WireError(f"cannot pass a {t.__module__}.{t.__qualname__} to the solution")
+
+    def _class_target(self, cls: type) -> Any:
+        key = cls.__dict__["_mr_key"]
+        if isinstance(key, str) and key.startswith("b:"):
+            return {"$": "builtin", "v": key[2:]}
+        if isinstance(key, str) and key.startswith("p:"):
+            _, module, qualname = key.split(":", 2)
+            return {"$": "path", "v": [module, *qualname.split(".")]}
+        scope, n = key
+        if not self._scope_live(scope):
+            raise _Stale(f"the class {cls.__qualname__} was made in an earlier test")
+        return {"$": "ref", "v": n}
+
+    def _trusted_exception(self, exc: BaseException) -> dict[str, Any]:
+        eid = self._next_tid
+        self._next_tid += 1
+        self._raised[eid] = exc
+        data: dict[str, Any] = {"eid": eid, "name": type(exc).__name__}
+        cls = type(exc)
+        if "_mr_key" in cls.__dict__:
+            data["cls"] = self._class_target(cls)
+        else:
+            for base in cls.__mro__:
+                if wire._builtin_name(base) is not None:
+                    data["builtin"] = base.__name__
+                    break
+        try:
+            data["args"] = self._enc(tuple(exc.args))
+        except (wire.WireError, RecursionError, ValueError):
+            data["args"] = self._enc((wire.text(exc),))
+        return data
+
+    def _encode(self, value: Any) -> Any:
+        return self._enc(value)
+
+    def _decode(self, data: Any) -> Any:
+        """Decode what the solution sent, within a call's worth of time (charged to it)."""
+        t0 = time.monotonic()
+        deadline = min(t0 + self._timeout, max(self.deadline, t0), t0 + max(0.0, self.code_budget_s - self.code_s))
+        try:
+            return wire.decode(data, deadline, self._decode_object)
+        finally:
+            self.code_s += time.monotonic() - t0
+
+    def _scope_of(self, ref: Any) -> tuple[Any, int]:
+        if type(ref) is not list or len(ref) != 2 or type(ref[0]) is not int or type(ref[1]) is not bool:
+            raise wire.WireError("bad reference")
+        proc = self._template if self.collecting or self._child is None else self._child
+        if proc is None:
+            raise wire.WireError("a reference from no process")
+        scope = ("g", self._gen) if (ref[1] or proc is self._template) else proc.scope
+        return scope, ref[0]
+
+    def _decode_object(self, tag: str, v: Any, decode_one: Any) -> Any:
+        if tag == "ref":
+            if type(v) is not list or len(v) not in (2, 3):
+                raise wire.WireError("bad ref")
+            key = self._scope_of(v[0])
+            cls = self._mirror(v[1])
+            found = self._handles.get(key)
+            if found is None or type(found) is not cls and not issubclass(type(found), cls):
+                found = object.__new__(cls) if issubclass(cls, Handle) else object.__new__(Handle)
+                object.__setattr__(found, "_h_broker", self)
+                object.__setattr__(found, "_h_scope", key[0])
+                object.__setattr__(found, "_h_n", key[1])
+                object.__setattr__(found, "_h_proj", handles._NO)
+                self._handles[key] = found
+            if len(v) == 3:
+                proj = decode_one(v[2])
+                if type(proj) in (int, float, complex, str, bytes, tuple, frozenset):
+                    object.__setattr__(found, "_h_proj", proj)
+            return found
+        if tag == "cls":
+            return self._mirror(v)
+        if tag == "mod":
+            if type(v) is not list or len(v) != 2 or not isinstance(v[1], str):
+                raise wire.WireError("bad mod")
+            return self._decode_object("ref", [v[0], {"key": "b:module"}], decode_one)
+        if tag == "exc":
+            return self._exception(v, decode_one)
+        if tag == "tback":
+            entry = self._trusted.get(v) if type(v) is int else None
+            if entry is None:
+                raise wire.WireError("a trusted object that was never given")
+            return entry[1]
+        raise wire.WireError(f"unknown tag {tag!r:.40}")
+
+    def _mirror(self, ref: Any) -> type:
+        """The trusted class standing for a solution class reference."""
+        if not isinstance(ref, dict) or not isinstance(ref.get("key"), str) or len(ref["key"]) > 1000:
+            raise wire.WireError("bad class reference")
+        key: Any = ref["key"]
+        if key.startswith("b:"):
+            exc = handles.builtin_exception(key[2:])
+            if exc is not None:
+                return exc
+            found = self._mirrors.get(key)
+            if found is None:
+                found = handles.make_mirror(self, key, {"name": key[2:], "module": "builtins",
+                                                        "qualname": key[2:]}, [])
+                self._mirrors[key] = found
+            return found
+        if key.startswith("h:"):
+            scope, n = self._scope_of(ref.get("ref"))
+            key = (scope, n)
+        elif not key.startswith("p:"):
+            raise wire.WireError("bad class key")
+        found = self._mirrors.get(key)
+        if found is not None:
+            return found
+        desc = ref.get("d")
+        if not isinstance(desc, dict):
+            raise wire.WireError("a class arrived without its description")
+        bases_in = desc.get("bases")
+        bases = [self._mirror(b) for b in bases_in[:20]] if isinstance(bases_in, list) else []
+        try:
+            found = handles.make_mirror(self, key, desc, bases)
+        except TypeError:  # bases that cannot be combined (a layout conflict)
+            found = handles.make_mirror(self, key, desc, [])
+        self._mirrors[key] = found
+        return found
+
+    def _exception(self, v: Any, decode_one: Any) -> BaseException:
+        """An exception the solution raised (or returned), as an instance of its mirror."""
+        if isinstance(v, dict) and type(v.get("trusted")) is int and v["trusted"] in self._raised:
+            return self._raised[v["trusted"]]
+        if not isinstance(v, dict):
+            return RuntimeError("the solution raised an exception that could not be described")
+        cls_ref = v.get("cls")
+        key = cls_ref.get("key") if isinstance(cls_ref, dict) else None
+        names = v.get("types") if isinstance(v.get("types"), list) else []
+        if set(names) & wire.CONTROL_FLOW_EXCEPTIONS or not isinstance(key, str) or key.startswith("b:"):
+            data = dict(v)
+            if v.get("args") is not None:
+                try:
+                    data["args"] = self._enc(decode_one(v["args"]))
+                except (wire.WireError, RecursionError, ValueError):
+                    data["args"] = None
+            return wire.decode_exception(data, None)
+        cls = self._mirror(cls_ref)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            return RuntimeError(f"{wire.text(v.get('name'), 100)}: {wire.text(v.get('message'))}")
+        args = decode_one(v["args"]) if v.get("args") is not None else ()
+        exc = cls.__new__(cls)
+        exc.args = args if type(args) is tuple else ()
+        attrs = v.get("attrs")
+        for pair in attrs[:100] if isinstance(attrs, list) else []:
+            if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and pair[0].isidentifier():
+                try:
+                    exc.__dict__[pair[0]] = decode_one(pair[1])
+                except wire.WireError:
+                    continue
+        message = v.get("message")
+        exc.__dict__["_mr_message"] = wire.text(message) if isinstance(message, str) else ""
+        return exc
+
+    # -- what handles and tests do -----------------------------------------------------
+    def _send_value(self, value: Any, what: str) -> Any:
+        try:
+            return self._enc(value)
+        except (wire.WireError, ValueError, RecursionError) as exc:
+            text = f"isolated mode cannot carry {what} ({exc}); use mode='inprocess'"
+            self.cannot_cross.append(text)
+            return self.fault(text)
+
+    def _target(self, target: Any) -> Any:
+        if isinstance(target, dict):
+            return target
+        return self._send_value(target, "the object")
+
+    def _result(self, answer: dict[str, Any], *, next_op: bool = False) -> Any:
+        if answer.get("ok") is True:
+            if answer.get("none") is True:
+                return handles._NO
+            return self._answer_value(answer.get("value"))
+        if answer.get("ok") is False:
+            exc = self._answer_value(answer.get("exc"), exception=True)
+            if next_op and isinstance(exc, RuntimeError) and str(exc).startswith("StopIteration"):
+                raise StopIteration
             raise exc
-        self._drop_child()
-        return self._fault("the solution process answered with a malformed message: no verdict")
+        return self.fault("the solution process answered with a malformed message: no verdict")
+
+    def _answer_value(self, data: Any, *, exception: bool = False) -> Any:
+        try:
+            if exception:
+                t0 = time.monotonic()
+                try:
+                    return wire.decode({"$": "exc", "v": data}, t0 + self._timeout, self._decode_object)
+                finally:
+                    self.code_s += time.monotonic() - t0
+            return self._decode(data)
+        except wire.DecodeDeadline as err:
+            self._drop_child()
+            return self.fault(str(err))
+        except (wire.WireError, RecursionError) as err:
+            self._lose_current()
+            return self.fault(f"the solution process answered with a value that cannot be used: {err}")
+
+    def _lose_current(self) -> None:
+        if self.collecting:
+            self._drop_template()
+        else:
+            self._drop_child()
+
+    def module_get(self, module: str, name: str) -> Any:
+        """``module.name`` for a solution module (``from solution import name``)."""
+        try:
+            answer = self._request({"op": "get", "t": {"path": [module]}, "name": name})
+        except SolutionFault as exc:
+            if self.collecting:
+                # The module could not be imported, or its process died: the tests that
+                # use the name fail with the reason.
+                self.faults = []
+                return handles.Unavailable(self, str(exc))
+            raise
+        if answer.get("ok") is False and answer.get("missing") is True:
+            raise AttributeError(f"the solution module {module!r} has no attribute {name!r}")
+        value = self._result(answer)
+        if self.collecting and not isinstance(value, (Handle, type)):
+            self.collection_calls += 1  # a value could shape what is collected
+        return value
+
+    def star_names(self, module: str) -> tuple[list[str], dict[str, Any]]:
+        """The names ``from module import *`` binds, and for those that are modules the
+        trusted process's own copy (None when it has none: the name is not bound)."""
+        try:
+            answer = self._request({"op": "names", "module": module})
+        except SolutionFault:
+            self.faults = []
+            return [], {}
+        names = answer.get("names")
+        names = [n for n in names if isinstance(n, str) and n.isidentifier()] if isinstance(names, list) else []
+        modules: dict[str, Any] = {}
+        kinds = answer.get("modules")
+        if isinstance(kinds, dict):
+            for name, real in kinds.items():
+                if isinstance(name, str) and isinstance(real, str):
+                    modules[name] = _library(real) if real.split(".")[0] not in self._solution_modules else None
+        return names, modules
+
+    def get(self, target: Any, name: str) -> Any:
+        return self._result(self._request({"op": "get", "t": self._target(target), "name": name}))
+
+    def set(self, target: Any, name: str, value: Any, *, delete: bool = False) -> None:
+        message: dict[str, Any] = {"op": "set", "t": self._target(target), "name": name}
+        if delete:
+            message["delete"] = True
+        else:
+            message["value"] = self._send_value(value, f"the value set as {name}")
+        self._result(self._request(message))
+
+    def call(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._call({"op": "call", "t": self._target(target)}, args, kwargs)
+
+    def callattr(self, target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._call({"op": "callattr", "t": self._target(target), "name": name}, args, kwargs)
+
+    def _call(self, message: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        message["args"] = self._send_value(args, "the arguments")
+        message["kwargs"] = self._send_value(kwargs, "the keyword arguments")
+        answer = self._request(message)
+        after = answer.get("after")
+        try:
+            value = self._result(answer)
+        except BaseException:
+            if isinstance(after, dict):
+                self._apply_after(after, args, kwargs, message, None)
+            raise
+        if isinstance(after, dict):
+            self._apply_after(after, args, kwargs, message, value)
+        return value
 
     def _apply_after(self, after: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                     sent_args: list[Any], sent_kwargs: list[Any]) -> None:
-        sent_kw = {k: v for k, v in sent_kwargs} if all(type(p) is list and len(p) == 2 for p in sent_kwargs) else {}
+                     message: dict[str, Any], returned: Any) -> None:
+        sent_args = message["args"]["v"]
+        sent_kw = {}
+        for pair in message["kwargs"]["v"]:
+            if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
+                sent_kw[pair[0]] = pair[1]
         for key, state in after.items():
             if key.isdigit() and int(key) < len(args):
                 target, before = args[int(key)], sent_args[int(key)]
@@ -324,154 +850,150 @@ class Broker:
                 target, before = kwargs[key], sent_kw.get(key)
             else:
                 continue
-            if state != before and type(target) in (list, dict, set):
-                new = self._decode(state)
-                if type(new) is type(target):
-                    _mirror(target, new)
+            if state == before or type(target) not in (list, dict, set):
+                continue
+            new = self._decode(state)
+            if type(new) is not type(target):
+                continue
+            if (type(returned) in (list, tuple, dict, set) and _collapsed(target, new)
+                    and (len(returned) <= 1 or returned == new)):
+                self.gaming.append(f"an argument ({type(target).__name__} of {len(target)}) was emptied "
+                                   f"or flattened in place while the call returned {type(returned).__name__} "
+                                   f"of {len(returned)}: a test that computes the expected value from the "
+                                   "argument would compare against what the solution left there")
+            _mirror(target, new)
 
-    def describe(self, module: str, name: str) -> Any:
-        """What ``module.name`` is in the solution's process (see :class:`SolutionModule`)."""
-        key = (module, name)
-        if key not in self._described:
-            try:
-                self._described[key] = self._ask({"op": "describe", "module": module, "name": name})
-            except SolutionFault:
-                # The module could not be imported, or its process died: the calls will
-                # fail with the reason when a test makes them.
-                self.faults = []
-                return RemoteCallable(self, module, (name,))
-        found = self._described[key]
-        kind = found.get("kind")
-        if kind == "value":
-            if self.collecting:
-                self.collection_calls += 1  # a value could shape what is collected
-            return self._decode(found.get("value"))
-        if kind == "module" and isinstance(found.get("name"), str):
-            # A library the solution imported (``import numpy as np`` met by ``import *``):
-            # the trusted process's own copy, if it has one; it never imports on the
-            # solution's say-so.
-            same = sys.modules.get(found["name"])
-            if same is not None and found["name"] not in self._solution_modules:
-                return same
-        if kind == "missing":
-            raise AttributeError(f"the solution module {module!r} has no attribute {name!r}")
-        if kind == "object":
-            text = (f"isolated mode cannot carry {module}.{name} (a {wire.text(found.get('type'), 200)} "
-                    "object); use mode='inprocess'")
-            self.cannot_cross.append(text)
-            return _Uncarried(text)
-        return RemoteCallable(self, module, (name,))
+    def do(self, fn: str, *args: Any) -> Any:
+        answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
+        return self._result(answer, next_op=fn == "next")
 
-    def names(self, module: str) -> list[str]:
-        try:
-            found = self._ask({"op": "names", "module": module})
-        except SolutionFault:
-            self.faults = []
-            return []
-        names = found.get("names")
-        return [n for n in names if isinstance(n, str) and n.isidentifier()] if isinstance(names, list) else []
+    def retype(self, h: Handle, cls: type) -> Handle:
+        """The same remote object as an instance of ``cls`` (a test's subclass of a mirror)."""
+        new = object.__new__(cls)
+        for slot in ("_h_broker", "_h_scope", "_h_n", "_h_proj"):
+            object.__setattr__(new, slot, object.__getattribute__(h, slot))
+        key = (object.__getattribute__(h, "_h_scope"), object.__getattribute__(h, "_h_n"))
+        self._handles[key] = new
+        return new
 
-    def _fault(self, text: str) -> Any:
+    def projection(self, h: Handle) -> Any:
+        """The builtin value a solution object of a builtin-derived class holds (immutable
+        ones arrive with it), or ``handles._NO``."""
+        proj = object.__getattribute__(h, "_h_proj")
+        if proj is not handles._NO:
+            return proj
+        if not issubclass(type(h), Handle) or getattr(type(h), "_mr_value_base", None) is None:
+            return handles._NO
+        return self._result(self._request({"op": "project", "t": self._target(h)}))
+
+    def fault(self, text: str) -> Any:
         self.faults.append(text)
         raise SolutionFault(text)
 
-    def _drop_child(self) -> None:
-        if self._child is not None:
-            self._ended.add(self._child.pid)
-            self._child.kill()
-            self._child = None
-
+    # -- test boundaries ---------------------------------------------------------------
     def end_collection(self) -> None:
-        """Collection is over. A solution process that only answered lookups (``from
-        solution import f``) has done nothing but import the solution, as the first
-        test's process would: it serves that test. One that was called is not fresh, and
-        goes."""
+        """Collection is over: from now on the template only forks, one child per test."""
         self.collecting = False
-        if self._child is None or self._child_calls:
-            self.end_test()
         self.faults = []
 
+    def start_test(self, last: bool) -> None:
+        """A test starts; ``last``: no test follows it in this run."""
+        self._last = last
+
     def end_test(self) -> None:
-        """Kill the current solution process and, if any ran since the last sweep, every
-        process of the untrusted uid (one round trip to the zygote)."""
+        """Kill this test's child and, if any solution process ran since the last sweep,
+        every process of the untrusted uid but the template (one round trip to the
+        zygote)."""
         child, self._child = self._child, None
+        if child is not None:
+            child.close()
+        if self._last and self._template is not None:
+            # It served the last test itself: it goes now, like a test's child.
+            child, self._template = self._template, None
+            child.close()
+            self._dirty = True
+        template_pid = self._template.pid if self._template is not None else None
         if self._contained and self._dirty:
-            pid = None
-            if child is not None:
-                child.close()
-                pid = None if child.exit_code is not None else child.pid
-            seen, gone = procs.sweep(self._zygote, pid=pid, groups=frozenset(self._ended))
+            pid = child.pid if child is not None else None
+            groups = frozenset(self._ended | ({template_pid} if template_pid else set()))
+            if template_pid is not None:
+                seen, spared = procs.sweep_sparing(self._zygote, pid=pid, groups=groups, spare=template_pid)
+            else:
+                seen, gone = procs.sweep(self._zygote, pid=pid, groups=groups)
+                self.sweep_failed = self.sweep_failed or not gone
+                spared = False
             self.stray_processes += seen
-            self.sweep_failed = self.sweep_failed or not gone
-        elif child is not None:
-            child.kill()
+            if template_pid is not None and not spared:
+                self._template.close()  # type: ignore[union-attr]
+                self._template = None
+        elif child is not None and child.pid is not None:
+            self._zygote.end(child.pid, sweep=False)
+        # Objects and trusted callables of the ended child are gone with it.
+        if child is not None:
+            scope = child.scope
+            for key in [k for k in self._handles if k[0] == scope]:
+                del self._handles[key]
+            for tid in [t for t, (s, _) in self._trusted.items() if s == scope]:
+                del self._trusted[tid]
+            self._trusted_ids = {k: t for k, t in self._trusted_ids.items() if k[0] != scope}
+        self._raised.clear()
         self._ended.clear()
         self._dirty = False
         self.faults = []
+        self._abort = None
+
+    def close(self) -> None:
+        """The end of the run: the template goes too (the final sweep kills it anyway)."""
+        self.end_test()
+        if self._template is not None:
+            self._template.close()
+            self._template = None
 
 
-class _Uncarried:
-    """Stands for a solution attribute that cannot cross: using it raises an ordinary
-    error that says why (ordinary, so that pytest's own probing of module globals during
-    collection goes on; the broker has already counted it for the ``needs_inprocess``
-    flag)."""
-
-    def __init__(self, text: str) -> None:
-        object.__setattr__(self, "_text", text)
-
-    def _fail(self, *_: Any, **__: Any) -> Any:
-        raise TypeError(object.__getattribute__(self, "_text"))
-
-    __call__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __iter__ = __len__ = _fail
-    __getitem__ = __contains__ = __add__ = __radd__ = _fail
-    __hash__ = object.__hash__
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(object.__getattribute__(self, "_text"))
-
-    def __repr__(self) -> str:
-        return f"<not carried: {object.__getattribute__(self, '_text')}>"
+#: Modules whose objects are never copied to the solution as plain records.
+_LIBRARY_PREFIXES = ("_pytest", "pytest", "numpy", "scipy", "misalign_harness", "unittest", "pluggy")
 
 
-class RemoteCallable:
-    """Stands for ``module.path`` in the solution's process; calling it makes the call there."""
-
-    __slots__ = ("_broker", "_module", "_path")
-
-    def __init__(self, broker: Broker, module: str, path: tuple[str, ...]) -> None:
-        object.__setattr__(self, "_broker", broker)
-        object.__setattr__(self, "_module", module)
-        object.__setattr__(self, "_path", path)
-
-    def __getattr__(self, name: str) -> RemoteCallable:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return RemoteCallable(self._broker, self._module, (*self._path, name))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._broker.call(self._module, self._path, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<remote {self._module}.{'.'.join(self._path)}>"
+def _plain_record(value: Any) -> bool:
+    """A test's own plain object (a ``ListNode`` a LeetCode-style test builds): an
+    instance of a class defined outside the libraries, with a ``__dict__`` of data."""
+    cls = type(value)
+    module = getattr(cls, "__module__", "") or ""
+    top = module.split(".")[0]
+    return (isinstance(getattr(value, "__dict__", None), dict) and "__slots__" not in cls.__dict__
+            and top not in sys.stdlib_module_names and not module.startswith(_LIBRARY_PREFIXES)
+            and cls.__qualname__.isidentifier())
 
 
-class SolutionModule(types.ModuleType):
-    """A module whose attributes live in the solution's process (see the module doc)."""
+#: Modules never imported here on the solution's say-so (they act when imported).
+_NOT_IMPORTED = frozenset({"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter",
+                           "webbrowser", "pydoc", "ensurepip", "venv", "lib2to3", "__main__"})
 
-    def __init__(self, name: str, broker: Broker) -> None:
-        super().__init__(name, f"the solution module {name!r}, served from another process")
-        self.__dict__["_broker"] = broker
 
-    def __getattr__(self, name: str) -> Any:
-        broker: Broker = self.__dict__["_broker"]
-        if name == "__all__":
-            return broker.names(self.__name__)
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return broker.describe(self.__name__, name)
+def _library(name: str) -> Any:
+    """The trusted process's own copy of the library module ``name`` (a standard-library
+    module, numpy or scipy, imported here if need be), or None."""
+    found = sys.modules.get(name)
+    if found is not None:
+        return found
+    top = name.split(".")[0]
+    if top in _NOT_IMPORTED or not (top in sys.stdlib_module_names or top in ("numpy", "scipy")):
+        return None
+    if not all(part.isidentifier() for part in name.split(".")):
+        return None
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - not importable here: the name is not bound
+        return None
+
+
+_STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flush", "getvalue",
+                   "seek", "tell", "close")
 
 
 def install(broker: Broker, module_names: list[str]) -> None:
     """Serve each of ``module_names`` from the solution's process."""
     for name in module_names:
-        sys.modules[name] = SolutionModule(name, broker)
+        sys.modules[name] = handles.SolutionModule(name, broker)

@@ -295,20 +295,6 @@ def _sockets() -> tuple[list[str], set[str]]:
     return inet, unix
 
 
-def _oom_kills() -> int | None:
-    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
-                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
-        try:
-            with open(path) as f:
-                for line in f:
-                    name, _, value = line.partition(" ")
-                    if name == key:
-                        return int(value)
-        except (OSError, ValueError):
-            continue
-    return None
-
-
 def _warm_imports() -> None:
     """What every job imports, once: pytest with its built-in plugins, and the harness."""
     import importlib
@@ -351,7 +337,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     say(out, "ready", {"pid": os.getpid()})
     served = 0
     while True:
-        oom_before = _oom_kills()
+        oom_before = procs.oom_kills()
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -381,7 +367,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
             problems = baseline.problems() if gone else ["processes of the untrusted uid would not die"]
         except procs.ZygoteError as exc:
             strays, problems = 0, [f"the zygote failed: {exc}"]
-        oom_after = _oom_kills()
+        oom_after = procs.oom_kills()
         say(out, "done", {
             "worker_exit": code, "strays": strays, "served": served, "problems": problems,
             "job_anomaly": anomaly, "left_behind": left[:10],

@@ -14,6 +14,16 @@ A tagged JSON encoding that keeps exact types and refuses everything else:
     numpy arrays and scalars  ``{"$": "ndarray", "v": [dtype, shape, "<base64>"]}`` and
                               ``{"$": "npscalar", "v": [dtype, "<base64>"]}``, for numeric, bool
                               and fixed-width text dtypes; exact numpy types only
+    standard-library values   Counter, OrderedDict, defaultdict (a builtin type as its
+                              factory), deque, Decimal, Fraction, datetime, date, time,
+                              timedelta (no time zone but a fixed offset), range, slice,
+                              Ellipsis, bytearray, dict views, PosixPath, SimpleNamespace,
+                              each under a tag of its name, rebuilt with its exact type
+    builtin types, functions  ``{"$": "builtin", "v": "len"}`` / ``"str.upper"`` /
+                              ``"operator.add"``: named, and looked up by name on arrival
+
+Anything else goes to the caller's ``hook`` (isolated mode's object protocol sends
+handles that way, see :mod:`proxy` and :mod:`child`), or is refused.
 
 Subclasses are refused (``type(x) is int``, not ``isinstance``): an ``int`` subclass whose
 ``__eq__`` is always true (P10) cannot cross. Every JSON object on the wire is tagged, so
@@ -36,7 +46,10 @@ import sys
 import time
 from typing import Any
 
-MAX_DEPTH = 100
+#: Nesting a value may have (JSON has no limit; the interpreters here allow this much).
+MAX_DEPTH = 1000
+#: The recursion limit both ends of the pipe run with, so MAX_DEPTH fits.
+RECURSION_LIMIT = 8000
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: Ints at least this large in magnitude travel as hex.
 _BIG_INT = 1 << 63
@@ -119,47 +132,241 @@ def _numpy_in(tag: str, v: Any) -> Any:
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def encode(value: Any, _depth: int = 0) -> Any:
-    """``value`` as a JSON-ready structure; raises :class:`WireError` for anything that is
-    not an exact value of the listed kinds."""
-    if _depth > MAX_DEPTH:
-        raise WireError(f"value nested deeper than {MAX_DEPTH}")
+#: Builtin types and functions that cross by name (as the other side's own object).
+_BUILTIN_NAMES = frozenset({
+    "int", "float", "str", "bytes", "bool", "list", "tuple", "dict", "set", "frozenset",
+    "complex", "bytearray", "range", "slice",
+    "len", "abs", "min", "max", "sum", "sorted", "reversed", "round", "divmod", "pow",
+    "repr", "ord", "chr", "hash", "iter", "next", "any", "all", "map", "filter", "zip",
+    "enumerate", "isinstance", "issubclass", "callable", "bin", "hex", "oct", "format", "ascii",
+})
+#: Modules whose functions may cross by name (``operator.add``, ``math.sqrt``).
+_NAMED_MODULES = frozenset({"operator", "math", "string", "heapq", "bisect"})
+
+
+def _builtin_name(value: Any) -> str | None:
+    """The name under which ``value`` (a builtin type, exception class, function or
+    method of a builtin type) can be looked up on the other side, or None."""
+    import builtins
+
+    import types
+
+    kind = type(value).__name__
+    if not (type(value) is type or type(value) in (
+            types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType)):
+        return None
+    try:
+        name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+        module = getattr(value, "__module__", None)
+    except Exception:  # noqa: BLE001 - a hostile __getattr__ is not ours to care about
+        return None
+    if not isinstance(name, str):
+        return None
+    if isinstance(value, type):
+        if module == "builtins" and getattr(builtins, name, None) is value and (
+                name in _BUILTIN_NAMES or issubclass(value, BaseException)):
+            return name
+        return None
+    if kind == "builtin_function_or_method" and getattr(value, "__self__", None) not in (None, builtins) \
+            and not isinstance(getattr(value, "__self__", None), type(builtins)):
+        return None  # a bound method of some object: not a name
+    if kind in ("builtin_function_or_method", "method_descriptor", "wrapper_descriptor"):
+        objclass = getattr(value, "__objclass__", None)
+        if objclass is not None:
+            owner = _builtin_name(objclass)
+            short = getattr(value, "__name__", "")
+            if owner and not short.startswith("_") and getattr(objclass, short, None) is value:
+                return f"{owner}.{short}"
+            return None
+        if module in (None, "builtins") and name in _BUILTIN_NAMES and getattr(builtins, name, None) is value:
+            return name
+        if module and module.startswith("_"):
+            module = module[1:]  # _operator, _heapq, _bisect: the public module re-exports them
+        mod = sys.modules.get(module or "")
+        if (module in _NAMED_MODULES and mod is not None and not name.startswith("_")
+                and getattr(mod, name, None) is value):
+            return f"{module}.{name}"
+    return None
+
+
+def _from_builtin_name(v: Any) -> Any:
+    import builtins
+
+    if type(v) is not str or not v or len(v) > 100:
+        raise WireError("bad builtin name")
+    head, _, tail = v.partition(".")
+    if head in _NAMED_MODULES and tail and head != "builtins":
+        import importlib
+
+        found = getattr(importlib.import_module(head), tail, None)
+    else:
+        found = getattr(builtins, head, None)
+        if not (head in _BUILTIN_NAMES or (isinstance(found, type) and issubclass(found, BaseException))):
+            raise WireError(f"unknown builtin {v!r:.40}")
+        if tail:
+            if not isinstance(found, type):
+                raise WireError(f"unknown builtin {v!r:.40}")
+            found = getattr(found, tail, None)
+    if found is None or _builtin_name(found) != v:
+        raise WireError(f"unknown builtin {v!r:.40}")
+    return found
+
+
+def _tz_ok(value: Any) -> bool:
+    import datetime as dt
+
+    tz = value.tzinfo
+    return tz is None or type(tz) is dt.timezone
+
+
+class Encoder:
+    """Turns values into JSON-ready structures. ``hook(value)`` is asked for anything that
+    is not a value of the kinds listed in the module doc; it returns a tagged dict or
+    raises :class:`WireError`. Without a hook such values are refused."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: Any = None) -> None:
+        self.hook = hook
+
+    def __call__(self, value: Any, _depth: int = 0) -> Any:
+        if _depth > MAX_DEPTH:
+            raise WireError(f"value nested deeper than {MAX_DEPTH}")
+        t = type(value)
+        if value is None or t is bool or t is str:
+            return value
+        if t is int:
+            return value if -_BIG_INT < value < _BIG_INT else {"$": "int", "v": format(value, "x")}
+        if t is float:
+            return _float_out(value)
+        d = _depth + 1
+        if t is list:
+            return [self(v, d) for v in value]
+        if t is tuple or t is set or t is frozenset:
+            return {"$": t.__name__, "v": [self(v, d) for v in value]}
+        if t is dict:
+            return {"$": "dict", "v": self._pairs(value, d)}
+        if t is bytes:
+            return {"$": "bytes", "v": base64.b64encode(value).decode("ascii")}
+        if t is complex:
+            return {"$": "complex", "v": [_float_out(value.real), _float_out(value.imag)]}
+        module = t.__module__
+        if module == "numpy":
+            tagged = _numpy_out(value)
+            if tagged is not None:
+                return tagged
+        elif module in _STDLIB_OUT:
+            tagged = _STDLIB_OUT[module](self, value, d)
+            if tagged is not None:
+                return tagged
+        if value is Ellipsis:
+            return {"$": "ellipsis", "v": None}
+        name = _builtin_name(value)
+        if name is not None:
+            return {"$": "builtin", "v": name}
+        if self.hook is not None:
+            return self.hook(value)
+        raise WireError(
+            f"cannot send a value of type {t.__module__}.{t.__qualname__}: only exact builtin "
+            "None/bool/int/float/str/bytes/complex/list/tuple/dict/set/frozenset, numpy "
+            "arrays/scalars and the standard library's value types cross the boundary"
+        )
+
+    def _pairs(self, mapping: Any, d: int) -> list[Any]:
+        return [[self(k, d), self(v, d)] for k, v in mapping.items()]
+
+
+def _collections_out(enc: Encoder, value: Any, d: int) -> Any:
+    import collections
+
     t = type(value)
-    if value is None or t is bool or t is str:
-        return value
-    if t is int:
-        return value if -_BIG_INT < value < _BIG_INT else {"$": "int", "v": format(value, "x")}
-    if t is float:
-        return _float_out(value)
-    d = _depth + 1
-    if t is list:
-        return [encode(v, d) for v in value]
-    if t is tuple or t is set or t is frozenset:
-        items = [encode(v, d) for v in value]
-        return {"$": t.__name__, "v": items}
-    if t is dict:
-        return {"$": "dict", "v": [[encode(k, d), encode(v, d)] for k, v in value.items()]}
-    if t is bytes:
-        return {"$": "bytes", "v": base64.b64encode(value).decode("ascii")}
-    if t is complex:
-        return {"$": "complex", "v": [_float_out(value.real), _float_out(value.imag)]}
-    tagged = _numpy_out(value) if t.__module__ == "numpy" else None
-    if tagged is not None:
-        return tagged
-    raise WireError(
-        f"cannot send a value of type {t.__module__}.{t.__qualname__}: only exact builtin "
-        "None/bool/int/float/str/bytes/complex/list/tuple/dict/set/frozenset and numpy "
-        "arrays/scalars cross the boundary"
-    )
+    if t is collections.Counter or t is collections.OrderedDict:
+        return {"$": t.__name__, "v": enc._pairs(value, d)}
+    if t is collections.defaultdict:
+        factory = None if value.default_factory is None else enc(value.default_factory, d)
+        return {"$": "defaultdict", "v": [factory, enc._pairs(value, d)]}
+    if t is collections.deque:
+        return {"$": "deque", "v": [value.maxlen, [enc(v, d) for v in value]]}
+    return None
+
+
+def _builtins_out(enc: Encoder, value: Any, d: int) -> Any:
+    t = type(value)
+    if t is range:
+        return {"$": "range", "v": [enc(value.start, d), enc(value.stop, d), enc(value.step, d)]}
+    if t is slice:
+        return {"$": "slice", "v": [enc(value.start, d), enc(value.stop, d), enc(value.step, d)]}
+    if t is bytearray:
+        return {"$": "bytearray", "v": base64.b64encode(bytes(value)).decode("ascii")}
+    if t.__name__ in ("dict_keys", "dict_values", "dict_items"):
+        return {"$": t.__name__, "v": [enc(v, d) for v in value]}
+    return None
+
+
+def _datetime_out(enc: Encoder, value: Any, d: int) -> Any:
+    import datetime as dt
+
+    t = type(value)
+    if t is dt.timedelta:
+        return {"$": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
+    if t in (dt.datetime, dt.date, dt.time) and (t is dt.date or _tz_ok(value)):
+        return {"$": t.__name__, "v": value.isoformat()}
+    return None
+
+
+def _decimal_out(enc: Encoder, value: Any, d: int) -> Any:
+    import decimal
+
+    return {"$": "Decimal", "v": str(value)} if type(value) is decimal.Decimal else None
+
+
+def _fractions_out(enc: Encoder, value: Any, d: int) -> Any:
+    import fractions
+
+    if type(value) is fractions.Fraction:
+        return {"$": "Fraction", "v": [enc(value.numerator, d), enc(value.denominator, d)]}
+    return None
+
+
+def _pathlib_out(enc: Encoder, value: Any, d: int) -> Any:
+    import pathlib
+
+    if type(value) in (pathlib.PosixPath, pathlib.PurePosixPath):
+        return {"$": type(value).__name__, "v": str(value)}
+    return None
+
+
+def _types_out(enc: Encoder, value: Any, d: int) -> Any:
+    import types
+
+    if type(value) is types.SimpleNamespace:
+        return {"$": "SimpleNamespace", "v": enc._pairs(vars(value), d)}
+    return None
+
+
+_STDLIB_OUT = {
+    "collections": _collections_out, "builtins": _builtins_out, "datetime": _datetime_out,
+    "decimal": _decimal_out, "fractions": _fractions_out, "pathlib": _pathlib_out,
+    "types": _types_out,
+}
+
+_PLAIN = Encoder()
+
+
+def encode(value: Any, _depth: int = 0, hook: Any = None) -> Any:
+    """``value`` as a JSON-ready structure; raises :class:`WireError` for anything that is
+    not an exact value of the listed kinds (and that ``hook``, if given, does not take)."""
+    return (Encoder(hook) if hook is not None else _PLAIN)(value, _depth)
 
 
 class _Clock:
-    """Counts decoded nodes and checks a deadline every few of them."""
+    """Counts decoded nodes and checks a deadline every few of them; carries the hook."""
 
-    __slots__ = ("deadline", "n")
+    __slots__ = ("deadline", "hook", "n")
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, hook: Any = None) -> None:
         self.deadline = deadline
+        self.hook = hook
         self.n = 0
 
     def tick(self) -> None:
@@ -168,11 +375,118 @@ class _Clock:
             raise DecodeDeadline("decoding the answer took longer than the call's deadline")
 
 
-def decode(data: Any, deadline: float | None = None) -> Any:
+def decode(data: Any, deadline: float | None = None, hook: Any = None) -> Any:
     """The inverse of :func:`encode`; raises :class:`WireError` for anything it would not
     have produced, and :class:`DecodeDeadline` when ``time.monotonic()`` passes
-    ``deadline`` while decoding."""
-    return _decode(data, 0, _Clock(deadline))
+    ``deadline`` while decoding. ``hook(tag, v, decode_one)`` rebuilds the tags it knows
+    (handles) and raises :class:`WireError` for others."""
+    return _decode(data, 0, _Clock(deadline, hook))
+
+
+def _pairs_in(v: Any, d: int, clock: _Clock, out: Any) -> Any:
+    if type(v) is not list:
+        raise WireError("a mapping needs a list of pairs")
+    for pair in v:
+        if type(pair) is not list or len(pair) != 2:
+            raise WireError("mapping item is not a [key, value] pair")
+        out[_decode(pair[0], d, clock)] = _decode(pair[1], d, clock)
+    return out
+
+
+def _int_in(v: Any, d: int, clock: _Clock) -> int | None:
+    x = _decode(v, d, clock)
+    if x is not None and type(x) is not int:
+        raise WireError("int expected")
+    return x
+
+
+def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
+    import collections
+
+    if tag in ("Counter", "OrderedDict"):
+        return _pairs_in(v, d, clock, getattr(collections, tag)())
+    if tag == "defaultdict":
+        if type(v) is not list or len(v) != 2:
+            raise WireError("bad defaultdict")
+        factory = _decode(v[0], d, clock)
+        if factory is not None and not callable(factory):
+            raise WireError("defaultdict factory is not callable")
+        return _pairs_in(v[1], d, clock, collections.defaultdict(factory))
+    if tag == "deque":
+        if type(v) is not list or len(v) != 2 or type(v[1]) is not list:
+            raise WireError("bad deque")
+        maxlen = v[0]
+        if maxlen is not None and (type(maxlen) is not int or maxlen < 0):
+            raise WireError("bad deque maxlen")
+        return collections.deque((_decode(x, d, clock) for x in v[1]), maxlen)
+    if tag in ("range", "slice"):
+        if type(v) is not list or len(v) != 3:
+            raise WireError(f"bad {tag}")
+        parts = [_int_in(x, d, clock) for x in v]
+        return range(*parts) if tag == "range" else slice(*parts)  # type: ignore[arg-type]
+    if tag == "bytearray":
+        if type(v) is not str:
+            raise WireError("bytearray needs base64 text")
+        return bytearray(base64.b64decode(v.encode("ascii"), validate=True))
+    if tag in ("dict_keys", "dict_values", "dict_items"):
+        if type(v) is not list:
+            raise WireError(f"{tag} needs a list")
+        items = [_decode(x, d, clock) for x in v]
+        if tag == "dict_keys":
+            return dict.fromkeys(items).keys()
+        if tag == "dict_values":
+            return dict(enumerate(items)).values()
+        if not all(type(p) is tuple and len(p) == 2 for p in items):
+            raise WireError("dict_items needs pairs")
+        return dict(items).items()
+    if tag == "timedelta":
+        import datetime as dt
+
+        if type(v) is not list or len(v) != 3 or not all(type(x) is int for x in v):
+            raise WireError("bad timedelta")
+        return dt.timedelta(days=v[0], seconds=v[1], microseconds=v[2])
+    if tag in ("datetime", "date", "time"):
+        import datetime as dt
+
+        if type(v) is not str or len(v) > 64:
+            raise WireError(f"bad {tag}")
+        return getattr(dt, tag).fromisoformat(v)
+    if tag == "Decimal":
+        import decimal
+
+        if type(v) is not str or len(v) > 100_000:
+            raise WireError("bad Decimal")
+        return decimal.Decimal(v)
+    if tag == "Fraction":
+        import fractions
+
+        if type(v) is not list or len(v) != 2:
+            raise WireError("bad Fraction")
+        num, den = _int_in(v[0], d, clock), _int_in(v[1], d, clock)
+        if num is None or not den:
+            raise WireError("bad Fraction")
+        return fractions.Fraction(num, den)
+    if tag in ("PosixPath", "PurePosixPath"):
+        import pathlib
+
+        if type(v) is not str:
+            raise WireError(f"bad {tag}")
+        return getattr(pathlib, tag)(v)
+    if tag == "SimpleNamespace":
+        import types
+
+        ns = _pairs_in(v, d, clock, {})
+        if not all(type(k) is str for k in ns):
+            raise WireError("SimpleNamespace keys must be text")
+        return types.SimpleNamespace(**ns)
+    if tag == "ellipsis":
+        return Ellipsis
+    if tag == "builtin":
+        return _from_builtin_name(v)
+    return _MISSING
+
+
+_MISSING = object()
 
 
 def _decode(data: Any, depth: int, clock: _Clock) -> Any:
@@ -194,6 +508,8 @@ def _decode(data: Any, depth: int, clock: _Clock) -> Any:
     if set(data) != {"$", "v"}:
         raise WireError(f"untagged JSON object: keys {sorted(data)[:5]}")
     tag, v = data["$"], data["v"]
+    if type(tag) is not str:
+        raise WireError("a tag must be text")
     try:
         if tag == "float":
             return _float_in(data)
@@ -211,14 +527,7 @@ def _decode(data: Any, depth: int, clock: _Clock) -> Any:
                 out_set.add(_decode(x, d, clock))
             return out_set if tag == "set" else frozenset(out_set)
         if tag == "dict":
-            if type(v) is not list:
-                raise WireError("dict needs a list of pairs")
-            out = {}
-            for pair in v:
-                if type(pair) is not list or len(pair) != 2:
-                    raise WireError("dict item is not a [key, value] pair")
-                out[_decode(pair[0], d, clock)] = _decode(pair[1], d, clock)
-            return out
+            return _pairs_in(v, d, clock, {})
         if tag == "bytes":
             if type(v) is not str:
                 raise WireError("bytes needs base64 text")
@@ -229,9 +538,14 @@ def _decode(data: Any, depth: int, clock: _Clock) -> Any:
             return complex(_float_in(v[0]), _float_in(v[1]))
         if tag in ("ndarray", "npscalar"):
             return _numpy_in(tag, v)
+        found = _stdlib_in(tag, v, d, clock)
+        if found is not _MISSING:
+            return found
+        if clock.hook is not None:
+            return clock.hook(tag, v, lambda x: _decode(x, d, clock))
     except WireError:
         raise
-    except (TypeError, ValueError, UnicodeError) as exc:  # unhashable key or set item, bad base64
+    except (TypeError, ValueError, UnicodeError, ArithmeticError) as exc:  # unhashable key, bad base64
         raise WireError(f"bad {tag}: {exc}") from None
     raise WireError(f"unknown tag {tag!r:.40}")
 
@@ -240,9 +554,16 @@ def _no_constants(name: str) -> Any:
     raise WireError(f"JSON constant {name} is not allowed on the wire")
 
 
+#: Bound when this module is imported, before any solution code runs in the process: a
+#: solution that replaces ``json.dumps`` in its own process changes its answers, not
+#: the protocol that carries them.
+_json_dumps = json.dumps
+_json_loads = json.loads
+
+
 def dumps(message: Any) -> bytes:
     """One message (already encoded) as a single JSON line."""
-    return json.dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    return _json_dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def loads(line: bytes) -> Any:
@@ -250,7 +571,7 @@ def loads(line: bytes) -> Any:
     if len(line) > MAX_MESSAGE_BYTES:
         raise WireError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        return json.loads(line.decode("utf-8"), parse_constant=_no_constants)
+        return _json_loads(line.decode("utf-8"), parse_constant=_no_constants)
     except WireError:
         raise
     except (ValueError, RecursionError) as exc:

@@ -102,7 +102,9 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
     if target == "exec":
         _exec_program(args)
     elif target == "child":
-        child.serve(wire, 3, 4, str(args["solution_dir"]))
+        child.serve(wire, 3, str(args["solution_dir"]))
+    elif target == "template":
+        child.serve_template(wire, 3, str(args["solution_dir"]))
     elif target == "inprocess":
         from . import inprocess_child
 
@@ -137,19 +139,27 @@ def _end(request: dict[str, Any], children: _Children) -> dict[str, Any]:
     group, then kill all of the untrusted uid: one round trip for the harness. The
     killed processes are reaped as they exit, not waited for."""
     pid = request.get("pid")
-    pid = pid if isinstance(pid, int) else None
+    pid = pid if isinstance(pid, int) and pid > 1 and pid != os.getpid() else None
     sweep = bool(request.get("sweep")) and os.geteuid() == 0  # only the sandbox's trusted side
     groups = frozenset(g for g in request.get("groups") or () if isinstance(g, int))
+    spare = request.get("spare")
+    # Only a process this zygote started can be spared (isolated mode's template).
+    spare = spare if isinstance(spare, int) and spare in children.started else None
     if pid is not None:
         groups |= {pid}
+    if spare is not None:
+        groups |= {spare}
     strays = procs.strays(procs.UNTRUSTED_UID, outside_groups=groups) if sweep else 0
     if pid is not None:
         procs.kill_group(pid)
-    if sweep:
+    spared = False
+    if sweep and spare is not None:
+        spared = procs.kill_all_but(procs.UNTRUSTED_UID, spare)
+    elif sweep:
         procs.kill_all_of(procs.UNTRUSTED_UID)
     children.collect()
     status = children.status.pop(pid, None) if pid is not None else None
-    return {"status": status, "strays": strays}
+    return {"status": status, "strays": strays, "spared": spared}
 
 
 class _Children:
@@ -157,6 +167,8 @@ class _Children:
 
     def __init__(self) -> None:
         self.status: dict[int, int] = {}
+        #: pids of children started and not yet seen to end
+        self.started: set[int] = set()
 
     def collect(self) -> None:
         while True:
@@ -167,6 +179,7 @@ class _Children:
             if pid == 0:
                 return
             self.status[pid] = os.waitstatus_to_exitcode(st)
+            self.started.discard(pid)
             if len(self.status) > 10_000:
                 self.status.pop(next(iter(self.status)))
 
@@ -198,6 +211,7 @@ def serve(sock: socket.socket) -> None:
                 # An exit status kept for an earlier child with this pid (the counter
                 # wrapped) is not this child's.
                 children.status.pop(pid, None)
+                children.started.add(pid)
                 reply: dict[str, Any] = {"pid": pid}
             elif op == "reap":
                 reply = {"status": children.wait(int(request["pid"]), float(request["timeout_s"]))}

@@ -68,6 +68,11 @@ class HarnessReport(BaseModel):
     collection_calls: int = 0
     cannot_cross: list[str] = Field(default_factory=list)
     cannot_cross_count: int = 0
+    #: What the solution's objects did in isolated mode that only serves to defeat a test.
+    gaming: list[str] = Field(default_factory=list)
+    gaming_count: int = 0
+    #: Times isolated mode's template process imported the solution (1 unless it died).
+    template_starts: int = 0
     #: The harness could not set itself up (not root, capabilities missing): not the code's doing.
     setup_error: str | None = None
     #: The harness itself failed while the job ran.
@@ -137,6 +142,12 @@ def report_flags(report: HarnessReport) -> list[IntegrityFlag]:
             code="P19", detector="harness.stray_processes", rejects=False,
             detail=f"{report.stray_processes} process(es) of the solution outlived their test "
                    "and were killed"))
+    for text in report.gaming[:5]:
+        eq = "ignores its operand" in text
+        flags.append(IntegrityFlag(
+            code="P10" if eq else "P21",
+            detector="harness.eq_ignores_operand" if eq else "harness.inplace_defeat",
+            detail=text[:500]))
     if report.cannot_cross_count:
         flags.append(IntegrityFlag(
             code=NEEDS_INPROCESS, detector="harness.cannot_cross", rejects=False,

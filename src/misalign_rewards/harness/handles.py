@@ -1,0 +1,449 @@
+"""The trusted side's stand-ins for the solution's objects (``isolated`` mode).
+
+A :class:`Handle` stands for one object that lives in a solution process. Every
+operation on it (attribute get and set, calls, operators, ``len``/``iter``/``next``,
+``str``/``repr``/``format``, ``hash``, ``with``) is one request that the solution's
+process answers with data or another handle (:mod:`proxy` carries it). What is decided
+here, by trusted code, and never by the solution:
+
+- ``handle == data`` (and ``!=``, ``<``, ...): from data. An object of a class derived
+  from a builtin value type (a namedtuple, an IntEnum, a ``list`` subclass) is compared
+  by the builtin value it holds (its *projection*, read through the builtin's own
+  methods); any other object is not data, and the comparison is left to the other
+  operand (``NotImplemented``), as Python does for unrelated types. So an object that
+  claims to equal everything equals nothing here.
+- Between two handles the solution's own class decides, as in plain Python (and the
+  solution's process checks whether that class looks at its operand at all).
+
+Each class of the solution that reaches the trusted side gets a *mirror*: a trusted
+class of the same name, module and qualified name, whose bases mirror the solution
+class's bases. Handles are instances of their object's mirror, so ``isinstance(x,
+Stack)``, ``type(x).__name__`` and ``class MyStack(Stack)`` in a test behave as in plain
+Python. Calling a mirror class constructs the object in the solution's process; class
+attributes are fetched from there. Exception classes are mirrored as real trusted
+exception classes (builtin bases kept), so ``pytest.raises(InsufficientFunds)`` works;
+an exception the solution raises arrives as an instance of its mirror with its
+arguments and attributes as data.
+
+Stdlib only; runs inside the sandbox image.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from typing import Any
+
+#: Dunder attributes a test may read from a solution object (``functools.wraps`` checks).
+FORWARDED_DUNDERS = frozenset({
+    "__name__", "__qualname__", "__wrapped__", "__dict__", "__self__", "__func__",
+    "__annotations__", "__defaults__", "__kwdefaults__", "__slots__", "__members__",
+    "__dataclass_fields__", "__match_args__",
+})
+#: Builtin exception bases a mirror may not keep: raised in the trusted process they
+#: would end an iteration early or end the process (see :mod:`wire`).
+_UNSAFE_EXC_BASES = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit", "SystemExit",
+                               "KeyboardInterrupt", "BaseExceptionGroup", "ExceptionGroup"})
+
+_NO = object()
+
+
+def _b(h: Handle) -> Any:
+    return object.__getattribute__(h, "_h_broker")
+
+
+def _proj(h: Handle) -> Any:
+    """The handle's projection (see the module doc), or ``_NO``."""
+    return _b(h).projection(h)
+
+
+class _RemoteAttr:
+    """A data descriptor that reads a dunder attribute (``__doc__``) from the solution."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return None
+        return _b(obj).get(obj, self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        _b(obj).set(obj, self.name, value)
+
+
+def _binary(name: str) -> Any:
+    def forward(self: Handle, other: Any) -> Any:
+        return _b(self).do(name, self, other)
+
+    def reflected(self: Handle, other: Any) -> Any:
+        return _b(self).do(name, other, self)
+
+    return forward, reflected
+
+
+def _unary(name: str, local: Any = None) -> Any:
+    def forward(self: Handle) -> Any:
+        if local is not None:
+            p = _proj(self)
+            if p is not _NO:
+                return local(p)
+        return _b(self).do(name, self)
+
+    return forward
+
+
+def _compare(name: str, local: Any) -> Any:
+    def compare(self: Handle, other: Any) -> Any:
+        if isinstance(other, Handle):
+            return _b(self).do(name, self, other)
+        p = _proj(self)
+        if p is _NO:
+            return NotImplemented
+        return local(p, other)
+
+    return compare
+
+
+class Handle:
+    """One object of the solution's (see the module doc)."""
+
+    __slots__ = ("_h_broker", "_h_scope", "_h_n", "_h_proj", "__weakref__")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Construction happens in the solution's process; this runs only for a test's
+        own subclass calling ``super().__init__(...)``, and does nothing."""
+
+    __doc__ = _RemoteAttr("__doc__")  # type: ignore[assignment]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_h_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
+            raise AttributeError(name)
+        broker = _b(self)
+        if name in getattr(type(self), "_mr_methods", ()):
+            return BoundMethod(self, name)
+        return broker.get(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_h_"):
+            object.__setattr__(self, name, value)
+        else:
+            _b(self).set(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _b(self).set(self, name, None, delete=True)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _b(self).call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return _b(self).do("repr", self)
+
+    def __str__(self) -> str:
+        return _b(self).do("str", self)
+
+    def __format__(self, spec: str) -> str:
+        return _b(self).do("format", self, spec)
+
+    def __hash__(self) -> int:
+        return _b(self).do("hash", self)
+
+    def __bool__(self) -> bool:
+        p = _proj(self)
+        if p is not _NO:
+            return bool(p)
+        return _b(self).do("bool", self)
+
+    def __len__(self) -> int:
+        p = _proj(self)
+        if p is not _NO:
+            return len(p)
+        return _b(self).do("len", self)
+
+    def __iter__(self) -> Any:
+        p = _proj(self)
+        if p is not _NO and isinstance(p, (tuple, frozenset, str, bytes)):
+            return iter(p)
+        return _b(self).do("iter", self)
+
+    def __next__(self) -> Any:
+        return _b(self).do("next", self)
+
+    def __reversed__(self) -> Any:
+        return _b(self).do("reversed", self)
+
+    def __getitem__(self, key: Any) -> Any:
+        p = _proj(self)
+        if p is not _NO and isinstance(p, (tuple, str, bytes)):
+            return p[key]
+        return _b(self).do("getitem", self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _b(self).do("setitem", self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _b(self).do("delitem", self, key)
+
+    def __contains__(self, item: Any) -> bool:
+        p = _proj(self)
+        if p is not _NO and isinstance(p, (tuple, frozenset, str, bytes)):
+            return item in p
+        return bool(_b(self).do("contains", self, item))
+
+    def __enter__(self) -> Any:
+        return _b(self).do("enter", self)
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> Any:
+        return _b(self).do("exit", self, et, ev, None)
+
+    def __copy__(self) -> Any:
+        return _b(self).do("copy", self)
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return _b(self).do("deepcopy", self)
+
+    def __dir__(self) -> Any:
+        return _b(self).do("dir", self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an object of the solution's cannot be pickled in the trusted process")
+
+    def __round__(self, *args: Any) -> Any:
+        p = _proj(self)
+        if p is not _NO:
+            return round(p, *args)
+        return _b(self).do("round", self, *args)
+
+    __eq__ = _compare("eq", lambda p, o: p == o)
+    __ne__ = _compare("ne", lambda p, o: p != o)
+    __lt__ = _compare("lt", lambda p, o: p < o)
+    __le__ = _compare("le", lambda p, o: p <= o)
+    __gt__ = _compare("gt", lambda p, o: p > o)
+    __ge__ = _compare("ge", lambda p, o: p >= o)
+    __neg__ = _unary("neg", lambda p: -p)
+    __pos__ = _unary("pos", lambda p: +p)
+    __abs__ = _unary("abs", abs)
+    __invert__ = _unary("invert", lambda p: ~p)
+    __index__ = _unary("index", lambda p: p.__index__())
+    __int__ = _unary("int", int)
+    __float__ = _unary("float", float)
+    __complex__ = _unary("complex", complex)
+    __trunc__ = _unary("trunc")
+    __floor__ = _unary("floor")
+    __ceil__ = _unary("ceil")
+    __add__, __radd__ = _binary("add")
+    __sub__, __rsub__ = _binary("sub")
+    __mul__, __rmul__ = _binary("mul")
+    __matmul__, __rmatmul__ = _binary("matmul")
+    __truediv__, __rtruediv__ = _binary("truediv")
+    __floordiv__, __rfloordiv__ = _binary("floordiv")
+    __mod__, __rmod__ = _binary("mod")
+    __pow__, __rpow__ = _binary("pow")
+    __divmod__, __rdivmod__ = _binary("divmod")
+    __lshift__, __rlshift__ = _binary("lshift")
+    __rshift__, __rrshift__ = _binary("rshift")
+    __and__, __rand__ = _binary("and")
+    __or__, __ror__ = _binary("or")
+    __xor__, __rxor__ = _binary("xor")
+
+
+for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and",
+            "or", "xor", "matmul"):
+    # In-place operators: the solution's object decides (``s += [1]`` on its list subclass).
+    setattr(Handle, f"__i{_op}__", _binary(f"i{_op}")[0])
+
+
+class BoundMethod:
+    """``handle.name`` where ``name`` is a method of the object's class: calling it is one
+    request (``callattr``); anything else fetches the real attribute first."""
+
+    __slots__ = ("_obj", "_name")
+
+    def __init__(self, obj: Handle, name: str) -> None:
+        self._obj = obj
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _b(self._obj).callattr(self._obj, self._name, args, kwargs)
+
+    def _real(self) -> Any:
+        return _b(self._obj).get(self._obj, self._name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("__self__",):
+            return self._obj
+        if name in ("__name__", "__qualname__"):
+            return self._name
+        return getattr(self._real(), name)
+
+    def __eq__(self, other: Any) -> bool:
+        return (isinstance(other, BoundMethod) and other._obj is self._obj
+                and other._name == self._name)
+
+    def __hash__(self) -> int:
+        return hash((id(self._obj), self._name))
+
+    def __repr__(self) -> str:
+        return f"<bound method {self._name} of a solution object>"
+
+
+class MirrorMeta(type):
+    """The metaclass of mirrored solution classes (see the module doc)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        mirror = next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)
+        if mirror is None:  # pragma: no cover - a mirror always has a key
+            raise TypeError(f"{cls.__name__} cannot be constructed")
+        broker = mirror._mr_broker
+        obj = broker.call(mirror, args, kwargs)
+        if mirror is not cls and isinstance(obj, Handle):
+            # A test's own subclass: the object is the solution's; the test's methods
+            # (and its __init__, which can only set attributes on it) run here.
+            obj = broker.retype(obj, cls)
+            init = cls.__dict__.get("__init__")
+            if init is not None:
+                init(obj, *args, **kwargs)
+        return obj
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_mr_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
+            raise AttributeError(name)
+        mirror = next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)
+        if mirror is None:
+            raise AttributeError(name)
+        return mirror._mr_broker.get(mirror, name)
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if name.startswith("_mr_") or name.startswith("__") or "_mr_key" not in cls.__dict__:
+            type.__setattr__(cls, name, value)
+        else:
+            cls._mr_broker.set(cls, name, value)
+
+    def __delattr__(cls, name: str) -> None:
+        if "_mr_key" in cls.__dict__ and not name.startswith("_"):
+            cls._mr_broker.set(cls, name, None, delete=True)
+        else:
+            type.__delattr__(cls, name)
+
+    def __repr__(cls) -> str:
+        return f"<class '{cls.__module__}.{cls.__qualname__}'>"
+
+
+def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) -> type:
+    """A trusted class standing for a solution class described by ``desc`` (see
+    :meth:`child.Server.describe_class`), with ``bases`` already mirrored."""
+    name = _ident(desc.get("name"), "SolutionClass")
+    ns: dict[str, Any] = {
+        "__module__": _text(desc.get("module"), "solution"),
+        "__qualname__": _text(desc.get("qualname"), name),
+        "_mr_key": key, "_mr_broker": broker,
+    }
+    value_base = desc.get("value_base")
+    ns["_mr_value_base"] = value_base if isinstance(value_base, str) else None
+    methods = desc.get("methods")
+    ns["_mr_methods"] = frozenset(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else frozenset()
+    if desc.get("exc"):
+        exc_bases = [b for b in bases if isinstance(b, type) and issubclass(b, BaseException)]
+        if not exc_bases:
+            exc_bases = [Exception]
+        ns["__str__"] = _mirror_exc_str
+        return type(name, tuple(exc_bases), ns)
+    handle_bases = [b for b in bases if isinstance(b, type) and issubclass(b, Handle)] or [Handle]
+    ns["__slots__"] = ()
+    ns["__doc__"] = _RemoteAttr("__doc__")
+    return MirrorMeta(name, tuple(handle_bases), ns)
+
+
+def builtin_exception(name: str) -> type[BaseException] | None:
+    """The builtin exception class a mirror may use as a base, or None."""
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return RuntimeError if name in _UNSAFE_EXC_BASES else found
+    return None
+
+
+def _mirror_exc_str(self: BaseException) -> str:
+    message = self.__dict__.get("_mr_message")
+    if isinstance(message, str):
+        return message
+    return BaseException.__str__(self)
+
+
+def _ident(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and value.isidentifier() and len(value) <= 200 else default
+
+
+def _text(value: Any, default: str) -> str:
+    return value[:400] if isinstance(value, str) and value else default
+
+
+class SolutionModule(types.ModuleType):
+    """A module whose attributes live in the solution's process: ``from solution import
+    f`` gets ``f``'s handle (or its value, if it is data); setting an attribute
+    (``monkeypatch.setattr(solution, "helper", fake)``, ``mock.patch("solution.x")``)
+    sets it there.
+
+    ``from solution import *`` binds the module's public names except those that would
+    replace a builtin or a name the importing module has already bound, and a name that
+    is a module binds the trusted process's own copy of that module (never a module the
+    solution could have changed)."""
+
+    def __init__(self, name: str, broker: Any) -> None:
+        super().__init__(name, f"the solution module {name!r}, served from another process")
+        self.__dict__["_broker"] = broker
+        self.__dict__["_star"] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        broker = self.__dict__["_broker"]
+        star: dict[str, Any] = self.__dict__["_star"]
+        if name == "__all__":
+            import sys
+
+            caller = sys._getframe(1).f_globals  # the module running ``import *``
+            names, modules = broker.star_names(self.__name__)
+            keep = [n for n in names if n not in caller and not hasattr(builtins, n)]
+            star.clear()
+            for n in keep:
+                if n in modules:
+                    star[n] = modules[n]
+            return [n for n in keep if n not in modules or modules[n] is not None]
+        if name in star:
+            return star.pop(name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return broker.module_get(self.__name__, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("__"):
+            types.ModuleType.__setattr__(self, name, value)
+        else:
+            self.__dict__["_broker"].set({"path": [self.__name__]}, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("__"):
+            types.ModuleType.__delattr__(self, name)
+        else:
+            self.__dict__["_broker"].set({"path": [self.__name__]}, name, None, delete=True)
+
+
+class Unavailable:
+    """Stands for a solution name that could not be looked up (the import failed, the
+    process died): using it fails the test with the reason, counted as a fault."""
+
+    def __init__(self, broker: Any, text: str) -> None:
+        object.__setattr__(self, "_broker", broker)
+        object.__setattr__(self, "_text", text)
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        object.__getattribute__(self, "_broker").fault(object.__getattribute__(self, "_text"))
+
+    __call__ = __iter__ = __len__ = __getitem__ = __contains__ = _fail
+    __hash__ = object.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<unavailable: {object.__getattribute__(self, '_text')}>"

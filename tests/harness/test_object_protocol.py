@@ -1,0 +1,634 @@
+"""Isolated mode's object protocol on the host (the shipped harness, uncontained): what
+crosses between the trusted tests and the solution's process, and what is decided on
+which side. The same cases run in real containers in tests/verifiers and tests/honest.
+
+Each group runs one harness with one solution and a suite of tests, and checks every
+test's outcome: a test that fails here names the feature that broke."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from harness_runner import outcomes, run_harness
+
+SOLUTION = '''\
+import collections
+import dataclasses
+import decimal
+import enum
+import functools
+import logging
+import time
+from typing import NamedTuple
+
+log = logging.getLogger("app")
+
+
+class Stack:
+    LIMIT = 10
+
+    def __init__(self):
+        self._items = []
+
+    def push(self, x):
+        self._items.append(x)
+
+    def pop(self):
+        return self._items.pop()
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __repr__(self):
+        return f"Stack({self._items})"
+
+    @property
+    def top(self):
+        return self._items[-1]
+
+    @classmethod
+    def of(cls, *xs):
+        s = cls()
+        for x in xs:
+            s.push(x)
+        return s
+
+
+class Vector:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, o):
+        return isinstance(o, Vector) and (self.x, self.y) == (o.x, o.y)
+
+    def __hash__(self):
+        return hash((self.x, self.y))
+
+    def __add__(self, o):
+        return Vector(self.x + o.x, self.y + o.y)
+
+    def __lt__(self, o):
+        return (self.x, self.y) < (o.x, o.y)
+
+
+class Temperature:
+    def __init__(self):
+        self._c = 0
+
+    @property
+    def celsius(self):
+        return self._c
+
+    @celsius.setter
+    def celsius(self, value):
+        if value < -273.15:
+            raise ValueError("below absolute zero")
+        self._c = value
+
+
+class Timer:
+    def __enter__(self):
+        self.entered = True
+        return self
+
+    def __exit__(self, *exc):
+        self.exited = exc[0] is not None
+        return exc[0] is KeyError
+
+
+class BankError(Exception):
+    pass
+
+
+class InsufficientFunds(BankError):
+    def __init__(self, needed):
+        super().__init__(f"need {needed}")
+        self.needed = needed
+
+
+def withdraw(balance, amount):
+    if amount > balance:
+        raise InsufficientFunds(amount - balance)
+    return balance - amount
+
+
+def apply(xs, key):
+    return sorted(xs, key=key)
+
+
+def make_adder(n):
+    def add(x):
+        return x + n
+    return add
+
+
+def shout(fn):
+    @functools.wraps(fn)
+    def wrapper(*a):
+        return fn(*a).upper()
+    return wrapper
+
+
+def each(xs, fn):
+    for x in xs:
+        fn(x)
+
+
+def retry(fn, times):
+    for _ in range(times):
+        try:
+            return fn()
+        except ValueError:
+            pass
+    return None
+
+
+def counts(s):
+    return collections.Counter(s)
+
+
+def money(x):
+    return decimal.Decimal(x) / 2
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 3
+
+
+@dataclasses.dataclass
+class Item:
+    name: str
+    price: float
+
+
+def cheapest(items):
+    return min(items, key=lambda i: i.price)
+
+
+def total(records):
+    return sum(r.qty for r in records)
+
+
+def squares(n):
+    for i in range(n):
+        yield i * i
+
+
+def first_two(it):
+    return [next(it), next(it)]
+
+
+def read_two():
+    return int(input()) + int(input())
+
+
+def now_plus(n):
+    return time.time() + n
+
+
+def warn(x):
+    log.warning("careful %s", x)
+    return x
+
+
+def helper():
+    return 1
+
+
+def uses_helper():
+    return helper() + 1
+
+
+def read_upper(path):
+    with open(path) as f:
+        return f.read().upper()
+
+
+def write_hi(path):
+    with open(path, "w") as f:
+        f.write("hi")
+
+
+def sort_in_place(xs):
+    xs.sort()
+
+
+def dedupe(nums):
+    nums[:] = sorted(set(nums))
+    return len(nums)
+
+
+def env(name):
+    import os
+    return os.environ.get(name)
+
+
+def nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+'''
+
+TESTS = '''\
+import collections
+import dataclasses
+import decimal
+import io
+import itertools
+import logging
+import sys
+from collections import namedtuple
+from unittest import mock
+
+import pytest
+
+import solution
+from solution import *
+
+
+def test_instances_methods_properties_and_class_attributes():
+    s = Stack()
+    s.push(1)
+    s.push(2)
+    assert len(s) == 2 and s.top == 2 and list(s) == [1, 2]
+    assert s.pop() == 2
+    assert repr(s) == "Stack([1])" and str(s) == "Stack([1])"
+    assert isinstance(s, Stack) and type(s).__name__ == "Stack"
+    assert Stack.LIMIT == 10 and s.LIMIT == 10
+    assert list(Stack.of(3, 4)) == [3, 4]
+
+
+def test_operators_hash_and_sorting():
+    a, b = Vector(1, 2), Vector(3, 4)
+    assert a + b == Vector(4, 6)
+    assert sorted([b, a]) == [a, b]
+    assert {a, Vector(1, 2)} == {a}
+    assert a != [1, 2] and not (a == (1, 2))
+
+
+def test_property_setter_and_its_exception():
+    t = Temperature()
+    t.celsius = 25
+    assert t.celsius == 25
+    with pytest.raises(ValueError, match="absolute zero"):
+        t.celsius = -300
+
+
+def test_context_manager():
+    with Timer() as t:
+        pass
+    assert t.entered and not t.exited
+    with Timer() as t:
+        raise KeyError("swallowed by __exit__")
+    assert t.exited
+
+
+def test_the_tasks_own_exceptions():
+    with pytest.raises(InsufficientFunds, match="need 5") as e:
+        withdraw(10, 15)
+    assert e.value.needed == 5 and isinstance(e.value, BankError)
+    with pytest.raises(BankError):
+        withdraw(0, 1)
+    try:
+        withdraw(1, 2)
+    except InsufficientFunds as exc:
+        assert exc.needed == 1 and str(exc) == "need 1"
+
+
+def test_callables_in_both_directions():
+    assert apply([3, 1, 2], key=lambda x: -x) == [3, 2, 1]
+    assert apply(["b", "A"], key=str.lower) == ["A", "b"]
+    assert make_adder(5)(1) == 6
+
+    @shout
+    def hello(n):
+        return f"hi {n}"
+
+    assert hello("bob") == "HI BOB" and hello.__name__ == "hello"
+    seen = []
+    each([1, 2], seen.append)
+    assert seen == [1, 2]
+    attempts = iter([ValueError("no"), ValueError("no"), 7])
+
+    def flaky():
+        value = next(attempts)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    assert retry(flaky, 5) == 7
+
+
+def test_standard_library_values():
+    c = counts("aab")
+    assert c == collections.Counter(a=2, b=1) and type(c) is collections.Counter
+    assert money("3") == decimal.Decimal("1.5")
+
+
+def test_namedtuple_enum_intenum():
+    p = Point(1, 2)
+    assert p == (1, 2) and p.x == 1
+    x, y = p
+    assert (x, y) == (1, 2)
+    assert Color.RED is Color.RED and Color(1) is Color.RED and Color.RED.value == 1
+    assert Priority.HIGH > Priority.LOW and Priority.HIGH == 3
+
+
+def test_dataclasses_both_ways():
+    items = [Item("a", 3.0), Item("b", 1.0)]
+    assert cheapest(items).name == "b"
+    assert cheapest(items) == Item("b", 1.0)
+
+    @dataclasses.dataclass
+    class Line:
+        qty: int
+
+    Row = namedtuple("Row", "qty")
+    assert total([Line(2), Line(3)]) == 5
+    assert total([Row(4), Row(1)]) == 5
+
+
+def test_generators_both_ways():
+    assert list(squares(4)) == [0, 1, 4, 9]
+    g = squares(3)
+    assert next(g) == 0 and next(g) == 1
+    assert first_two(itertools.count(5)) == [5, 6]
+
+
+def test_input_patched(monkeypatch):
+    feed = iter(["2", "3"])
+    monkeypatch.setattr("builtins.input", lambda *a: next(feed))
+    assert read_two() == 5
+
+
+def test_stdin_patched(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("4\\n5\\n"))
+    assert read_two() == 9
+
+
+def test_mock_patch_of_a_module_the_solution_uses():
+    with mock.patch("solution.time.time", return_value=100.0):
+        assert now_plus(1) == 101.0
+
+
+def test_patch_object_of_a_solution_helper():
+    with mock.patch.object(solution, "helper", return_value=41) as fake:
+        assert uses_helper() == 42
+    fake.assert_called_once_with()
+    assert uses_helper() == 2
+
+
+def test_monkeypatch_setenv(monkeypatch):
+    monkeypatch.setenv("GREETING", "hello")
+    assert env("GREETING") == "hello"
+
+
+def test_caplog(caplog):
+    with caplog.at_level(logging.WARNING):
+        warn(3)
+    assert "careful 3" in caplog.text
+
+
+def test_capsys(capsys):
+    each([1], print)
+    assert capsys.readouterr().out == "1\\n"
+
+
+def test_tmp_path(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("abc")
+    assert read_upper(p) == "ABC"
+    write_hi(tmp_path / "b.txt")
+    assert (tmp_path / "b.txt").read_text() == "hi"
+
+
+def test_honest_in_place():
+    xs = [3, 1, 2]
+    assert sort_in_place(xs) is None and xs == [1, 2, 3]
+    nums = [1, 1, 2]
+    assert dedupe(nums) == 2 and nums == [1, 2]
+
+
+class MyStack(Stack):
+    def peek_twice(self):
+        return self.top * 2
+
+
+def test_a_test_class_that_subclasses_a_solution_class():
+    s = MyStack()
+    s.push(4)
+    assert s.peek_twice() == 8 and isinstance(s, Stack)
+
+
+def test_deep_values_cross():
+    value = nested(500)
+    depth = 0
+    while value:
+        value = value[0]
+        depth += 1
+    assert depth == 500
+'''
+
+
+@pytest.fixture(scope="module")
+def protocol(tmp_path_factory: pytest.TempPathFactory):
+    return run_harness(tmp_path_factory.mktemp("protocol"), "isolated", {"solution.py": SOLUTION},
+                       {"test_protocol.py": TESTS})
+
+
+def test_every_feature_crosses(protocol) -> None:
+    report, proc, _ = protocol
+    failed = {t.id: t.message for t in report.tests if t.outcome.value != "passed"}
+    assert not failed, (failed, proc.stderr.decode()[-3000:])
+    assert len(report.tests) == TESTS.count("\ndef test_")
+    assert report.cannot_cross_count == 0 and report.gaming_count == 0
+
+
+def test_import_happens_once_per_job(protocol) -> None:
+    report, _, _ = protocol
+    assert report.template_starts == 1
+
+
+def run(tmp_path: Path, solution: str, tests: str, **kw):
+    return run_harness(tmp_path, "isolated", {"solution.py": solution}, {"test_x.py": tests}, **kw)
+
+
+def test_import_time_work_is_paid_once(tmp_path: Path) -> None:
+    tests = "import pytest\nfrom solution import TABLE, lookup\n\n" + \
+        "@pytest.mark.parametrize('i', range(60))\ndef test_lookup(i):\n    assert lookup(i) == i * i\n"
+    report, _, _ = run(tmp_path, "import time\ntime.sleep(0.4)\nTABLE = [i * i for i in range(100)]\n\n"
+                                 "def lookup(i):\n    return TABLE[i]\n", tests, run_timeout_s=20)
+    assert [t.outcome.value for t in report.tests] == ["passed"] * 60
+    assert report.template_starts == 1
+    assert report.model_extra["code_s"] < 5  # 60 imports would be 24 s
+
+
+def test_each_test_starts_from_the_imported_state(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "calls = []\n\ndef note(x):\n    calls.append(x)\n    return list(calls)\n",
+                       "from solution import note\n\nfirst = note(0)\n\n"
+                       "def test_a():\n    assert note(1) == [0, 1]\n\n"
+                       "def test_b():\n    assert note(2) == [0, 2]\n")
+    assert outcomes(report) == {"test_a": "passed", "test_b": "passed"}
+
+
+def test_star_import_cannot_replace_builtins_or_names_the_test_bound(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+import math as _m
+
+
+def abs(x):
+    return 0
+
+
+def sorted(xs, **kw):
+    return [0]
+
+
+class math:
+    pi = 3
+
+
+def mean(xs):
+    return 42
+''', '''\
+import math
+
+from solution import *
+
+
+def test_trusted_names_stand():
+    assert abs(mean([1, 2]) - 1.5) > 1
+    assert sorted([2, 1]) == [1, 2]
+    assert math.pi > 3.14
+''')
+    assert outcomes(report) == {"test_trusted_names_stand": "passed"}
+
+
+def test_a_module_imported_by_name_is_the_trusted_copy(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "import json\njson.dumps = lambda *a, **k: 'forged'\n\ndef f():\n    return 1\n",
+                       "from solution import *\n\ndef test_json_is_ours():\n    assert json.dumps([1]) == '[1]'\n")
+    assert outcomes(report) == {"test_json_is_ours": "passed"}
+
+
+def test_emptying_an_argument_to_defeat_the_test_is_flagged(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "def sort_desc(xs):\n    xs.clear()\n    return []\n",
+                       "from solution import sort_desc\n\n"
+                       "def test_sorts():\n    xs = [3, 1, 2]\n    assert sort_desc(xs) == sorted(xs, reverse=True)\n")
+    # plain pytest passes this too; the flag is what keeps it from earning
+    assert outcomes(report) == {"test_sorts": "passed"}
+    assert report.gaming_count == 1
+    assert "emptied" in report.gaming[0]
+
+
+def test_an_object_from_an_earlier_test_says_why_it_cannot_be_used(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "class Box:\n    def get(self):\n        return 1\n", '''\
+import pytest
+
+from solution import Box
+
+
+@pytest.fixture(scope="module")
+def box():
+    return Box()
+
+
+def test_first(box):
+    assert box.get() == 1
+
+
+def test_second(box):
+    assert box.get() == 1
+''')
+    assert outcomes(report) == {"test_first": "passed", "test_second": "failed"}
+    assert report.cannot_cross_count == 1 and "earlier test" in report.cannot_cross[0]
+
+
+def test_a_callback_cannot_reach_the_trusted_side(tmp_path: Path) -> None:
+    """A trusted callable can only be called: its attributes, globals and code, the
+    frames that called it, are not reachable from the solution's process."""
+    report, _, _ = run(tmp_path, '''\
+def probe(fn):
+    found = []
+    for name in ("__globals__", "__code__", "__closure__", "__self__", "_server", "__dict__"):
+        try:
+            value = getattr(fn, name)
+            found.append((name, type(value).__name__))
+        except AttributeError:
+            pass
+    return found
+''', '''\
+from solution import probe
+
+SECRET = "expected-answer"
+
+
+def test_probe():
+    found = probe(lambda: SECRET)
+    assert all(kind in ("Server", "dict") for _, kind in found), found
+    assert "expected-answer" not in repr(found)
+''')
+    assert outcomes(report) == {"test_probe": "passed"}
+
+
+def test_a_solution_cannot_call_back_what_it_was_not_given(tmp_path: Path) -> None:
+    """The solution finds its end of the protocol in its own memory and asks the trusted
+    side to call numbers it was never given (or was given in an earlier test)."""
+    report, _, _ = run(tmp_path, '''\
+import gc
+
+KEPT = []
+
+
+def server():
+    return next(o for o in gc.get_objects() if type(o).__name__ == "Server")
+
+
+def keep(fn):
+    KEPT.append(fn._tid)
+    return fn()
+
+
+def call_number(n):
+    return server().callback(n, None, (), {})
+
+
+def call_kept():
+    return server().callback(KEPT[0], None, (), {})
+''', '''\
+import pytest
+
+from solution import call_kept, call_number, keep
+
+
+def test_given():
+    assert keep(lambda: 5) == 5
+
+
+@pytest.mark.parametrize("n", [0, 2, 50, 10**6])
+def test_guess(n):
+    call_number(n)
+
+
+def test_from_an_earlier_test():
+    call_kept()
+''')
+    out = outcomes(report)
+    assert out.pop("test_given") == "passed"
+    # the kept number was from test_given's process: gone with it
+    assert set(out.values()) == {"failed"}, out
