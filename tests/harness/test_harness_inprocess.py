@@ -67,3 +67,14 @@ def test_conftest_beside_the_solution_is_not_loaded(tmp_path: Path) -> None:
                        "    out = yield\n    out.get_result().outcome = 'passed'\n"},
         {"test_f.py": TESTS})
     assert outcomes(report) == {"test_ok": "failed", "test_bad": "failed"}
+
+
+def test_the_exit_status_of_pytest_is_never_lost(tmp_path: Path) -> None:
+    """The parent used to ask the zygote to reap a pytest process whose status the
+    zygote had already handed over (and dropped): it then waited 5 s for nothing and
+    reported no exit status, in about half the runs."""
+    for i in range(8):
+        (tmp_path / str(i)).mkdir()
+        report, _, _ = run_harness(tmp_path / str(i), "inprocess",
+                                   {"solution.py": "def f(x):\n    return 2 * x\n"}, {"test_f.py": TESTS})
+        assert report.pytest_exit == 1, (i, report.pytest_exit)  # one test fails: pytest says 1

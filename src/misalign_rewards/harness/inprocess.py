@@ -93,8 +93,11 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     os.close(output_r)
     stray, gone = (0, True)
     if child_exit is None:
-        zygote.end(pid, sweep=False)
-        child_exit = zygote.reap(pid, 5.0)
+        # ``end`` hands back the exit status when the zygote has already collected it;
+        # only a process still running needs the wait.
+        child_exit, _ = zygote.end(pid, sweep=False)
+        if child_exit is None:
+            child_exit = zygote.reap(pid, 5.0)
     if config.get("contained"):
         stray, gone = procs.sweep(zygote, confirm=True)
     after = _hash_dir(tests_dir)
