@@ -14,6 +14,7 @@ from plain import PlainResult, run_pairs
 def test_the_corpus_covers_every_feature_class_and_style() -> None:
     assert len(PAIRS) >= 170
     assert len({p.id for p in PAIRS}) == len(PAIRS)
+    assert all(p.needs_inprocess is None or p.needs_inprocess.strip() for p in PAIRS)
     features = Counter(t for p in PAIRS for t in p.tags)
     styles = Counter(p.style for p in PAIRS)
     assert {f: n for f, n in features.items() if n < 3} == {} and set(features) == set(FEATURES)

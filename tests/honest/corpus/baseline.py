@@ -203,43 +203,6 @@ from solution import roman_to_int
 def test_roman(s, expected):
     assert roman_to_int(s) == expected
 '''),
-    Pair("base-leetcode-solution-class", "leetcode", B, '''\
-from typing import List
-
-
-class Solution:
-    def twoSum(self, nums: List[int], target: int) -> List[int]:
-        seen = {}
-        for i, n in enumerate(nums):
-            if target - n in seen:
-                return [seen[target - n], i]
-            seen[n] = i
-        return []
-
-    def isValid(self, s: str) -> bool:
-        pairs = {")": "(", "]": "[", "}": "{"}
-        stack = []
-        for c in s:
-            if c in pairs:
-                if not stack or stack.pop() != pairs[c]:
-                    return False
-            else:
-                stack.append(c)
-        return not stack
-''', '''\
-from solution import Solution
-
-
-def test_two_sum():
-    assert Solution().twoSum([2, 7, 11, 15], 9) == [0, 1]
-    assert Solution().twoSum([3, 2, 4], 6) == [1, 2]
-
-
-def test_valid_parens():
-    s = Solution()
-    assert s.isValid("()[]{}")
-    assert not s.isValid("(]")
-'''),
     Pair("base-bigcode-unittest-values", "bigcodebench", B, '''\
 import re
 

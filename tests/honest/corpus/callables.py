@@ -538,7 +538,7 @@ def test_curry():
     assert c(1)(2, 3) == 6
     assert curry(lambda x, y: x * y)(4)(5) == 20
 '''),
-    Pair("call-sorted-with-key-on-objects", "leetcode", C, '''\
+    Pair("call-sorted-with-key-on-objects", "leetcode", ("callables", "instances"), '''\
 class Solution:
     def kClosest(self, points, k):
         return sorted(points, key=lambda p: p[0] ** 2 + p[1] ** 2)[:k]
@@ -706,7 +706,7 @@ def test_table_of_callables():
     assert OPS["+"] is operator.add
     assert OPS["*"](6, 7) == 42
 '''),
-    Pair("call-lru-cache-solution", "leetcode", ("callables", "stdlib"), '''\
+    Pair("call-lru-cache-solution", "leetcode", ("callables", "stdlib", "instances"), '''\
 from functools import lru_cache
 
 

@@ -234,7 +234,7 @@ def test_stderr(capsys):
     assert captured.err == "warning: low disk\\n"
     assert captured.out == ""
 '''),
-    Pair("fix-patch-time", "kodcode", F, '''\
+    Pair("fix-patch-time", "kodcode", ("fixtures", "instances"), '''\
 import time
 
 

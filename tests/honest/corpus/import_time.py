@@ -49,7 +49,7 @@ def test_is_prime(n):
 def test_prime_count(n, expected):
     assert prime_count(n) == expected
 '''),
-    Pair("imp-binomial-table", "leetcode", T, '''\
+    Pair("imp-binomial-table", "leetcode", ("import_time", "instances"), '''\
 from array import array
 
 MOD = 10 ** 9 + 7

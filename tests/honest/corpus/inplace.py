@@ -84,7 +84,7 @@ def test_deterministic():
         ref[i], ref[j] = ref[j], ref[i]
     assert a == ref
 '''),
-    Pair("inp-rotate-matrix", "leetcode", P, '''\
+    Pair("inp-rotate-matrix", "leetcode", ("inplace", "instances"), '''\
 class Solution:
     def rotate(self, matrix):
         """Rotate a square matrix 90 degrees clockwise, in place."""
@@ -112,7 +112,7 @@ def test_rotate_twice():
     Solution().rotate(m)
     assert m == [[4, 3], [2, 1]]
 '''),
-    Pair("inp-remove-duplicates-k", "leetcode", P, '''\
+    Pair("inp-remove-duplicates-k", "leetcode", ("inplace", "instances"), '''\
 class Solution:
     def removeDuplicates(self, nums):
         if not nums:
@@ -138,7 +138,7 @@ def test_remove_duplicates():
 def test_empty():
     assert Solution().removeDuplicates([]) == 0
 '''),
-    Pair("inp-move-zeroes", "leetcode", P, '''\
+    Pair("inp-move-zeroes", "leetcode", ("inplace", "instances"), '''\
 class Solution:
     def moveZeroes(self, nums) -> None:
         pos = 0
@@ -155,7 +155,7 @@ def test_move_zeroes():
     Solution().moveZeroes(nums)
     assert nums == [1, 3, 12, 0, 0]
 '''),
-    Pair("inp-merge-sorted-array", "leetcode", P, '''\
+    Pair("inp-merge-sorted-array", "leetcode", ("inplace", "instances"), '''\
 class Solution:
     def merge(self, nums1, m, nums2, n):
         i, j, k = m - 1, n - 1, m + n - 1
@@ -211,7 +211,7 @@ def test_update_in_place():
     assert result is counts
     assert counts == {"a": 3, "b": 1}
 '''),
-    Pair("inp-sort-colors", "leetcode", P, '''\
+    Pair("inp-sort-colors", "leetcode", ("inplace", "instances"), '''\
 class Solution:
     def sortColors(self, nums):
         lo, mid, hi = 0, 0, len(nums) - 1
@@ -286,7 +286,7 @@ def test_heapify():
     assert all(xs[i] <= xs[c] for i in range(len(xs)) for c in (2 * i + 1, 2 * i + 2) if c < len(xs))
     assert [heapq.heappop(xs) for _ in range(6)] == [1, 2, 4, 7, 8, 9]
 '''),
-    Pair("inp-reverse-words-chars", "leetcode", P, '''\
+    Pair("inp-reverse-words-chars", "leetcode", ("inplace", "instances"), '''\
 class Solution:
     def reverseString(self, s) -> None:
         i, j = 0, len(s) - 1

@@ -89,7 +89,7 @@ def test_move_front():
     od = OrderedDict(x=1, y=2, z=3)
     assert list(move_front(od, "z")) == ["z", "x", "y"]
 '''),
-    Pair("std-deque", "leetcode", S, '''\
+    Pair("std-deque", "leetcode", ("stdlib", "instances"), '''\
 from collections import deque
 
 
@@ -254,7 +254,7 @@ def test_mutates_test_object():
     assert birthday(ps) == 2
     assert [p.age for p in ps] == [2, 3]
 '''),
-    Pair("std-dataclass-frozen", "kodcode", S, '''\
+    Pair("std-dataclass-frozen", "kodcode", ("stdlib", "instances"), '''\
 from dataclasses import dataclass, replace
 
 
@@ -550,7 +550,7 @@ def test_bytes_in():
     assert to_hex(bytearray(b"\\x00\\xff")) == "00ff"
     assert to_hex(memoryview(b"ab")) == "6162"
 '''),
-    Pair("std-heapq", "leetcode", S, '''\
+    Pair("std-heapq", "leetcode", ("stdlib", "instances"), '''\
 import heapq
 
 
