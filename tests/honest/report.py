@@ -49,7 +49,7 @@ def table(verdicts: dict[str, Verdict], *, examples: int = 3) -> str:
         lines.append(f"{name:<14}{len(vs):>6}{earned:>6}{flagged:>11}{silent:>10}{none:>6}")
     for name in FEATURES:
         misses = [v for v in rows[name] if not v.earned]
-        if misses:
+        if misses and examples > 0:
             lines.append(f"\n{name}: {len(misses)} not earned, e.g.")
             lines.extend(f"  {v.pair_id} [{v.status}{', needs_inprocess' if v.needs_inprocess else ''}]"
                          f" {v.why[:240]}" for v in misses[:examples])

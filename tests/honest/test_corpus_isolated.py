@@ -16,7 +16,7 @@ import pytest
 from corpus import PAIRS
 from sandboxed import Verdict, score, verdict
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 IDS = [p.id for p in PAIRS]
 BY_ID = {p.id: p for p in PAIRS}
