@@ -1,0 +1,644 @@
+"""pytest fixtures and mocks aimed at the solution: files under ``tmp_path``, patched
+``input``/``sys.stdin``, printed output, patched solution attributes and modules it
+imported, logging, environment variables, ``tempfile`` in unittest suites."""
+
+from __future__ import annotations
+
+from . import Pair
+
+F = ("fixtures",)
+
+PAIRS = [
+    Pair("fix-tmp-path-read", "kodcode", F, '''\
+def count_words(path):
+    with open(path) as f:
+        return sum(len(line.split()) for line in f)
+
+
+def longest_line(path):
+    with open(path) as f:
+        return max((line.rstrip("\\n") for line in f), key=len, default="")
+''', '''\
+from solution import count_words, longest_line
+
+
+def test_count(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("one two\\nthree\\n")
+    assert count_words(p) == 3
+    assert count_words(str(p)) == 3
+
+
+def test_longest(tmp_path):
+    p = tmp_path / "b.txt"
+    p.write_text("ab\\nabcd\\nabc\\n")
+    assert longest_line(p) == "abcd"
+'''),
+    Pair("fix-tmp-path-write", "kodcode", F, '''\
+import json
+
+
+def save_scores(path, scores):
+    with open(path, "w") as f:
+        json.dump(scores, f, sort_keys=True)
+    return len(scores)
+
+
+def load_scores(path):
+    with open(path) as f:
+        return json.load(f)
+''', '''\
+import json
+
+from solution import load_scores, save_scores
+
+
+def test_write_then_read(tmp_path):
+    path = tmp_path / "scores.json"
+    assert save_scores(path, {"b": 2, "a": 1}) == 2
+    assert path.read_text() == '{"a": 1, "b": 2}'
+    assert load_scores(path) == {"a": 1, "b": 2}
+
+
+def test_reads_test_file(tmp_path):
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps({"x": [1, 2]}))
+    assert load_scores(str(path)) == {"x": [1, 2]}
+'''),
+    Pair("fix-tmp-path-csv", "bigcodebench", F, '''\
+import csv
+import os
+
+
+def task_func(directory, out_name="summary.csv"):
+    rows = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".txt"):
+            with open(os.path.join(directory, name)) as f:
+                rows.append((name, len(f.read().split())))
+    out = os.path.join(directory, out_name)
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "words"])
+        writer.writerows(rows)
+    return out
+''', '''\
+import csv
+import os
+import shutil
+import tempfile
+import unittest
+
+from solution import task_func
+
+
+class TestSummary(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        for name, text in {"a.txt": "x y z", "b.txt": "w", "c.log": "ignored"}.items():
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_summary(self):
+        out = task_func(self.dir)
+        self.assertTrue(os.path.exists(out))
+        with open(out) as f:
+            rows = list(csv.reader(f))
+        self.assertEqual(rows, [["file", "words"], ["a.txt", "3"], ["b.txt", "1"]])
+'''),
+    Pair("fix-tmp-path-dir-walk", "kodcode", F, '''\
+from pathlib import Path
+
+
+def find_by_suffix(root, suffix):
+    return sorted(p.relative_to(root).as_posix() for p in Path(root).rglob(f"*{suffix}"))
+
+
+def total_size(root):
+    return sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+''', '''\
+from solution import find_by_suffix, total_size
+
+
+def test_find(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("x")
+    (tmp_path / "sub" / "b.py").write_text("yy")
+    (tmp_path / "sub" / "c.txt").write_text("zzz")
+    assert find_by_suffix(tmp_path, ".py") == ["a.py", "sub/b.py"]
+    assert total_size(tmp_path) == 6
+'''),
+    Pair("fix-monkeypatch-input", "kodcode", F, '''\
+def ask_age():
+    while True:
+        text = input("Age? ")
+        if text.isdigit():
+            return int(text)
+        print("Please enter a number")
+''', '''\
+from solution import ask_age
+
+
+def test_input(monkeypatch):
+    answers = iter(["abc", "42"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert ask_age() == 42
+
+
+def test_input_and_output(monkeypatch, capsys):
+    answers = iter(["x", "7"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert ask_age() == 7
+    assert capsys.readouterr().out == "Please enter a number\\n"
+'''),
+    Pair("fix-stdin-stringio", "apps", F, '''\
+def main():
+    n = int(input())
+    nums = list(map(int, input().split()))
+    print(sum(nums[:n]))
+    print(max(nums[:n]))
+''', '''\
+import io
+import sys
+
+from solution import main
+
+
+def run(stdin_text, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin_text))
+    main()
+    return capsys.readouterr().out
+
+
+def test_sample(monkeypatch, capsys):
+    assert run("3\\n1 2 3\\n", monkeypatch, capsys) == "6\\n3\\n"
+
+
+def test_prefix(monkeypatch, capsys):
+    assert run("2\\n5 -1 100\\n", monkeypatch, capsys) == "4\\n5\\n"
+'''),
+    Pair("fix-stdin-readlines", "apps", F, '''\
+import sys
+
+
+def solve():
+    data = sys.stdin.read().split()
+    t = int(data[0])
+    out = []
+    for i in range(1, t + 1):
+        out.append(str(int(data[i]) ** 2))
+    sys.stdout.write("\\n".join(out) + "\\n")
+''', '''\
+import io
+import sys
+
+import solution
+
+
+def test_solve(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("3\\n1\\n2\\n3\\n"))
+    solution.solve()
+    assert capsys.readouterr().out == "1\\n4\\n9\\n"
+'''),
+    Pair("fix-capsys-print", "kodcode", F, '''\
+def fizzbuzz(n):
+    for i in range(1, n + 1):
+        if i % 15 == 0:
+            print("FizzBuzz")
+        elif i % 3 == 0:
+            print("Fizz")
+        elif i % 5 == 0:
+            print("Buzz")
+        else:
+            print(i)
+
+
+def warn(msg):
+    import sys
+    print(f"warning: {msg}", file=sys.stderr)
+''', '''\
+from solution import fizzbuzz, warn
+
+
+def test_fizzbuzz(capsys):
+    fizzbuzz(5)
+    assert capsys.readouterr().out.split() == ["1", "2", "Fizz", "4", "Buzz"]
+
+
+def test_stderr(capsys):
+    warn("low disk")
+    captured = capsys.readouterr()
+    assert captured.err == "warning: low disk\\n"
+    assert captured.out == ""
+'''),
+    Pair("fix-patch-time", "kodcode", ("fixtures", "instances"), '''\
+import time
+
+
+class RateLimiter:
+    def __init__(self, per_second):
+        self.interval = 1.0 / per_second
+        self.last = None
+
+    def allow(self):
+        now = time.time()
+        if self.last is None or now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+
+def timestamp():
+    return int(time.time())
+''', '''\
+from unittest import mock
+
+from solution import RateLimiter, timestamp
+
+
+def test_patched_time():
+    with mock.patch("solution.time.time", return_value=1000.7):
+        assert timestamp() == 1000
+
+
+def test_rate_limiter():
+    rl = RateLimiter(2)
+    with mock.patch("solution.time.time") as fake:
+        fake.return_value = 10.0
+        assert rl.allow() is True
+        fake.return_value = 10.2
+        assert rl.allow() is False
+        fake.return_value = 10.6
+        assert rl.allow() is True
+    assert fake.call_count == 3
+'''),
+    Pair("fix-patch-object-helper", "kodcode", F, '''\
+def fetch_price(symbol):
+    raise RuntimeError("no network in tests")
+
+
+def portfolio_value(holdings):
+    return sum(fetch_price(sym) * qty for sym, qty in holdings.items())
+''', '''\
+from unittest import mock
+
+import solution
+
+
+def test_patch_object():
+    prices = {"AAA": 10.0, "BBB": 2.5}
+    with mock.patch.object(solution, "fetch_price", side_effect=prices.__getitem__) as fake:
+        assert solution.portfolio_value({"AAA": 2, "BBB": 4}) == 30.0
+    assert fake.call_count == 2
+    fake.assert_any_call("AAA")
+
+
+def test_monkeypatch_setattr(monkeypatch):
+    monkeypatch.setattr(solution, "fetch_price", lambda s: 1.0)
+    assert solution.portfolio_value({"X": 3}) == 3.0
+'''),
+    Pair("fix-patch-random", "bigcodebench", F, '''\
+import random
+
+
+def task_func(n, sides=6):
+    rolls = [random.randint(1, sides) for _ in range(n)]
+    return rolls, sum(rolls)
+''', '''\
+import unittest
+from unittest.mock import patch
+
+from solution import task_func
+
+
+class TestDice(unittest.TestCase):
+    @patch("solution.random.randint")
+    def test_patched(self, mock_randint):
+        mock_randint.side_effect = [1, 6, 3]
+        rolls, total = task_func(3)
+        self.assertEqual(rolls, [1, 6, 3])
+        self.assertEqual(total, 10)
+        mock_randint.assert_called_with(1, 6)
+
+    def test_seeded(self):
+        import random
+        random.seed(0)
+        rolls, total = task_func(5, sides=2)
+        self.assertTrue(all(r in (1, 2) for r in rolls))
+        self.assertEqual(total, sum(rolls))
+'''),
+    Pair("fix-patch-subprocess", "bigcodebench", F, '''\
+import subprocess
+
+
+def task_func(host):
+    result = subprocess.run(["ping", "-c", "1", host], capture_output=True, text=True)
+    return "up" if result.returncode == 0 else "down"
+''', '''\
+import unittest
+from unittest.mock import MagicMock, patch
+
+from solution import task_func
+
+
+class TestPing(unittest.TestCase):
+    @patch("solution.subprocess.run")
+    def test_up(self, mock_run):
+        mock_run.return_value = MagicMock(returncode=0, stdout="ok")
+        self.assertEqual(task_func("example.org"), "up")
+        args, kwargs = mock_run.call_args
+        self.assertEqual(args[0], ["ping", "-c", "1", "example.org"])
+        self.assertTrue(kwargs["capture_output"])
+
+    @patch("solution.subprocess.run")
+    def test_down(self, mock_run):
+        mock_run.return_value.returncode = 1
+        self.assertEqual(task_func("nowhere"), "down")
+'''),
+    Pair("fix-patch-os-path", "bigcodebench", F, '''\
+import os
+
+
+def task_func(path):
+    if not os.path.exists(path):
+        return "missing"
+    return "dir" if os.path.isdir(path) else "file"
+''', '''\
+import unittest
+from unittest import mock
+
+from solution import task_func
+
+
+class TestKind(unittest.TestCase):
+    def test_missing(self):
+        with mock.patch("os.path.exists", return_value=False):
+            self.assertEqual(task_func("/anything"), "missing")
+
+    def test_dir(self):
+        with mock.patch("solution.os.path.exists", return_value=True), \\
+             mock.patch("solution.os.path.isdir", return_value=True):
+            self.assertEqual(task_func("/x"), "dir")
+
+    def test_real(self):
+        self.assertEqual(task_func("/"), "dir")
+'''),
+    Pair("fix-caplog", "kodcode", F, '''\
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def process(items):
+    done = 0
+    for item in items:
+        if item < 0:
+            logger.warning("skipping negative item %s", item)
+            continue
+        logger.info("processing %s", item)
+        done += 1
+    return done
+''', '''\
+import logging
+
+from solution import process
+
+
+def test_warning_logged(caplog):
+    with caplog.at_level(logging.INFO):
+        assert process([1, -2, 3]) == 2
+    assert "skipping negative item -2" in caplog.text
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].name == "solution"
+
+
+def test_info_messages(caplog):
+    caplog.set_level(logging.INFO, logger="solution")
+    process([5])
+    assert caplog.messages == ["processing 5"]
+'''),
+    Pair("fix-assert-logs-unittest", "bigcodebench", F, '''\
+import logging
+
+
+def task_func(values):
+    log = logging.getLogger("stats")
+    if not values:
+        log.error("no values")
+        return None
+    avg = sum(values) / len(values)
+    log.info("average is %.1f", avg)
+    return avg
+''', '''\
+import unittest
+
+from solution import task_func
+
+
+class TestLogs(unittest.TestCase):
+    def test_info(self):
+        with self.assertLogs("stats", level="INFO") as cm:
+            self.assertEqual(task_func([1, 2]), 1.5)
+        self.assertEqual(cm.output, ["INFO:stats:average is 1.5"])
+
+    def test_error(self):
+        with self.assertLogs("stats", level="ERROR"):
+            self.assertIsNone(task_func([]))
+'''),
+    Pair("fix-setenv", "kodcode", F, '''\
+import os
+
+
+def get_config():
+    return {
+        "debug": os.environ.get("APP_DEBUG", "0") == "1",
+        "workers": int(os.getenv("APP_WORKERS", "4")),
+    }
+''', '''\
+from solution import get_config
+
+
+def test_defaults(monkeypatch):
+    monkeypatch.delenv("APP_DEBUG", raising=False)
+    monkeypatch.delenv("APP_WORKERS", raising=False)
+    assert get_config() == {"debug": False, "workers": 4}
+
+
+def test_env(monkeypatch):
+    monkeypatch.setenv("APP_DEBUG", "1")
+    monkeypatch.setenv("APP_WORKERS", "16")
+    assert get_config() == {"debug": True, "workers": 16}
+'''),
+    Pair("fix-patch-dict-environ", "bigcodebench", F, '''\
+import os
+
+
+def task_func():
+    return os.environ.get("GREETING", "hello") + ", " + os.environ.get("USER_NAME", "world")
+''', '''\
+import os
+import unittest
+from unittest import mock
+
+from solution import task_func
+
+
+class TestEnv(unittest.TestCase):
+    @mock.patch.dict(os.environ, {"GREETING": "hi", "USER_NAME": "ann"})
+    def test_patched(self):
+        self.assertEqual(task_func(), "hi, ann")
+
+    def test_default(self):
+        with mock.patch.dict(os.environ, {}, clear=True):
+            self.assertEqual(task_func(), "hello, world")
+'''),
+    Pair("fix-monkeypatch-constant", "kodcode", F, '''\
+MAX_ITEMS = 3
+
+
+def take_allowed(items):
+    return items[:MAX_ITEMS]
+
+
+def limit():
+    return MAX_ITEMS
+''', '''\
+import solution
+
+
+def test_default():
+    assert solution.take_allowed(list(range(10))) == [0, 1, 2]
+
+
+def test_patched_constant(monkeypatch):
+    monkeypatch.setattr(solution, "MAX_ITEMS", 5)
+    assert solution.limit() == 5
+    assert solution.take_allowed(list(range(10))) == [0, 1, 2, 3, 4]
+
+
+def test_restored():
+    assert solution.limit() == 3
+'''),
+    Pair("fix-chdir-relative-file", "kodcode", F, '''\
+import os
+
+
+def write_report(lines, name="report.txt"):
+    with open(name, "w") as f:
+        f.write("\\n".join(lines))
+    return os.path.abspath(name)
+''', '''\
+from solution import write_report
+
+
+def test_relative_write(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_report(["a", "b"])
+    assert (tmp_path / "report.txt").read_text() == "a\\nb"
+    assert path == str(tmp_path / "report.txt")
+'''),
+    Pair("fix-mock-open", "bigcodebench", F, '''\
+def task_func(path):
+    with open(path) as f:
+        header = f.readline().strip()
+    return header.split(",")
+''', '''\
+import unittest
+from unittest.mock import mock_open, patch
+
+from solution import task_func
+
+
+class TestHeader(unittest.TestCase):
+    def test_mock_open(self):
+        with patch("builtins.open", mock_open(read_data="a,b,c\\n1,2,3\\n")) as m:
+            self.assertEqual(task_func("data.csv"), ["a", "b", "c"])
+        m.assert_called_once_with("data.csv")
+'''),
+    Pair("fix-tempfile-named", "bigcodebench", F, '''\
+import hashlib
+
+
+def task_func(path, algorithm="sha256"):
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(4096), b""):
+            h.update(block)
+    return h.hexdigest()
+''', '''\
+import hashlib
+import os
+import tempfile
+import unittest
+
+from solution import task_func
+
+
+class TestHash(unittest.TestCase):
+    def test_hash_file(self):
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(b"hello")
+            name = f.name
+        try:
+            self.assertEqual(task_func(name), hashlib.sha256(b"hello").hexdigest())
+            self.assertEqual(task_func(name, "md5"), hashlib.md5(b"hello").hexdigest())
+        finally:
+            os.remove(name)
+
+    def test_tempdir(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "empty")
+            open(p, "wb").close()
+            self.assertEqual(task_func(p), hashlib.sha256(b"").hexdigest())
+'''),
+    Pair("fix-input-loop-mock", "apps", F, '''\
+def main():
+    total = 0
+    while True:
+        line = input()
+        if line == "end":
+            break
+        total += int(line)
+    print(total)
+''', '''\
+from unittest import mock
+
+from solution import main
+
+
+def test_main(capsys):
+    with mock.patch("builtins.input", side_effect=["1", "2", "39", "end"]):
+        main()
+    assert capsys.readouterr().out.strip() == "42"
+'''),
+    Pair("fix-patch-datetime-helper", "kodcode", F, '''\
+from datetime import date
+
+
+def today():
+    return date.today()
+
+
+def greeting():
+    d = today()
+    return "Happy New Year!" if (d.month, d.day) == (1, 1) else f"Today is {d.isoformat()}"
+''', '''\
+from datetime import date
+
+import solution
+
+
+def test_new_year(monkeypatch):
+    monkeypatch.setattr(solution, "today", lambda: date(2025, 1, 1))
+    assert solution.greeting() == "Happy New Year!"
+
+
+def test_other_day(monkeypatch):
+    monkeypatch.setattr(solution, "today", lambda: date(2025, 3, 4))
+    assert solution.greeting() == "Today is 2025-03-04"
+'''),
+]
