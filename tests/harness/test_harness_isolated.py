@@ -85,12 +85,12 @@ def test_xpassed():
     assert add(1, 1) == 2
 
 
-def test_fresh_process_a():
+def test_state_carries_a():
     assert count() == 1
 
 
-def test_fresh_process_b():
-    assert count() == 1
+def test_state_carries_b():
+    assert count() == 2
 '''
 
 
@@ -106,7 +106,7 @@ def test_every_outcome_kind_is_reported(basic) -> None:
         "test_passes": "passed", "test_fails": "failed", "test_types_survive": "passed",
         "test_exception_maps_to_builtin": "passed", "test_setup_error": "error",
         "test_skipped": "skipped", "test_xfailed": "xfailed", "test_xpassed": "xpassed",
-        "test_fresh_process_a": "passed", "test_fresh_process_b": "passed",
+        "test_state_carries_a": "passed", "test_state_carries_b": "passed",
     }
     assert report.mode == "isolated" and len(report.collected or []) == 10
 

@@ -801,27 +801,21 @@ def _prepare(wire: Any, solution_dir: str) -> None:
     root.setLevel(logging.WARNING)
 
 
-def serve(wire: Any, fd: int, solution_dir: str) -> None:
-    """A test child started on its own (not a fork of a template): say it is ready, then
-    answer requests on the socket ``fd`` until it closes."""
-    _prepare(wire, solution_dir)
-    sock = socket.socket(fileno=fd)
-    server = Server(wire, sock)
-    server.send({"ready": True})
-    server.serve()
-
-
 def serve_template(wire: Any, fd: int, solution_dir: str) -> None:
     """The template: answer requests on the socket ``fd`` (collection time), and on a
     ``fork`` request (which brings a new socket) fork a test child that serves that
-    socket from this process's state."""
+    socket the same way (it may become the next test's template)."""
     _prepare(wire, solution_dir)
-    sock = socket.socket(fileno=fd)
-    server = Server(wire, sock)
+    server = Server(wire, socket.socket(fileno=fd))
     server.send({"ready": True})
+    _loop(server)
+
+
+def _loop(server: Server) -> None:
+    wire = server.wire
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+            data, fds, _, _ = socket.recv_fds(server.sock, 1 << 20, 2)
         except OSError:
             return
         if not data:
@@ -843,8 +837,7 @@ def serve_template(wire: Any, fd: int, solution_dir: str) -> None:
                     server.send({"fault": "a fork needs its socket"})
                     continue
                 child_fd, fds = fds[0], []
-                if _fork_child(server, sock, child_fd):
-                    return  # in the child, once its socket closed
+                _fork_child(server, child_fd)
                 continue
             if not isinstance(message, dict):
                 server.send({"fault": "malformed request"})
@@ -856,24 +849,24 @@ def serve_template(wire: Any, fd: int, solution_dir: str) -> None:
             return
 
 
-def _fork_child(server: Server, template_sock: socket.socket, child_fd: int) -> bool:
-    """Fork a test child serving ``child_fd``. True in the child once it is done."""
+def _fork_child(server: Server, child_fd: int) -> None:
+    """Fork a test child serving ``child_fd``; in the child, never returns."""
     sys.stdout.flush()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the template reaps no one: the kernel does
     pid = os.fork()
     if pid:
         os.close(child_fd)
         server.send({"forked": True})
-        return False
+        return
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        template_sock.close()
+        server.sock.close()
         server.sock = socket.socket(fileno=child_fd)
         server.buf = bytearray()
         server.base = server.next_hid
-        server.send({"ready": True})
-        server.serve()
+        server.send({"ready": True, "base": server.base})
+        _loop(server)
     except BaseException:  # noqa: BLE001 - a child never returns into the template's loop
         os._exit(1)
     os._exit(0)

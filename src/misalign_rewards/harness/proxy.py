@@ -10,16 +10,18 @@ Processes (all of the untrusted uid, started through the zygote):
 
 - the *template* imports the solution once per job (import-time work is charged once, as
   in plain pytest) and answers what test modules ask while pytest collects them;
-- each test gets a *test child*, a fork of the template in a session of its own, so every
-  test starts from the freshly imported state (plus what collection did). When the test
-  ends the child is killed, and so is every other process of the untrusted uid but the
-  template (:meth:`procs.Zygote.end`); when that cannot be done without killing the
-  template too, the template goes and the next test imports the solution again.
+- each test gets a *test child*, a fork of the template in a session of its own. When the
+  test ends, the child becomes the template the next test forks from (module state
+  carries from test to test, as in plain pytest), and every other process of the
+  untrusted uid is killed (:meth:`procs.Zygote.end_test`); a child that faulted is
+  dropped instead, and the next test forks from the state before it. When the sweep
+  cannot spare the template (a process that keeps forking outruns it), the template goes
+  too and the next test imports the solution again.
 
-Handles name objects by a number in the table of the process that made them. Those the
-template made (during collection) are valid in every later test; those a test child made
-die with it, and using one in a later test (a module-scoped fixture holding a solution
-object) fails that test with the ``needs_inprocess`` reason.
+Handles name objects by a number in the table of the process that made them; a process
+holds its own objects and those of every process it was forked from (its *chain*). A
+handle whose process is no longer in the chain (its test's process died) cannot be used:
+the test that tries fails with the ``needs_inprocess`` reason.
 
 Trusted objects never cross. A test's callable (a lambda, a key function, a bound method,
 a mock), a trusted text stream or a trusted iterator given to the solution becomes a
@@ -44,7 +46,6 @@ import io
 import logging
 import os
 import select
-import signal
 import socket
 import struct
 import sys
@@ -80,10 +81,16 @@ class _Stale(wire.WireError):
 class _Proc:
     """One untrusted process, reached over a stream socket."""
 
-    def __init__(self, sock: socket.socket, pid: int | None, scope: tuple[str, int]) -> None:
+    def __init__(self, sock: socket.socket, pid: int | None, scope: tuple[str, int],
+                 chain: tuple[tuple[int, Any], ...] = ()) -> None:
         self.sock = sock
         self.pid = pid
         self.scope = scope
+        #: whose objects this process holds: (first handle number, scope) of itself and of
+        #: every process it was forked from, oldest first
+        self.chain = chain or ((0, scope),)
+        #: scopes in the chain, for a quick membership test
+        self.scopes = frozenset(sc for _, sc in self.chain)
         self.buf = bytearray()
         self.ready = False
         self.exit_code: int | None = None
@@ -267,11 +274,19 @@ class Broker:
         self._await_ready(proc)
         return proc
 
-    def _await_ready(self, proc: _Proc, *, creds: bool = False) -> None:
+    def _await_ready(self, proc: _Proc, *, creds: bool = False) -> int:
+        """Wait for a new process's first message; returns the first handle number it
+        will give out (a fork continues its parent's numbering)."""
         first = proc.line(time.monotonic() + SETUP_S, "the solution process did not start", creds=creds)
-        if first != b'{"ready":true}':
+        try:
+            hello = wire.loads(first)
+        except wire.WireError:
+            hello = None
+        if not isinstance(hello, dict) or hello.get("ready") is not True:
             raise SolutionFault("the solution process did not start properly")
         proc.ready = True
+        base = hello.get("base", 0)
+        return base if type(base) is int and base >= 0 else 0
 
     def _fork_child(self, template: _Proc) -> _Proc:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -292,10 +307,12 @@ class Broker:
             reply = template.line(time.monotonic() + SETUP_S, "the template did not fork")
             if reply != b'{"forked":true}':
                 raise SolutionFault("the template did not fork properly")
-            self._await_ready(child, creds=True)
+            base = self._await_ready(child, creds=True)
         except BaseException:
             child.close()
             raise
+        child.chain = template.chain + ((base, child.scope),)
+        child.scopes = frozenset(sc for _, sc in child.chain)
         return child
 
     def _current(self) -> _Proc:
@@ -497,14 +514,21 @@ class Broker:
             return {"raise": self._encode(TypeError(f"the test's callable returned what cannot cross: {exc}"))}
 
     # -- encoding ----------------------------------------------------------------------
+    def _now(self) -> _Proc | None:
+        """The process requests go to now, if it exists yet (see :meth:`_current`)."""
+        if self.collecting or self._last or self._child is None:
+            return self._template
+        return self._child
+
     def _scope_live(self, scope: Any) -> bool:
-        if scope == ("g", self._gen) and self._template is not None:
-            return True
-        return self._child is not None and scope == self._child.scope and not self.collecting
+        """Whether objects of ``scope`` exist in the process requests go to (a test's
+        child holds what its template held)."""
+        proc = self._now()
+        return proc is not None and scope in proc.scopes
 
     def _tid(self, obj: Any) -> int:
-        scope = self._template.scope if self.collecting and self._template is not None else \
-            (self._child.scope if self._child is not None else ("g", self._gen))
+        proc = self._now()
+        scope = proc.scope if proc is not None else ("g", self._gen)
         key = (scope, id(obj))
         tid = self._trusted_ids.get(key)
         if tid is None or self._trusted.get(tid, (None, None))[1] is not obj:
@@ -520,9 +544,8 @@ class Broker:
         if isinstance(value, Handle):
             scope = object.__getattribute__(value, "_h_scope")
             if not self._scope_live(scope):
-                raise _Stale("an object the solution made in an earlier test (a module- or "
-                             "session-scoped fixture?) cannot be used in a later one: each test "
-                             "starts from a fresh process")
+                raise _Stale("an object the solution made in a process that has died (an earlier "
+                             "test that timed out, crashed or faulted) cannot be used any more")
             return {"$": "ref", "v": object.__getattribute__(value, "_h_n")}
         if isinstance(value, type) and "_mr_key" in getattr(value, "__dict__", {}):
             return self._class_target(value)
@@ -574,7 +597,7 @@ class Broker:
             return {"$": "path", "v": [module, *qualname.split(".")]}
         scope, n = key
         if not self._scope_live(scope):
-            raise _Stale(f"the class {cls.__qualname__} was made in an earlier test")
+            raise _Stale(f"the class {cls.__qualname__} was made in a process that has died")
         return {"$": "ref", "v": n}
 
     def _trusted_exception(self, exc: BaseException) -> dict[str, Any]:
@@ -609,12 +632,17 @@ class Broker:
             self.code_s += time.monotonic() - t0
 
     def _scope_of(self, ref: Any) -> tuple[Any, int]:
-        if type(ref) is not list or len(ref) != 2 or type(ref[0]) is not int or type(ref[1]) is not bool:
+        """The scope of a handle number the current process sent: the process in its
+        chain that gave that number out."""
+        if type(ref) is not list or len(ref) != 2 or type(ref[0]) is not int or ref[0] < 0:
             raise wire.WireError("bad reference")
-        proc = self._template if self.collecting or self._child is None else self._child
+        proc = self._now()
         if proc is None:
             raise wire.WireError("a reference from no process")
-        scope = ("g", self._gen) if (ref[1] or proc is self._template) else proc.scope
+        scope = proc.chain[0][1]
+        for start, sc in proc.chain:
+            if ref[0] >= start:
+                scope = sc
         return scope, ref[0]
 
     def _decode_object(self, tag: str, v: Any, decode_one: Any) -> Any:
@@ -901,46 +929,59 @@ class Broker:
         self._last = last
 
     def end_test(self) -> None:
-        """Kill this test's child and, if any solution process ran since the last sweep,
-        every process of the untrusted uid but the template (one round trip to the
-        zygote)."""
+        """The test is over. Its child (a fork of the template, carrying what the test
+        did to the solution's state) becomes the template the next test forks from, as
+        module state carries from test to test in plain pytest; every other process of
+        the untrusted uid is killed (one round trip to the zygote). A child that faulted
+        was dropped already: the next test forks from the state before this one."""
         child, self._child = self._child, None
-        if child is not None:
-            child.close()
-        if self._last and self._template is not None:
-            # It served the last test itself: it goes now, like a test's child.
-            child, self._template = self._template, None
-            child.close()
-            self._dirty = True
-        template_pid = self._template.pid if self._template is not None else None
+        old = self._template
+        if self._last:
+            # The template served the last test itself: nothing is kept.
+            child, old, self._template = old, None, None
+            keep = None
+        else:
+            keep = child if child is not None else old
         if self._contained and self._dirty:
-            pid = child.pid if child is not None else None
-            groups = frozenset(self._ended | ({template_pid} if template_pid else set()))
-            if template_pid is not None:
-                seen, spared = procs.sweep_sparing(self._zygote, pid=pid, groups=groups, spare=template_pid)
+            groups = frozenset(self._ended | {p.pid for p in (child, old) if p is not None and p.pid})
+            if keep is not None and keep.pid is not None:
+                seen, spared = procs.sweep_sparing(self._zygote, pid=None, groups=groups, spare=keep.pid)
             else:
+                pid = child.pid if child is not None else None
                 seen, gone = procs.sweep(self._zygote, pid=pid, groups=groups)
                 self.sweep_failed = self.sweep_failed or not gone
                 spared = False
             self.stray_processes += seen
-            if template_pid is not None and not spared:
-                self._template.close()  # type: ignore[union-attr]
-                self._template = None
-        elif child is not None and child.pid is not None:
-            self._zygote.end(child.pid, sweep=False)
-        # Objects and trusted callables of the ended child are gone with it.
-        if child is not None:
-            scope = child.scope
-            for key in [k for k in self._handles if k[0] == scope]:
-                del self._handles[key]
-            for tid in [t for t, (s, _) in self._trusted.items() if s == scope]:
-                del self._trusted[tid]
-            self._trusted_ids = {k: t for k, t in self._trusted_ids.items() if k[0] != scope}
+        else:
+            spared = keep is not None
+            if keep is child and old is not None and old.pid is not None:
+                self._zygote.end(old.pid, sweep=False)
+            elif keep is None and child is not None and child.pid is not None:
+                self._zygote.end(child.pid, sweep=False)
+        for proc in (child, old):
+            if proc is not None and proc is not keep:
+                proc.close()
+        if keep is not None and not spared:
+            keep.close()
+            keep = None
+        self._template = keep
+        if keep is None:
+            self._forget(set())
+        else:
+            self._forget(keep.scopes)
         self._raised.clear()
         self._ended.clear()
         self._dirty = False
         self.faults = []
         self._abort = None
+
+    def _forget(self, live: set[Any] | frozenset[Any]) -> None:
+        """Drop handles and trusted callables of processes that are gone."""
+        for key in [k for k in self._handles if k[0] not in live]:
+            del self._handles[key]
+        for tid in [t for t, (s, _) in self._trusted.items() if s not in live]:
+            del self._trusted[tid]
+        self._trusted_ids = {k: t for k, t in self._trusted_ids.items() if k[0] in live}
 
     def close(self) -> None:
         """The end of the run: the template goes too (the final sweep kills it anyway)."""

@@ -11,8 +11,9 @@ answers requests over a unix socket:
             closed, oom_score_adj 1000 (so the memory limit takes the solution, not the
             harness), no supplementary groups, the untrusted uid and gid, no_new_privs,
             the given working directory and environment; then run the target
-            (``child``: answer calls; ``inprocess``: the advisory pytest run; ``exec``: a
-            program with pipes for stdin and stdout, for contest-style cases)
+            (``template``: isolated mode's solution process; ``inprocess``: the advisory
+            pytest run; ``exec``: a program with pipes for stdin and stdout, for
+            contest-style cases)
     reap    wait (bounded) for a child and say how it ended
     end     kill a child's process group and reap it; then, if asked, count what else of
             the untrusted uid is alive and kill all of it (:func:`procs.kill_all_of`):
@@ -101,8 +102,6 @@ def _exec_program(args: dict[str, Any]) -> None:
 def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
     if target == "exec":
         _exec_program(args)
-    elif target == "child":
-        child.serve(wire, 3, str(args["solution_dir"]))
     elif target == "template":
         child.serve_template(wire, 3, str(args["solution_dir"]))
     elif target == "inprocess":
@@ -143,8 +142,8 @@ def _end(request: dict[str, Any], children: _Children) -> dict[str, Any]:
     sweep = bool(request.get("sweep")) and os.geteuid() == 0  # only the sandbox's trusted side
     groups = frozenset(g for g in request.get("groups") or () if isinstance(g, int))
     spare = request.get("spare")
-    # Only a process this zygote started can be spared (isolated mode's template).
-    spare = spare if isinstance(spare, int) and spare in children.started else None
+    # Isolated mode's template: the one untrusted process the harness keeps between tests.
+    spare = spare if isinstance(spare, int) and spare > 1 else None
     if pid is not None:
         groups |= {pid}
     if spare is not None:
@@ -167,8 +166,6 @@ class _Children:
 
     def __init__(self) -> None:
         self.status: dict[int, int] = {}
-        #: pids of children started and not yet seen to end
-        self.started: set[int] = set()
 
     def collect(self) -> None:
         while True:
@@ -179,7 +176,6 @@ class _Children:
             if pid == 0:
                 return
             self.status[pid] = os.waitstatus_to_exitcode(st)
-            self.started.discard(pid)
             if len(self.status) > 10_000:
                 self.status.pop(next(iter(self.status)))
 
@@ -211,7 +207,6 @@ def serve(sock: socket.socket) -> None:
                 # An exit status kept for an earlier child with this pid (the counter
                 # wrapped) is not this child's.
                 children.status.pop(pid, None)
-                children.started.add(pid)
                 reply: dict[str, Any] = {"pid": pid}
             elif op == "reap":
                 reply = {"status": children.wait(int(request["pid"]), float(request["timeout_s"]))}
