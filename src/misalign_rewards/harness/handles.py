@@ -73,10 +73,23 @@ class _RemoteAttr:
 
 
 def _binary(name: str) -> Any:
+    import operator
+
+    local = {"divmod": divmod, "pow": pow, "and": operator.and_, "or": operator.or_}.get(name) or \
+        getattr(operator, name, None)
+
     def forward(self: Handle, other: Any) -> Any:
+        if not isinstance(other, Handle) and local is not None:
+            p = _proj(self)
+            if p is not _NO:
+                return local(p, other)  # with the test's data: from the builtin value, here
         return _b(self).do(name, self, other)
 
     def reflected(self: Handle, other: Any) -> Any:
+        if not isinstance(other, Handle) and local is not None:
+            p = _proj(self)
+            if p is not _NO:
+                return local(other, p)
         return _b(self).do(name, other, self)
 
     return forward, reflected
@@ -194,6 +207,14 @@ class Handle:
         return _b(self).do("enter", self)
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> Any:
+        if et is not None and (issubclass(et, AssertionError) or not issubclass(et, Exception)):
+            # A failed check of the test's (or pytest's own outcome): the solution's
+            # __exit__ runs (its clean-up), without the text, and cannot suppress it.
+            suppressed = _b(self).do("exit", self, AssertionError, None, None)
+            if suppressed:
+                _b(self).gaming.append(f"{type(self).__qualname__}.__exit__ tried to suppress the "
+                                       "test's own failed check")
+            return False
         return _b(self).do("exit", self, et, ev, None)
 
     def __copy__(self) -> Any:

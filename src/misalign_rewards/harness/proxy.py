@@ -175,6 +175,33 @@ def _mirror(old: Any, new: Any) -> None:
         old.update(new)
 
 
+def _defeats(before: Any, after: Any, returned: Any) -> bool:
+    """Whether a call that returned the container ``returned`` changed an argument from
+    ``before`` to ``after`` in a way that only serves to defeat a test computing its
+    expected value from the argument: emptied or flattened while returning (almost)
+    nothing, or given contents it did not hold before while returning exactly them.
+    Reordering (an in-place sort) and removing elements are what honest in-place
+    functions do."""
+    if _collapsed(before, after) and len(returned) <= 1:
+        return True
+    try:
+        if returned != after and not (type(after) is list and list(returned) == after):
+            return False
+        if type(before) is list:
+            pool = list(before)
+            for x in after:
+                if x in pool:
+                    pool.remove(x)
+                else:
+                    return True  # a value the argument never held
+            return _collapsed(before, after)
+        if type(before) in (set, dict):
+            return not set(after) <= set(before) or _collapsed(before, after)
+    except Exception:  # noqa: BLE001 - values that cannot be compared: not this check's business
+        return False
+    return False
+
+
 def _collapsed(before: Any, after: Any) -> bool:
     """Whether an argument went from holding different things to holding (almost)
     nothing: emptied, cut to one element, or every element made the same."""
@@ -428,7 +455,9 @@ class Broker:
             if answer.get("cannot_cross") is True:
                 self.cannot_cross.append(text)
             return self.fault(text)
-        if answer.get("aborted") is True and self._abort is not None:
+        if self._abort is not None and self._depth <= 1:
+            # A callback ended with something that must end the test (pytest.fail, a
+            # skip, a failed assertion): it does, whatever the solution did with it.
             abort, self._abort = self._abort, None
             raise abort
         if isinstance(answer.get("suspect"), str):
@@ -503,10 +532,15 @@ class Broker:
             fn = target
         try:
             result = fn(*args, **kwargs)
+        except AssertionError as exc:
+            # A check the test made: it fails the test. The solution never sees its text
+            # (it may hold the expected value) and cannot catch it away.
+            self._abort = self._abort or exc
+            return {"raise": None, "abort": True}
         except Exception as exc:  # noqa: BLE001 - the callback's exception goes to the solution
             return {"raise": self._encode(exc)}
         except BaseException as exc:  # pytest.fail/skip, SolutionFault: ends the test
-            self._abort = exc
+            self._abort = self._abort or exc
             return {"raise": None, "abort": True}
         try:
             return {"ret": self._encode(result)}
@@ -674,7 +708,7 @@ class Broker:
             return self._exception(v, decode_one)
         if tag == "tback":
             entry = self._trusted.get(v) if type(v) is int else None
-            if entry is None:
+            if entry is None or not self._scope_live(entry[0]):
                 raise wire.WireError("a trusted object that was never given")
             return entry[1]
         raise wire.WireError(f"unknown tag {tag!r:.40}")
@@ -883,17 +917,34 @@ class Broker:
             new = self._decode(state)
             if type(new) is not type(target):
                 continue
-            if (type(returned) in (list, tuple, dict, set) and _collapsed(target, new)
-                    and (len(returned) <= 1 or returned == new)):
-                self.gaming.append(f"an argument ({type(target).__name__} of {len(target)}) was emptied "
-                                   f"or flattened in place while the call returned {type(returned).__name__} "
-                                   f"of {len(returned)}: a test that computes the expected value from the "
-                                   "argument would compare against what the solution left there")
+            shown = returned
+            if isinstance(returned, Handle):
+                shown = object.__getattribute__(returned, "_h_proj")
+                if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
+                    shown = self.projection(returned)
+            if type(shown) in (list, tuple, dict, set) and _defeats(target, new, shown):
+                self.gaming.append(f"an argument ({type(target).__name__} of {len(target)}) was emptied, "
+                                   f"flattened or given new contents in place while the call returned "
+                                   f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
+                                   "expected value from the argument would compare against what the "
+                                   "solution left there")
             _mirror(target, new)
 
     def do(self, fn: str, *args: Any) -> Any:
         answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
-        return self._result(answer, next_op=fn == "next")
+        result = self._result(answer, next_op=fn == "next")
+        if fn in _EQUALITY and all(isinstance(a, Handle) for a in args) and type(result) is not bool:
+            self.gaming.append(f"{type(args[0]).__qualname__}.__{fn}__ answered a {type(result).__name__}, "
+                               "not a bool: the test's check would be decided by the solution's object")
+            return self.fault("an equality between the solution's objects did not answer a bool")
+        if fn in _ARITHMETIC and any(not isinstance(a, Handle) for a in args) and _is_data(result):
+            # The test's own value was an operand (``abs(f(x) - expected)``): the solution's
+            # object may not turn it into the data the test then checks.
+            self.gaming.append(f"{type(next(a for a in args if isinstance(a, Handle))).__qualname__}."
+                               f"__{fn}__ with the test's data answered data ({type(result).__name__}): "
+                               "the test's expected value reached the solution as an operand")
+            return self.fault("an operator on a solution object and the test's data answered data")
+        return result
 
     def retype(self, h: Handle, cls: type) -> Handle:
         """The same remote object as an instance of ``cls`` (a test's subclass of a mirror)."""
@@ -1028,6 +1079,21 @@ def _library(name: str) -> Any:
         return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - not importable here: the name is not bound
         return None
+
+
+#: Operators whose answer between two solution objects must be a bool.
+_EQUALITY = frozenset({"eq", "ne"})
+#: Arithmetic the trusted side asks of a solution object without a builtin value.
+_ARITHMETIC = frozenset({"add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift",
+                         "rshift", "and", "or", "xor", "divmod"})
+
+
+def _is_data(value: Any) -> bool:
+    """Plain data, or a solution object holding a builtin value (compared by it)."""
+    if isinstance(value, Handle):
+        return object.__getattribute__(value, "_h_proj") is not handles._NO or \
+            getattr(type(value), "_mr_value_base", None) is not None
+    return not isinstance(value, type) and not callable(value)
 
 
 _STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flush", "getvalue",
