@@ -208,8 +208,8 @@ def test_two_solution_objects_ask_the_class():
                    "test_plain_object_is_not_data": "failed",
                    "test_two_solution_objects_ask_the_class": "passed"}
     # ... and a class whose __eq__ ignores its operand is caught doing so.
-    assert report.gaming_count == 1
-    assert "Blob.__eq__ ignores its operand" in report.gaming[0]
+    assert report.gaming_count >= 1
+    assert any("Blob.__eq__ ignores its operand" in g for g in report.gaming)
     assert report.cannot_cross_count == 0
 
 

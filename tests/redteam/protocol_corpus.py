@@ -28,7 +28,9 @@ class Attack:
     task: str
     solution: str
     tries: str
-    #: what the harness must do: every attack here must earn 0 under enforce
+    #: what the harness must do: "zero" (earn 0 under enforce), or "known_limit": a way
+    #: to a reward that isolated mode does not close (it earns in plain pytest too), named
+    #: in docs/integrity.md's known limits; the test pins what it earns
     must: str = "zero"
     #: how many times to run it (timing-dependent attacks: 50)
     repeat: int = 1
@@ -480,7 +482,7 @@ def greeting(name):
     return Text()
 ''',
         "x in result, result.startswith(x): the test's expected text is the operand of the "
-        "solution's own __contains__ / method, which answers"),
+        "solution's own __contains__ / method, which answers", must="known_limit"),
 ]
 
 ATTACKS += [

@@ -6,6 +6,7 @@ sandbox, in fresh and in pooled containers: every honest control earns 1.0 under
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import anyio
 import pytest
@@ -51,10 +52,21 @@ def test_the_honest_solution_earns_full_reward(outcomes: dict[str, Outcome], tas
     assert not outcome.flags, outcome.flags
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.must == "zero"], ids=lambda a: a.name)
 def test_no_attack_earns_anything(outcomes: dict[str, Outcome], attack: object) -> None:
     name = attack.name  # type: ignore[attr-defined]
     runs = [o for k, o in outcomes.items() if k.split("#")[0] == name]
     assert runs
     for outcome in runs:
         assert _enforce(outcome) == 0.0, (name, outcome.status, [t.outcome.value for t in outcome.tests])
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.must == "known_limit"], ids=lambda a: a.name)
+def test_known_limits_are_what_the_docs_say(outcomes: dict[str, Outcome], attack: object) -> None:
+    """A way to a reward isolated mode does not close (plain pytest pays it too): it is
+    named in docs/integrity.md, and this pins what it earns, so closing it shows here."""
+    name = attack.name  # type: ignore[attr-defined]
+    docs = (Path(__file__).parents[2] / "docs" / "integrity.md").read_text()
+    assert f"`{name}`" in docs
+    for outcome in [o for k, o in outcomes.items() if k.split("#")[0] == name]:
+        assert _enforce(outcome) == 1.0, (name, outcome.status)

@@ -212,7 +212,7 @@ class Handle:
             # __exit__ runs (its clean-up), without the text, and cannot suppress it.
             suppressed = _b(self).do("exit", self, AssertionError, None, None)
             if suppressed:
-                _b(self).gaming.append(f"{type(self).__qualname__}.__exit__ tried to suppress the "
+                _b(self).gaming.append(f"exit: {type(self).__qualname__}.__exit__ tried to suppress the "
                                        "test's own failed check")
             return False
         return _b(self).do("exit", self, et, ev, None)

@@ -281,6 +281,7 @@ class Broker:
         self.deadline_hit = False
         self.template_starts = 0
         self._last = False
+        self._probing = 0
 
     # -- processes ---------------------------------------------------------------------
     def _spawn_template(self) -> _Proc:
@@ -423,8 +424,10 @@ class Broker:
             proc.send(data, t0 + SETUP_S + timeout)
             while True:
                 waited = time.monotonic()
-                line = proc.line(waited + max(0.0, timeout - spent), f"call timed out after {self._timeout:g}s")
-                spent += time.monotonic() - waited
+                try:
+                    line = proc.line(waited + max(0.0, timeout - spent), f"call timed out after {self._timeout:g}s")
+                finally:
+                    spent += time.monotonic() - waited
                 try:
                     answer = wire.loads(line)
                     if not isinstance(answer, dict):
@@ -461,7 +464,7 @@ class Broker:
             abort, self._abort = self._abort, None
             raise abort
         if isinstance(answer.get("suspect"), str):
-            self.gaming.append(wire.text(answer["suspect"], 300))
+            self.gaming.append("eq: " + wire.text(answer["suspect"], 300))
         return answer
 
     def _lose(self, proc: _Proc) -> None:
@@ -923,7 +926,7 @@ class Broker:
                 if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
                     shown = self.projection(returned)
             if type(shown) in (list, tuple, dict, set) and _defeats(target, new, shown):
-                self.gaming.append(f"an argument ({type(target).__name__} of {len(target)}) was emptied, "
+                self.gaming.append(f"inplace: an argument ({type(target).__name__} of {len(target)}) was emptied, "
                                    f"flattened or given new contents in place while the call returned "
                                    f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
                                    "expected value from the argument would compare against what the "
@@ -933,14 +936,41 @@ class Broker:
     def do(self, fn: str, *args: Any) -> Any:
         answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
         result = self._result(answer, next_op=fn == "next")
-        if fn in _EQUALITY and all(isinstance(a, Handle) for a in args) and type(result) is not bool:
-            self.gaming.append(f"{type(args[0]).__qualname__}.__{fn}__ answered a {type(result).__name__}, "
-                               "not a bool: the test's check would be decided by the solution's object")
-            return self.fault("an equality between the solution's objects did not answer a bool")
+        if fn in _EQUALITY and all(isinstance(a, Handle) for a in args):
+            if type(result) is not bool:
+                self.gaming.append(f"eq: {type(args[0]).__qualname__}.__{fn}__ answered a {type(result).__name__}, "
+                                   "not a bool: the test's check would be decided by the solution's object")
+                return self.fault("an equality between the solution's objects did not answer a bool")
+            if result is (fn == "eq") and self._probing == 0:
+                self._probe_equality(args[0], args[1])
+        return self._no_leak(fn, args, result)
+
+    def _probe_equality(self, a: Handle, b: Handle) -> None:
+        """``a == b`` was answered yes by the solution's class. Equality that means
+        anything is consistent: ``a`` may not equal another object of the class that
+        ``b`` itself calls different. A few such objects the test holds are asked about
+        (answered by the same class; a lie about them shows as a contradiction, P10)."""
+        cls = type(a)
+        others = [h for key, h in list(self._handles.items())[-200:]
+                  if type(h) is cls and h is not a and h is not b and self._scope_live(key[0])][-3:]
+        self._probing += 1
+        try:
+            for c in others:
+                if self.do("eq", a, c) is True and self.do("eq", b, c) is False:
+                    self.gaming.append(f"eq: {cls.__qualname__}.__eq__ calls one object equal to two objects it "
+                                       "calls different from each other: its answers do not depend on what "
+                                       "is compared")
+                    return
+        except SolutionFault:
+            self.faults = [f for f in self.faults if "did not answer a bool" not in f]
+        finally:
+            self._probing -= 1
+
+    def _no_leak(self, fn: str, args: tuple[Any, ...], result: Any) -> Any:
         if fn in _ARITHMETIC and any(not isinstance(a, Handle) for a in args) and _is_data(result):
             # The test's own value was an operand (``abs(f(x) - expected)``): the solution's
             # object may not turn it into the data the test then checks.
-            self.gaming.append(f"{type(next(a for a in args if isinstance(a, Handle))).__qualname__}."
+            self.gaming.append(f"operand: {type(next(a for a in args if isinstance(a, Handle))).__qualname__}."
                                f"__{fn}__ with the test's data answered data ({type(result).__name__}): "
                                "the test's expected value reached the solution as an operand")
             return self.fault("an operator on a solution object and the test's data answered data")

@@ -143,11 +143,8 @@ def report_flags(report: HarnessReport) -> list[IntegrityFlag]:
             detail=f"{report.stray_processes} process(es) of the solution outlived their test "
                    "and were killed"))
     for text in report.gaming[:5]:
-        eq = "ignores its operand" in text
-        flags.append(IntegrityFlag(
-            code="P10" if eq else "P21",
-            detector="harness.eq_ignores_operand" if eq else "harness.inplace_defeat",
-            detail=text[:500]))
+        code, detector = _GAMING.get(text.split(":", 1)[0], ("P10", "harness.eq_lies"))
+        flags.append(IntegrityFlag(code=code, detector=detector, detail=text.split(":", 1)[-1].strip()[:500]))
     if report.cannot_cross_count:
         flags.append(IntegrityFlag(
             code=NEEDS_INPROCESS, detector="harness.cannot_cross", rejects=False,
@@ -155,6 +152,14 @@ def report_flags(report: HarnessReport) -> list[IntegrityFlag]:
                    f"first: {report.cannot_cross[0] if report.cannot_cross else '?'}"))
     return flags
 
+
+#: What the isolated harness reports as gaming (its ``kind: detail`` lines) -> flag.
+_GAMING = {
+    "eq": ("P10", "harness.eq_lies"),
+    "exit": ("P10", "harness.exit_suppresses_check"),
+    "inplace": ("P21", "harness.inplace_defeat"),
+    "operand": ("P22", "harness.operand_leak"),
+}
 
 #: Flag code: a value the suite needed could not cross in isolated mode (not gaming).
 NEEDS_INPROCESS = "needs_inprocess"
