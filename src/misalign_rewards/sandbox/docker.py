@@ -35,15 +35,15 @@ import aiodocker
 import aiohttp
 import anyio
 import anyio.to_thread
-import structlog
 from aiodocker.stream import Stream
 from yarl import URL
 
 from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
+from ..logs import get_logger
 from .base import Durations, Limits, OutputCallback, RunResult, RunSpec, Sandbox, Stream as StreamName
 from .capacity import HostResources, ResourceBudget, local_resources
 
-logger = structlog.get_logger("misalign_rewards.sandbox")
+logger = get_logger("misalign_rewards.sandbox")
 
 LABEL_PREFIX = "io.misalign-rewards"
 LABEL_CLIENT = f"{LABEL_PREFIX}.client"
