@@ -116,7 +116,7 @@ def engine_errors(endpoint: str, *, image: str | None = None, action: str = "cal
         if exc.status == 404 and image is not None and "image" in message.lower():
             raise ImageNotFound(
                 f"image {image!r} is not on the engine at {endpoint}: build it with "
-                f"'containers/build_and_push.sh --build-only' or pull it"
+                f"'misalign-rewards build' (or, in a checkout, 'containers/build_and_push.sh --build-only') or pull it"
             ) from exc
         raise EngineError(f"engine at {endpoint} refused to {action}: {exc.status} {message}") from exc
     except (aiohttp.ClientConnectionError, ConnectionError, FileNotFoundError) as exc:
