@@ -160,3 +160,50 @@ def test_reward_loop_remote_manager_ships_the_adapter_to_ray_workers(tmp_path: P
     finally:
         ray.shutdown()
     assert [o["reward_score"] for o in outputs] == EXPECTED
+
+
+# -- prime_code parity (issue 26 item 8): verl's own scorer and ours on the same rows ----------
+
+ADD_HALF = "```python\ndef add(a, b):\n    return a + b if a < 3 else 0\n```"   # passes the cases with a < 3
+PARITY_ROWS = [
+    # call-based, verl's shapes: JSON-per-line inputs, outputs the JSON of a one-element list
+    ({"fn_name": "add", "inputs": ["1\n2", "2\n2", "5\n-5", "7\n1"], "outputs": ["[3]", "[4]", "[0]", "[8]"]},
+     [ADD, ADD_HALF]),
+    # stdin
+    ({"inputs": ["1 2\n", "3 4\n", "0 3\n"], "outputs": ["3\n", "7\n", "3\n"]},
+     ["```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+      "```python\na, b = map(int, input().split())\nprint(3)\n```"]),
+]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("continuous", [False, True])
+def test_prime_code_scores_as_verl_s_own_scorer(continuous: bool, python_image: str) -> None:
+    """Binary, and verl's continuous=True as the pass_rate policy (over fewer than ten
+    cases the two count the same cases)."""
+    import json
+
+    from verl.utils.reward_score import prime_code
+
+    policy = "pass_rate" if continuous else "binary"
+    score = make_verl_compute_score(Settings(python_image=python_image, reward_policy=policy), returns="score")
+    try:
+        for truth, programs in PARITY_ROWS:
+            for program in programs:
+                try:
+                    theirs, _ = prime_code.compute_score(program, json.dumps(truth), continuous=continuous)
+                except UnboundLocalError:
+                    # verl 0.9.1's binary path ends this way for a program that fails a case
+                    # (its metadata_list is set only when continuous): its managers score 0
+                    assert not continuous
+                    theirs = 0.0
+                ours = score("codecontests", program, json.dumps(truth))
+                if continuous and "fn_name" in truth and theirs != 1.0:
+                    # verl's per-case pass drops fn_name (it judges each call-based case as
+                    # stdin), so its fraction is 0 unless every case passes: ours is the
+                    # fraction of cases passed
+                    assert ours == 0.75 and theirs == 0.0, (ours, theirs)
+                    continue
+                assert ours == float(theirs), (truth, program, ours, theirs)
+    finally:
+        score.close()
