@@ -44,4 +44,4 @@ if [[ ! -f "$stamp" ]]; then
   "${pip[@]}" -e '.[test,server]'
   rm -f "$venv"/.installed-* && touch "$stamp"
 fi
-echo "$root/$venv/bin/python"
+echo "$(cd "$venv" && pwd)/bin/python"
