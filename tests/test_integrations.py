@@ -191,3 +191,54 @@ async def test_trl_raises_when_asked_and_reads_per_row_columns(python_image: str
     got = await reward(["def neg(x):\n    return -x\n"] * 2, tests=[two, two], mode=["isolated", "inprocess"],
                        expected_tests=[["test_solution.py::test_neg"], None], timeout_s=[20, 20])
     assert got == [1.0, 0.0]  # the first row expects only the test that passes
+
+
+# -- issue 23: inside the trainers' own processes ---------------------------------------------
+
+_EXITS = """
+import os, sys
+from misalign_rewards import Settings, make_verl_compute_score
+score = make_verl_compute_score(Settings(python_image=sys.argv[1], isolation="pooled"))
+print(os.getpid(), score("code", "def neg(x):\\n    return -x\\n", {tests!r})["score"], flush=True)
+# no score.close(): verl never calls it
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("isolation", ["pooled"])
+def test_a_process_that_used_the_verl_adapter_exits_and_leaves_no_container(python_image: str,
+                                                                              isolation: str) -> None:
+    from misalign_rewards.sandbox.docker import LABEL_PID
+
+    proc = subprocess.run([sys.executable, "-c", _EXITS.format(tests=TESTS), python_image],
+                          capture_output=True, text=True, timeout=120)  # hung at exit before: never returned
+    assert proc.returncode == 0, proc.stderr
+    pid, score = proc.stdout.split()
+    assert score == "1.0"
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL_PID}={pid}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert left == [], "the warm container outlived the process"
+
+
+def test_the_verl_adapter_pickles_and_makes_its_client_per_process() -> None:
+    import pickle
+
+    score = make_verl_compute_score(Settings(python_image="unused"), returns="score", on_infra_error="mask")
+    copy = pickle.loads(pickle.dumps(score))  # verl's prime (a process pool) and remote (Ray) managers
+    assert (copy.settings, copy.returns, copy.on_infra_error) == (score.settings, "score", "mask")
+    assert copy._client is None
+    with pytest.raises(ValueError, match="returns"):
+        make_verl_compute_score(returns="list")  # type: ignore[arg-type]
+
+
+@pytest.mark.docker
+def test_a_library_user_s_stdout_stays_empty(python_image: str) -> None:
+    script = ("import sys\nfrom misalign_rewards import Settings, reward_fn_sync\n"
+              "batch = [{'kind': 'pytest', 'solution': 'def neg(x):\\n    return -x\\n', 'tests': %r},"
+              " {'kind': 'pytest', 'solution': 'import os\\nos._exit(0)\\n', 'tests': %r}]\n"
+              "r = reward_fn_sync(batch, settings=Settings(python_image=sys.argv[1]))\n"
+              "sys.stderr.write(repr(r))\n") % (TESTS, TESTS)
+    proc = subprocess.run([sys.executable, "-c", script, python_image], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "", "the library printed on its user's stdout"
+    assert proc.stderr.endswith("[1.0, 0.0]")

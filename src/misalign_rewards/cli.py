@@ -5,6 +5,7 @@
     misalign-rewards reap [--all]                      remove containers left by dead clients
     misalign-rewards demo                              bundled honest, wrong and gaming examples
     misalign-rewards serve [--host H] [--port P]       score over HTTP (one client for a host's processes)
+    misalign-rewards build [--only IMAGE] [--dry-run]  build the sandbox images from the recipes it ships
 
 Exit codes:
     0    done (run: every valid job got a result; demo: every row earned what it should)
@@ -292,7 +293,7 @@ async def _doctor(args: argparse.Namespace, settings: Settings) -> int:
             except ImageNotFound:
                 print(f"image {label}: {image}: MISSING"
                       + (" (Lean jobs will report infra_error; build it where the internet is reachable)"
-                         if label == "lean" else " (run containers/build_and_push.sh --build-only)"))
+                         if label == "lean" else " (build it: misalign-rewards build --only python-sandbox)"))
                 ok &= label == "lean"
             plan = sandbox.budget.plan(limits)
             print(f"  concurrency for {label} runs: {plan.limit} ({plan.reason}; cpu {plan.by_cpu},"
@@ -386,11 +387,65 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--isolation", choices=["fresh", "pooled"], help="default isolation of pytest jobs")
     serve.add_argument("--max-batch", type=int, default=4096, help="most items in one request [4096]")
     serve.add_argument("--max-body-bytes", type=int, default=64 << 20, help="largest request body [64 MiB]")
+    build = sub.add_parser("build", parents=[common], help="build the sandbox images from the recipes it ships")
+    build.add_argument("--only", action="append", choices=_BUILDABLE, help="one image (repeatable) [both]")
+    build.add_argument("--base", default="python:3.11-slim", help="base of python-sandbox [python:3.11-slim]")
+    build.add_argument("--dry-run", action="store_true", help="print the docker commands; build nothing")
     return parser
+
+
+#: The images ``build`` makes, in order (cpp-sandbox is built on python-sandbox).
+_BUILDABLE = ("python-sandbox", "cpp-sandbox")
+
+
+def recipe_dir() -> Path:
+    """The Dockerfiles and pinned requirements shipped with the package (package data,
+    the same files as containers/ in a checkout)."""
+    from importlib.resources import files
+
+    return Path(str(files("misalign_rewards") / "images"))
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    """``misalign-rewards build``: the sandbox images with the docker CLI, from the recipes
+    the package ships, tagged as the settings name them and labelled with the recipe hash
+    scripts/setup.sh compares (a checkout's containers/build_and_push.sh does more: pushes,
+    offline bases, the lean image)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    here = recipe_dir()
+    recipe = hashlib.sha256((here / "Dockerfile.python-sandbox").read_bytes()
+                            + (here / "requirements-sandbox.txt").read_bytes()).hexdigest()[:16]
+    wanted = args.only or list(_BUILDABLE)
+    tags = {"python-sandbox": settings.python_image_ref, "cpp-sandbox": settings.cpp_image_ref}
+    with tempfile.TemporaryDirectory(prefix="misalign-build-") as ctx:
+        for name in ("Dockerfile.python-sandbox", "Dockerfile.cpp-sandbox", "requirements-sandbox.txt"):
+            shutil.copyfile(here / name, Path(ctx) / name)
+        (Path(ctx) / "wheels").mkdir()  # python-sandbox installs from PyPI here (OFFLINE_WHEELS=0)
+        for name in _BUILDABLE:
+            if name not in wanted:
+                continue
+            argv = ["docker", "build", "-f", f"{ctx}/Dockerfile.{name}", "-t", tags[name],
+                    "--label", f"io.misalign-rewards.recipe={recipe}"]
+            if name == "python-sandbox":
+                argv += ["--build-arg", f"BASE_IMAGE={args.base}"]
+            else:
+                argv += ["--build-arg", f"BASE_IMAGE={tags['python-sandbox']}"]
+            argv.append(ctx)
+            print(("would run: " if args.dry_run else "running: ") + " ".join(argv), flush=True)
+            if not args.dry_run and subprocess.run(argv).returncode != 0:
+                print(f"error: building {name} failed", file=sys.stderr)
+                return EXIT_JOB_TROUBLE
+    print(f"recipe: {recipe}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "build":
+        return _build(args, _settings(args))
     try:
         settings = _settings(args)
     except ValueError as exc:

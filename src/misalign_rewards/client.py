@@ -22,6 +22,7 @@ import structlog
 
 from .errors import ClientClosed, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
 from .jobs import InvalidJob, LeanJob, PytestJob, parse_job
+from .logs import get_logger
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
 from .sandbox.base import RunResult, RunSpec, Sandbox
@@ -33,7 +34,7 @@ from .verifiers.io import IoVerifier
 from .verifiers.lean import LeanVerifier
 from .verifiers.pytest import PytestVerifier
 
-logger = structlog.get_logger("misalign_rewards.client")
+logger = get_logger("misalign_rewards.client")
 
 ResultCallback = Callable[[JobResult], Awaitable[None] | None]
 

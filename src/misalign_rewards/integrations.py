@@ -4,10 +4,15 @@ docs/integrations.md shows each one running."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import math
+import os
 import re
 import threading
+import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Self
@@ -140,35 +145,104 @@ def make_trl_reward(
     return reward
 
 
+#: The longest a process's exit waits for a client left open to close (its containers
+#: removed); past it the process exits anyway and the next client's sweep reaps them.
+EXIT_CLOSE_S = 30.0
+
+
+class _LoopThread:
+    """An event loop in a daemon thread, reached through an anyio blocking portal. A
+    daemon thread never keeps a process alive at exit (anyio's own portal thread, from a
+    thread pool, would: the interpreter joins it and it never ends)."""
+
+    def __init__(self) -> None:
+        ready = threading.Event()
+        self.portal: anyio.from_thread.BlockingPortal | None = None
+        self.error: BaseException | None = None
+
+        async def serve() -> None:
+            async with anyio.from_thread.BlockingPortal() as portal:
+                self.portal = portal
+                ready.set()
+                await portal.sleep_until_stopped()
+
+        def main() -> None:
+            try:
+                anyio.run(serve)
+            except BaseException as exc:  # surfaced to the opener below
+                self.error = exc
+                ready.set()
+
+        self.thread = threading.Thread(target=main, name="misalign-rewards-loop", daemon=True)
+        self.thread.start()
+        ready.wait()
+        if self.portal is None:
+            raise RuntimeError(f"the client's event loop did not start: {self.error!r}")
+
+    def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, timeout: float | None = None) -> Any:
+        assert self.portal is not None
+        return self.portal.start_task_soon(fn, *args).result(timeout)
+
+    def stop(self) -> None:
+        if self.portal is not None and self.thread.is_alive():
+            try:
+                self.portal.call(self.portal.stop, True)
+            except RuntimeError:  # the loop has already ended
+                pass
+        self.thread.join(5)
+
+
+def _shutdown(loop: _LoopThread, client: RewardClient, state: dict[str, bool], timeout: float | None) -> None:
+    """Close ``client`` on ``loop`` (within ``timeout``), then end the loop: run by
+    :meth:`SyncRewardClient.close`, or by its finalizer when the client is collected or the
+    process exits normally with the client still open."""
+    if state["closed"]:
+        return
+    state["closed"] = True
+    try:
+        loop.call(client.aclose, timeout=timeout)
+    except (TimeoutError, concurrent.futures.TimeoutError):
+        warnings.warn(f"misalign-rewards: a client did not close within {timeout} s at exit; its "
+                      "containers are removed by the next client's sweep (or `misalign-rewards reap`)",
+                      RuntimeWarning, stacklevel=1)
+    finally:
+        loop.stop()
+
+
 class SyncRewardClient(AbstractContextManager["SyncRewardClient"]):
-    """A :class:`RewardClient` running on its own event loop in a background thread, for
-    code that is not async. ``with SyncRewardClient() as c: c.rewards(batch)``."""
+    """A :class:`RewardClient` running on its own event loop in a background (daemon)
+    thread, for code that is not async. ``with SyncRewardClient() as c: c.rewards(batch)``.
+
+    It never keeps a process from exiting; one left open is closed (its containers
+    removed) when it is garbage-collected or when the process exits normally, waiting at
+    most :data:`EXIT_CLOSE_S` for that at exit."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self._portal_cm = anyio.from_thread.start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
+        self._loop = _LoopThread()
         self._client = RewardClient(settings)
+        self._state = {"closed": False}
         try:
-            self._portal.call(self._client.open)
+            self._loop.call(self._client.open)
         except BaseException:
-            self._portal_cm.__exit__(None, None, None)
+            self._state["closed"] = True
+            self._loop.stop()
             raise
-        self._closed = False
+        self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._client, self._state, EXIT_CLOSE_S)
 
     def score(self, batch: Sequence[Any]) -> list[JobResult]:
-        return self._portal.call(self._client.score, batch)
+        return self._loop.call(self._client.score, batch)
 
     def rewards(self, batch: Sequence[Any]) -> list[float | None]:
-        return self._portal.call(self._client.rewards, batch)
+        return self._loop.call(self._client.rewards, batch)
+
+    async def ascore(self, batch: Sequence[Any]) -> list[JobResult]:
+        """:meth:`score` awaited from any other event loop (the work runs on this client's)."""
+        assert self._loop.portal is not None
+        return await asyncio.wrap_future(self._loop.portal.start_task_soon(self._client.score, batch))
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._portal.call(self._client.aclose)
-        finally:
-            self._portal_cm.__exit__(None, None, None)
+        self._finalizer.detach()
+        _shutdown(self._loop, self._client, self._state, None)
 
     def __enter__(self) -> Self:
         return self
@@ -221,12 +295,118 @@ def ground_truth_job(data_source: Any, solution_str: str, ground_truth: Any, ext
     return job
 
 
+class VerlComputeScore:
+    """verl's ``compute_score``: what :func:`make_verl_compute_score` returns.
+
+    A module-level class so that it pickles (verl's ``prime`` manager sends it to a
+    process pool, the reward loop's ``remote`` manager to Ray workers): its state is the
+    settings and options only; each process makes its own :class:`SyncRewardClient` at its
+    first call (once, under a lock: verl calls it from a thread pool)."""
+
+    def __init__(self, settings: Settings | None, on_infra_error: str, mask_value: float, returns: str) -> None:
+        if on_infra_error not in ("raise", "nan", "mask"):
+            raise ValueError("on_infra_error must be 'raise', 'nan' or 'mask'")
+        if returns not in ("dict", "score"):
+            raise ValueError("returns must be 'dict' or 'score'")
+        self.settings, self.on_infra_error, self.mask_value, self.returns = settings, on_infra_error, mask_value, returns
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._client: SyncRewardClient | None = None
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"settings": self.settings, "on_infra_error": self.on_infra_error, "mask_value": self.mask_value,
+                "returns": self.returns}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset()
+
+    def client(self) -> SyncRewardClient:
+        """This process's client (a forked child makes its own: the parent's loop thread
+        does not exist in it)."""
+        if self._pid != os.getpid():
+            self._reset()
+        with self._lock:
+            if self._client is None:
+                self._client = SyncRewardClient(self.settings)
+            return self._client
+
+    def _value(self, result: JobResult) -> Any:
+        codes = sorted({f.code for f in result.flags})
+        if result.reward is None:
+            if self.on_infra_error == "raise" or result.status in (Status.INVALID_INPUT, Status.INTERNAL_ERROR):
+                raise RuntimeError(f"no reward for this sample: {result.status.value}: {result.error}")
+            score = math.nan if self.on_infra_error == "nan" else float(self.mask_value)
+        else:
+            score = float(result.reward)
+        if self.returns == "score":
+            return score
+        return {"score": score, "status": result.status.value, "flags": ",".join(codes),
+                "flag_count": len(codes), "valid": result.reward is not None}
+
+    @staticmethod
+    def _batch_jobs(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        sols = list(kwargs["solution_strs"])
+        n = len(sols)
+
+        def column(name: str) -> list[Any]:
+            values = kwargs.get(name)
+            return [None] * n if values is None else list(values)
+
+        sources, truths, extras = column("data_sources"), column("ground_truths"), column("extra_infos")
+        if not len(sources) == len(truths) == len(extras) == n:
+            raise ValueError("data_sources, solution_strs, ground_truths and extra_infos differ in length")
+        jobs = []
+        for i in range(n):
+            try:
+                jobs.append(ground_truth_job(sources[i], sols[i], truths[i], extras[i]))
+            except ValueError as exc:
+                raise ValueError(f"sample {i}: {exc}") from None
+        return jobs
+
+    def __call__(self, data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
+                 extra_info: Any = None, **kwargs: Any) -> Any:
+        if "solution_strs" in kwargs:
+            jobs = self._batch_jobs(kwargs)  # before any client exists
+            return [self._value(r) for r in self.client().score(jobs)]
+        if solution_str is None:
+            raise TypeError("compute_score needs solution_str (per sample) or solution_strs (a batch)")
+        job = ground_truth_job(data_source, solution_str, ground_truth, extra_info)
+        (result,) = self.client().score([job])
+        return self._value(result)
+
+    async def acompute_score(self, data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
+                             extra_info: Any = None, **kwargs: Any) -> Any:
+        """The same, as a coroutine function: verl's reward loop awaits it on its own event
+        loop, so every sample of a worker's chunk is scored at once (the work runs on this
+        process's client loop). Pass the bound method, ``compute_score.acompute_score``."""
+        if "solution_strs" in kwargs:
+            jobs = self._batch_jobs(kwargs)
+            return [self._value(r) for r in await self.client().ascore(jobs)]
+        if solution_str is None:
+            raise TypeError("compute_score needs solution_str (per sample) or solution_strs (a batch)")
+        job = ground_truth_job(data_source, solution_str, ground_truth, extra_info)
+        (result,) = await self.client().ascore([job])
+        return self._value(result)
+
+    def close(self) -> None:
+        """Close this process's client now (otherwise it is closed at exit)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()
+
+
 def make_verl_compute_score(
     settings: Settings | None = None,
     *,
     on_infra_error: Literal["raise", "nan", "mask"] = "raise",
     mask_value: float = 0.0,
-) -> Callable[..., Any]:
+    returns: Literal["dict", "score"] = "dict",
+) -> VerlComputeScore:
     """A verl ``compute_score`` for its reward managers (docs/integrations.md).
 
     Per sample (the naive, dapo and other per-sample managers):
@@ -234,7 +414,10 @@ def make_verl_compute_score(
     returns a dict. The batch manager's form,
     ``compute_score(data_sources=[...], solution_strs=[...], ground_truths=[...],
     extra_infos=[...], **kwargs)``, scores the whole batch at once (full concurrency) and
-    returns a list of dicts, in order.
+    returns a list of dicts, in order. ``compute_score.acompute_score`` is the same as a
+    coroutine function (verl's reward loop then scores a chunk's samples at once).
+    ``returns="score"`` gives the bare float instead of the dict (verl's ``prime``
+    manager needs a number).
 
     ``ground_truth`` is the test source (pytest), the statement (lean), a JSON object
     with ``tests``/``statement`` and optional ``expected_tests``, or verl's
@@ -256,62 +439,8 @@ def make_verl_compute_score(
     scores ``mask_value`` with ``valid=False`` so the trainer can filter on
     ``reward_extra_info["valid"]``. Invalid input always raises.
 
-    The function owns one :class:`SyncRewardClient` per process, made once under a lock
-    (verl calls it from a thread pool); ``compute_score.close()`` releases it.
+    The result pickles; each process makes its own client at its first call, which is
+    closed at exit (``compute_score.close()`` closes it earlier). See
+    :class:`VerlComputeScore`.
     """
-    if on_infra_error not in ("raise", "nan", "mask"):
-        raise ValueError("on_infra_error must be 'raise', 'nan' or 'mask'")
-    holder: dict[str, SyncRewardClient] = {}
-    lock = threading.Lock()
-
-    def client() -> SyncRewardClient:
-        with lock:
-            if "client" not in holder:
-                holder["client"] = SyncRewardClient(settings)
-            return holder["client"]
-
-    def as_dict(result: JobResult) -> dict[str, Any]:
-        codes = sorted({f.code for f in result.flags})
-        if result.reward is None:
-            if on_infra_error == "raise" or result.status in (Status.INVALID_INPUT, Status.INTERNAL_ERROR):
-                raise RuntimeError(f"no reward for this sample: {result.status.value}: {result.error}")
-            score = math.nan if on_infra_error == "nan" else float(mask_value)
-        else:
-            score = float(result.reward)
-        return {"score": score, "status": result.status.value, "flags": ",".join(codes),
-                "flag_count": len(codes), "valid": result.reward is not None}
-
-    def compute_score(data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
-                      extra_info: Any = None, **kwargs: Any) -> Any:
-        if "solution_strs" in kwargs:
-            sols = list(kwargs["solution_strs"])
-            n = len(sols)
-
-            def column(name: str) -> list[Any]:
-                values = kwargs.get(name)
-                return [None] * n if values is None else list(values)
-
-            sources, truths, extras = column("data_sources"), column("ground_truths"), column("extra_infos")
-            if not len(sources) == len(truths) == len(extras) == n:
-                raise ValueError("data_sources, solution_strs, ground_truths and extra_infos differ in length")
-            jobs = []
-            for i in range(n):
-                try:
-                    jobs.append(ground_truth_job(sources[i], sols[i], truths[i], extras[i]))
-                except ValueError as exc:
-                    raise ValueError(f"sample {i}: {exc}") from None
-            return [as_dict(r) for r in client().score(jobs)]
-        if solution_str is None:
-            raise TypeError("compute_score needs solution_str (per sample) or solution_strs (a batch)")
-        job = ground_truth_job(data_source, solution_str, ground_truth, extra_info)  # before any client exists
-        (result,) = client().score([job])
-        return as_dict(result)
-
-    def close() -> None:
-        with lock:
-            c = holder.pop("client", None)
-        if c is not None:
-            c.close()
-
-    compute_score.close = close  # type: ignore[attr-defined]
-    return compute_score
+    return VerlComputeScore(settings, on_infra_error, mask_value, returns)

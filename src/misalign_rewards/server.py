@@ -51,6 +51,30 @@ class _Reject(Exception):
         self.status = status
 
 
+async def _wait_out_infra_errors(results: list[JobResult], score: Any, jobs: list[Any],
+                                 wait_s: float) -> list[JobResult] | None:
+    """Where a number is required: when every missing reward is infrastructure trouble
+    (an engine restarting), score those samples again with backoff for up to ``wait_s``
+    before answering, instead of a 503 that OpenRLHF's client would turn into a lost
+    reward after a few seconds of retries. None if the requester went away."""
+    deadline = anyio.current_time() + wait_s
+    delay = 0.5
+    while True:
+        missing = [i for i, r in enumerate(results) if r.reward is None]
+        if not missing or any(results[i].status.value != "infra_error" for i in missing):
+            return results
+        if anyio.current_time() + delay > deadline:
+            return results
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        again = await score([jobs[i] for i in missing])
+        if again is None:
+            return None
+        results = list(results)
+        for i, r in zip(missing, again, strict=True):
+            results[i] = r.model_copy(update={"index": i})
+
+
 def make_app(settings: Settings | None = None, *, max_body_bytes: int = MAX_BODY_BYTES,
              max_batch: int = MAX_BATCH) -> Any:
     from starlette.applications import Starlette
@@ -155,12 +179,20 @@ def make_app(settings: Settings | None = None, *, max_body_bytes: int = MAX_BODY
         results = await until_done_or_gone(request, jobs)
         if results is None:
             return JSONResponse({"error": "cancelled"}, status_code=499)
+        results = await _wait_out_infra_errors(results, lambda again: until_done_or_gone(request, again), jobs,
+                                               state["client"].settings.engine_wait_s)
+        if results is None:
+            return JSONResponse({"error": "cancelled"}, status_code=499)
         missing = [r for r in results if r.reward is None]
         if missing:
-            first = missing[0]
+            # OpenRLHF's client retries any non-2xx alike, then drops the reward: the
+            # status is for people and other clients; the grader's mistake is logged loudly
+            first = next((r for r in missing if r.status.value == "invalid_input"), missing[0])
             status = 422 if first.status.value == "invalid_input" else 503
+            if status == 422:
+                logger.error("server.invalid_label", sample=first.index, error=first.error)
             return JSONResponse({"error": f"sample {first.index}: {first.status.value}: {first.error}"},
-                                status_code=status)
+                                status_code=status, headers={"Retry-After": "1"} if status == 503 else None)
         rewards = [float(r.reward) for r in results if r.reward is not None]
         passed = [1.0 if r.status.value == "passed" else 0.0 for r in results]
         flagged = [float(len(r.flags)) for r in results]

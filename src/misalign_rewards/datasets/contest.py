@@ -115,8 +115,14 @@ def apps_job(row: dict[str, Any], program: str, **options: Any) -> IoJob:
 
 
 def prime_code(ground_truth: Any, program: str, **options: Any) -> IoJob:
-    """verl's ``prime_code`` ground truth (a dict or its JSON text)."""
-    return _from_inputs_outputs(ground_truth, program, False, "ground_truth", **options)
+    """verl's ``prime_code`` ground truth (a dict or its JSON text). A call-based case's
+    output is the JSON of the return value wrapped in a one-element list (``"[3]"``), which
+    is unwrapped as verl's checker does."""
+    io = _json(ground_truth, "ground_truth")
+    if isinstance(io, dict) and io.get("fn_name") and isinstance(io.get("outputs"), list):
+        io = {**io, "outputs": [_maybe_json(out) for out in io["outputs"]]}
+        return _from_inputs_outputs(io, program, True, "ground_truth", **options)
+    return _from_inputs_outputs(io, program, False, "ground_truth", **options)
 
 
 def code_contests(row: dict[str, Any], program: str, *,

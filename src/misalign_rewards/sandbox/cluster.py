@@ -46,14 +46,14 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import structlog
 
 from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
+from ..logs import get_logger
 from .base import OutputCallback, RunResult, RunSpec, Sandbox, WarmSpec
 from .capacity import HostResources, ResourceBudget
 from .docker import process_start_ticks
 
-logger = structlog.get_logger("misalign_rewards.cluster")
+logger = get_logger("misalign_rewards.cluster")
 
 #: The custom resource a node offers when it has a Docker engine for us.
 NODE_RESOURCE = "misalign_engine"

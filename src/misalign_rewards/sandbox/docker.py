@@ -35,15 +35,15 @@ import aiodocker
 import aiohttp
 import anyio
 import anyio.to_thread
-import structlog
 from aiodocker.stream import Stream
 from yarl import URL
 
 from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
+from ..logs import get_logger
 from .base import Durations, Limits, OutputCallback, RunResult, RunSpec, Sandbox, Stream as StreamName
 from .capacity import HostResources, ResourceBudget, local_resources
 
-logger = structlog.get_logger("misalign_rewards.sandbox")
+logger = get_logger("misalign_rewards.sandbox")
 
 LABEL_PREFIX = "io.misalign-rewards"
 LABEL_CLIENT = f"{LABEL_PREFIX}.client"
@@ -116,7 +116,7 @@ def engine_errors(endpoint: str, *, image: str | None = None, action: str = "cal
         if exc.status == 404 and image is not None and "image" in message.lower():
             raise ImageNotFound(
                 f"image {image!r} is not on the engine at {endpoint}: build it with "
-                f"'containers/build_and_push.sh --build-only' or pull it"
+                f"'misalign-rewards build' (or, in a checkout, 'containers/build_and_push.sh --build-only') or pull it"
             ) from exc
         raise EngineError(f"engine at {endpoint} refused to {action}: {exc.status} {message}") from exc
     except (aiohttp.ClientConnectionError, ConnectionError, FileNotFoundError) as exc:

@@ -45,14 +45,14 @@ from typing import Any
 import aiodocker
 import aiohttp
 import anyio
-import structlog
 from aiodocker.stream import Stream
 
 from ..errors import EngineError
+from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
 from .docker import LABEL_PREFIX, DockerSandbox
 
-logger = structlog.get_logger("misalign_rewards.pool")
+logger = get_logger("misalign_rewards.pool")
 
 TAG = b"@@misalign-pool"
 #: Label of a warm container: the kind of runs it serves.

@@ -16,9 +16,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import structlog
 
 from ..errors import InfrastructureError
+from ..logs import get_logger
 from .docker import (
     LABEL_CLIENT,
     LABEL_CREATED,
@@ -32,7 +32,7 @@ from .docker import (
 if TYPE_CHECKING:
     from .docker import DockerSandbox
 
-logger = structlog.get_logger("misalign_rewards.reaper")
+logger = get_logger("misalign_rewards.reaper")
 
 DEFAULT_MAX_AGE_S = 6 * 3600.0
 

@@ -19,12 +19,12 @@ import sys
 import time
 import uuid
 
-import structlog
 
 from ..errors import InfrastructureError
+from ..logs import get_logger
 from .docker import DockerSandbox, process_start_ticks
 
-logger = structlog.get_logger("misalign_rewards.watchdog")
+logger = get_logger("misalign_rewards.watchdog")
 
 POLL_S = 0.5
 
