@@ -48,6 +48,7 @@ import signal
 import socket
 import sys
 import types
+import warnings
 from typing import Any
 
 #: Characters of printed output carried back per answer.
@@ -295,6 +296,9 @@ class Server:
         self.saved_env = dict(os.environ)
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
+        self.depth_causes = 0
+        #: logger levels the trusted side set (so they can be reset when it unsets them)
+        self.levels_set: set[str] = set()
         self.enc = wire.Encoder(self._encode_object)
 
     # -- the socket ------------------------------------------------------------------
@@ -468,6 +472,16 @@ class Server:
                 except (self.wire.WireError, RecursionError, ValueError):
                     continue
         data["attrs"] = attrs
+        if isinstance(exc, BaseExceptionGroup):
+            data["group"] = [exc.message if isinstance(exc.message, str) else "",
+                             [self.exception(e) for e in list(exc.exceptions)[:100]]]
+        cause = exc.__cause__
+        if cause is not None and self.depth_causes < 10:
+            self.depth_causes += 1
+            try:
+                data["cause"] = self.exception(cause)
+            finally:
+                self.depth_causes -= 1
         return data
 
     def rebuild_exception(self, v: Any, decode_one: Any) -> BaseException:
@@ -534,6 +548,9 @@ class Server:
         sys.stdout, sys.stderr = out, err
         root = logging.getLogger()
         root.addHandler(collector)
+        caught = warnings.catch_warnings(record=True)
+        seen = caught.__enter__()
+        warnings.simplefilter("always")
         try:
             self.apply_context(message.get("ctx"))
             answer = handler(self, message)
@@ -546,12 +563,28 @@ class Server:
         except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
             answer = {"fault": f"the solution raised {type(exc).__name__} ({self.wire.text(exc)})"}
         finally:
+            caught.__exit__(None, None, None)
             root.removeHandler(collector)
             sys.stdout, sys.stderr = saved
             self.captures.pop()
             self.depth -= 1
         self._attach_output(answer, out, err, collector)
+        if seen:
+            answer["warnings"] = self._warnings(seen)
         return answer
+
+    def _warnings(self, seen: list[Any]) -> list[Any]:
+        """Warnings the solution issued during a request, for the trusted side to issue
+        again (``pytest.warns``, ``assertWarns``)."""
+        out = []
+        for w in seen[:100]:
+            category = w.category if isinstance(w.category, type) and issubclass(w.category, Warning) else UserWarning
+            try:
+                out.append([self.class_ref(category), self.wire.text(w.message, 2000),
+                            self.wire.text(w.filename, 300), int(w.lineno or 0)])
+            except Exception:  # noqa: BLE001 - a warning that cannot be described is dropped
+                continue
+        return out
 
     def _attach_output(self, answer: dict[str, Any], out: _Capture, err: _Capture,
                        collector: _RecordCollector) -> None:
@@ -591,7 +624,15 @@ class Server:
         builtins.input = TrustedCallable(self, inp) if type(inp) is int else _INPUT  # type: ignore[assignment]
         level = ctx.get("log_level")
         if type(level) is int:
-            logging.getLogger().setLevel(min(level, logging.getLogger().level or level))
+            logging.getLogger().setLevel(level)
+        levels = ctx.get("log_levels")
+        if isinstance(levels, dict):
+            for name in self.levels_set - set(levels):
+                logging.getLogger(name).setLevel(logging.NOTSET)
+            for name, value in list(levels.items())[:200]:
+                if isinstance(name, str) and name and type(value) is int:
+                    logging.getLogger(name).setLevel(value)
+            self.levels_set = set(levels)
         self.ctx = ctx
 
     def callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -790,7 +831,22 @@ def _op_names(server: Server, message: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "names": names, "modules": modules}
 
 
-_OPS = {"call": _op_call, "callattr": _op_call, "get": _op_get, "set": _op_set,
+def _op_subclass(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    """A subclass of one of the solution's classes whose methods are the test's."""
+    base = _target(server, message)
+    name = message.get("name")
+    if not (isinstance(base, type) and isinstance(name, str) and name.isidentifier()):
+        raise _Fault("malformed request")
+    try:
+        methods = server.decode(message.get("methods"))
+    except (server.wire.WireError, RecursionError) as exc:
+        raise _Fault(f"the methods could not be decoded: {exc}") from None
+    if type(methods) is not dict or not all(isinstance(k, str) for k in methods):
+        raise _Fault("malformed methods")
+    return _run(server, message, lambda: type(base)(name, (base,), {**methods, "__qualname__": name}))
+
+
+_OPS = {"call": _op_call, "callattr": _op_call, "subclass": _op_subclass, "get": _op_get, "set": _op_set,
         "do": _op_do, "project": _op_project, "names": _op_names}
 
 

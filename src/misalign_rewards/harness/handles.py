@@ -43,7 +43,7 @@ FORWARDED_DUNDERS = frozenset({
 #: Builtin exception bases a mirror may not keep: raised in the trusted process they
 #: would end an iteration early or end the process (see :mod:`wire`).
 _UNSAFE_EXC_BASES = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit", "SystemExit",
-                               "KeyboardInterrupt", "BaseExceptionGroup", "ExceptionGroup"})
+                               "KeyboardInterrupt", "BaseExceptionGroup"})
 
 _NO = object()
 
@@ -132,10 +132,7 @@ class Handle:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_h_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
             raise AttributeError(name)
-        broker = _b(self)
-        if name in getattr(type(self), "_mr_methods", ()):
-            return BoundMethod(self, name)
-        return broker.get(self, name)
+        return _b(self).get(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_h_"):
@@ -308,31 +305,61 @@ class BoundMethod:
         return f"<bound method {self._name} of a solution object>"
 
 
+def _mirror_of(cls: type) -> Any:
+    """The nearest mirrored solution class in ``cls``'s bases (``cls`` itself for a mirror)."""
+    return next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)
+
+
+def _method(name: str) -> Any:
+    """A mirror's method: the solution class's own function, called on the object in the
+    solution's process (``super().area()`` in a test's subclass reaches it too)."""
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        mirror = method.__mr_owner__  # type: ignore[attr-defined]
+        return mirror._mr_broker.callattr(mirror, name, (self, *args), kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method._mr_method = name  # type: ignore[attr-defined]
+    return method
+
+
 class MirrorMeta(type):
     """The metaclass of mirrored solution classes (see the module doc)."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        mirror = next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)
+        mirror = _mirror_of(cls)
         if mirror is None:  # pragma: no cover - a mirror always has a key
             raise TypeError(f"{cls.__name__} cannot be constructed")
         broker = mirror._mr_broker
-        obj = broker.call(mirror, args, kwargs)
-        if mirror is not cls and isinstance(obj, Handle):
-            # A test's own subclass: the object is the solution's; the test's methods
-            # (and its __init__, which can only set attributes on it) run here.
-            obj = broker.retype(obj, cls)
-            init = cls.__dict__.get("__init__")
-            if init is not None:
-                init(obj, *args, **kwargs)
-        return obj
+        if mirror is cls:
+            return broker.call(mirror, args, kwargs)
+        # A test's own subclass of a solution class: the solution's process gets a
+        # subclass whose methods the test defined are its callables (so the solution's
+        # code calling self.run() runs the test's run), and the object is made there.
+        return broker.call(broker.remote_subclass(cls, mirror), args, kwargs)
 
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("_mr_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
             raise AttributeError(name)
-        mirror = next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)
+        mirror = _mirror_of(cls)
         if mirror is None:
             raise AttributeError(name)
         return mirror._mr_broker.get(mirror, name)
+
+    def __iter__(cls) -> Any:  # an Enum's members
+        mirror = _mirror_of(cls)
+        return iter(mirror._mr_broker.do("iter", mirror))
+
+    def __len__(cls) -> int:
+        mirror = _mirror_of(cls)
+        return mirror._mr_broker.do("len", mirror)
+
+    def __contains__(cls, item: Any) -> bool:
+        mirror = _mirror_of(cls)
+        return bool(mirror._mr_broker.do("contains", mirror, item))
+
+    def __getitem__(cls, key: Any) -> Any:  # Color["RED"]
+        mirror = _mirror_of(cls)
+        return mirror._mr_broker.do("getitem", mirror, key)
 
     def __setattr__(cls, name: str, value: Any) -> None:
         if name.startswith("_mr_") or name.startswith("__") or "_mr_key" not in cls.__dict__:
@@ -372,7 +399,13 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
     handle_bases = [b for b in bases if isinstance(b, type) and issubclass(b, Handle)] or [Handle]
     ns["__slots__"] = ()
     ns["__doc__"] = _RemoteAttr("__doc__")
-    return MirrorMeta(name, tuple(handle_bases), ns)
+    methods_here = {m: _method(m) for m in ns["_mr_methods"] if m.isidentifier()}
+    methods_here["__init__"] = _method("__init__")
+    ns.update(methods_here)
+    cls = MirrorMeta(name, tuple(handle_bases), ns)
+    for fn in methods_here.values():
+        fn.__mr_owner__ = cls  # type: ignore[attr-defined]
+    return cls
 
 
 def builtin_exception(name: str) -> type[BaseException] | None:

@@ -282,6 +282,8 @@ class Broker:
         self.template_starts = 0
         self._last = False
         self._probing = 0
+        #: a test's subclass of a solution class -> that subclass in the solution's process
+        self._subclasses: dict[type, tuple[Any, int]] = {}
 
     # -- processes ---------------------------------------------------------------------
     def _spawn_template(self) -> _Proc:
@@ -479,6 +481,21 @@ class Broker:
             printed = answer.get(key)
             if isinstance(printed, str):
                 stream.write(printed)
+        issued = answer.get("warnings")
+        if isinstance(issued, list):
+            import warnings
+
+            for w in issued[:100]:
+                if not (isinstance(w, list) and len(w) == 4 and isinstance(w[1], str)):
+                    continue
+                try:
+                    category = self._mirror(w[0])
+                except wire.WireError:
+                    category = UserWarning
+                if not (isinstance(category, type) and issubclass(category, Warning)):
+                    category = UserWarning
+                warnings.warn_explicit(w[1], category, w[2] if isinstance(w[2], str) else "solution",
+                                       w[3] if type(w[3]) is int else 0)
         records = answer.get("logs")
         if isinstance(records, list):
             for rec in records[:1000]:
@@ -507,6 +524,11 @@ class Broker:
         if stdin is not self._stdin0 and isinstance(stdin, io.IOBase):
             ctx["stdin"] = self._tid(stdin)
         ctx["log_level"] = logging.getLogger().getEffectiveLevel()
+        levels = {name: lg.level for name, lg in list(logging.root.manager.loggerDict.items())[:2000]
+                  if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
+                  and not name.startswith(("_pytest", "pytest", "asyncio", "misalign"))}
+        if levels:
+            ctx["log_levels"] = dict(list(levels.items())[:200])
         return ctx
 
     def _serve_callback(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -594,8 +616,10 @@ class Broker:
                     return {"$": "builtin", "v": name}
         if isinstance(value, BaseException):
             return {"$": "texc", "v": self._trusted_exception(value)}
-        if isinstance(value, handles.BoundMethod):
-            return self._encode_trusted(value._real())
+        if isinstance(value, types.MethodType) and isinstance(value.__self__, Handle) \
+                and isinstance(getattr(value.__func__, "_mr_method", None), str):
+            # ``stack.push`` handed to the solution: the solution's own bound method.
+            return self._encode_trusted(self.get(value.__self__, value.__func__._mr_method))
         if isinstance(value, io.IOBase):
             return {"$": "tstream", "v": self._tid(value)}
         if isinstance(value, types.GeneratorType) or (
@@ -739,6 +763,11 @@ class Broker:
         found = self._mirrors.get(key)
         if found is not None:
             return found
+        if isinstance(key, str):
+            real = _library_exception(key)
+            if real is not None:
+                self._mirrors[key] = real
+                return real
         desc = ref.get("d")
         if not isinstance(desc, dict):
             raise wire.WireError("a class arrived without its description")
@@ -760,6 +789,12 @@ class Broker:
         cls_ref = v.get("cls")
         key = cls_ref.get("key") if isinstance(cls_ref, dict) else None
         names = v.get("types") if isinstance(v.get("types"), list) else []
+        group = v.get("group")
+        if key in ("b:ExceptionGroup", "b:BaseExceptionGroup") and isinstance(group, list) and len(group) == 2 \
+                and isinstance(group[1], list):
+            subs = [self._exception(x, decode_one) for x in group[1][:100]]
+            subs = [e if isinstance(e, Exception) else RuntimeError(str(e)) for e in subs] or [RuntimeError("?")]
+            return ExceptionGroup(wire.text(group[0]), subs)
         if set(names) & wire.CONTROL_FLOW_EXCEPTIONS or not isinstance(key, str) or key.startswith("b:"):
             data = dict(v)
             if v.get("args") is not None:
@@ -767,13 +802,25 @@ class Broker:
                     data["args"] = self._enc(decode_one(v["args"]))
                 except (wire.WireError, RecursionError, ValueError):
                     data["args"] = None
-            return wire.decode_exception(data, None)
+            rebuilt = wire.decode_exception(data, None)
+            if set(names) & wire.CONTROL_FLOW_EXCEPTIONS:
+                rebuilt.__dict__["_mr_control_flow"] = wire.text(v.get("name"), 100)
+            return rebuilt
         cls = self._mirror(cls_ref)
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             return RuntimeError(f"{wire.text(v.get('name'), 100)}: {wire.text(v.get('message'))}")
         args = decode_one(v["args"]) if v.get("args") is not None else ()
-        exc = cls.__new__(cls)
-        exc.args = args if type(args) is tuple else ()
+        group = v.get("group")
+        if issubclass(cls, BaseExceptionGroup):
+            if not (isinstance(group, list) and len(group) == 2 and isinstance(group[1], list)):
+                return RuntimeError(f"{wire.text(v.get('name'), 100)}: {wire.text(v.get('message'))}")
+            subs = [self._exception(x, decode_one) for x in group[1][:100]]
+            subs = [e if isinstance(e, Exception) else RuntimeError(str(e)) for e in subs] or [RuntimeError("?")]
+            exc = cls.__new__(cls, wire.text(group[0]), subs)
+            exc.__init__(wire.text(group[0]), subs)
+        else:
+            exc = cls.__new__(cls)
+            exc.args = args if type(args) is tuple else ()
         attrs = v.get("attrs")
         for pair in attrs[:100] if isinstance(attrs, list) else []:
             if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and pair[0].isidentifier():
@@ -782,7 +829,10 @@ class Broker:
                 except wire.WireError:
                     continue
         message = v.get("message")
-        exc.__dict__["_mr_message"] = wire.text(message) if isinstance(message, str) else ""
+        if "_mr_key" in cls.__dict__ or any("_mr_key" in k.__dict__ for k in cls.__mro__):
+            exc.__dict__["_mr_message"] = wire.text(message) if isinstance(message, str) else ""
+        if isinstance(v.get("cause"), dict):
+            exc.__cause__ = self._exception(v["cause"], decode_one)
         return exc
 
     # -- what handles and tests do -----------------------------------------------------
@@ -796,7 +846,9 @@ class Broker:
 
     def _target(self, target: Any) -> Any:
         if isinstance(target, dict):
-            return target
+            return target if "$" not in target else target
+        if isinstance(target, type) and "_mr_key" not in target.__dict__ and issubclass(target, Handle):
+            return self.remote_subclass(target, handles._mirror_of(target))
         return self._send_value(target, "the object")
 
     def _result(self, answer: dict[str, Any], *, next_op: bool = False) -> Any:
@@ -806,8 +858,14 @@ class Broker:
             return self._answer_value(answer.get("value"))
         if answer.get("ok") is False:
             exc = self._answer_value(answer.get("exc"), exception=True)
-            if next_op and isinstance(exc, RuntimeError) and str(exc).startswith("StopIteration"):
-                raise StopIteration
+            flow = exc.__dict__.get("_mr_control_flow") if isinstance(exc, RuntimeError) else None
+            if next_op and flow == "StopIteration":
+                raise StopIteration  # the end of the solution's iterator, as Python means it
+            if flow:
+                self.cannot_cross.append(
+                    f"the solution raised {flow}, which isolated mode turns into RuntimeError so "
+                    "that it cannot end an iteration of the test's early; a test that expects it "
+                    "needs mode='inprocess'")
             raise exc
         return self.fault("the solution process answered with a malformed message: no verdict")
 
@@ -976,6 +1034,41 @@ class Broker:
             return self.fault("an operator on a solution object and the test's data answered data")
         return result
 
+    def remote_subclass(self, cls: type, mirror: type) -> dict[str, Any]:
+        """The class in the solution's process standing for a test's subclass ``cls`` of
+        the solution class ``mirror``: a subclass there whose methods the test defined
+        are call-only stand-ins of the test's functions. Objects of it arrive here as
+        instances of ``cls``."""
+        self._current()
+        known = self._subclasses.get(cls)
+        if known is not None and self._scope_live(known[0]):
+            return {"$": "ref", "v": known[1]}
+        methods: dict[str, Any] = {}
+        for klass in cls.__mro__:
+            if "_mr_key" in klass.__dict__:
+                break
+            for name, fn in klass.__dict__.items():
+                if name in methods or (name.startswith("__") and name not in _SUBCLASS_DUNDERS):
+                    continue
+                if isinstance(fn, types.FunctionType):
+                    methods[name] = fn
+                elif not callable(fn) and not isinstance(fn, (property, staticmethod, classmethod)):
+                    try:
+                        wire.encode(fn)  # class-level data (``sides = 3``) goes along as a value
+                        methods[name] = fn
+                    except (wire.WireError, RecursionError, ValueError):
+                        pass
+        answer = self._request({"op": "subclass", "t": self._class_target(mirror), "name": cls.__name__,
+                                "methods": self._send_value(methods, f"the methods of {cls.__name__}")})
+        value = answer.get("value") if answer.get("ok") is True else None
+        if not (isinstance(value, dict) and value.get("$") == "cls" and isinstance(value.get("v"), dict)):
+            self._result(answer)  # the solution's exception, raised here
+            return self.fault(f"the solution process could not make a subclass of {mirror.__name__}")
+        key = self._scope_of(value["v"].get("ref"))
+        self._mirrors[key] = cls
+        self._subclasses[cls] = key
+        return {"$": "ref", "v": key[1]}
+
     def retype(self, h: Handle, cls: type) -> Handle:
         """The same remote object as an instance of ``cls`` (a test's subclass of a mirror)."""
         new = object.__new__(cls)
@@ -1092,6 +1185,21 @@ _NOT_IMPORTED = frozenset({"antigravity", "this", "idlelib", "turtle", "turtlede
                            "webbrowser", "pydoc", "ensurepip", "venv", "lib2to3", "__main__"})
 
 
+def _library_exception(key: str) -> type | None:
+    """For ``p:module:qualname`` of a standard-library exception class (``json.JSONDecodeError``,
+    ``dataclasses.FrozenInstanceError``): the trusted process's own class, so the test's
+    ``except json.JSONDecodeError`` catches it. Its instances are built from data."""
+    _, module, qualname = key.split(":", 2)
+    if module.split(".")[0] not in sys.stdlib_module_names:
+        return None
+    found: Any = _library(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if isinstance(found, type) and issubclass(found, Exception) and not issubclass(found, StopIteration):
+        return found
+    return None
+
+
 def _library(name: str) -> Any:
     """The trusted process's own copy of the library module ``name`` (a standard-library
     module, numpy or scipy, imported here if need be), or None."""
@@ -1111,6 +1219,10 @@ def _library(name: str) -> Any:
         return None
 
 
+#: Special methods a test's subclass of a solution class may define for the solution.
+_SUBCLASS_DUNDERS = frozenset({"__init__", "__str__", "__repr__", "__eq__", "__hash__", "__lt__", "__le__",
+                               "__gt__", "__ge__", "__len__", "__iter__", "__contains__", "__getitem__",
+                               "__call__", "__enter__", "__exit__"})
 #: Operators whose answer between two solution objects must be a bool.
 _EQUALITY = frozenset({"eq", "ne"})
 #: Arithmetic the trusted side asks of a solution object without a builtin value.
