@@ -175,6 +175,14 @@ def summary_table(results: list[JobResult]) -> str:
     return "\n".join(lines)
 
 
+def _ends_mid_line(path: Path) -> bool:
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+
+
 def _sort_by_line(path: Path) -> None:
     """Rewrite a finished output in input order (atomically)."""
     records = []
@@ -247,6 +255,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if not sink:
                 sink.append(out_path.open("a" if args.resume else "w", encoding="utf-8"))
+                if args.resume and _ends_mid_line(out_path):
+                    sink[0].write("\n")  # a line cut short (a full disk, a kill) stays apart
             sink[0].write(json.dumps(record) + "\n")
             sink[0].flush()  # kept even if the run is stopped the next moment
         except OSError as exc:
