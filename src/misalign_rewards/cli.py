@@ -10,8 +10,8 @@ Exit codes:
     0    done (run: every valid job got a result; demo: every row earned what it should)
     1    run: some jobs ended in infrastructure or internal errors; demo: a row earned
          something else; doctor: something needed is missing
-    2    usage errors, an unreadable input or unwritable output, an empty input, or bad
-         lines under --strict
+    2    usage errors, an unreadable input or unwritable output, an empty input, bad
+         lines under --strict, or serve asked to listen beyond loopback without a token
     3    no engine answers, or a needed image is missing (run: nothing was run, and the
          output file is as it was)
     4    run: writing the output failed mid-run (a full disk, say): the results written
@@ -397,8 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="misalign-rewards", description="Rewards from running code and checking proofs in containers.",
         epilog="Exit codes: 0 ok; 1 infrastructure or internal errors in jobs, a demo row off, or doctor "
-               "found a problem; 2 usage, unreadable input, unwritable output, empty input, or bad input "
-               "(--strict); 3 no engine or a needed image missing (run: nothing run, output untouched); 4 run: "
+               "found a problem; 2 usage, unreadable input, unwritable output, empty input, bad input "
+               "(--strict), or serve beyond loopback without a token; 3 no engine or a needed image missing (run: nothing run, output untouched); 4 run: "
                "writing the output failed mid-run (results so far kept; --resume); 130/143 run stopped by SIGINT/SIGTERM "
                "(results so far kept; --resume). Every setting can also come from the environment "
                "(MISALIGN_*; docs/integrations.md).",

@@ -104,19 +104,23 @@ def is_loopback(host: str) -> bool:
 
 def authorized(header: str | None, token: str) -> bool:
     """Whether an ``Authorization`` header carries ``token``: as a bearer token, or as
-    the password of HTTP Basic auth (any user name). Compared in constant time."""
+    the password of HTTP Basic auth (any user name). Compared as bytes, in constant time."""
     if not header:
         return False
-    scheme, _, value = header.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() == "basic":
-        try:
-            value = base64.b64decode(value, validate=True).decode("utf-8").partition(":")[2]
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-    elif scheme.lower() != "bearer":
+    try:
+        raw = header.encode("latin-1")  # the bytes that came (HTTP headers are read as latin-1)
+    except UnicodeEncodeError:
         return False
-    return hmac.compare_digest(value.encode("utf-8", "surrogatepass"), token.encode("utf-8"))
+    scheme, _, value = raw.strip().partition(b" ")
+    value = value.strip()
+    if scheme.lower() == b"basic":
+        try:
+            value = base64.b64decode(value, validate=True).partition(b":")[2]
+        except binascii.Error:
+            return False
+    elif scheme.lower() != b"bearer":
+        return False
+    return hmac.compare_digest(value, token.encode("utf-8"))
 
 
 # -- runs shared fairly between requests -------------------------------------------
