@@ -462,7 +462,7 @@ def test_27_4_stalled_and_heavy_requests_hit_clear_bounds(tight_server: Server) 
     big = 700 << 10
     held = [_open_request(s.port, big, b'{"batch": ['), _open_request(s.port, big, b'{"batch": [')]
     time.sleep(0.5)  # let both be admitted before the next arrives (an order, not a deadline)
-    over = _open_request(s.port, big, b"{")
+    over = _open_request(s.port, big, b" " * big)  # all of it: the server drains it to answer
     status, headers, body = _answer(over)
     over.close()
     assert status == 503 and "retry-after" in headers and "bytes" in body["error"], (status, body)

@@ -86,10 +86,14 @@ class Bounds:
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+    """An answer other than the result. ``drain``: bytes of the body to read and drop
+    first, so a client still sending sees the answer instead of a reset connection."""
+
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None, drain: int = 0) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.drain = drain
 
 
 def is_loopback(host: str) -> bool:
@@ -302,6 +306,19 @@ def make_app(settings: Settings | None = None, *, token: str | None = None, boun
             state["sized"] = True
         return client
 
+    async def drain(request: Request, most: int) -> None:
+        """Read and drop up to ``most`` bytes of a body not read yet (within the body's
+        time), holding none of it."""
+        if getattr(request.state, "reading", False) or most <= 0:
+            return
+        with anyio.move_on_after(min(limits.body_timeout_s, 10.0)):
+            seen = 0
+            while seen <= most:
+                message = await request.receive()
+                seen += len(message.get("body", b""))
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+
     def reject(exc: _Reject) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         if exc.status == 401:
@@ -314,10 +331,10 @@ def make_app(settings: Settings | None = None, *, token: str | None = None, boun
         request holds are given back when it ends."""
         if token is not None and not authorized(request.headers.get("authorization"), token):
             raise _Reject(401, "a token is required: 'Authorization: Bearer TOKEN' (or Basic auth with "
-                               "TOKEN as the password)")
+                               "TOKEN as the password)", drain=1 << 20)
         if state["requests"] >= limits.max_requests:
             raise _Reject(503, f"the server is busy ({limits.max_requests} requests in flight); "
-                               "try again", retry_after=limits.retry_after_s)
+                               "try again", retry_after=limits.retry_after_s, drain=limits.max_body_bytes)
         state["requests"] += 1
         held = [0]
         request.state.held = held
@@ -330,7 +347,8 @@ def make_app(settings: Settings | None = None, *, token: str | None = None, boun
     def hold(request: Request, n: int) -> None:
         if state["bytes"] + n > limits.max_bytes_in_flight:
             raise _Reject(503, f"the server holds {limits.max_bytes_in_flight} bytes of request bodies "
-                               "at most and is full; try again", retry_after=limits.retry_after_s)
+                               "at most and is full; try again", retry_after=limits.retry_after_s,
+                          drain=limits.max_body_bytes)
         state["bytes"] += n
         request.state.held[0] += n
 
@@ -345,6 +363,7 @@ def make_app(settings: Settings | None = None, *, token: str | None = None, boun
         if declared is not None:
             hold(request, declared)
         raw = bytearray()
+        request.state.reading = True  # from here on, a rejection drains nothing
         try:
             with anyio.fail_after(limits.body_timeout_s):
                 async for chunk in request.stream():
@@ -435,6 +454,7 @@ def make_app(settings: Settings | None = None, *, token: str | None = None, boun
                 content = await anyio.to_thread.run_sync(_dump_results, results)
                 return Response(content, media_type="application/json")
         except _Reject as exc:
+            await drain(request, exc.drain)
             return reject(exc)
 
     async def openrlhf(request: Request) -> JSONResponse:
@@ -449,6 +469,7 @@ def make_app(settings: Settings | None = None, *, token: str | None = None, boun
                 if results is None:
                     return JSONResponse({"error": "cancelled"}, status_code=499)
         except _Reject as exc:
+            await drain(request, exc.drain)
             return reject(exc)
         missing = [r for r in results if r.reward is None]
         if missing:
