@@ -461,7 +461,7 @@ def test_27_4_stalled_and_heavy_requests_hit_clear_bounds(tight_server: Server) 
     s = tight_server
     big = 700 << 10
     held = [_open_request(s.port, big, b'{"batch": ['), _open_request(s.port, big, b'{"batch": [')]
-    time.sleep(0.5)  # let both be admitted before the next arrives (an order, not a deadline)
+    time.sleep(1.0)  # let both be admitted before the next arrives (an order, not a deadline)
     over = _open_request(s.port, big, b" " * big)  # all of it: the server drains it to answer
     status, headers, body = _answer(over)
     over.close()

@@ -603,15 +603,21 @@ class DockerSandbox(Sandbox):
                 return
             await anyio.sleep(timeout_s - ran)
 
-    async def stopped_by_engine(self, container: Any, state: dict[str, Any]) -> str | None:
+    def engine_now(self) -> float:
+        """The engine's clock now, as measured at open (seconds since the epoch)."""
+        return time.time() + self._clock_offset
+
+    async def stopped_by_engine(self, container: Any, state: dict[str, Any], *,
+                                since: float | None = None) -> str | None:
         """What stopped ``container`` (which has exited, and which we did not kill) if
         the engine's own record says it was told to: a ``kill`` event (``docker kill``,
         ``docker stop``, a drain, a daemon shutting down) before it finished. None if the
         record has none: then the container ended by what ran in it. Nothing inside a
         container can write the engine's record, so code cannot pass its own failure off
-        as this. Raises InfrastructureError if the record cannot be read."""
-        now = time.time() + self._clock_offset
-        started = engine_timestamp(state.get("StartedAt")) or now - 24 * 3600
+        as this. ``since``: only kills from then (engine clock; default: its start).
+        Raises InfrastructureError if the record cannot be read."""
+        now = self.engine_now()
+        started = since or engine_timestamp(state.get("StartedAt")) or now - 24 * 3600
         finished = engine_timestamp(state.get("FinishedAt")) or now
         params = {"since": f"{started - 1:.9f}", "until": f"{max(now, finished):.9f}",
                   "filters": json.dumps({"type": ["container"], "container": [container.id], "event": ["kill"]})}

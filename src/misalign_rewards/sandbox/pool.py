@@ -329,6 +329,7 @@ class PooledSandbox(Sandbox):
         warm.pending_err.clear()
         warm.jobs += 1
         t_run = time.monotonic()
+        began = self.fresh.engine_now()
         done: dict[str, Any] | None = None
         with anyio.move_on_after(spec.timeout_s) as deadline:
             try:
@@ -354,7 +355,7 @@ class PooledSandbox(Sandbox):
             oom = bool(state.get("OOMKilled"))
             if not oom and state.get("Running"):
                 raise EngineError("a warm container's output ended while it still ran")
-            why = None if oom else await self.fresh.stopped_by_engine(warm.container, state)
+            why = None if oom else await self.fresh.stopped_by_engine(warm.container, state, since=began)
             if why is not None:
                 raise ContainerKilled(f"a warm container was stopped from outside mid-run ({why}); "
                                       "not the code's doing")
