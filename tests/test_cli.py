@@ -55,8 +55,9 @@ def job(solution: str, **kw: object) -> str:
 def test_help_lists_commands_and_exit_codes() -> None:
     out = cli("--help")
     assert out.returncode == 0
+    text = " ".join(out.stdout.split())  # as argparse wraps it for the terminal's width
     for word in ("run", "doctor", "reap", "demo", "Exit codes", "3 no engine"):
-        assert word in out.stdout
+        assert word in text
 
 
 def test_unknown_command_is_a_usage_error() -> None:
@@ -271,3 +272,64 @@ def test_10_logs_go_beside_the_results_when_the_bar_owns_the_terminal(tmp_path: 
     assert f"logs: {results}.log" in screen and '"event"' not in screen  # no JSON on the terminal
     events = [json.loads(line)["event"] for line in Path(f"{results}.log").read_text().splitlines()]
     assert events.count("job.finished") == 2
+
+
+# -- issue 23, item 11: no engine, and an output that fails mid-run ----------------------
+
+
+def test_11_no_engine_is_exit_3_and_the_output_is_untouched(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(job("def inc(x):\n    return x + 1\n") + "\n")
+    results = tmp_path / "out.jsonl"
+    results.write_text('{"line": 1, "job_id": "kept"}\n')
+    for extra in ([], ["--resume"]):
+        out = cli("run", str(jobs), "-o", str(results), *extra,
+                  env={"MISALIGN_DOCKER_URL": f"unix://{tmp_path}/none.sock"})
+        assert out.returncode == 3, out.stderr
+        assert "none.sock" in out.stderr and "nothing was run" in out.stderr and "Traceback" not in out.stderr
+        assert results.read_text() == '{"line": 1, "job_id": "kept"}\n'
+    fresh = tmp_path / "new.jsonl"
+    out = cli("run", str(jobs), "-o", str(fresh), env={"MISALIGN_DOCKER_URL": f"unix://{tmp_path}/none.sock"})
+    assert out.returncode == 3 and not fresh.exists()
+
+
+def test_11_exit_codes_are_in_help() -> None:
+    text = " ".join(cli("--help").stdout.split())
+    assert "3 no engine or a needed image missing (run: nothing run, output untouched)" in text
+    assert "4 run: writing the output failed mid-run" in text
+
+
+@pytest.mark.docker
+def test_11_an_output_device_that_is_full_is_exit_4_with_a_message(tmp_path: Path, python_image: str) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(job("def inc(x):\n    return x + 1\n") for _ in range(2)) + "\n")
+    out = cli("run", str(jobs), "-o", "/dev/full", "--python-image", python_image, "--log-file", str(tmp_path / "log"))
+    assert out.returncode == 4, out.stderr
+    assert "writing /dev/full failed: No space left on device" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.docker
+def test_11_a_disk_that_fills_mid_run_keeps_what_was_written_and_resumes(tmp_path: Path, python_image: str) -> None:
+    """The file-size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so writes fail with
+    EFBIG) stands in for a disk that fills after the first result."""
+    import resource
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(job("def inc(x):\n    return x + 1\n", job_id=f"j{i}") for i in range(3)) + "\n")
+    results = tmp_path / "out.jsonl"
+    argv = [sys.executable, "-m", "misalign_rewards.cli", "run", str(jobs), "-o", str(results), "--python-image",
+            python_image, "--max-concurrent", "1", "--log-file", "/dev/null"]
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))  # room for one result line, not two
+
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT, preexec_fn=small_disk)
+    assert out.returncode == 4, out.stderr
+    assert "File too large" in out.stderr and "1 result(s) were written" in out.stderr and "--resume" in out.stderr
+    assert "Traceback" not in out.stderr
+    kept = [json.loads(line) for line in results.read_text().splitlines() if line.endswith("}")]
+    assert [r["job_id"] for r in kept] == ["j0"]
+    again = cli("run", str(jobs), "-o", str(results), "--resume", "--python-image", python_image,
+                "--log-file", "/dev/null")
+    assert again.returncode == 0, again.stderr
+    assert [json.loads(line)["job_id"] for line in results.read_text().splitlines()] == ["j0", "j1", "j2"]

@@ -11,9 +11,12 @@ Exit codes:
     0    done (run: every valid job got a result; demo: every row earned what it should)
     1    run: some jobs ended in infrastructure or internal errors; demo: a row earned
          something else; doctor: something needed is missing
-    2    usage errors, an unreadable input or unwritable output, an empty input, or bad
-         lines under --strict
-    3    no engine answers, or a needed image is missing
+    2    usage errors, an unreadable input or unwritable output, an empty input, bad
+         lines under --strict, or serve asked to listen beyond loopback without a token
+    3    no engine answers, or a needed image is missing (run: nothing was run, and the
+         output file is as it was)
+    4    run: writing the output failed mid-run (a full disk, say): the results written
+         before it are kept; --resume goes on
     130  run: stopped by SIGINT (finished results are kept; --resume goes on)
     143  run: stopped by SIGTERM (the same)
 """
@@ -42,7 +45,7 @@ from .logs import configure_logging
 from .outcomes import JobResult, Status
 from .settings import Settings
 
-EXIT_OK, EXIT_JOB_TROUBLE, EXIT_USAGE, EXIT_ENGINE = 0, 1, 2, 3
+EXIT_OK, EXIT_JOB_TROUBLE, EXIT_USAGE, EXIT_ENGINE, EXIT_OUTPUT = 0, 1, 2, 3, 4
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -173,6 +176,14 @@ def summary_table(results: list[JobResult]) -> str:
     return "\n".join(lines)
 
 
+def _ends_mid_line(path: Path) -> bool:
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+
+
 def _sort_by_line(path: Path) -> None:
     """Rewrite a finished output in input order (atomically)."""
     records = []
@@ -211,30 +222,57 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     out_path = Path(args.output)
     done = finished_ids(out_path) if args.resume else set()
     todo = [(lineno, job) for lineno, job in items if job.job_id not in done]
-    try:  # checked before anything runs: a result is never computed only to be lost
-        out = out_path.open("a" if args.resume else "w", encoding="utf-8")
+    try:  # checked before anything runs, without emptying it: a result is never computed only to be lost
+        existed = out_path.exists()
+        with out_path.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            out_path.unlink()
     except OSError as exc:
         print(f"error: cannot write {out_path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    client = RewardClient(settings)
+    try:
+        await client.open()  # no engine: said now, and the output is untouched
+    except (EngineUnreachable, ImageNotFound) as exc:
+        await client.aclose()
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"nothing was run; {out_path} is as it was", file=sys.stderr)
+        return EXIT_ENGINE
     if done:
         print(f"resume: {len(items) - len(todo)} of {len(items)} job(s) already have a result in "
               f"{out_path}", file=sys.stderr)
     progress = Progress(len(todo), sys.stderr)
     lines = [lineno for lineno, _ in todo]
     results: list[JobResult] = []
+    # Opened (and, without --resume, emptied) when the first result is in.
+    sink: list[TextIO] = []
+    write_error: list[OSError] = []
 
     def write(result: JobResult) -> None:
+        if write_error:
+            return
         record = {"line": lines[result.index], **result.model_dump(mode="json")}
-        out.write(json.dumps(record) + "\n")
-        out.flush()  # kept even if the run is stopped the next moment
+        try:
+            if not sink:
+                sink.append(out_path.open("a" if args.resume else "w", encoding="utf-8"))
+                if args.resume and _ends_mid_line(out_path):
+                    sink[0].write("\n")  # a line cut short (a full disk, a kill) stays apart
+            sink[0].write(json.dumps(record) + "\n")
+            sink[0].flush()  # kept even if the run is stopped the next moment
+        except OSError as exc:
+            write_error.append(exc)
+            scope.cancel()  # nothing more can be kept: stop the runs now
+            return
         results.append(result)
         progress.update(result)
 
     stopped: list[str] = []
-    with out:
-        async with anyio.create_task_group() as tg:
+    try:
+        async with client, anyio.create_task_group() as tg:
+            scope = tg.cancel_scope
 
-            async def on_signal(scope: anyio.CancelScope) -> None:
+            async def on_signal() -> None:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for signum in signals:
                         stopped.append(signal.Signals(signum).name)
@@ -242,19 +280,35 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                         return
 
             async def score() -> None:
-                async with RewardClient(settings) as client:
-                    await client.score([job for _, job in todo], on_result=write)
-                tg.cancel_scope.cancel()
+                await client.score([job for _, job in todo], on_result=write)
+                scope.cancel()
 
-            tg.start_soon(on_signal, tg.cancel_scope)
+            tg.start_soon(on_signal)
             tg.start_soon(score)
+    finally:
+        for f in sink:
+            try:
+                f.close()
+            except OSError as exc:  # the last flush failed: the same trouble
+                write_error.append(exc)
+    if progress.tty and (stopped or write_error):
+        sys.stderr.write("\n")
+    if write_error:
+        exc = write_error[0]
+        print(f"error: writing {out_path} failed: {exc.strerror or exc}; {len(results)} result(s) were "
+              f"written before it; free the space and run again with --resume to finish", file=sys.stderr)
+        return EXIT_OUTPUT
     if stopped:
-        if progress.tty:
-            sys.stderr.write("\n")
         print(f"stopped by {stopped[0]}: {len(results)} of {len(todo)} result(s) written to {out_path}; "
               f"run again with --resume to finish", file=sys.stderr)
         return 130 if stopped[0] == "SIGINT" else 143
-    await anyio.to_thread.run_sync(_sort_by_line, out_path)
+    if out_path.is_file():  # a device or a pipe keeps the order the results came in
+        try:
+            await anyio.to_thread.run_sync(_sort_by_line, out_path)
+        except OSError as exc:
+            print(f"error: the results are in {out_path}, but sorting them into input order failed: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return EXIT_OUTPUT
     print(summary_table(results), file=sys.stderr)
     print(f"wrote {len(results)} results to {out_path}"
           + (f"; skipped {len(problems)} bad line(s)" if problems else ""), file=sys.stderr)
@@ -344,8 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="misalign-rewards", description="Rewards from running code and checking proofs in containers.",
         epilog="Exit codes: 0 ok; 1 infrastructure or internal errors in jobs, a demo row off, or doctor "
-               "found a problem; 2 usage, unreadable input, unwritable output, empty input, or bad input "
-               "(--strict); 3 no engine or a needed image missing; 130/143 run stopped by SIGINT/SIGTERM "
+               "found a problem; 2 usage, unreadable input, unwritable output, empty input, bad input "
+               "(--strict), or serve beyond loopback without a token; 3 no engine or a needed image missing (run: nothing run, output untouched); 4 run: "
+               "writing the output failed mid-run (results so far kept; --resume); 130/143 run stopped by SIGINT/SIGTERM "
                "(results so far kept; --resume). Every setting can also come from the environment "
                "(MISALIGN_*; docs/integrations.md).",
     )
@@ -385,8 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--graceful-s", type=float, default=30.0,
                        help="on SIGTERM/SIGINT, seconds in-flight requests may still take [30]")
     serve.add_argument("--isolation", choices=["fresh", "pooled"], help="default isolation of pytest jobs")
+    serve.add_argument("--token", default=os.environ.get("MISALIGN_SERVE_TOKEN") or None,
+                       help="require this token on the scoring routes ('Authorization: Bearer TOKEN', or "
+                            "Basic auth with it as the password); default $MISALIGN_SERVE_TOKEN. Needed "
+                            "to listen on anything but loopback")
     serve.add_argument("--max-batch", type=int, default=4096, help="most items in one request [4096]")
     serve.add_argument("--max-body-bytes", type=int, default=64 << 20, help="largest request body [64 MiB]")
+    serve.add_argument("--max-bytes-in-flight", type=int, default=128 << 20,
+                       help="request bodies held at once, all requests together; past it 503 [128 MiB]")
+    serve.add_argument("--max-requests", type=int, default=64,
+                       help="scoring requests at once; past it 503 with Retry-After [64]")
+    serve.add_argument("--body-timeout-s", type=float, default=30.0,
+                       help="seconds a request body may take to arrive; past it 408 [30]")
     build = sub.add_parser("build", parents=[common], help="build the sandbox images from the recipes it ships")
     build.add_argument("--only", action="append", choices=_BUILDABLE, help="one image (repeatable) [both]")
     build.add_argument("--base", default="python:3.11-slim", help="base of python-sandbox [python:3.11-slim]")
@@ -469,13 +534,22 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, log_stream, level)
     if args.command == "serve":
         try:
+            from .server import Bounds, ServeRefused, check_exposure
             from .server import serve as serve_http
         except ImportError as exc:
             print(f"error: the server needs its extra: pip install 'misalign-rewards[server]' ({exc})", file=sys.stderr)
             return EXIT_USAGE
+        try:
+            check_exposure(args.host, args.token)
+        except ServeRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        bounds = Bounds(max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
+                        max_bytes_in_flight=args.max_bytes_in_flight, max_requests=args.max_requests,
+                        body_timeout_s=args.body_timeout_s)
         serve_http(settings.model_copy(update={"engine_wait_s": 30.0}) if "MISALIGN_ENGINE_WAIT_S" not in os.environ
                    else settings, host=args.host, port=args.port, graceful_s=args.graceful_s,
-                   max_batch=args.max_batch, max_body_bytes=args.max_body_bytes)
+                   token=args.token, bounds=bounds)
         return EXIT_OK
     command = {"run": _run, "doctor": _doctor, "reap": _reap, "demo": _demo}[args.command]
     try:

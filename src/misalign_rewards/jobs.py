@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .sandbox.base import LimitsOverride
 
@@ -22,6 +22,37 @@ MAX_SOLUTION_BYTES = 1 << 20
 #: container's /tmp.
 MAX_TESTS_BYTES = 16 << 20
 _LEAN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_'.]*$")
+#: Deepest nesting of free-form data a job carries (``metadata``, an io case's values),
+#: and most values in it. Whatever handles a job later (results, logs, JSON) may walk it
+#: recursively; far below the interpreter's recursion limit, far above any real use.
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
+
+
+def check_depth(value: Any) -> Any:
+    """``value`` unchanged if it nests at most :data:`MAX_DEPTH` deep (walked without
+    recursion, so a cycle or a deep object is refused, not a crash)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple | set | frozenset):
+            children = item
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        seen += len(children)
+        if seen > MAX_NODES:
+            raise ValueError(f"more than {MAX_NODES} values")
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+#: Free-form data of bounded depth.
+Nested = Annotated[Any, AfterValidator(check_depth)]
 
 
 def _new_id() -> str:
@@ -35,7 +66,7 @@ class _JobBase(BaseModel):
     timeout_s: float | None = Field(None, gt=0, le=3600)
     limits: LimitsOverride | None = None
     #: Passed through to the result untouched.
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], AfterValidator(check_depth)] = Field(default_factory=dict)
 
 
 def _check_encodable(field: str, name: str, text: str) -> None:
@@ -159,8 +190,8 @@ class IoCase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input: str | list[Any]
-    output: Any
+    input: str | Annotated[list[Any], AfterValidator(check_depth)]
+    output: Nested
     testtype: Literal["stdin", "functional"] | None = None
 
 

@@ -520,6 +520,11 @@ class DockerSandbox(Sandbox):
                         await container.wait()
                     state = await self._container_state(container)
                 exit_code = int(state.get("ExitCode", -1))
+                if exit_code != 0 and not state.get("OOMKilled"):
+                    why = await self.stopped_by_engine(container, state)
+                    if why is not None:
+                        raise ContainerKilled(f"the container was stopped from outside mid-run ({why}); "
+                                              "not the code's doing")
         finally:
             await stream.close()
         timed_out = watch.timed_out
@@ -598,6 +603,39 @@ class DockerSandbox(Sandbox):
                 return
             await anyio.sleep(timeout_s - ran)
 
+    def engine_now(self) -> float:
+        """The engine's clock now, as measured at open (seconds since the epoch)."""
+        return time.time() + self._clock_offset
+
+    async def stopped_by_engine(self, container: Any, state: dict[str, Any], *,
+                                since: float | None = None) -> str | None:
+        """What stopped ``container`` (which has exited, and which we did not kill) if
+        the engine's own record says it was told to: a ``kill`` event (``docker kill``,
+        ``docker stop``, a drain, a daemon shutting down) before it finished. None if the
+        record has none: then the container ended by what ran in it. Nothing inside a
+        container can write the engine's record, so code cannot pass its own failure off
+        as this. ``since``: only kills from then (engine clock; default: its start).
+        Raises InfrastructureError if the record cannot be read."""
+        now = self.engine_now()
+        started = since or engine_timestamp(state.get("StartedAt")) or now - 24 * 3600
+        finished = engine_timestamp(state.get("FinishedAt")) or now
+        params = {"since": f"{started - 1:.9f}", "until": f"{max(now, finished):.9f}",
+                  "filters": json.dumps({"type": ["container"], "container": [container.id], "event": ["kill"]})}
+        with engine_errors(self.endpoint, action="list the container's events"), \
+                anyio.fail_after(self.api_timeout_s):
+            async with self.docker._query("events", params=params) as response:
+                raw = await response.read()
+        for line in raw.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            at = event.get("timeNano", 0) / 1e9 if isinstance(event, dict) else 0
+            if event.get("Action", event.get("status")) == "kill" and at <= finished + 0.001:
+                signal = (event.get("Actor") or {}).get("Attributes", {}).get("signal", "?")
+                return f"the engine was told to kill it with signal {signal}"
+        return None
+
     async def _container_state(self, container: Any) -> dict[str, Any]:
         with engine_errors(self.endpoint, action="inspect the container"), anyio.fail_after(self.api_timeout_s):
             info = await container.show()
@@ -655,6 +693,11 @@ async def _feed_stdin(stream: Stream, data: bytes, log: Any) -> None:
             transport.write_eof()
     except (ConnectionError, aiohttp.ClientError, RuntimeError, AssertionError) as exc:
         log.debug("sandbox.stdin_closed_early", error=repr(exc))
+
+
+class ContainerKilled(EngineError):
+    """The engine stopped a container mid-run because someone told it to: infrastructure
+    trouble, retried like any other, never the code's verdict."""
 
 
 class _Deadline:

@@ -50,7 +50,7 @@ from aiodocker.stream import Stream
 from ..errors import EngineError
 from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
-from .docker import LABEL_PREFIX, DockerSandbox
+from .docker import LABEL_PREFIX, ContainerKilled, DockerSandbox
 
 logger = get_logger("misalign_rewards.pool")
 
@@ -329,6 +329,7 @@ class PooledSandbox(Sandbox):
         warm.pending_err.clear()
         warm.jobs += 1
         t_run = time.monotonic()
+        began = self.fresh.engine_now()
         done: dict[str, Any] | None = None
         with anyio.move_on_after(spec.timeout_s) as deadline:
             try:
@@ -354,6 +355,10 @@ class PooledSandbox(Sandbox):
             oom = bool(state.get("OOMKilled"))
             if not oom and state.get("Running"):
                 raise EngineError("a warm container's output ended while it still ran")
+            why = None if oom else await self.fresh.stopped_by_engine(warm.container, state, since=began)
+            if why is not None:
+                raise ContainerKilled(f"a warm container was stopped from outside mid-run ({why}); "
+                                      "not the code's doing")
         healthy = (done is not None and not done.get("problems") and done.get("worker_exit") == 0
                    and not done.get("strays") and not done.get("job_anomaly")
                    and not done.get("left_behind") and not oom and not out.exceeded)
