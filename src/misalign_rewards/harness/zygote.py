@@ -95,8 +95,21 @@ def _exec_program(args: dict[str, Any]) -> None:
     cpu = args.get("cpu_s")
     if isinstance(cpu, int) and cpu > 0:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    _set_stack(args.get("stack_bytes"))
     argv = [str(a) for a in args["argv"]]
     os.execvpe(argv[0], argv, dict(os.environ))
+
+
+def _set_stack(stack: Any) -> None:
+    """A contest judge's stack: as large as the case's memory (a deep DFS, a big local
+    array), not the default 8 MiB. Set before ``exec``, which lays out the new stack."""
+    import resource
+
+    if isinstance(stack, int) and stack > 0:
+        hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+        if hard != resource.RLIM_INFINITY:
+            stack = min(stack, hard)
+        resource.setrlimit(resource.RLIMIT_STACK, (stack, hard))
 
 
 def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
