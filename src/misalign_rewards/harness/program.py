@@ -28,6 +28,8 @@ _state: dict[str, object] = {}
 #: program that outlived it (``strays``), and System V IPC objects whose ownership it
 #: handed away so that a wipe as its own uid would miss them (``ipc_handed``).
 _observed: dict[str, int] = {"strays": 0, "ipc_handed": 0}
+#: The process groups the current case started (each program leads its own).
+_case_groups: set[int] = set()
 
 
 def configure(zygote: procs.Zygote, solution_dir: str, contained: bool) -> None:
@@ -80,11 +82,14 @@ def observed() -> dict[str, int]:
 
 def stop_all(*, count: bool = False) -> procs.Zygote | None:
     """Kill every process of the untrusted uid and wait until none is left; with
-    ``count``, those alive are strays (the case's program has ended by now)."""
+    ``count``, those alive outside the case's own process groups are strays (as for a
+    pytest job's solution processes: harness/proxy.py)."""
     zygote = _state.get("zygote")
+    groups = _case_groups.copy()
+    _case_groups.clear()
     if not isinstance(zygote, procs.Zygote) or not _state.get("contained"):
         return None
-    seen = zygote.kill_all()
+    seen = zygote.end(None, sweep=True, groups=frozenset(groups))[1]
     if count:
         _observed["strays"] += seen
     if not procs.confirm_gone(zygote):
@@ -136,6 +141,7 @@ def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
     finally:
         os.close(in_r)
         os.close(out_w)
+    _case_groups.add(pid)
     os.set_blocking(in_w, False)
     deadline = started + timeout_s
     out = bytearray()
