@@ -338,6 +338,16 @@ ACCEPTED: dict[str, IoJob] = {
     # item 12: dict keys with their types, crossing both ways
     "int keys": IoJob(program="def f(d):\n    return {k + 1: v for k, v in d.items()}\n", fn_name="f",
                       cases=[{"input": [{1: "a", 2: "b"}], "output": {2: "a", 3: "b"}}]),
+    # item 13: a program run in a fork of the zygote behaves as under a new `python`
+    "as __main__": IoJob(program=(
+        "import sys\n\ndef main():\n    data = sys.stdin.buffer.read().split()\n"
+        "    sys.stdout.write(str(sum(map(int, data))))\n    print('', sys.argv[0].endswith('solution.py'), __file__)\n\n"
+        "if __name__ == '__main__':\n    main()\n"), cases=[{"input": "1 2\n3\n", "output": "6 True solution.py"}]),
+    "open(0) and sys.exit(0)": IoJob(program="import sys\nprint(sum(map(int, open(0).read().split())))\nsys.exit(0)\n",
+                                     cases=[{"input": "4 5\n", "output": "9"}]),
+    "classes pickle from __main__": IoJob(program=(
+        "import pickle\n\nclass P:\n    def __init__(self, v):\n        self.v = v\n\n"
+        "print(pickle.loads(pickle.dumps(P(int(input())))).v * 2)\n"), cases=DOUBLE),
     # item 1: an integer answer printed as an integral float
     "integral float": IoJob(program="print(float(int(input()) * 2))\n", cases=[{"input": "600000000000\n",
                                                                                 "output": "1200000000000\n"}],
@@ -355,6 +365,8 @@ REFUSED: dict[str, tuple[IoJob, str]] = {
     # item 12: {1: 5, '1': 6} is not {"1": 6}
     "keys as strings": (IoJob(program="def f():\n    return {1: 5, '1': 6}\n", fn_name="f",
                               cases=[{"input": [], "output": {"1": 6}}]), "value: got"),
+    "exit code": (IoJob(program="print(6)\nraise SystemExit(3)\n", cases=DOUBLE[:1]), "exit code 3"),
+    "syntax error": (IoJob(program="print(6\n", cases=DOUBLE[:1]), "exit code 1"),
     "numpy wrong": (IoJob(program="import numpy as np\n\ndef f():\n    return np.int64(7)\n", fn_name="f",
                           cases=[{"input": [], "output": 6}]), "value: got"),
 }

@@ -100,28 +100,17 @@ def stop_all(*, count: bool = False) -> procs.Zygote | None:
 #: Python frames a program may nest per byte of its stack (a 256 MiB stack: about a
 #: million), so that a recursive solution a judge accepts is not a RecursionError here.
 STACK_BYTES_PER_FRAME = 256
-#: The trusted launcher of a Python program: the recursion limit its stack allows, then
-#: the program as ``__main__`` (its own file, path and argv), nothing else of ours.
-_LAUNCH = ("import runpy, sys; sys.setrecursionlimit(max(1000, {limit})); p = sys.argv[1]; "
-           "sys.argv[:] = [p]; runpy.run_path(p, run_name='__main__')")
 
 
-def python_argv(path: str, stack_bytes: int | None = None) -> list[str]:
-    """The image's Python on ``path``; with ``stack_bytes``, through :data:`_LAUNCH`."""
-    import sys
-
-    argv = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={procs.pycache_prefix()}"]
-    if not stack_bytes:
-        return [*argv, path]
-    return [*argv, "-c", _LAUNCH.format(limit=int(stack_bytes) // STACK_BYTES_PER_FRAME), path]
-
-
-def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
+def run(argv: list[str] | None, stdin: bytes, *, timeout_s: float, output_bytes: int,
         memory_bytes: int | None = None, merge_stderr: bool = False, cwd: str | None = None,
-        stack_bytes: int | None = None) -> Ran:
+        stack_bytes: int | None = None, python: str | None = None) -> Ran:
     """``argv`` (looked up on PATH) with ``stdin``; ``merge_stderr``: its stderr goes with
     its stdout (a compiler's messages), else nowhere; ``stack_bytes``: its stack limit
-    (RLIMIT_STACK; default the image's 8 MiB)."""
+    (RLIMIT_STACK; default the image's 8 MiB). With ``python`` (a file) instead of
+    ``argv``: that Python program, run in a fork of the zygote (its ``python`` target:
+    a fresh ``__main__``, the same pipes and limits) rather than a new interpreter, with
+    a recursion limit of one frame per :data:`STACK_BYTES_PER_FRAME` of its stack."""
     zygote = _state.get("zygote")
     if not isinstance(zygote, procs.Zygote):
         raise RuntimeError("program.run is only available inside an isolated-mode harness")
@@ -129,10 +118,13 @@ def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
     out_r, out_w = os.pipe()
     started = time.monotonic()
     try:
-        pid = zygote.spawn("exec", cwd=cwd or str(_state["solution_dir"]), env=dict(ENV),
-                           args={"argv": argv, "memory_bytes": memory_bytes,
-                                 "cpu_s": int(timeout_s) + 1, "merge_stderr": merge_stderr,
-                                 "stack_bytes": stack_bytes},
+        limits = {"memory_bytes": memory_bytes, "cpu_s": int(timeout_s) + 1, "stack_bytes": stack_bytes}
+        if python is not None:
+            target, args = "python", {"path": python, **limits,
+                                      "recursion_limit": (stack_bytes or 0) // STACK_BYTES_PER_FRAME}
+        else:
+            target, args = "exec", {"argv": argv, "merge_stderr": merge_stderr, **limits}
+        pid = zygote.spawn(target, cwd=cwd or str(_state["solution_dir"]), env=dict(ENV), args=args,
                            fds=[in_r, out_w], contained=bool(_state["contained"]))
     except BaseException:
         for fd in (in_w, out_r):

@@ -127,7 +127,7 @@ def _judge(case):
         if why:
             raise cases.CaseFailed(why)
         return
-    ran = program.run(RUN or program.python_argv(SPEC["program"], SPEC["stack_bytes"]), case["input"].encode(),
+    ran = program.run(RUN or None, case["input"].encode(), python=None if RUN else SPEC["program"],
                       timeout_s=SPEC["case_timeout_s"], output_bytes=case["output_bytes"],
                       memory_bytes=SPEC["case_memory_bytes"], stack_bytes=SPEC["stack_bytes"])
     if ran.timed_out:
