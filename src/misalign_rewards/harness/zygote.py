@@ -13,7 +13,8 @@ answers requests over a unix socket:
             the given working directory and environment; then run the target
             (``template``: isolated mode's solution process; ``inprocess``: the advisory
             pytest run; ``exec``: a program with pipes for stdin and stdout, for
-            contest-style cases)
+            contest-style cases; ``python``: a Python program run in the fork itself,
+            the same way)
     reap    wait (bounded) for a child and say how it ended
     end     kill a child's process group and reap it; then, if asked, count what else of
             the untrusted uid is alive and kill all of it (:func:`procs.kill_all_of`):
