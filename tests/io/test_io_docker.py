@@ -345,6 +345,8 @@ ACCEPTED: dict[str, IoJob] = {
         "if __name__ == '__main__':\n    main()\n"), cases=[{"input": "1 2\n3\n", "output": "6 True solution.py"}]),
     "open(0) and sys.exit(0)": IoJob(program="import sys\nprint(sum(map(int, open(0).read().split())))\nsys.exit(0)\n",
                                      cases=[{"input": "4 5\n", "output": "9"}]),
+    "no newline translation": IoJob(program="s = input()\nprint(len(s), repr(s[-1]))\n",
+                                    cases=[{"input": "ab\r\n", "output": "3 '\\r'"}]),
     "classes pickle from __main__": IoJob(program=(
         "import pickle\n\nclass P:\n    def __init__(self, v):\n        self.v = v\n\n"
         "print(pickle.loads(pickle.dumps(P(int(input())))).v * 2)\n"), cases=DOUBLE),

@@ -132,10 +132,11 @@ def _python_program(args: dict[str, Any]) -> None:
     _case_limits(args)
     path = str(args["path"])
     sys.setrecursionlimit(max(1000, int(args.get("recursion_limit") or 1000)))
+    # as the interpreter makes them on POSIX: UTF-8 (the C.UTF-8 locale), no newline translation
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                                 encoding="utf-8", errors="strict")
+                                                 encoding="utf-8", errors="strict", newline="\n")
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding="utf-8", errors="strict")
+                                                   encoding="utf-8", errors="strict", newline="\n")
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
                                                    errors="backslashreplace", write_through=True)
     sys.argv[:] = [path]
