@@ -115,7 +115,8 @@ class RewardClient:
         pytest_verifier = pytest_verifier_for(s.python_image_ref)
         self.verifiers: dict[str, Verifier[Any]] = verifiers or {
             "pytest": pytest_verifier,
-            "io": IoVerifier(pytest_verifier, {"cpp": pytest_verifier_for(s.cpp_image_ref, tmp_exec=True)}),
+            "io": IoVerifier(pytest_verifier, {"cpp": pytest_verifier_for(s.cpp_image_ref, tmp_exec=True)},
+                             policy=self.policy),
             "lean": LeanVerifier(image=s.lean_image_ref, limits=s.lean_limits,
                                  timeout_s=s.lean_timeout_s, integrity=s.integrity,
                                  reject_tokens=s.lean_reject_tokens),

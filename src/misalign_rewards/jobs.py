@@ -214,7 +214,9 @@ class IoJob(_JobBase):
     abs_tol: float = Field(1e-6, ge=0, allow_inf_nan=False)
     rel_tol: float = Field(1e-6, ge=0, allow_inf_nan=False)
     checker: str | None = None
-    stop_at_first_failure: bool = False
+    #: Skip the cases after the first failing one. None: when the reward is ``binary``
+    #: (the verifier's policy), where the first failure decides it.
+    stop_at_first_failure: bool | None = None
     #: Seconds each case may take (a stdin run, or a call).
     case_timeout_s: float = Field(6.0, gt=0, le=600)
     #: Address-space limit of each stdin run (RLIMIT_AS); default: only the job's memory limit.

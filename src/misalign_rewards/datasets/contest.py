@@ -25,16 +25,25 @@ loader             schema
                    "testtype"}`` (LiveCodeBench-style) or a ``prime_code`` dict
 =================  ======================================================================
 
-LiveCodeBench's private cases are also published as base64 of zlib of a **pickle**. A
-pickle runs code when loaded: this module never unpickles. Convert such files once, in a
-process you trust and with data from a source you trust, into the JSON list form, and
-pass that.
+LiveCodeBench publishes its private cases as base64 of zlib of a **pickle** of a JSON
+string. A pickle runs code when loaded, so this module never calls :mod:`pickle`: it
+reads the pickle's opcodes itself (:func:`pickled_string`) and accepts only a pickle
+that is one plain string (protocol 2-5: the protocol, frames, one string, its memo entry,
+stop); anything else (a global, a call, a build, any other object) is refused unread.
+
+Limits written in the rows become the job's (the caller's own options win): CodeContests
+``time_limit`` (``{seconds, nanos}``) and ``memory_limit_bytes``, TACO ``time_limit``
+(``"2 seconds"``) and ``memory_limit`` (``"256 megabytes"``) set ``case_timeout_s`` and
+``case_memory_bytes``. CodeContests rows whose program reads or writes a named file
+(``input_file`` / ``output_file``) are refused: an io job gives the program stdin and
+stdout only.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from typing import Any
 
@@ -111,7 +120,33 @@ def apps_job(row: dict[str, Any], program: str, **options: Any) -> IoJob:
     """APPS or TACO: ``row["input_output"]``."""
     if "input_output" not in row:
         raise DatasetRowError("input_output: missing")
-    return _from_inputs_outputs(row["input_output"], program, True, "input_output", **options)
+    limits = {}
+    seconds = _quantity(row.get("time_limit"), _SECONDS, "time_limit")
+    if seconds:
+        limits["case_timeout_s"] = seconds
+    memory = _quantity(row.get("memory_limit"), _BYTES, "memory_limit")
+    if memory:
+        limits["case_memory_bytes"] = int(memory)
+    return _from_inputs_outputs(row["input_output"], program, True, "input_output", **{**limits, **options})
+
+
+_SECONDS = {"second": 1.0, "seconds": 1.0, "s": 1.0, "sec": 1.0, "millisecond": 1e-3, "milliseconds": 1e-3,
+            "ms": 1e-3}
+_BYTES = {"megabyte": 1e6, "megabytes": 1e6, "mb": 1e6, "mib": 1 << 20, "kilobytes": 1e3, "kb": 1e3,
+          "gigabyte": 1e9, "gigabytes": 1e9, "gb": 1e9, "bytes": 1.0}
+_QUANTITY = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]+)\s*", re.ASCII)
+
+
+def _quantity(value: Any, units: dict[str, float], what: str) -> float | None:
+    """TACO's ``"2 seconds"`` / ``"256 megabytes"``; None when the row has none."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) or None
+    found = _QUANTITY.fullmatch(value) if isinstance(value, str) else None
+    if not found or found.group(2).lower() not in units:
+        raise DatasetRowError(f"{what}: {value!r} is not a quantity this loader reads")
+    return float(found.group(1)) * units[found.group(2).lower()] or None
 
 
 def prime_code(ground_truth: Any, program: str, **options: Any) -> IoJob:
@@ -141,7 +176,29 @@ def code_contests(row: dict[str, Any], program: str, *,
                   for i, o in zip(tests["input"], tests["output"], strict=True)]
     if not cases:
         raise DatasetRowError(f"no cases in {', '.join(splits)}")
-    return IoJob(program=program, cases=cases, **options)
+    for field in ("input_file", "output_file"):
+        if row.get(field):
+            raise DatasetRowError(f"{field}: the program uses the file {row[field]!r}; io jobs give it "
+                                  "stdin and stdout only")
+    return IoJob(program=program, cases=cases, **{**_code_contests_limits(row), **options})
+
+
+def _code_contests_limits(row: dict[str, Any]) -> dict[str, Any]:
+    limits: dict[str, Any] = {}
+    time_limit = row.get("time_limit")
+    if time_limit is not None:
+        if not isinstance(time_limit, dict):
+            raise DatasetRowError("time_limit: expected {'seconds': ..., 'nanos': ...}")
+        try:
+            seconds = float(time_limit.get("seconds") or 0) + float(time_limit.get("nanos") or 0) / 1e9
+        except (TypeError, ValueError):
+            raise DatasetRowError("time_limit: seconds and nanos must be numbers") from None
+        if seconds > 0:
+            limits["case_timeout_s"] = seconds
+    memory = row.get("memory_limit_bytes")
+    if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
+        limits["case_memory_bytes"] = memory
+    return limits
 
 
 def _listed_cases(tests: Any, what: str) -> list[dict[str, Any]]:
@@ -169,10 +226,8 @@ def livecodebench(row: dict[str, Any], program: str, *, private: bool = True, **
     cases = _listed_cases(row.get("public_test_cases", "[]"), "public_test_cases")
     if private and row.get("private_test_cases"):
         raw = row["private_test_cases"]
-        if isinstance(raw, str) and not raw.lstrip().startswith("[") and _looks_pickled(raw):
-            raise DatasetRowError("private_test_cases: this is the pickled form; convert it to the JSON "
-                                      "list once, in a process you trust (see the module doc): it is never "
-                                      "unpickled here")
+        if isinstance(raw, str) and not raw.lstrip().startswith("["):
+            raw = pickled_string(raw, "private_test_cases")
         cases += _listed_cases(raw, "private_test_cases")
     metadata = _json(row.get("metadata") or "{}", "metadata")
     fn_name = metadata.get("func_name") if isinstance(metadata, dict) else None
@@ -181,12 +236,68 @@ def livecodebench(row: dict[str, Any], program: str, *, private: bool = True, **
     return IoJob(program=program, cases=cases, fn_name=fn_name, **options)
 
 
-def _looks_pickled(text: str) -> bool:
+#: The most a pickled field may inflate to (a zlib bomb is refused, not expanded).
+MAX_PICKLE_BYTES = 256 << 20
+
+# Pickle opcodes (pickletools) that a pickle of one plain string is made of.
+_PROTO, _FRAME, _STOP = 0x80, 0x95, 0x2E
+_STRINGS = {0x8C: 1, 0x58: 4, 0x8D: 8}  # SHORT_BINUNICODE, BINUNICODE, BINUNICODE8: size bytes
+_MEMO = {0x94: 0, 0x71: 1, 0x72: 4}  # MEMOIZE, BINPUT, LONG_BINPUT: argument bytes
+
+
+def pickled_string(text: str, what: str) -> str:
+    """The string in ``text``, base64 of zlib of a pickle of one plain string (how
+    LiveCodeBench publishes its private cases), read without :mod:`pickle`: the opcodes
+    are parsed here, and anything but a string (a global, a call, a build, another
+    object, a second value) is refused before any of it would mean anything."""
     try:
-        data = zlib.decompress(base64.b64decode(text, validate=True))
-    except (ValueError, zlib.error):
-        return False
-    return data[:1] == b"\x80"  # a pickle's protocol opcode; nothing more is read
+        packed = base64.b64decode(text, validate=True)
+        inflate = zlib.decompressobj()
+        data = inflate.decompress(packed, MAX_PICKLE_BYTES)
+    except (ValueError, zlib.error) as exc:
+        raise DatasetRowError(f"{what}: neither a JSON list nor base64 of zlib data ({exc})") from None
+    if inflate.unconsumed_tail:
+        raise DatasetRowError(f"{what}: the pickled cases inflate to more than {MAX_PICKLE_BYTES} bytes")
+    value = _read_pickled_string(data)
+    if value is None:
+        raise DatasetRowError(f"{what}: the pickle holds something other than one plain string; it is not "
+                              "loaded (a pickle can run code)")
+    return value
+
+
+def _read_pickled_string(data: bytes) -> str | None:
+    i, value = 0, None
+    if data[:1] == bytes([_PROTO]):
+        if len(data) < 2 or not 2 <= data[1] <= 5:
+            return None
+        i = 2
+    while i < len(data):
+        op = data[i]
+        i += 1
+        if op == _FRAME:
+            if i + 8 > len(data):
+                return None
+            i += 8  # a frame's length is a hint for readers; we hold all the data already
+        elif op in _STRINGS and value is None:
+            n = _STRINGS[op]
+            if i + n > len(data):
+                return None
+            size = int.from_bytes(data[i:i + n], "little")
+            i += n
+            if size > len(data) - i:
+                return None  # claims more than there is
+            try:
+                value = data[i:i + size].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            i += size
+        elif op in _MEMO and value is not None:
+            i += _MEMO[op]
+        elif op == _STOP and value is not None:
+            return value if i == len(data) else None
+        else:
+            return None
+    return None
 
 
 def deepcoder(row: dict[str, Any], program: str, **options: Any) -> IoJob:

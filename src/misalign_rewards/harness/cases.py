@@ -10,14 +10,20 @@ Comparisons (``compare``):
     exact            the output equals the expected text (a single trailing newline of
                      either is ignored)
     tokens           the same whitespace-separated tokens (the common default)
-    numbers          tokens; two integer tokens equal exactly, other numeric ones within
-                     ``abs_tol`` or ``rel_tol`` (finite values only)
+    numbers          tokens; an integer expected token is matched exactly (by any numeric
+                     token of exactly its value: ``6``, ``6.0``, ``6e0``), other numeric
+                     ones within ``abs_tol`` or ``rel_tol`` (finite values only)
     unordered_lines  the same non-empty lines (each stripped), in any order
     checker          the job's trusted ``check(input, output, expected)`` decides
 
-Functional cases compare the returned value with the expected one as JSON values (tuples
-are lists; a bool is never a number); with ``numbers``, floats within the tolerances, ints
-exactly. Tokens are separated by ASCII whitespace only, and numbers are ASCII.
+Functional cases compare the returned value with the expected one as values (tuples are
+lists; a bool is never a number; dict keys keep their types; numpy scalars and arrays are
+their Python values, as ``.item()`` and ``.tolist()`` give them); with ``numbers``, floats
+within the tolerances, an int expected value exactly. Tokens are separated by ASCII
+whitespace only, and numbers are ASCII.
+
+Case values reach the generated module as JSON; a dict whose keys are not all strings is
+carried as ``{"$dict": [[key, value], ...]}`` (:func:`encode_value`, :func:`decode_value`).
 
 Stdlib only; runs inside the sandbox image.
 """
@@ -27,6 +33,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 DIFF_CHARS = 300
@@ -71,6 +79,20 @@ def _number(token: str) -> float | int | None:
     return value if math.isfinite(value) else None
 
 
+def _integral_equal(token: str, want: int) -> bool:
+    """Whether numeric ``token`` has exactly the value ``want`` (``6.0`` and ``6e0`` are
+    6; ``1.2e12`` is 1200000000000; no tolerance)."""
+    if _INT.fullmatch(token):
+        return int(token) == want
+    mantissa, _, exponent = token.lower().partition("e")
+    if exponent and abs(int(exponent)) > 10 * (len(str(abs(want))) + len(mantissa) + 10):
+        return False  # far too large or too small to be this integer (and costly to expand)
+    try:
+        return Decimal(token) == want
+    except InvalidOperation:
+        return False
+
+
 def close(a: float | int, b: float | int, abs_tol: float, rel_tol: float) -> bool:
     """Two numbers within the tolerances; two ints exactly; nothing non-finite."""
     if isinstance(a, int) and isinstance(b, int):
@@ -101,7 +123,10 @@ def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
             return f"numbers: {len(o_tok)} tokens, expected {len(e_tok)}"
         for i, (g, w) in enumerate(zip(o_tok, e_tok)):
             gn, wn = _number(g), _number(w)
-            if wn is not None and gn is not None:
+            if isinstance(wn, int) and _FLOAT.fullmatch(g):
+                if not _integral_equal(g, wn):
+                    return f"numbers: token {i + 1}: got {_clip(g, 60)}, expected the integer {_clip(w, 60)} exactly"
+            elif wn is not None and gn is not None:
                 if not close(gn, wn, abs_tol, rel_tol):
                     return (f"numbers: token {i + 1}: got {_clip(g, 60)}, expected {_clip(w, 60)} "
                             f"(abs_tol {abs_tol:g}, rel_tol {rel_tol:g})")
@@ -124,10 +149,48 @@ def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
 
 
 def _normal(value: Any) -> Any:
+    """The value to compare: tuples as lists; numpy scalars and arrays as their Python
+    values (what ``==`` in the dataset's own checker compares); dict keys kept."""
     if isinstance(value, tuple | list):
         return [_normal(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _normal(v) for k, v in value.items()}
+        return {_normal_key(k): _normal(v) for k, v in value.items()}
+    np = sys.modules.get("numpy")
+    if np is not None and type(value).__module__ == "numpy":
+        if isinstance(value, np.ndarray):
+            return _normal(value.tolist())
+        if isinstance(value, np.generic):
+            return _normal(value.item())
+    return value
+
+
+def _normal_key(key: Any) -> Any:
+    key = _normal(key)
+    return tuple(key) if isinstance(key, list) else key
+
+
+def encode_value(value: Any) -> Any:
+    """A case value as JSON: tuples as lists; a dict with a key that is not a string as
+    ``{"$dict": [[key, value], ...]}``, so that ``{1: 5}`` stays apart from ``{"1": 5}``
+    (and a dict that has the key ``"$dict"`` is carried that way too)."""
+    if isinstance(value, tuple | list):
+        return [encode_value(v) for v in value]
+    if isinstance(value, dict):
+        if all(type(k) is str for k in value) and "$dict" not in value:
+            return {k: encode_value(v) for k, v in value.items()}
+        return {"$dict": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
+    return value
+
+
+def decode_value(value: Any) -> Any:
+    """The inverse of :func:`encode_value` (list keys come back as tuples)."""
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if isinstance(value, dict):
+        pairs = value.get("$dict") if len(value) == 1 else None
+        if isinstance(pairs, list):
+            return {_normal_key(decode_value(k)): decode_value(v) for k, v in pairs}
+        return {k: decode_value(v) for k, v in value.items()}
     return value
 
 
@@ -145,8 +208,9 @@ def _values_equal(g: Any, w: Any, abs_tol: float, rel_tol: float, *, tolerant: b
     if isinstance(g, bool) or isinstance(w, bool):
         return type(g) is bool and type(w) is bool and g is w
     if isinstance(g, int | float) and isinstance(w, int | float):
-        if isinstance(g, int) and isinstance(w, int):
-            return g == w
+        if isinstance(w, int):
+            # an integer answer is exact, whatever form the program's number takes
+            return g == w if isinstance(g, int) else math.isfinite(g) and g == w
         if tolerant:
             return close(g, w, abs_tol, rel_tol)
         try:
@@ -157,13 +221,20 @@ def _values_equal(g: Any, w: Any, abs_tol: float, rel_tol: float, *, tolerant: b
         return len(g) == len(w) and all(_values_equal(a, b, abs_tol, rel_tol, tolerant=tolerant)
                                         for a, b in zip(g, w))
     if isinstance(g, dict) and isinstance(w, dict):
-        return g.keys() == w.keys() and all(_values_equal(g[k], w[k], abs_tol, rel_tol, tolerant=tolerant)
-                                            for k in g)
+        # keys with their types: {1: 5} is not {"1": 5}, nor {1.0: 5} nor {True: 5}
+        return _typed_keys(g) == _typed_keys(w) and all(
+            _values_equal(g[k], w[k], abs_tol, rel_tol, tolerant=tolerant) for k in g)
     return type(g) is type(w) and bool(g == w)
+
+
+def _typed_keys(d: dict[Any, Any]) -> set[tuple[type, Any]]:
+    return {(type(k), k) for k in d}
 
 
 def _show(value: Any) -> str:
     try:
+        if encode_value(value) != value:
+            return repr(value)  # keys that JSON would show as strings
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)

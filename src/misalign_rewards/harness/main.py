@@ -26,7 +26,7 @@ import time
 import traceback
 from typing import Any
 
-from . import procs, seal
+from . import procs, program, seal
 
 MAX_STDIN_BYTES = 64 << 20
 
@@ -117,7 +117,9 @@ def run_job(config: dict[str, Any], started: float, zygote: procs.Zygote) -> dic
             # Unconditionally, once more: nothing of the untrusted uid is alive when the
             # report is written.
             seen, gone = procs.sweep(zygote, confirm=True)
-            report["stray_processes"] = int(report.get("stray_processes") or 0) + seen
+            io = program.observed()  # an io job's stdin programs: what outlived its case
+            report["stray_processes"] = int(report.get("stray_processes") or 0) + seen + io["strays"]
+            report["io"] = io
             report["sweep_failed"] = bool(report.get("sweep_failed")) or not gone
         phases["swept"] = time.monotonic() - started
     except procs.ZygoteError as exc:

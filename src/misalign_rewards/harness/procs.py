@@ -185,6 +185,10 @@ def wipe_untrusted(paths: list[str], uid: int = UNTRUSTED_UID) -> list[str]:
         os.setresuid(0, 0, 0)
     if os.getresuid() != (0, 0, 0):
         raise OSError("the wipe could not take back the trusted uid")
+    ipc = [f for f in failed if f.split(" ")[0] in ("shm", "sem", "msg")]
+    if ipc:
+        failed = [f for f in failed if f not in ipc]
+        _remove_ipc(0, failed)
     return failed
 
 
@@ -225,9 +229,10 @@ def _remove_owned(path: str, failed: list[str]) -> None:
         failed.append(path)
 
 
-def _remove_ipc(uid: int, failed: list[str]) -> None:
-    libc = _libc()
-    for kind, call in (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl")):
+def _ipc_objects() -> list[tuple[str, int, dict[str, str]]]:
+    """Every System V IPC object of this IPC namespace: (kind, id, its columns)."""
+    out = []
+    for kind in ("shm", "sem", "msg"):
         try:
             with open(f"/proc/sysvipc/{kind}") as f:
                 lines = f.read().splitlines()
@@ -238,12 +243,32 @@ def _remove_ipc(uid: int, failed: list[str]) -> None:
         header = lines[0].split()
         for line in lines[1:]:
             cols = dict(zip(header, line.split(), strict=False))
-            if int(cols.get("uid", -1)) != uid:
-                continue
-            ident = int(cols[header[1]])  # shmid / semid / msqid
-            ok = (libc.semctl(ident, 0, 0, 0) if call == "semctl" else getattr(libc, call)(ident, 0, None)) == 0
-            if not ok:
-                failed.append(f"{kind} {ident}")
+            out.append((kind, int(cols[header[1]]), cols))  # shmid / semid / msqid
+    return out
+
+
+def ipc_not_owned_by(uid: int) -> int:
+    """How many System V IPC objects exist whose owner is not ``uid`` (none of the trusted
+    side makes any: each is one that an untrusted creator handed to another uid)."""
+    return sum(1 for _, _, cols in _ipc_objects() if int(cols.get("uid", -1)) != uid)
+
+
+def _rm_ipc(kind: str, ident: int) -> bool:
+    libc = _libc()
+    if kind == "sem":
+        return libc.semctl(ident, 0, 0, 0) == 0
+    return getattr(libc, f"{kind}ctl")(ident, 0, None) == 0
+
+
+def _remove_ipc(uid: int, failed: list[str]) -> None:
+    """Remove every System V IPC object of the namespace, whoever owns it: its owner may
+    be anyone (the owner can hand it to any uid and, as its creator, keep full access),
+    but its creator is the untrusted uid (the trusted side makes none), and a creator may
+    always remove it. Called as that uid; what it still cannot remove is tried again as
+    root (an object root owns) by :func:`wipe_untrusted`."""
+    for kind, ident, _ in _ipc_objects():
+        if not _rm_ipc(kind, ident):
+            failed.append(f"{kind} {ident}")
 
 
 def _cgroup_tasks() -> int | None:

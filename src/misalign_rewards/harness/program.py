@@ -24,6 +24,12 @@ from . import procs
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 
 _state: dict[str, object] = {}
+#: What the judge saw between cases, for the report (harness/main.py): processes of the
+#: program that outlived it (``strays``), and System V IPC objects whose ownership it
+#: handed away so that a wipe as its own uid would miss them (``ipc_handed``).
+_observed: dict[str, int] = {"strays": 0, "ipc_handed": 0}
+#: The process groups the current case started (each program leads its own).
+_case_groups: set[int] = set()
 
 
 def configure(zygote: procs.Zygote, solution_dir: str, contained: bool) -> None:
@@ -59,35 +65,52 @@ def seal(path: str) -> None:
 
 
 def end_case() -> None:
-    """Between two cases: no process of the untrusted uid survives, and nothing it wrote
-    does (``/tmp``, ``/dev/shm``, ``/dev/mqueue``; its program's folder is read-only to it),
-    so no case can pass work or state to the next one."""
-    zygote = stop_all()
+    """Between two cases: no process of the untrusted uid survives, and nothing it made
+    does (files in ``/tmp``, ``/dev/shm``, ``/dev/mqueue``; every System V IPC object,
+    whoever owns it; its program's folder is read-only to it), so no case can pass work
+    or state to the next one. Processes that outlived the program are counted."""
+    zygote = stop_all(count=True)
     if zygote is not None:
+        _observed["ipc_handed"] += procs.ipc_not_owned_by(procs.UNTRUSTED_UID)
         zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
 
 
-def stop_all() -> procs.Zygote | None:
-    """Kill every process of the untrusted uid and wait until none is left."""
+def observed() -> dict[str, int]:
+    """What :func:`end_case` saw during this run (for the report)."""
+    return dict(_observed)
+
+
+def stop_all(*, count: bool = False) -> procs.Zygote | None:
+    """Kill every process of the untrusted uid and wait until none is left; with
+    ``count``, those alive outside the case's own process groups are strays (as for a
+    pytest job's solution processes: harness/proxy.py)."""
     zygote = _state.get("zygote")
+    groups = _case_groups.copy()
+    _case_groups.clear()
     if not isinstance(zygote, procs.Zygote) or not _state.get("contained"):
         return None
-    zygote.kill_all()
+    seen = zygote.end(None, sweep=True, groups=frozenset(groups))[1]
+    if count:
+        _observed["strays"] += seen
     if not procs.confirm_gone(zygote):
         raise RuntimeError("processes of the program would not die")
     return zygote
 
 
-def python_argv(path: str) -> list[str]:
-    import sys
+#: Python frames a program may nest per byte of its stack (a 256 MiB stack: about a
+#: million), so that a recursive solution a judge accepts is not a RecursionError here.
+STACK_BYTES_PER_FRAME = 256
 
-    return [sys.executable, "-I", "-B", "-X", f"pycache_prefix={procs.pycache_prefix()}", path]
 
-
-def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
-        memory_bytes: int | None = None, merge_stderr: bool = False, cwd: str | None = None) -> Ran:
+def run(argv: list[str] | None, stdin: bytes, *, timeout_s: float, output_bytes: int,
+        memory_bytes: int | None = None, merge_stderr: bool = False, cwd: str | None = None,
+        stack_bytes: int | None = None, python: str | None = None) -> Ran:
     """``argv`` (looked up on PATH) with ``stdin``; ``merge_stderr``: its stderr goes with
-    its stdout (a compiler's messages), else nowhere."""
+    its stdout (a compiler's messages), else nowhere; ``stack_bytes``: its stack limit
+    (RLIMIT_STACK; default the image's 8 MiB). With ``python`` (a file) instead of
+    ``argv``: that Python program, run in a fork of the zygote (its ``python`` target:
+    a fresh ``__main__``, the same pipes and limits) rather than a new interpreter, with
+    a recursion limit of one frame per :data:`STACK_BYTES_PER_FRAME` of its stack."""
     zygote = _state.get("zygote")
     if not isinstance(zygote, procs.Zygote):
         raise RuntimeError("program.run is only available inside an isolated-mode harness")
@@ -95,9 +118,13 @@ def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
     out_r, out_w = os.pipe()
     started = time.monotonic()
     try:
-        pid = zygote.spawn("exec", cwd=cwd or str(_state["solution_dir"]), env=dict(ENV),
-                           args={"argv": argv, "memory_bytes": memory_bytes,
-                                 "cpu_s": int(timeout_s) + 1, "merge_stderr": merge_stderr},
+        limits = {"memory_bytes": memory_bytes, "cpu_s": int(timeout_s) + 1, "stack_bytes": stack_bytes}
+        if python is not None:
+            target, args = "python", {"path": python, **limits,
+                                      "recursion_limit": (stack_bytes or 0) // STACK_BYTES_PER_FRAME}
+        else:
+            target, args = "exec", {"argv": argv, "merge_stderr": merge_stderr, **limits}
+        pid = zygote.spawn(target, cwd=cwd or str(_state["solution_dir"]), env=dict(ENV), args=args,
                            fds=[in_r, out_w], contained=bool(_state["contained"]))
     except BaseException:
         for fd in (in_w, out_r):
@@ -106,6 +133,7 @@ def run(argv: list[str], stdin: bytes, *, timeout_s: float, output_bytes: int,
     finally:
         os.close(in_r)
         os.close(out_w)
+    _case_groups.add(pid)
     os.set_blocking(in_w, False)
     deadline = started + timeout_s
     out = bytearray()

@@ -13,7 +13,8 @@ answers requests over a unix socket:
             the given working directory and environment; then run the target
             (``template``: isolated mode's solution process; ``inprocess``: the advisory
             pytest run; ``exec``: a program with pipes for stdin and stdout, for
-            contest-style cases)
+            contest-style cases; ``python``: a Python program run in the fork itself,
+            the same way)
     reap    wait (bounded) for a child and say how it ended
     end     kill a child's process group and reap it; then, if asked, count what else of
             the untrusted uid is alive and kill all of it (:func:`procs.kill_all_of`):
@@ -81,27 +82,99 @@ def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: 
 def _exec_program(args: dict[str, Any]) -> None:
     """``exec``: a program of the untrusted uid with fd 3 as its stdin and fd 4 as its
     stdout (contest-style cases, harness/program.py); stderr stays /dev/null."""
-    import resource
-
     os.dup2(3, 0)
     os.dup2(4, 1)
     if args.get("merge_stderr") is True:
         os.dup2(4, 2)  # a compiler's messages are its output
     os.close(3)
     os.close(4)
+    _case_limits(args)
+    argv = [str(a) for a in args["argv"]]
+    os.execvpe(argv[0], argv, dict(os.environ))
+
+
+def _case_limits(args: dict[str, Any]) -> None:
+    """One case's limits: address space, CPU seconds and a contest judge's stack, as
+    large as the case's memory (a deep DFS, a big local array), not the default 8 MiB
+    (set before ``exec``, which lays out the new stack)."""
+    import resource
+
     memory = args.get("memory_bytes")
     if isinstance(memory, int) and memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = args.get("cpu_s")
     if isinstance(cpu, int) and cpu > 0:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    argv = [str(a) for a in args["argv"]]
-    os.execvpe(argv[0], argv, dict(os.environ))
+    stack = args.get("stack_bytes")
+    if isinstance(stack, int) and stack > 0:
+        hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+        if hard != resource.RLIM_INFINITY:
+            stack = min(stack, hard)
+        resource.setrlimit(resource.RLIMIT_STACK, (stack, hard))
+
+
+def _python_program(args: dict[str, Any]) -> None:
+    """``python``: a Python program run in this fork, as ``python -I -B`` would run it in
+    a new process (a contest-style stdin case, harness/program.py) at a fork's cost: a
+    fresh ``__main__``, fd 3 as its stdin and fd 4 as its stdout (stderr /dev/null), its
+    own argv, the case's limits, a recursion limit its stack allows, its own ``atexit``.
+    The zygote has nothing secret to inherit (see the module doc), as for ``child``."""
+    import atexit
+    import builtins
+    import io
+    import traceback
+    import types
+
+    os.dup2(3, 0)
+    os.dup2(4, 1)
+    os.close(3)
+    os.close(4)
+    _case_limits(args)
+    path = str(args["path"])
+    sys.setrecursionlimit(max(1000, int(args.get("recursion_limit") or 1000)))
+    # as the interpreter makes them on POSIX: UTF-8 (the C.UTF-8 locale), no newline translation
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                                                 encoding="utf-8", errors="strict", newline="\n")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                                                   encoding="utf-8", errors="strict", newline="\n")
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                                   errors="backslashreplace", write_through=True)
+    sys.argv[:] = [path]
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
+    sys.modules["__main__"] = main
+    atexit._clear()
+    code = 0
+    try:
+        with open(path, "rb") as f:
+            exec(compile(f.read(), path, "exec"), main.__dict__)
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except BaseException:  # noqa: BLE001 - as the interpreter: a traceback, exit code 1
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except BaseException:  # noqa: BLE001 - as the interpreter: unflushable stdout is 120
+        code = code or 120
+    os._exit(code)
+
+
+def _exit_code(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    print(value, file=sys.stderr)
+    return 1
 
 
 def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
     if target == "exec":
         _exec_program(args)
+    elif target == "python":
+        _python_program(args)
     elif target == "template":
         child.serve_template(wire, 3, str(args["solution_dir"]))
     elif target == "inprocess":

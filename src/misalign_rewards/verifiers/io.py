@@ -20,9 +20,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..harness.cases import encode_value
 from ..integrity import IntegrityMode
-from ..jobs import IoJob, PytestJob
+from ..jobs import MAX_TESTS_BYTES, IoJob, PytestJob
 from ..outcomes import IntegrityFlag, Outcome, Status, TestOutcome
+from ..rewards import RewardPolicy, binary
+from ..sandbox.base import Limits
 from .base import RunFn
 from .pytest import PytestVerifier
 
@@ -76,7 +79,7 @@ import pytest
 from misalign_harness import cases, program
 
 SPEC = json.loads(base64.b64decode({spec!r}))
-CASES = json.loads(base64.b64decode({cases!r}))
+CASES = cases.decode_value(json.loads(base64.b64decode({cases!r})))
 {checker}
 _failed = []
 COMPILED = None
@@ -124,13 +127,13 @@ def _judge(case):
         if why:
             raise cases.CaseFailed(why)
         return
-    ran = program.run(RUN or program.python_argv(SPEC["program"]), case["input"].encode(),
-                      timeout_s=SPEC["case_timeout_s"], output_bytes=SPEC["output_bytes"],
-                      memory_bytes=SPEC["case_memory_bytes"])
+    ran = program.run(RUN or None, case["input"].encode(), python=None if RUN else SPEC["program"],
+                      timeout_s=SPEC["case_timeout_s"], output_bytes=case["output_bytes"],
+                      memory_bytes=SPEC["case_memory_bytes"], stack_bytes=SPEC["stack_bytes"])
     if ran.timed_out:
         raise cases.CaseFailed(f"time limit: still running after {{SPEC['case_timeout_s']:g}}s")
     if ran.output_exceeded:
-        raise cases.CaseFailed(f"output limit: more than {{SPEC['output_bytes']}} bytes on stdout")
+        raise cases.CaseFailed(f"output limit: more than {{case['output_bytes']}} bytes on stdout")
     output = ran.stdout.decode("utf-8", "replace")
     if ran.exit_code != 0:
         raise cases.CaseFailed(f"runtime error: exit code {{ran.exit_code}}; stdout "
@@ -156,18 +159,58 @@ def case_ids(job: IoJob) -> list[str]:
     return [f"test_cases.py::test_case[case_{i}]" for i in range(len(job.cases))]
 
 
-def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
+#: The judge's own work per case (a process, a test, a sweep), charged to the job's time
+#: on top of the cases' own limits, and once per job (the harness, pytest, the report).
+CASE_OVERHEAD_S = 0.05
+JOB_OVERHEAD_S = 10.0
+#: The most a job may take (``PytestJob.timeout_s``): a job whose cases could need more
+#: is refused up front.
+MAX_JOB_S = 3600.0
+#: A stdin case's output cap is at least the job's ``output_bytes`` and at least this much
+#: more than its expected output (a judge reads a little past the answer to see it end).
+OUTPUT_MARGIN_BYTES = 64 << 10
+#: What of the job's memory limit the output of one case may use in the harness.
+OUTPUT_SHARE_OF_MEMORY = 4
+
+
+def job_seconds(job: IoJob) -> float:
+    """The job's time: what its cases may take at their limits, plus the judge's own
+    bounded work. A correct program can never run out of it."""
+    compile_s = job.compile_timeout_s if LANGUAGES[job.language].compile else 0.0
+    return compile_s + len(job.cases) * (job.case_timeout_s + CASE_OVERHEAD_S) + JOB_OVERHEAD_S
+
+
+def case_output_bytes(expected: Any, output_bytes: int) -> int:
+    """The stdout cap of one stdin case: the job's, or its expected output and a margin."""
+    size = len(expected.encode("utf-8")) if isinstance(expected, str) else 0
+    return max(output_bytes, size + max(OUTPUT_MARGIN_BYTES, size // 8))
+
+
+def stack_bytes(job: IoJob, limits: Limits) -> int:
+    """A program's stack: the case's memory, as contest judges give it."""
+    return job.case_memory_bytes or limits.memory_bytes
+
+
+def _stop_early(job: IoJob, default: bool) -> bool:
+    return default if job.stop_at_first_failure is None else job.stop_at_first_failure
+
+
+def as_pytest_job(job: IoJob, output_bytes: int, *, limits: Limits | None = None,
+                  stop_at_first_failure: bool = False) -> PytestJob:
     """The trusted pytest job that judges ``job``."""
     lang = LANGUAGES[job.language]
+    limits = limits or Limits()
     spec = {
         "program": lang.file, "fn_name": job.fn_name, "compare": job.compare,
-        "abs_tol": job.abs_tol, "rel_tol": job.rel_tol, "stop_at_first_failure": job.stop_at_first_failure,
+        "abs_tol": job.abs_tol, "rel_tol": job.rel_tol,
+        "stop_at_first_failure": _stop_early(job, stop_at_first_failure),
         "case_timeout_s": job.case_timeout_s, "case_memory_bytes": job.case_memory_bytes,
-        "output_bytes": output_bytes, "compile": list(lang.compile), "run": list(lang.run),
+        "stack_bytes": stack_bytes(job, limits), "compile": list(lang.compile), "run": list(lang.run),
         "compile_timeout_s": job.compile_timeout_s, "compile_memory_bytes": job.compile_memory_bytes,
         "source": job.program if lang.file is None else "",
     }
-    cases = [{"kind": job.case_kind(c), "input": c.input, "output": c.output} for c in job.cases]
+    cases = [{"kind": job.case_kind(c), "input": encode_value(c.input), "output": encode_value(c.output),
+              "output_bytes": case_output_bytes(c.output, output_bytes)} for c in job.cases]
     checker = ""
     tests = {}
     if job.checker is not None:
@@ -181,9 +224,48 @@ def as_pytest_job(job: IoJob, output_bytes: int) -> PytestJob:
     return PytestJob(
         job_id=job.job_id, solution=solution, tests=tests, expected_tests=case_ids(job), mode="isolated",
         solution_writable=False,
-        timeout_s=job.timeout_s, call_timeout_s=job.case_timeout_s, limits=job.limits,
+        call_timeout_s=job.case_timeout_s, limits=job.limits,
         isolation=job.isolation, metadata=job.metadata,
+        timeout_s=min(job.timeout_s or job_seconds(job), MAX_JOB_S),
     )
+
+
+def unjudgeable(job: IoJob, limits: Limits) -> str | None:
+    """Why ``job`` cannot be judged within its limits (the caller's mistake, so
+    ``invalid_input`` naming the case or field), or None."""
+    need = job_seconds(job)
+    if job.timeout_s is not None and job.timeout_s < need:
+        return (f"timeout_s: {len(job.cases)} case(s) of up to {job.case_timeout_s:g} s each need up to "
+                f"{need:g} s with the judge's own work; give at least that, or fewer or faster cases")
+    if need > MAX_JOB_S:
+        return (f"cases: {len(job.cases)} case(s) of up to {job.case_timeout_s:g} s each could need {need:g} s, "
+                f"more than the {MAX_JOB_S:g} s a job may take; lower case_timeout_s or split the job")
+    # The generated module carries the cases as base64 of JSON (4/3 of it, and escapes).
+    budget = MAX_TESTS_BYTES * 3 // 4 - 64 * 1024
+    used = 0
+    cap = limits.memory_bytes // OUTPUT_SHARE_OF_MEMORY
+    for i, case in enumerate(job.cases):
+        if job.case_kind(case) == "stdin":
+            for field in ("input", "output"):
+                text = getattr(case, field)
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    return (f"cases.{i}.{field}: a lone surrogate ({text[exc.start]!a}) at character "
+                            f"{exc.start} is not text a program can read or write")
+            if case_output_bytes(case.output, limits.output_bytes) > cap:
+                return (f"cases.{i}.output: {len(case.output)} characters of expected output, more than "
+                        f"the judge can hold within the job's memory limit ({limits.memory_bytes} bytes)")
+        try:
+            size = len(json.dumps([encode_value(case.input), encode_value(case.output)]))
+        except (TypeError, ValueError) as exc:
+            return f"cases.{i}: not a value a case can hold ({exc})"
+        used += size
+        if used > budget:
+            what = "this case" if size > budget else f"the cases up to this one ({used} characters)"
+            return (f"cases.{i}: {what} {'is' if size > budget else 'are'} more than the "
+                    f"{budget} characters of cases a job can carry")
+    return None
 
 
 class IoVerifier:
@@ -192,9 +274,13 @@ class IoVerifier:
 
     kind = "io"
 
-    def __init__(self, pytest: PytestVerifier, images: dict[str, PytestVerifier] | None = None) -> None:
+    def __init__(self, pytest: PytestVerifier, images: dict[str, PytestVerifier] | None = None, *,
+                 policy: RewardPolicy | None = None) -> None:
         self.pytest = pytest
         self.images = {"python": pytest, **(images or {})}
+        #: A job that does not say runs every case, unless the reward is ``binary``: then
+        #: the first failing case decides it, as a judge stops (docs/io-jobs.md).
+        self.stop_at_first_failure = policy is binary
 
     def _flags(self, job: IoJob, flags: list[IntegrityFlag]) -> list[IntegrityFlag]:
         if not LANGUAGES[job.language].python:
@@ -207,11 +293,17 @@ class IoVerifier:
         verifier = self.images.get(LANGUAGES[job.language].image)
         if verifier is None:
             return Outcome(status=Status.INVALID_INPUT, detail=f"language: no image is set up for {job.language}")
-        pjob = as_pytest_job(job, verifier.limits.merged(job.limits).output_bytes)
+        limits = verifier.limits.merged(job.limits)
+        why = unjudgeable(job, limits)
+        if why is not None:
+            return Outcome(status=Status.INVALID_INPUT, detail=why,
+                           extra={"kind": "io", "cases": len(job.cases), "language": job.language})
+        pjob = as_pytest_job(job, limits.output_bytes, limits=limits,
+                             stop_at_first_failure=self.stop_at_first_failure)
         outcome = await verifier.verify(pjob, run, adjust_flags=lambda flags: self._flags(job, flags))
         extra = {**outcome.extra, "kind": "io", "cases": len(job.cases), "compare": job.compare,
                  "language": job.language}
-        update: dict[str, Any] = {"extra": extra}
+        update: dict[str, Any] = {"extra": extra, "flags": [*outcome.flags, *_observed_flags(outcome)]}
         failed = [t for t in outcome.tests if t.outcome is TestOutcome.FAILED]
         if outcome.status is Status.FAILED and outcome.tests and len(failed) == len(outcome.tests) \
                 and all("CompileFailed" in t.message for t in failed):
@@ -221,4 +313,25 @@ class IoVerifier:
         return outcome.model_copy(update=update)
 
 
-__all__ = ["CALL_SHIM", "LANGUAGES", "IntegrityMode", "IoVerifier", "Language", "as_pytest_job", "case_ids"]
+#: Flag code: the program kept state past its case where the wipe between cases would not
+#: have found it (a System V IPC object whose ownership it handed to another uid).
+CARRIED_STATE = "io_carried_state"
+
+
+def _observed_flags(outcome: Outcome) -> list[IntegrityFlag]:
+    """Flags from what the judge saw between cases (``harness/program.py:observed``)."""
+    harness = outcome.extra.get("harness")
+    seen = harness.get("io") if isinstance(harness, dict) else None
+    if not isinstance(seen, dict):
+        return []
+    flags = []
+    handed = seen.get("ipc_handed")
+    if isinstance(handed, int) and handed > 0:
+        flags.append(IntegrityFlag(
+            code=CARRIED_STATE, detector="harness.case_wipe",
+            detail=f"{handed} System V IPC object(s) outlived their case with their ownership handed to "
+                   "another uid (removed; each case starts clean)"))
+    return flags
+
+
+__all__ = ["CARRIED_STATE", "CALL_SHIM", "LANGUAGES", "IntegrityMode", "IoVerifier", "Language", "as_pytest_job", "case_ids"]
