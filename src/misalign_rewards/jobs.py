@@ -102,7 +102,9 @@ class PytestJob(_JobBase):
     #: verifier's, ``Settings.python_call_timeout_s``).
     call_timeout_s: float | None = Field(None, gt=0, le=3600)
     #: Whether the solution's folder is its own to write (the default) or read-only to it
-    #: (io jobs: no state may pass from one case to the next through it).
+    #: (io jobs: no state may pass from one case to the next through it). Read-only also
+    #: means every test imports the solution afresh in a process of its own (isolated mode
+    #: carries module state from test to test otherwise, as plain pytest does).
     solution_writable: bool = True
 
     @model_validator(mode="after")

@@ -87,7 +87,8 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     broker = proxy.Broker(zygote=zygote, solution_dir=config["solution_dir"],
                           call_timeout_s=float(config["call_timeout_s"]), contained=contained,
                           deadline=deadline, solution_modules=tuple(config["solution_modules"]),
-                          code_budget_s=config.get("code_timeout_s"))
+                          code_budget_s=config.get("code_timeout_s"),
+                          fresh_per_test=config.get("solution_writable", True) is False)
     proxy.install(broker, list(config["solution_modules"]))
     program.configure(zygote, config["solution_dir"], contained)
 

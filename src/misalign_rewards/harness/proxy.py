@@ -233,8 +233,11 @@ class Broker:
 
     def __init__(self, *, zygote: procs.Zygote, solution_dir: str, call_timeout_s: float,
                  contained: bool, deadline: float, solution_modules: tuple[str, ...] = (),
-                 code_budget_s: float | None = None) -> None:
+                 code_budget_s: float | None = None, fresh_per_test: bool = False) -> None:
         self._zygote = zygote
+        #: every test imports the solution afresh and nothing of it outlives the test (io
+        #: jobs: no state may pass from one case to the next)
+        self._fresh_per_test = fresh_per_test
         self.code_budget_s = code_budget_s if code_budget_s is not None else float("inf")
         #: seconds charged to the solution so far
         self.code_s = 0.0
@@ -1099,8 +1102,9 @@ class Broker:
         self.faults = []
 
     def start_test(self, last: bool) -> None:
-        """A test starts; ``last``: no test follows it in this run."""
-        self._last = last
+        """A test starts; ``last``: no test follows it in this run (then, and for every
+        test of a job whose tests share nothing, the template serves it and goes with it)."""
+        self._last = last or self._fresh_per_test
 
     def end_test(self) -> None:
         """The test is over. Its child (a fork of the template, carrying what the test
