@@ -57,7 +57,14 @@ MAX_CAPTURE = 1 << 20
 MAX_RECORDS = 1000
 #: Nested requests (a callback that calls the solution, which calls back, ...).
 MAX_NESTING = 40
-_MUTABLE = (list, dict, set)
+_MUTABLE = (list, dict, set, bytearray)
+_MUTABLE_NAMES = frozenset({"deque", "Counter", "OrderedDict", "defaultdict"})
+
+
+def _mutable(value: Any) -> bool:
+    """A plain container whose in-place changes the trusted side mirrors."""
+    t = type(value)
+    return t in _MUTABLE or (t.__module__ == "collections" and t.__name__ in _MUTABLE_NAMES)
 #: Builtin bases an object is projected to when the trusted side compares it with data.
 _VALUE_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
 
@@ -186,6 +193,38 @@ class TrustedCallable:
         return f"<trusted callable {self._tid}>"
 
 
+class TrustedMock(TrustedCallable):
+    """A test's ``unittest.mock`` object: callable, and readable where the test configured
+    it (``run.return_value.returncode``, a ``mock_open`` file's ``read``); each read is a
+    request to the trusted side, which refuses the mock's own methods and private names."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._server.callback(self._tid, "getattr", (name,), {})
+
+    def __enter__(self) -> Any:
+        return self._server.callback(self._tid, "__enter__", (), {})
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._server.callback(self._tid, "__exit__", (), {})
+
+    def __iter__(self) -> Any:
+        return iter(self._server.callback(self._tid, "__iter__", (), {}))
+
+    def __len__(self) -> int:
+        return self._server.callback(self._tid, "__len__", (), {})
+
+    def __bool__(self) -> bool:
+        return bool(self._server.callback(self._tid, "__bool__", (), {}))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._server.callback(self._tid, "__getitem__", (key,), {})
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._server.callback(self._tid, "__contains__", (item,), {}))
+
+
 class TrustedFunction(TrustedCallable):
     """A trusted plain function: set as a class attribute (a method patched by a test),
     it binds to the instance as a function does; other callables (mocks) do not."""
@@ -297,6 +336,9 @@ class Server:
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
+        self.last_result: Any = None
+        #: attributes of modules and classes a test replaced: (id, name) -> (owner, original)
+        self.originals: dict[tuple[int, str], tuple[Any, Any]] = {}
         #: logger levels the trusted side set (so they can be reset when it unsets them)
         self.levels_set: set[str] = set()
         self.enc = wire.Encoder(self._encode_object)
@@ -407,8 +449,14 @@ class Server:
         if tag == "ref":
             return self.lookup(v)
         if tag == "tcall" and type(v) is list and v and type(v[0]) is int:
-            kind = TrustedFunction if len(v) > 5 and v[5] is True else TrustedCallable
-            return kind(self, v[0], v[1:5])
+            if len(v) > 7 and v[7] is True:
+                kind: Any = TrustedMock
+            else:
+                kind = TrustedFunction if len(v) > 5 and v[5] is True else TrustedCallable
+            made = kind(self, v[0], v[1:5])
+            if len(v) > 6 and isinstance(v[6], list):
+                _set_signature(self, made, v[6])
+            return made
         if tag in _TRUSTED_KINDS:
             if type(v) is not int:
                 raise self.wire.WireError(f"bad {tag}")
@@ -622,6 +670,8 @@ class Server:
         sys.stdin = TrustedStream(self, stdin) if type(stdin) is int else sys.__stdin__
         inp = ctx.get("input")
         builtins.input = TrustedCallable(self, inp) if type(inp) is int else _INPUT  # type: ignore[assignment]
+        opened = ctx.get("open")
+        builtins.open = TrustedMock(self, opened) if type(opened) is int else _OPEN  # type: ignore[assignment]
         level = ctx.get("log_level")
         if type(level) is int:
             logging.getLogger().setLevel(level)
@@ -657,6 +707,21 @@ class Server:
 
 
 _INPUT = builtins.input
+_OPEN = builtins.open
+
+
+def _set_signature(server: Server, fn: Any, params: list[Any]) -> None:
+    import inspect
+
+    try:
+        built = []
+        for p in params:
+            name, kind, default = p
+            value = inspect.Parameter.empty if default is None else server.decode(default[0])
+            built.append(inspect.Parameter(name, inspect._ParameterKind(kind), default=value))
+        fn.__signature__ = inspect.Signature(built)
+    except Exception:  # noqa: BLE001 - no signature then, as for a builtin
+        pass
 _RECORDS: dict[tuple[str, str, tuple[str, ...]], type] = {}
 
 
@@ -708,8 +773,10 @@ def _import(server: Server, module_name: Any) -> Any:
 
 def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
     """Run ``work()`` (solution code) and describe its result or exception."""
+    server.last_result = None
     try:
         result = work()
+        server.last_result = result
     except _Abort:
         raise
     except Exception as exc:  # noqa: BLE001 - the solution's exception is the answer
@@ -738,8 +805,8 @@ def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs
     if not answer.get("ok") and "exc" not in answer:
         return
     try:
-        after = {str(i): server.encode(a) for i, a in enumerate(args) if type(a) in _MUTABLE}
-        after.update({k: server.encode(v) for k, v in kwargs.items() if type(v) in _MUTABLE})
+        after = {str(i): server.encode(a) for i, a in enumerate(args) if _mutable(a)}
+        after.update({k: server.encode(v) for k, v in kwargs.items() if _mutable(v)})
     except (server.wire.WireError, RecursionError, ValueError):
         return
     if after:
@@ -766,6 +833,15 @@ def _op_call(server: Server, message: dict[str, Any]) -> dict[str, Any]:
     args, kwargs = _args(server, message)
     answer = _run(server, message, lambda: target(*args, **kwargs))
     _after(server, answer, args, kwargs)
+    if answer.get("ok") is True and "after" in answer:
+        result = server.last_result
+        # ``return counts`` after changing it: the test's own object comes back
+        for i, a in enumerate(args):
+            if result is a and _mutable(a):
+                answer["value"] = {"$": "arg", "v": str(i)}
+        for k, v in kwargs.items():
+            if result is v and _mutable(v):
+                answer["value"] = {"$": "arg", "v": k}
     return answer
 
 
@@ -779,14 +855,25 @@ def _op_get(server: Server, message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _op_set(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    """Set (or delete) an attribute for the test. The first time a test replaces an
+    attribute a module or class has of its own (``monkeypatch.setattr``, ``mock.patch``),
+    the original is kept, and deleting the name later puts it back: the trusted side sees
+    no module ``__dict__`` to read the original from, so that is how a patch is undone."""
     target = _target(server, message)
     name = _name(message)
+    key = (id(target), name)
+    own = isinstance(target, (types.ModuleType, type)) and name in vars(target)
     if message.get("delete") is True:
+        if key in server.originals:
+            _, original = server.originals.pop(key)
+            return _run(server, message, lambda: setattr(target, name, original))
         return _run(server, message, lambda: delattr(target, name))
     try:
         value = server.decode(message.get("value"))
     except (server.wire.WireError, RecursionError) as exc:
         raise _Fault(f"the value could not be decoded: {exc}") from None
+    if own and key not in server.originals:
+        server.originals[key] = (target, vars(target)[name])
     return _run(server, message, lambda: setattr(target, name, value))
 
 

@@ -315,6 +315,10 @@ def _method(name: str) -> Any:
     solution's process (``super().area()`` in a test's subclass reaches it too)."""
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         mirror = method.__mr_owner__  # type: ignore[attr-defined]
+        if type(self).__dict__.get(name) is method:
+            # obj.method(...): the object's own attribute, bound as Python binds it
+            return mirror._mr_broker.callattr(self, name, args, kwargs)
+        # super().method(...) from a test's subclass: this class's function, explicitly
         return mirror._mr_broker.callattr(mirror, name, (self, *args), kwargs)
 
     method.__name__ = method.__qualname__ = name
@@ -364,8 +368,15 @@ class MirrorMeta(type):
     def __setattr__(cls, name: str, value: Any) -> None:
         if name.startswith("_mr_") or name.startswith("__") or "_mr_key" not in cls.__dict__:
             type.__setattr__(cls, name, value)
+        elif getattr(value, "_mr_method", None) == name:
+            # A patch undone (mock.patch.object puts back what it read from __dict__, the
+            # mirror's own method): the solution's class gets its original back.
+            cls._mr_broker.set(cls, name, None, delete=True)
+            type.__setattr__(cls, name, value)
         else:
             cls._mr_broker.set(cls, name, value)
+            if name in cls.__dict__ and callable(cls.__dict__[name]):
+                type.__delattr__(cls, name)  # the patched attribute is fetched from there now
 
     def __delattr__(cls, name: str) -> None:
         if "_mr_key" in cls.__dict__ and not name.startswith("_"):

@@ -149,6 +149,12 @@ class _Proc:
             pass
 
 
+def _mirrorable(value: Any) -> bool:
+    t = type(value)
+    return t in (list, dict, set, bytearray) or (
+        t.__module__ == "collections" and t.__name__ in ("deque", "Counter", "OrderedDict", "defaultdict"))
+
+
 def _mirror(old: Any, new: Any) -> None:
     """Make ``old`` (a list, dict or set the test passed) equal to ``new`` (its state
     after the call, decoded) in place, keeping nested containers' identity where they
@@ -173,6 +179,14 @@ def _mirror(old: Any, new: Any) -> None:
     elif type(old) is set:
         old.clear()
         old.update(new)
+    elif type(old) is bytearray:
+        old[:] = new
+    elif isinstance(old, dict):  # Counter, OrderedDict, defaultdict
+        old.clear()
+        old.update(new)
+    elif hasattr(old, "extend"):  # deque
+        old.clear()
+        old.extend(new)
 
 
 def _defeats(before: Any, after: Any, returned: Any) -> bool:
@@ -189,14 +203,18 @@ def _defeats(before: Any, after: Any, returned: Any) -> bool:
             return False
         if type(before) is list:
             pool = list(before)
+            new = False
             for x in after:
                 if x in pool:
                     pool.remove(x)
                 else:
-                    return True  # a value the argument never held
-            return _collapsed(before, after)
+                    new = True  # a value the argument never held
+            # replaced (new values in, old ones gone); a pure extension is an honest
+            # accumulator, a pure shrink an honest filter unless nothing is left of it
+            return (new and bool(pool)) or _collapsed(before, after)
         if type(before) in (set, dict):
-            return not set(after) <= set(before) or _collapsed(before, after)
+            gained, lost = set(after) - set(before), set(before) - set(after)
+            return bool(gained and lost) or _collapsed(before, after)
     except Exception:  # noqa: BLE001 - values that cannot be compared: not this check's business
         return False
     return False
@@ -267,6 +285,7 @@ class Broker:
         self._env0 = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
         self._cwd0 = os.getcwd()
         self._input0 = builtins.input
+        self._open0 = builtins.open
         self._stdin0 = sys.stdin
         self._enc = wire.Encoder(self._encode_trusted)
         self._oom_seen = procs.oom_kills()
@@ -523,6 +542,8 @@ class Broker:
             ctx["cwd"] = cwd
         if builtins.input is not self._input0:
             ctx["input"] = self._tid(builtins.input)
+        if builtins.open is not self._open0:
+            ctx["open"] = self._tid(builtins.open)  # mock_open patched over builtins.open
         stdin = sys.stdin
         if stdin is not self._stdin0 and isinstance(stdin, io.IOBase):
             ctx["stdin"] = self._tid(stdin)
@@ -549,13 +570,15 @@ class Broker:
                 raise wire.WireError("malformed callback arguments")
         except (wire.WireError, RecursionError) as exc:
             raise SolutionFault(f"the solution's callback request cannot be used: {exc}") from None
-        if method is not None:
+        if method is not None and _is_mock(target) and method in _MOCK_METHODS:
+            fn = _mock_method(target, method)
+        elif method is not None:
             allowed = _STREAM_METHODS if isinstance(target, io.IOBase) else ("__next__",)
             if method not in allowed:
                 raise SolutionFault(f"the solution asked for {method!r} of a trusted object")
             fn = getattr(target, method)
         else:
-            if not callable(target) or isinstance(target, (io.IOBase, types.GeneratorType)):
+            if (not callable(target) and not _is_mock(target)) or isinstance(target, (io.IOBase, types.GeneratorType)):
                 raise SolutionFault("the solution called a trusted object that is not callable")
             fn = target
         try:
@@ -640,7 +663,7 @@ class Broker:
             except RecursionError:
                 raise wire.WireError("an object nested too deep (or in a cycle)") from None
             return {"$": "object", "v": [type(value).__name__, attrs]}
-        if callable(value):
+        if callable(value) or _is_mock(value):
             meta = []
             for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
                 try:
@@ -648,7 +671,8 @@ class Broker:
                 except Exception:  # noqa: BLE001 - a mock that refuses: no name then
                     found = None
                 meta.append(found[:1000] if isinstance(found, str) else None)
-            return {"$": "tcall", "v": [self._tid(value), *meta, isinstance(value, types.FunctionType)]}
+            return {"$": "tcall", "v": [self._tid(value), *meta, isinstance(value, types.FunctionType),
+                                        _signature(value), _is_mock(value)]}
         t = type(value)
         raise wire.WireError(f"cannot pass a {t.__module__}.{t.__qualname__} to the solution")
 
@@ -952,6 +976,21 @@ class Broker:
         message["kwargs"] = self._send_value(kwargs, "the keyword arguments")
         answer = self._request(message)
         after = answer.get("after")
+        back = answer.get("value")
+        if answer.get("ok") is True and isinstance(back, dict) and back.get("$") == "arg":
+            # the call returned the test's own (changed) argument: that very object
+            key = back.get("v")
+            if isinstance(key, str) and key.isdigit() and int(key) < len(args):
+                answer = dict(answer, value=None)
+                value = args[int(key)]
+            elif isinstance(key, str) and key in kwargs:
+                answer = dict(answer, value=None)
+                value = kwargs[key]
+            else:
+                return self.fault("the solution process answered with a malformed message: bad arg")
+            if isinstance(after, dict):
+                self._apply_after(after, args, kwargs, message, value)
+            return value
         try:
             value = self._result(answer)
         except BaseException:
@@ -976,7 +1015,7 @@ class Broker:
                 target, before = kwargs[key], sent_kw.get(key)
             else:
                 continue
-            if state == before or type(target) not in (list, dict, set):
+            if state == before or not _mirrorable(target):
                 continue
             new = self._decode(state)
             if type(new) is not type(target):
@@ -1221,6 +1260,54 @@ def _library(name: str) -> Any:
         return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - not importable here: the name is not bound
         return None
+
+
+#: What the solution may do with a test's mock (``unittest.mock``) besides calling it: read
+#: an attribute the test configured or the mock made (never one of the mock's own methods,
+#: such as ``reset_mock`` or ``assert_called``, nor a private name), and the protocols a
+#: MagicMock stands in for (a file from ``mock_open``, a context manager, an iterable).
+_MOCK_METHODS = frozenset({"getattr", "__enter__", "__exit__", "__iter__", "__len__", "__bool__",
+                           "__getitem__", "__contains__", "__str__", "__int__", "__float__"})
+
+
+def _is_mock(value: Any) -> bool:
+    mock = sys.modules.get("unittest.mock")
+    return mock is not None and isinstance(value, mock.NonCallableMock)
+
+
+def _mock_method(target: Any, method: str) -> Any:
+    if method == "getattr":
+        def read(name: Any) -> Any:
+            if not isinstance(name, str) or name.startswith("_") or hasattr(type(target), name):
+                raise AttributeError(f"a test's mock has no attribute {name!r} for the solution")
+            return getattr(target, name)
+        return read
+    if method == "__exit__":
+        return lambda *exc: getattr(target, "__exit__")(None, None, None)
+    if method in ("__str__", "__int__", "__float__"):
+        return lambda: {"__str__": str, "__int__": int, "__float__": float}[method](target)
+    return getattr(target, method)
+
+
+def _signature(value: Any) -> Any:
+    """A callable's parameters, for ``inspect.signature`` in the solution: names, kinds and
+    defaults that are data (others stand as None)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(value)
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for p in list(sig.parameters.values())[:50]:
+        default = None
+        if p.default is not inspect.Parameter.empty:
+            try:
+                default = [wire.encode(p.default)]
+            except (wire.WireError, RecursionError, ValueError):
+                default = [None]
+        out.append([p.name, int(p.kind), default])
+    return out
 
 
 #: Special methods a test's subclass of a solution class may define for the solution.

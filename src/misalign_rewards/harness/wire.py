@@ -18,7 +18,9 @@ A tagged JSON encoding that keeps exact types and refuses everything else:
                               factory), deque, Decimal, Fraction, datetime, date, time,
                               timedelta (no time zone but a fixed offset), range, slice,
                               Ellipsis, bytearray, dict views, PosixPath, SimpleNamespace,
-                              each under a tag of its name, rebuilt with its exact type
+                              UUID, array.array, ChainMap, memoryview, functools.partial (of
+                              what can cross), each under a tag of its name, rebuilt with its
+                              exact type
     builtin types, functions  ``{"$": "builtin", "v": "len"}`` / ``"str.upper"`` /
                               ``"operator.add"``: named, and looked up by name on arrival
 
@@ -280,6 +282,8 @@ def _collections_out(enc: Encoder, value: Any, d: int) -> Any:
     import collections
 
     t = type(value)
+    if t is collections.ChainMap:
+        return _misc_out(enc, value, d)
     if t is collections.Counter or t is collections.OrderedDict:
         return {"$": t.__name__, "v": enc._pairs(value, d)}
     if t is collections.defaultdict:
@@ -300,6 +304,8 @@ def _builtins_out(enc: Encoder, value: Any, d: int) -> Any:
         return {"$": "bytearray", "v": base64.b64encode(bytes(value)).decode("ascii")}
     if t.__name__ in ("dict_keys", "dict_values", "dict_items"):
         return {"$": t.__name__, "v": [enc(v, d) for v in value]}
+    if t is memoryview:
+        return _misc_out(enc, value, d)
     return None
 
 
@@ -344,10 +350,28 @@ def _types_out(enc: Encoder, value: Any, d: int) -> Any:
     return None
 
 
+def _misc_out(enc: Encoder, value: Any, d: int) -> Any:
+    """UUID, array.array, ChainMap, memoryview and functools.partial, by value."""
+    t = type(value)
+    module = t.__module__
+    if module == "uuid" and t.__name__ == "UUID":
+        return {"$": "UUID", "v": str(value)}
+    if module == "array" and t.__name__ == "array":
+        return {"$": "array", "v": [value.typecode, [enc(x, d) for x in value.tolist()]]}
+    if module == "collections" and t.__name__ == "ChainMap":
+        return {"$": "ChainMap", "v": [enc(m, d) for m in value.maps]}
+    if t is memoryview:
+        return {"$": "memoryview", "v": base64.b64encode(value.tobytes()).decode("ascii")}
+    if module == "functools" and t.__name__ == "partial":
+        return {"$": "partial", "v": [enc(value.func, d), [enc(a, d) for a in value.args],
+                                      enc._pairs(value.keywords, d)]}
+    return None
+
+
 _STDLIB_OUT = {
     "collections": _collections_out, "builtins": _builtins_out, "datetime": _datetime_out,
     "decimal": _decimal_out, "fractions": _fractions_out, "pathlib": _pathlib_out,
-    "types": _types_out,
+    "types": _types_out, "uuid": _misc_out, "array": _misc_out, "functools": _misc_out,
 }
 
 _PLAIN = Encoder()
@@ -481,6 +505,45 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
         return types.SimpleNamespace(**ns)
     if tag == "ellipsis":
         return Ellipsis
+    if tag == "UUID":
+        import uuid
+
+        if type(v) is not str or len(v) > 100:
+            raise WireError("bad UUID")
+        return uuid.UUID(v)
+    if tag == "array":
+        import array
+
+        if type(v) is not list or len(v) != 2 or type(v[0]) is not str or v[0] not in array.typecodes:
+            raise WireError("bad array")
+        if type(v[1]) is not list:
+            raise WireError("bad array")
+        return array.array(v[0], [_decode(x, d, clock) for x in v[1]])
+    if tag == "ChainMap":
+        import collections
+
+        if type(v) is not list:
+            raise WireError("bad ChainMap")
+        maps = [_decode(m, d, clock) for m in v]
+        if not all(isinstance(m, dict) for m in maps):
+            raise WireError("bad ChainMap")
+        return collections.ChainMap(*maps)
+    if tag == "memoryview":
+        if type(v) is not str:
+            raise WireError("memoryview needs base64 text")
+        return memoryview(base64.b64decode(v.encode("ascii"), validate=True))
+    if tag == "partial":
+        import functools
+
+        if type(v) is not list or len(v) != 3 or type(v[1]) is not list:
+            raise WireError("bad partial")
+        func = _decode(v[0], d, clock)
+        if not callable(func):
+            raise WireError("a partial of something not callable")
+        keywords = _pairs_in(v[2], d, clock, {})
+        if not all(type(k) is str for k in keywords):
+            raise WireError("bad partial keywords")
+        return functools.partial(func, *[_decode(a, d, clock) for a in v[1]], **keywords)
     if tag == "builtin":
         return _from_builtin_name(v)
     return _MISSING
