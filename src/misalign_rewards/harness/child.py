@@ -337,6 +337,10 @@ class Server:
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
         self.last_result: Any = None
+        #: records the test sent: id -> (its number on the trusted side, the object)
+        self.records: dict[int, tuple[int, Any]] = {}
+        #: records decoded in the current call's arguments (at any depth)
+        self.arg_records: list[Any] = []
         #: attributes of modules and classes a test replaced: (id, name) -> (owner, original)
         self.originals: dict[tuple[int, str], tuple[Any, Any]] = {}
         #: logger levels the trusted side set (so they can be reset when it unsets them)
@@ -420,10 +424,13 @@ class Server:
                 if isinstance(value, types.FunctionType) and not name.startswith("__"):
                     methods.append(name)
         value_base = next((b.__name__ for b in _VALUE_BASES if issubclass(cls, b)), None)
+        fields = getattr(cls, "__dataclass_fields__", None)
+        dc_fields = [n for n, f in fields.items() if isinstance(n, str) and getattr(f, "_field_type", None)
+                     is getattr(sys.modules.get("dataclasses"), "_FIELD", 0)] if isinstance(fields, dict) else None
         return {"name": self.wire.text(cls.__name__, 200), "qualname": self.wire.text(cls.__qualname__, 400),
                 "module": self.wire.text(getattr(cls, "__module__", "?"), 200), "bases": bases,
                 "exc": issubclass(cls, BaseException), "methods": sorted(set(methods))[:2000],
-                "value_base": value_base, "slots": hasattr(cls, "__slots__")}
+                "value_base": value_base, "slots": hasattr(cls, "__slots__"), "dataclass": dc_fields}
 
     def _encode_object(self, obj: Any) -> Any:
         """The encoder's hook: what is not plain data crosses as a handle."""
@@ -433,6 +440,9 @@ class Server:
             return {"$": "mod", "v": [self.ref(obj), self.wire.text(obj.__name__, 200)]}
         if isinstance(obj, (TrustedCallable, TrustedStream, TrustedIterator)):
             return {"$": "tback", "v": obj._tid}
+        record = self.records.get(id(obj))
+        if record is not None and record[1] is obj:
+            return {"$": "tback", "v": record[0]}
         if isinstance(obj, BaseException):
             return {"$": "exc", "v": self.exception(obj)}
         out = [self.ref(obj), self.class_ref(type(obj))]
@@ -471,26 +481,34 @@ class Server:
                 found = getattr(found, part)
             return found
         if tag == "ntuple":  # a test's namedtuple: one of the same shape, by value
-            if type(v) is not list or len(v) != 3 or type(v[1]) is not list or type(v[2]) is not list:
+            if type(v) is not list or len(v) not in (3, 4) or type(v[1]) is not list or type(v[2]) is not list:
                 raise self.wire.WireError("bad ntuple")
             cls = _record_class("ntuple", v[0], tuple(v[1]))
-            return cls(*[decode_one(x) for x in v[2]])
+            return self.received(cls(*[decode_one(x) for x in v[2]]), v)
         if tag == "object":  # a test's plain object (a ListNode): one with the same attributes
-            if type(v) is not list or len(v) != 2 or type(v[1]) is not list or not isinstance(v[0], str):
+            if type(v) is not list or len(v) not in (2, 3) or type(v[1]) is not list or not isinstance(v[0], str):
                 raise self.wire.WireError("bad object")
             cls = _record_class("object", v[0], ())
             obj = cls.__new__(cls)
             for pair in v[1]:
                 if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
                     obj.__dict__[pair[0]] = decode_one(pair[1])
-            return obj
+            return self.received(obj, v)
         if tag == "record":  # a test's dataclass instance: one with the same fields
-            if type(v) is not list or len(v) != 2 or type(v[1]) is not list:
+            if type(v) is not list or len(v) not in (2, 3) or type(v[1]) is not list:
                 raise self.wire.WireError("bad record")
             pairs = [(p[0], decode_one(p[1])) for p in v[1] if type(p) is list and len(p) == 2]
             cls = _record_class("record", v[0], tuple(name for name, _ in pairs))
-            return cls(*[value for _, value in pairs])
+            return self.received(cls(*[value for _, value in pairs]), v)
         raise self.wire.WireError(f"unknown tag {tag!r:.40}")
+
+    def received(self, obj: Any, v: list[Any]) -> Any:
+        """Remember a record the test sent (its last element is its number there), so it
+        goes back as the test's own object and its changes can be mirrored."""
+        if len(v) > 2 and type(v[-1]) is int:
+            self.records[id(obj)] = (v[-1], obj)
+            self.arg_records.append(obj)
+        return obj
 
     def encode(self, value: Any) -> Any:
         return self.enc(value)
@@ -789,6 +807,7 @@ def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
 
 
 def _args(server: Server, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    server.arg_records = []
     try:
         args = server.decode(message.get("args"))
         kwargs = server.decode(message.get("kwargs"))
@@ -809,6 +828,14 @@ def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs
         after.update({k: server.encode(v) for k, v in kwargs.items() if _mutable(v)})
     except (server.wire.WireError, RecursionError, ValueError):
         return
+    for a in server.arg_records[:1000]:
+        record = server.records.get(id(a))
+        if record is not None and record[1] is a and hasattr(a, "__dict__"):
+            try:
+                state = [[k, server.encode(v)] for k, v in vars(a).items() if isinstance(k, str)]
+            except (server.wire.WireError, RecursionError, ValueError):
+                continue
+            after[f"record:{record[0]}"] = state
     if after:
         answer["after"] = after
 

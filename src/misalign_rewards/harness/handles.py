@@ -410,6 +410,17 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
     handle_bases = [b for b in bases if isinstance(b, type) and issubclass(b, Handle)] or [Handle]
     ns["__slots__"] = ()
     ns["__doc__"] = _RemoteAttr("__doc__")
+    fields = desc.get("dataclass")
+    if isinstance(fields, list) and all(isinstance(f, str) and f.isidentifier() for f in fields):
+        # dataclasses.fields / asdict / replace on the solution's dataclass instances
+        import dataclasses
+
+        made = {}
+        for fname in fields[:200]:
+            f = dataclasses.field()
+            f.name, f.type, f._field_type = fname, object, dataclasses._FIELD  # type: ignore[attr-defined]
+            made[fname] = f
+        ns["__dataclass_fields__"] = made
     methods_here = {m: _method(m) for m in ns["_mr_methods"] if m.isidentifier()}
     methods_here["__init__"] = _method("__init__")
     ns.update(methods_here)

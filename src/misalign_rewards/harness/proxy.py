@@ -306,6 +306,8 @@ class Broker:
         self._probing = 0
         #: a test's subclass of a solution class -> that subclass in the solution's process
         self._subclasses: dict[type, tuple[Any, int]] = {}
+        #: generators of the solution's, as handed to the test: id -> (generator, handle)
+        self._generators: dict[int, tuple[Any, Handle]] = {}
 
     # -- processes ---------------------------------------------------------------------
     def _spawn_template(self) -> _Proc:
@@ -646,6 +648,8 @@ class Broker:
                 and isinstance(getattr(value.__func__, "_mr_method", None), str):
             # ``stack.push`` handed to the solution: the solution's own bound method.
             return self._encode_trusted(self.get(value.__self__, value.__func__._mr_method))
+        if isinstance(value, types.GeneratorType) and self._generators.get(id(value), (None,))[0] is value:
+            return self._encode_trusted(self._generators[id(value)][1])
         if isinstance(value, io.IOBase):
             return {"$": "tstream", "v": self._tid(value)}
         if isinstance(value, types.GeneratorType) or (
@@ -653,16 +657,17 @@ class Broker:
             return {"$": "titer", "v": self._tid(value)}
         if isinstance(value, tuple) and hasattr(type(value), "_fields"):
             fields = [f for f in type(value)._fields if isinstance(f, str)]
-            return {"$": "ntuple", "v": [type(value).__name__, fields, [self._enc(v, 1) for v in value]]}
+            return {"$": "ntuple", "v": [type(value).__name__, fields, [self._enc(v, 1) for v in value],
+                                         self._tid(value)]}
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             items = [[f.name, self._enc(getattr(value, f.name), 1)] for f in dataclasses.fields(value)]
-            return {"$": "record", "v": [type(value).__name__, items]}
+            return {"$": "record", "v": [type(value).__name__, items, self._tid(value)]}
         if not callable(value) and _plain_record(value):
             try:
                 attrs = [[k, self._enc(v, 1)] for k, v in vars(value).items() if isinstance(k, str)]
             except RecursionError:
                 raise wire.WireError("an object nested too deep (or in a cycle)") from None
-            return {"$": "object", "v": [type(value).__name__, attrs]}
+            return {"$": "object", "v": [type(value).__name__, attrs, self._tid(value)]}
         if callable(value) or _is_mock(value):
             meta = []
             for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
@@ -738,20 +743,11 @@ class Broker:
             if type(v) is not list or len(v) not in (2, 3):
                 raise wire.WireError("bad ref")
             key = self._scope_of(v[0])
+            if isinstance(v[1], dict) and v[1].get("key") == "b:generator":
+                return self._generator(self._handle(key, handles.Handle, None, decode_one))
             cls = self._mirror(v[1])
-            found = self._handles.get(key)
-            if found is None or type(found) is not cls and not issubclass(type(found), cls):
-                found = object.__new__(cls) if issubclass(cls, Handle) else object.__new__(Handle)
-                object.__setattr__(found, "_h_broker", self)
-                object.__setattr__(found, "_h_scope", key[0])
-                object.__setattr__(found, "_h_n", key[1])
-                object.__setattr__(found, "_h_proj", handles._NO)
-                self._handles[key] = found
-            if len(v) == 3:
-                proj = decode_one(v[2])
-                if type(proj) in (int, float, complex, str, bytes, tuple, frozenset):
-                    object.__setattr__(found, "_h_proj", proj)
-            return found
+            return self._handle(key, cls, v[2] if len(v) == 3 else None, decode_one)
+            raise AssertionError("unreachable")
         if tag == "cls":
             return self._mirror(v)
         if tag == "mod":
@@ -766,6 +762,36 @@ class Broker:
                 raise wire.WireError("a trusted object that was never given")
             return entry[1]
         raise wire.WireError(f"unknown tag {tag!r:.40}")
+
+    def _handle(self, key: tuple[Any, int], cls: type, proj: Any, decode_one: Any) -> Handle:
+        """The one handle for the remote object ``key`` (so ``is`` works), of ``cls``."""
+        found = self._handles.get(key)
+        if found is None or type(found) is not cls and not issubclass(type(found), cls):
+            found = object.__new__(cls) if issubclass(cls, Handle) else object.__new__(Handle)
+            object.__setattr__(found, "_h_broker", self)
+            object.__setattr__(found, "_h_scope", key[0])
+            object.__setattr__(found, "_h_n", key[1])
+            object.__setattr__(found, "_h_proj", handles._NO)
+            self._handles[key] = found
+        if proj is not None:
+            value = decode_one(proj)
+            if type(value) in (int, float, complex, str, bytes, tuple, frozenset):
+                object.__setattr__(found, "_h_proj", value)
+        return found
+
+    def _generator(self, h: Handle) -> Any:
+        """A generator of the solution's, as a real generator here (``isinstance(g,
+        types.GeneratorType)``) that takes each item from it when asked."""
+        def items() -> Any:
+            while True:
+                try:
+                    item = self.do("next", h)
+                except StopIteration:
+                    return
+                yield item
+        gen = items()
+        self._generators[id(gen)] = (gen, h)
+        return gen
 
     def _mirror(self, ref: Any) -> type:
         """The trusted class standing for a solution class reference."""
@@ -1009,6 +1035,9 @@ class Broker:
             if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
                 sent_kw[pair[0]] = pair[1]
         for key, state in after.items():
+            if key.startswith("record:"):
+                self._apply_record(key[len("record:"):], state)
+                continue
             if key.isdigit() and int(key) < len(args):
                 target, before = args[int(key)], sent_args[int(key)]
             elif key in kwargs:
@@ -1032,6 +1061,24 @@ class Broker:
                                    "expected value from the argument would compare against what the "
                                    "solution left there")
             _mirror(target, new)
+
+    def _apply_record(self, tid_text: str, state: Any) -> None:
+        """A test's record (dataclass, plain object) the solution changed: the same change
+        on the test's own object (a frozen dataclass refuses it, as it would)."""
+        entry = self._trusted.get(int(tid_text)) if tid_text.isdigit() else None
+        if entry is None or not isinstance(state, list):
+            return
+        target = entry[1]
+        for pair in state[:200]:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                    and pair[0].isidentifier() and not pair[0].startswith("__")):
+                continue
+            value = self._decode(pair[1])
+            try:
+                if getattr(target, pair[0], object()) != value:
+                    setattr(target, pair[0], value)
+            except Exception:  # noqa: BLE001 - frozen or a property that refuses: left as is
+                continue
 
     def do(self, fn: str, *args: Any) -> Any:
         answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
