@@ -225,7 +225,7 @@ def test_lock():
 
 
 def test_first(shared):
-    shared.items.append(1)
+    shared.items = [1]
     assert shared.items == [1]
 
 

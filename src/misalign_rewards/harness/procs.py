@@ -130,41 +130,78 @@ def kill_all_of(uid: int) -> None:
         raise OSError("the sweep could not take back the trusted uid")
 
 
-def kill_all_but(uid: int, spare: int, *, rounds: int = 16, budget_s: float = 3.0) -> bool:
+def kill_all_but(uid: int, spare: int, *, rounds: int = 16, budget_s: float = 2.0,
+                 reap: Any = None, outside_groups: frozenset[int] = frozenset()) -> tuple[bool, int]:
     """SIGKILL every process of ``uid`` but ``spare`` (isolated mode's template), each by
-    pid, sent as the sweeper (so a pid reused by a trusted process is out of reach);
-    ``/proc`` is read again after each round until none is left. Processes already sent
-    the kill are not waited for: one that has taken SIGKILL never runs another instruction
-    of its own, so it cannot fork again; only processes a scan has not seen yet (forked
-    before the kill landed) need another round. A process that keeps forking
-    can outrun a scan: after ``rounds`` rounds that each found new processes, or past
-    ``budget_s``, the plain sweep (:func:`kill_all_of`) kills everything, ``spare``
-    included. Returns whether ``spare`` was spared."""
+    pid, sent as the sweeper (so a pid reused by a trusted process is out of reach).
+
+    Killing by pid races a process that keeps forking (each fork a new pid, the old one
+    gone before a scan lists the new). So a round ends only when the container's pids
+    cgroup agrees with the scan: every task in it is trusted, ``spare``'s, or already
+    killed and still exiting. A process the scans never catch keeps the count above that;
+    after ``rounds`` rounds that found new processes, or ``budget_s`` without agreement,
+    the plain sweep (:func:`kill_all_of`, one atomic ``kill(-1)``) kills everything,
+    ``spare`` included. ``reap()`` collects the caller's own exited children (zombies
+    count in the cgroup until reaped). Returns (whether ``spare`` was spared, how many
+    processes outside ``outside_groups`` the first scan found alive: the strays)."""
     if os.geteuid() != 0:
         raise RuntimeError("only the sandbox's trusted side (root) can sweep")
     killed: set[int] = set()
     deadline = time.monotonic() + budget_s
-    for _ in range(rounds):
+    new_rounds = 0
+    pause = 0.0002
+    strays: int | None = None
+    while new_rounds <= rounds and time.monotonic() <= deadline:
         found, _ = _scan(uid, exiting_is_dead=True)
+        if strays is None:
+            strays = sum(1 for pgrp, alive in found.values() if alive and pgrp not in outside_groups)
         fresh = [pid for pid, (_, alive) in found.items() if alive and pid != spare and pid not in killed]
-        if not fresh:
-            return True
-        if time.monotonic() > deadline:
-            break
-        os.setresuid(SWEEPER_UID, uid, 0)
-        try:
-            for pid in fresh:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        finally:
-            os.setresuid(0, 0, 0)
-        if os.getresuid() != (0, 0, 0):
-            raise OSError("the sweep could not take back the trusted uid")
-        killed.update(fresh)
+        if fresh:
+            new_rounds += 1
+            _kill_as_sweeper(uid, fresh)
+            killed.update(fresh)
+            continue
+        if spare not in found or not found[spare][1]:
+            break  # the template itself is gone: nothing to spare
+        if reap is not None:
+            reap()
+        if _only_spare_left(uid, spare, killed):
+            return True, strays or 0
+        time.sleep(pause)  # killed ones still exiting, or one the scan missed: look again
+        pause = min(pause * 2, 0.005)
     kill_all_of(uid)
-    return False
+    return False, max(strays or 0, 1)  # whatever the scans missed was one at least
+
+
+def _kill_as_sweeper(uid: int, pids: list[int]) -> None:
+    os.setresuid(SWEEPER_UID, uid, 0)
+    try:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    finally:
+        os.setresuid(0, 0, 0)
+    if os.getresuid() != (0, 0, 0):
+        raise OSError("the sweep could not take back the trusted uid")
+
+
+def _only_spare_left(uid: int, spare: int, killed: set[int]) -> bool:
+    """Whether every task of ``uid`` in the container's pids cgroup is ``spare``'s or one
+    of ``killed`` (already sent SIGKILL, still exiting or not yet reaped): then no process
+    the scans missed is there."""
+    total = _cgroup_tasks()
+    if total is None:
+        return False  # no way to confirm: the caller sweeps everything
+    known = 0
+    for pid in (spare, *killed):
+        try:
+            known += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            if pid == spare:
+                return False
+    return total - _tasks_not_of(uid) <= known
 
 
 def wipe_untrusted(paths: list[str], uid: int = UNTRUSTED_UID) -> list[str]:

@@ -304,6 +304,8 @@ class Broker:
         self.template_starts = 0
         self._last = False
         self._probing = 0
+        #: pids of templates this run killed (still exiting, they are no strays)
+        self._gone: set[int] = set()
         #: a test's subclass of a solution class -> that subclass in the solution's process
         self._subclasses: dict[type, tuple[Any, int]] = {}
         #: generators of the solution's, as handed to the test: id -> (generator, handle)
@@ -1207,7 +1209,10 @@ class Broker:
         else:
             keep = child if child is not None else old
         if self._contained and self._dirty:
-            groups = frozenset(self._ended | {p.pid for p in (child, old) if p is not None and p.pid})
+            groups = frozenset(self._ended | self._gone | {p.pid for p in (child, old) if p is not None and p.pid})
+            if old is not None and old is not keep and old.pid:
+                # killed now; it may still be exiting at the next sweep, and is no stray then
+                self._gone = set(list(self._gone)[-8:]) | {old.pid}
             if keep is not None and keep.pid is not None:
                 seen, spared = procs.sweep_sparing(self._zygote, pid=None, groups=groups, spare=keep.pid)
             else:

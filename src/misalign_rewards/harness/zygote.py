@@ -221,14 +221,19 @@ def _end(request: dict[str, Any], children: _Children) -> dict[str, Any]:
         groups |= {pid}
     if spare is not None:
         groups |= {spare}
-    strays = procs.strays(procs.UNTRUSTED_UID, outside_groups=groups) if sweep else 0
-    if pid is not None:
-        procs.kill_group(pid)
     spared = False
     if sweep and spare is not None:
-        spared = procs.kill_all_but(procs.UNTRUSTED_UID, spare)
-    elif sweep:
-        procs.kill_all_of(procs.UNTRUSTED_UID)
+        # one scan both counts what outlived its test and starts the kill
+        if pid is not None:
+            procs.kill_group(pid)
+        spared, strays = procs.kill_all_but(procs.UNTRUSTED_UID, spare, reap=children.collect,
+                                            outside_groups=groups)
+    else:
+        strays = procs.strays(procs.UNTRUSTED_UID, outside_groups=groups) if sweep else 0
+        if pid is not None:
+            procs.kill_group(pid)
+        if sweep:
+            procs.kill_all_of(procs.UNTRUSTED_UID)
     children.collect()
     status = children.status.pop(pid, None) if pid is not None else None
     return {"status": status, "strays": strays, "spared": spared}
