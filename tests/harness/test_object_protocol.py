@@ -599,17 +599,24 @@ def test_probe():
 
 
 def test_a_solution_cannot_call_back_what_it_was_not_given(tmp_path: Path) -> None:
-    """The solution finds its end of the protocol in its own memory and asks the trusted
+    """The solution finds its end of the protocol in its own frames and asks the trusted
     side to call numbers it was never given. (One it was given stays callable in later
     tests, as a stored callback does in plain pytest.)"""
     report, _, _ = run(tmp_path, '''\
-import gc
+import sys
 
 KEPT = []
 
 
 def server():
-    return next(o for o in gc.get_objects() if type(o).__name__ == "Server")
+    # the protocol's own frames, below this call, hold it
+    frame = sys._getframe()
+    while frame is not None:
+        found = frame.f_locals.get("server")
+        if type(found).__name__ == "Server":
+            return found
+        frame = frame.f_back
+    raise LookupError("no Server")
 
 
 def keep(fn):
