@@ -271,40 +271,6 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", 
     setattr(Handle, f"__i{_op}__", _binary(f"i{_op}")[0])
 
 
-class BoundMethod:
-    """``handle.name`` where ``name`` is a method of the object's class: calling it is one
-    request (``callattr``); anything else fetches the real attribute first."""
-
-    __slots__ = ("_obj", "_name")
-
-    def __init__(self, obj: Handle, name: str) -> None:
-        self._obj = obj
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _b(self._obj).callattr(self._obj, self._name, args, kwargs)
-
-    def _real(self) -> Any:
-        return _b(self._obj).get(self._obj, self._name)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("__self__",):
-            return self._obj
-        if name in ("__name__", "__qualname__"):
-            return self._name
-        return getattr(self._real(), name)
-
-    def __eq__(self, other: Any) -> bool:
-        return (isinstance(other, BoundMethod) and other._obj is self._obj
-                and other._name == self._name)
-
-    def __hash__(self) -> int:
-        return hash((id(self._obj), self._name))
-
-    def __repr__(self) -> str:
-        return f"<bound method {self._name} of a solution object>"
-
-
 def _mirror_of(cls: type) -> Any:
     """The nearest mirrored solution class in ``cls``'s bases (``cls`` itself for a mirror)."""
     return next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)

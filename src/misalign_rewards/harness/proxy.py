@@ -901,7 +901,7 @@ class Broker:
 
     def _target(self, target: Any) -> Any:
         if isinstance(target, dict):
-            return target if "$" not in target else target
+            return target
         if isinstance(target, type) and "_mr_key" not in target.__dict__ and issubclass(target, Handle):
             return self.remote_subclass(target, handles._mirror_of(target))
         return self._send_value(target, "the object")
