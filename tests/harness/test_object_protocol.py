@@ -489,6 +489,17 @@ def test_module_state_carries_from_test_to_test_as_in_plain_pytest(tmp_path: Pat
     assert report.template_starts == 1
 
 
+def test_a_long_chain_of_tests_does_not_deepen_the_solution_process(tmp_path: Path) -> None:
+    """Each test's process is forked from the last test's: the chain of 40 tests leaves
+    the solution's stack as deep as it was at the first (a stack that grew with the
+    chain made every fork dearer, and 10,000 tests ran out of time)."""
+    report, _, _ = run(tmp_path, "import inspect\n\ndef depth():\n    return len(inspect.stack(0))\n",
+                       "import pytest\nfrom solution import depth\n\nseen = []\n\n"
+                       "@pytest.mark.parametrize('i', range(40))\n"
+                       "def test_depth(i):\n    seen.append(depth())\n    assert seen[-1] == seen[0], seen\n")
+    assert set(outcomes(report).values()) == {"passed"}, outcomes(report)
+
+
 def test_a_test_whose_process_died_leaves_the_state_before_it(tmp_path: Path) -> None:
     report, _, _ = run(tmp_path, "import os\ncalls = []\n\ndef note(x):\n    calls.append(x)\n"
                                  "    if x == 'die':\n        os._exit(3)\n    return list(calls)\n",

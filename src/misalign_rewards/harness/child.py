@@ -983,6 +983,10 @@ def serve_template(wire: Any, fd: int, solution_dir: str) -> None:
 
 
 def _loop(server: Server) -> None:
+    """Serve requests until the socket closes. A ``fork`` request forks a child that goes
+    on in this same loop with the new socket (and nothing the template had buffered): a
+    child never calls into a new loop, so a chain of thousands of tests, each forked from
+    the last, is not a stack thousands of frames deep that every fork copies."""
     wire = server.wire
     while True:
         try:
@@ -1008,7 +1012,8 @@ def _loop(server: Server) -> None:
                     server.send({"fault": "a fork needs its socket"})
                     continue
                 child_fd, fds = fds[0], []
-                _fork_child(server, child_fd)
+                if _fork_child(server, child_fd):
+                    break  # this is the child now: its own socket, nothing buffered
                 continue
             if not isinstance(message, dict):
                 server.send({"fault": "malformed request"})
@@ -1020,8 +1025,9 @@ def _loop(server: Server) -> None:
             return
 
 
-def _fork_child(server: Server, child_fd: int) -> None:
-    """Fork a test child serving ``child_fd``; in the child, never returns."""
+def _fork_child(server: Server, child_fd: int) -> bool:
+    """Fork a test child serving ``child_fd``. Returns False in the template, True in
+    the child, whose ``server`` then talks on ``child_fd`` (the caller's loop goes on)."""
     sys.stdout.flush()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the template reaps no one: the kernel does
     # Objects so far are left out of the collector's scans: a collection in the child
@@ -1031,7 +1037,7 @@ def _fork_child(server: Server, child_fd: int) -> None:
     if pid:
         os.close(child_fd)
         server.send({"forked": True})
-        return
+        return False
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
@@ -1040,7 +1046,6 @@ def _fork_child(server: Server, child_fd: int) -> None:
         server.buf = bytearray()
         server.base = server.next_hid
         server.send({"ready": True, "base": server.base})
-        _loop(server)
     except BaseException:  # noqa: BLE001 - a child never returns into the template's loop
         os._exit(1)
-    os._exit(0)
+    return True
