@@ -42,6 +42,7 @@ async def main(batch_id: str, n: int, sleep_s: float, isolation: str, how: str) 
         out = {"results": [{"index": r.index, "job_id": r.job_id, "reward": r.reward, "status": r.status.value,
                             "attempts": r.attempts} for r in results],
                "losses": sb.losses, "replaced": sb.replaced, "puts": sb._blobs.puts if sb._blobs else None,
+               "distinct": len(sb._blobs.distinct) if sb._blobs else None,
                "nodes": sb.nodes, "stats": await sb.node_stats()}
         if sandbox is not None:
             await sandbox.aclose()

@@ -145,9 +145,10 @@ def test_a_batch_spreads_over_both_engines(cluster: tuple[RayCluster, Engine, En
     if isolation == "fresh":
         # one container per job, each on one engine only
         assert sorted(on1 + on2) == sorted(f"j{i}" for i in range(n))
-    # The harness (about 125 kB in 12 files) went into the object store once, and each
-    # node fetched each of its files once, not once per run.
-    assert out["puts"] == 12
+    # The harness (a dozen files of some kB each) went into the object store once per
+    # file, and each node fetched each of its files once, not once per run.
+    assert out["distinct"] >= 10
+    assert out["puts"] == out["distinct"]
     for stats in out["stats"].values():
         assert stats["runs"] >= 1
         assert stats["fetched"] <= out["puts"], stats

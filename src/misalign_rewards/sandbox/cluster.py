@@ -125,7 +125,8 @@ class _DriverBlobs:
         self._users: dict[str, int] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._keep = keep
-        self.puts = 0
+        self.puts = 0  # object-store puts, and the distinct files they were for
+        self.distinct: set[str] = set()
 
     def acquire(self, blobs: dict[str, bytes]) -> dict[str, Any]:
         refs: dict[str, Any] = {}
@@ -134,6 +135,7 @@ class _DriverBlobs:
                 if d not in self._refs:
                     self._refs[d] = self._ray.put(data)
                     self.puts += 1
+                    self.distinct.add(d)
                 self._users[d] = self._users.get(d, 0) + 1
                 self._recent.pop(d, None)
                 refs[d] = self._refs[d]
