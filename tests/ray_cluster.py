@@ -72,7 +72,10 @@ class RayCluster:
         self.ns: subprocess.Popen[bytes] | None = None
         self.head: subprocess.Popen[bytes] | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
-        self.env = {**os.environ, **RAY_ENV}
+        # A home of its own: Ray keeps state there (an auth token left by another Ray
+        # session on this machine made every `ray start` here refuse the head).
+        (self.root / "home").mkdir()
+        self.env = {**os.environ, **RAY_ENV, "HOME": str(self.root / "home")}
 
     # -- the namespace -------------------------------------------------------------------
     def _in_ns(self, argv: list[str]) -> list[str]:
