@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from misalign_rewards.sandbox.base import Limits
-from misalign_rewards.sandbox.capacity import HostResources, ResourceBudget, plan_capacity
+from misalign_rewards.sandbox.capacity import HostResources, ResourceBudget, budget_owner, plan_capacity
 
 GiB = 2**30
 HOST = HostResources(cpus=2, memory_bytes=24 * GiB, pids=4_194_304)
@@ -78,3 +78,49 @@ async def test_budget_cancelled_waiter_gives_nothing_away() -> None:
     again = await budget.acquire(Limits())  # the cancelled waiter is gone, not holding a slot
     assert budget.in_use == 1
     budget.release(again)
+
+
+async def _grants(takers: list[tuple[str | None, str]]) -> list[str]:
+    """The order in which a one-run budget lets in ``takers`` (owner, name) that arrive in
+    that order while the first holds the room."""
+    budget = ResourceBudget(HOST, max_runs=1)
+    order: list[str] = []
+    go = anyio.Event()
+
+    async def take(owner: str | None, name: str) -> None:
+        budget_owner.set(owner)
+        need = await budget.acquire(Limits())
+        order.append(name)
+        await go.wait()
+        budget.release(need)
+
+    async with anyio.create_task_group() as tg:
+        for owner, name in takers:
+            tg.start_soon(take, owner, name)
+            await anyio.wait_all_tasks_blocked()
+        assert order == [takers[0][1]]
+        go.set()
+    return order
+
+
+async def test_owners_sharing_a_budget_take_turns() -> None:
+    """Several callers on one budget (the drivers of a Ray node): one that queued many runs
+    does not make another wait for all of them. Owners take turns; within one, first come,
+    first served."""
+    takers = [("a", "a1"), ("a", "a2"), ("a", "a3"), ("a", "a4"), ("b", "b1"), ("b", "b2")]
+    assert await _grants(takers) == ["a1", "b1", "a2", "b2", "a3", "a4"]
+
+
+async def test_without_owners_the_budget_is_first_come_first_served() -> None:
+    assert await _grants([(None, str(i)) for i in range(4)]) == ["0", "1", "2", "3"]
+
+
+def test_warm_containers_of_a_kind_are_handed_over_in_turns() -> None:
+    """The warm pool hands a container that comes back to the waiting runs of its kind
+    the way the budget gives room: owners in turns, each first come, first served."""
+    from misalign_rewards.sandbox.pool import _Kind, _Waiter
+
+    kind = _Kind(waiters=[_Waiter(owner=o) for o in ("a", "a", "a", "b")])
+    names = {id(w): f"{w.owner}{i}" for i, w in enumerate(kind.waiters)}
+    assert [names[id(kind.next_waiter())] for _ in range(4)] == ["a0", "b3", "a1", "a2"]
+    assert kind.waiters == []

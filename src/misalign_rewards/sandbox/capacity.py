@@ -10,11 +10,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import anyio
 
 from .base import Limits
+
+
+#: Whom the runs of the current task are for, when several callers share one budget (a
+#: Ray node's actor sets it to the driver's lease for each run): waiters of different
+#: owners are then served in turn (see :class:`ResourceBudget`). None: one caller.
+budget_owner: ContextVar[str | None] = ContextVar("misalign_budget_owner", default=None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,12 @@ class ResourceBudget:
     starved by a stream of small ones. A run larger than the whole budget is clamped to
     it, so it can still go, alone. ``max_runs``, when given, replaces all of that with a
     plain count (the explicit override).
+
+    When waiters have owners (:data:`budget_owner`, set by whoever shares the budget
+    among callers), the next to go is the first waiter of the owner served longest ago:
+    owners take turns, first come, first served within one, so a caller that queued a
+    thousand runs does not make another wait for all of them. Room still goes to that
+    waiter alone (nobody overtakes it), so a large run is not starved either.
     """
 
     def __init__(
@@ -121,6 +134,9 @@ class ResourceBudget:
             self._total = (math.inf, math.inf, math.inf, float(max_runs))
         self._free = list(self._total)
         self._waiters: list[_Waiter] = []
+        #: owner -> when it was last given room (a count of grants), for taking turns
+        self._served: dict[str | None, int] = {}
+        self._grants = 0
         #: Called before a run would wait: gives back what is held but idle (a warm pool's
         #: idle containers), so that nothing waits on a reservation nobody uses.
         self.reclaim: Callable[[], Awaitable[None]] | None = None
@@ -139,31 +155,46 @@ class ResourceBudget:
     def _fits(self, need: tuple[float, ...]) -> bool:
         return all(n <= f + 1e-9 for n, f in zip(need, self._free, strict=True))
 
-    def _take(self, need: tuple[float, ...]) -> None:
+    def _take(self, need: tuple[float, ...], owner: str | None) -> None:
         self._free = [f - n for f, n in zip(self._free, need, strict=True)]
         self.in_use += 1
         self.peak_in_use = max(self.peak_in_use, self.in_use)
+        self._grants += 1
+        self._served[owner] = self._grants
+
+    def _next(self) -> _Waiter:
+        """The waiter whose turn it is: the first one of the owner served longest ago."""
+        first: dict[str | None, _Waiter] = {}
+        for waiter in self._waiters:
+            first.setdefault(waiter.owner, waiter)
+        return min(first.values(), key=lambda w: self._served.get(w.owner, 0))
 
     def _give(self, need: tuple[float, ...]) -> None:
         self._free = [f + n for f, n in zip(self._free, need, strict=True)]
         self.in_use -= 1
-        while self._waiters and self._fits(self._waiters[0].need):
-            waiter = self._waiters.pop(0)
-            self._take(waiter.need)
+        while self._waiters:
+            waiter = self._next()
+            if not self._fits(waiter.need):
+                break
+            self._waiters.remove(waiter)
+            self._take(waiter.need, waiter.owner)
             waiter.granted = True
             waiter.event.set()
+        if not self._waiters:
+            self._served.clear()  # nobody waits: no turns to remember
 
     async def acquire(self, limits: Limits) -> tuple[float, ...]:
         need = self._need(limits)
+        owner = budget_owner.get()
         if not self._waiters and self._fits(need):
-            self._take(need)
+            self._take(need, owner)
             return need
         if self.reclaim is not None:
             await self.reclaim()
             if not self._waiters and self._fits(need):
-                self._take(need)
+                self._take(need, owner)
                 return need
-        waiter = _Waiter(need, anyio.Event())
+        waiter = _Waiter(need, anyio.Event(), owner)
         self._waiters.append(waiter)
         try:
             await waiter.event.wait()
@@ -183,7 +214,7 @@ class ResourceBudget:
         need = self._need(limits)
         if self._waiters or not self._fits(need):
             return None
-        self._take(need)
+        self._take(need, budget_owner.get())
         return need
 
     def free_share(self) -> float:
@@ -211,4 +242,5 @@ class ResourceBudget:
 class _Waiter:
     need: tuple[float, ...]
     event: anyio.Event
+    owner: str | None = None
     granted: bool = False

@@ -50,6 +50,7 @@ from aiodocker.stream import Stream
 from ..errors import EngineError
 from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
+from .capacity import budget_owner
 from .docker import LABEL_PREFIX, ContainerKilled, DockerSandbox
 
 logger = get_logger("misalign_rewards.pool")
@@ -84,6 +85,8 @@ class _Warm:
 class _Waiter:
     event: anyio.Event = field(default_factory=anyio.Event)
     warm: _Warm | None = None
+    #: whom the run is for, when callers share the pool (a Ray node's drivers)
+    owner: str | None = field(default_factory=budget_owner.get)
 
 
 @dataclass
@@ -91,6 +94,23 @@ class _Kind:
     idle: list[_Warm] = field(default_factory=list)
     waiters: list[_Waiter] = field(default_factory=list)
     alive: int = 0
+    #: owner -> when a container of this kind was last handed to it (owners take turns,
+    #: as in the budget)
+    served: dict[str | None, int] = field(default_factory=dict)
+    handed: int = 0
+
+    def next_waiter(self) -> _Waiter:
+        """Takes the waiter whose turn it is: the first one of the owner served longest ago."""
+        first: dict[str | None, _Waiter] = {}
+        for waiter in self.waiters:
+            first.setdefault(waiter.owner, waiter)
+        waiter = min(first.values(), key=lambda w: self.served.get(w.owner, 0))
+        self.waiters.remove(waiter)
+        self.handed += 1
+        self.served[waiter.owner] = self.handed
+        if not self.waiters:
+            self.served.clear()
+        return waiter
 
 
 class _NotBegun(Exception):
@@ -121,10 +141,11 @@ class PooledSandbox(Sandbox):
     # -- the contract -------------------------------------------------------------------
     async def open(self) -> None:
         await self.fresh.open()
-        self.fresh.budget.reclaim = self._reclaim_idle
+        self.fresh.budget.reclaim = self.retire_idle
 
-    async def _reclaim_idle(self) -> None:
-        """Someone would wait for the budget: idle containers give theirs back."""
+    async def retire_idle(self) -> None:
+        """Removes every idle container (someone would wait for the budget, or nobody
+        will use them)."""
         for kind in self._kinds.values():
             while kind.idle:
                 await self._retire(kind.idle.pop(0), "room for others")
@@ -248,7 +269,7 @@ class PooledSandbox(Sandbox):
 
     def _wake(self, kind: _Kind) -> None:
         if kind.waiters:
-            kind.waiters.pop(0).event.set()
+            kind.next_waiter().event.set()
 
     async def _start(self, key: str, spec: RunSpec, need: tuple[float, ...], durations: Durations) -> _Warm:
         assert spec.warm is not None
@@ -291,7 +312,7 @@ class PooledSandbox(Sandbox):
         why = "anomaly" if not healthy else self._expired(warm, now)
         if why is None and not self.fresh.budget.has_waiters:
             if kind.waiters:
-                waiter = kind.waiters.pop(0)
+                waiter = kind.next_waiter()
                 waiter.warm = warm
                 waiter.event.set()
             else:
