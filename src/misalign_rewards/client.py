@@ -77,6 +77,7 @@ def make_sandbox(s: Settings) -> Sandbox:
         from .sandbox.cluster import RaySandbox
 
         return RaySandbox(s.ray_address, namespace=s.ray_namespace, node_resource=s.ray_node_resource,
+                          lease_s=s.ray_lease_s,
                           node_options={"max_concurrent": s.max_concurrent,
                                         "api_timeout_s": s.engine_api_timeout_s,
                                         "pool_max_jobs": s.pool_max_jobs, "pool_max_age_s": s.pool_max_age_s,

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     ray_address: str = "auto"
     ray_namespace: str | None = None
     ray_node_resource: str = "misalign_engine"
+    #: Seconds a Ray node keeps this process's runs going without hearing from it (its
+    #: heartbeat renews the lease every quarter of that); past it, they are cancelled.
+    ray_lease_s: float = Field(15.0, gt=0)
 
     #: Runs in flight at once (per engine node with ``backend="ray"``); default from the engine host's CPUs, memory and pids.
     max_concurrent: int | None = Field(None, ge=1)

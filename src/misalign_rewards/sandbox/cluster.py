@@ -2,13 +2,24 @@
 
 The verifiers and the judging stay in the calling process (the driver); only runs
 travel. Each node that offers the custom resource ``misalign_engine`` (``ray start
---resources='{"misalign_engine": 1}'``) gets one actor, pinned to it, that owns that
+--resources='{"misalign_engine": 1}'``) has one actor, pinned to it, that owns that
 node's sandbox (a :class:`~.pool.PooledSandbox` over a :class:`~.docker.DockerSandbox`
 on the node's engine: ``DOCKER_HOST`` as the node was started, or the local socket) and
-its capacity. The driver keeps a mirror of each node's :class:`~.capacity.ResourceBudget`
-(the node's host, the same arithmetic as a local client) and sends each run to the node
-with the largest free share that can take it now; when none can, the run waits in the
-driver, where any node, one that joined meanwhile included, may take it.
+its capacity. That actor is shared by every driver of the cluster: it is named (the
+node's id and :func:`code_key`, so two versions of this code never talk to each other's
+actor) and detached, and the first driver to need it starts it. A driver keeps a mirror
+of each node's :class:`~.capacity.ResourceBudget` (the node's host, the same arithmetic
+as a local client) for its own runs and sends each run to the node with the largest
+free share that can take it now; when none can, the run waits in the driver, where any
+node, one that joined meanwhile included, may take it. The node's budget is the one
+that holds: runs of several drivers that do not fit at once wait there, the drivers
+taking turns.
+
+Leases: each driver holds one on every node it uses, renewed by a heartbeat every
+``lease_s / 4``. A lease not renewed in ``lease_s`` (its driver was killed) lapses: the
+node cancels that driver's runs, which removes their containers. A driver's close
+releases its leases. A node actor with no lease and no run for ``idle_exit_s`` removes
+its containers and exits.
 
 Faults (docs/scale-out.md):
 
@@ -20,8 +31,8 @@ Faults (docs/scale-out.md):
 - no node left: the run waits up to ``node_wait_s`` for one, then raises
   :class:`~..errors.EngineUnreachable` (the client retries, then reports ``None``);
 - a node that joins is found within ``refresh_s`` and starts taking runs;
-- a driver that dies: Ray kills its actors; each actor's watchdog
-  (:mod:`.watchdog`) then removes that actor's containers from its engine.
+- a driver that dies: its leases lapse and the nodes cancel its runs; a node actor that
+  dies: its watchdog (:mod:`.watchdog`) removes that actor's containers from its engine.
 
 Payloads: file contents of at least ``blob_min_bytes`` (the harness, warm files, big
 tests) go into Ray's object store once per driver by their hash and are fetched by each
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import signal
@@ -41,7 +53,8 @@ import sys
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -50,7 +63,7 @@ import anyio.to_thread
 from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
 from ..logs import get_logger
 from .base import OutputCallback, RunResult, RunSpec, Sandbox, WarmSpec
-from .capacity import HostResources, ResourceBudget
+from .capacity import HostResources, ResourceBudget, budget_owner
 from .docker import process_start_ticks
 
 logger = get_logger("misalign_rewards.cluster")
@@ -58,6 +71,36 @@ logger = get_logger("misalign_rewards.cluster")
 #: The custom resource a node offers when it has a Docker engine for us.
 NODE_RESOURCE = "misalign_engine"
 BLOB_MIN_BYTES = 4096
+#: Changed whenever the calls between a driver and a node actor change.
+PROTOCOL = 2
+#: The Ray namespace of the node actors, whatever namespace each driver's job has.
+ACTOR_NAMESPACE = "misalign-rewards"
+LEASE_S = 15.0
+#: A node actor's options and their defaults (``RaySandbox(node_options=...)``).
+NODE_DEFAULTS: dict[str, Any] = {
+    "docker_url": None, "max_concurrent": None, "api_timeout_s": 60.0, "pool_max_jobs": 200,
+    "pool_max_age_s": 1800.0, "pool_idle_s": 120.0, "reap_interval_s": 30.0,
+    "blob_cache_bytes": 256 << 20, "lease_s": LEASE_S, "lease_tick_s": 0.5, "idle_exit_s": 300.0,
+}
+
+
+@functools.cache
+def code_key() -> str:
+    """What tells versions of this code that cannot talk to each other apart: the
+    protocol number, the package's version and a digest of its Python sources (what a
+    node actor runs and what the calls to it carry). Part of each node actor's name."""
+    import misalign_rewards
+
+    root = Path(misalign_rewards.__file__).parent
+    h = hashlib.sha256(f"{PROTOCOL}\0{getattr(misalign_rewards, '__version__', '')}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(b"\0" + str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def actor_name(node_id: str) -> str:
+    """The name of the node actor of ``node_id`` (in :data:`ACTOR_NAMESPACE`)."""
+    return f"misalign-node-{code_key()}-{node_id}"
 
 
 def _import_ray() -> Any:
@@ -161,13 +204,41 @@ class _DriverBlobs:
 # -- the node side ----------------------------------------------------------------------
 
 
+@dataclass(eq=False)
+class _Run:
+    """One run in a node actor: how to stop it, and whether its lease ended it."""
+
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    lapsed: bool = False
+
+
+@dataclass
+class _Lease:
+    """A driver's hold on a node actor: renewed by its heartbeat, or it lapses."""
+
+    ttl_s: float
+    deadline: float
+    runs: set[_Run] = field(default_factory=set)
+    #: its runs and the blobs its runs fetched (what the driver's stats show)
+    started: int = 0
+    fetched: int = 0
+
+
 class NodeService:
     """What runs inside each node's actor (``ray.remote`` is applied in the driver, so
-    importing this module needs no Ray). All of its methods answer plain data: errors
-    come back as ``{"error": class name, "message": ...}``, never as exceptions."""
+    importing this module needs no Ray), shared by every driver that uses the node. All
+    of its methods answer plain data: errors come back as ``{"error": class name,
+    "message": ...}``, never as exceptions.
+
+    A driver calls :meth:`join` with its lease id, :meth:`renew` at least every
+    ``ttl_s``, :meth:`run` with the same id, and :meth:`release` when it closes. A lease
+    that is not renewed in time lapses: that driver's runs are cancelled, which removes
+    their containers. With no lease left, idle warm containers are removed; with no lease
+    and no run for ``idle_exit_s``, the actor removes its containers and exits.
+    """
 
     def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
+        self.options = {**NODE_DEFAULTS, **options}
         self.sandbox: Any = None
         self.blobs: OrderedDict[str, bytes] = OrderedDict()
         self.blob_bytes = 0
@@ -175,22 +246,125 @@ class NodeService:
         self.fetched = 0
         self.fetched_bytes = 0
         self.runs = 0
+        self._leases: dict[str, _Lease] = {}
+        #: the runs of leases that ended (a released or lapsed driver's late questions)
+        self._ended: OrderedDict[str, _Lease] = OrderedDict()
+        self._in_flight = 0
+        self._idle_since = time.monotonic()
+        #: set once the actor has decided to exit: it takes no new lease or run
+        self._closing = False
         #: pid and start time of the process that removes this actor's containers if it
         #: dies unannounced
         self._watchdog: tuple[int, str | None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
 
+    # -- leases ----------------------------------------------------------------------------
+    async def join(self, lease_id: str, ttl_s: float) -> dict[str, Any]:
+        """Open the node's sandbox if it is not, take a lease: what the node is."""
+        if self._closing:
+            return {"error": "Closing", "message": "the node's actor is closing"}
+        info = await self.open()
+        if "error" not in info:
+            self._lease(lease_id, ttl_s, renew=True)
+        return info
+
+    async def renew(self, lease_id: str, ttl_s: float) -> dict[str, Any]:
+        if self._closing:
+            return {"error": "Closing", "message": "the node's actor is closing"}
+        self._lease(lease_id, ttl_s, renew=True)
+        return {"ok": True, **self._load()}
+
+    async def release(self, lease_id: str) -> None:
+        self._end(lease_id, "released")
+
+    def _lease(self, lease_id: str, ttl_s: float | None = None, *, renew: bool = False) -> _Lease:
+        lease = self._leases.get(lease_id)
+        if lease is None:
+            ttl = ttl_s or self.options["lease_s"]
+            lease = self._leases[lease_id] = _Lease(ttl_s=ttl, deadline=time.monotonic() + ttl)
+            old = self._ended.pop(lease_id, None)  # a driver that comes back keeps its counts
+            if old is not None:
+                lease.started, lease.fetched = old.started, old.fetched
+            logger.info("ray.lease_taken", lease=lease_id[:12], leases=len(self._leases))
+        elif renew:
+            if ttl_s:
+                lease.ttl_s = ttl_s
+            lease.deadline = time.monotonic() + lease.ttl_s
+        return lease
+
+    def _end(self, lease_id: str, why: str) -> None:
+        lease = self._leases.pop(lease_id, None)
+        if lease is None:
+            return
+        for run in lease.runs:
+            run.lapsed = True
+            run.scope.cancel()  # the sandbox removes the container, as on a local cancel
+        self._ended[lease_id] = lease
+        while len(self._ended) > 256:
+            self._ended.popitem(last=False)
+        log = logger.warning if why == "lapsed" else logger.info
+        log("ray.lease_ended", lease=lease_id[:12], why=why, runs_cancelled=len(lease.runs),
+            leases=len(self._leases))
+
+    async def _keep(self) -> None:
+        """Ends the leases not renewed in time; with none left, gives back idle warm
+        containers, and after ``idle_exit_s`` with no lease and no run, exits."""
+        tick, idle_exit_s = self.options["lease_tick_s"], self.options["idle_exit_s"]
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for lease_id, lease in list(self._leases.items()):
+                if now > lease.deadline:
+                    self._end(lease_id, "lapsed")
+            if self._leases or self._in_flight:
+                self._idle_since = None
+                continue
+            if self._idle_since is None:
+                self._idle_since = now
+                if self.sandbox is not None:  # nobody holds the node: nothing kept warm for it
+                    with contextlib.suppress(Exception):
+                        await self.sandbox.retire_idle()
+            elif now - self._idle_since > idle_exit_s:
+                self._closing = True
+                logger.info("ray.node_actor_exiting", idle_s=round(now - self._idle_since, 1))
+                try:
+                    await self.close()  # what it cannot remove, its watchdog removes after it
+                finally:
+                    import ray
+
+                    ray.get_runtime_context().current_actor.exit.remote()
+                return
+
+    async def exit(self) -> None:
+        """Ends this actor (called by itself once it has closed: Ray frees its name)."""
+        import ray
+
+        ray.actor.exit_actor()
+
+    def _load(self) -> dict[str, Any]:
+        """How full the node is, for all drivers: its free share (0 when runs wait) and
+        how many drivers hold it."""
+        try:
+            budget = self.sandbox.fresh.budget
+        except (AttributeError, RuntimeError):  # not open yet
+            budget = None
+        free = 1.0 if budget is None else (0.0 if budget.has_waiters else budget.free_share())
+        return {"free_share": free, "leases": len(self._leases)}
+
+    # -- the node's sandbox --------------------------------------------------------------
     async def open(self) -> dict[str, Any]:
         from .docker import DockerSandbox
         from .pool import PooledSandbox
 
         o = self.options
         if self.sandbox is None:
-            fresh = DockerSandbox(url=o.get("docker_url"), max_concurrent=o.get("max_concurrent"),
-                                  api_timeout_s=o.get("api_timeout_s", 60.0))
-            self.sandbox = PooledSandbox(fresh, max_jobs=o.get("pool_max_jobs", 200),
-                                         max_age_s=o.get("pool_max_age_s", 1800.0),
-                                         idle_s=o.get("pool_idle_s", 120.0))
+            fresh = DockerSandbox(url=o["docker_url"], max_concurrent=o["max_concurrent"],
+                                  api_timeout_s=o["api_timeout_s"])
+            self.sandbox = PooledSandbox(fresh, max_jobs=o["pool_max_jobs"], max_age_s=o["pool_max_age_s"],
+                                         idle_s=o["pool_idle_s"])
+        if self._keeper is None:
+            self._keeper = asyncio.get_running_loop().create_task(self._keep())
         try:
             await self.sandbox.open()
         except InfrastructureError as exc:
@@ -210,7 +384,7 @@ class NodeService:
                 "client_id": fresh.client_id, "cpus": budget.host.cpus,
                 "memory_bytes": budget.host.memory_bytes, "pids": budget.host.pids,
                 "max_runs": budget.max_runs, "memory_fraction": budget.memory_fraction,
-                "pids_fraction": budget.pids_fraction}
+                "pids_fraction": budget.pids_fraction, "options": self.options, **self._load()}
 
     async def _sweep_forever(self) -> None:
         """What dead clients on this host left on this engine (another actor whose
@@ -218,19 +392,29 @@ class NodeService:
         from .reaper import reap_orphans
 
         while True:
-            await asyncio.sleep(self.options.get("reap_interval_s", 30.0))
+            await asyncio.sleep(self.options["reap_interval_s"])
             try:
                 await reap_orphans(self.sandbox.fresh)
             except InfrastructureError as exc:
                 logger.warning("reaper.failed", error=str(exc))
 
-    async def _blob(self, digest: str, ref: Any) -> bytes:
-        if digest in self.blobs:
-            self.blobs.move_to_end(digest)
-            return self.blobs[digest]
-        if digest not in self._fetching:
-            self._fetching[digest] = asyncio.ensure_future(self._fetch(digest, ref))
-        return await asyncio.shield(self._fetching[digest])
+    async def _blob(self, digest: str, ref: Any, lease: _Lease) -> bytes:
+        """The content of ``digest``: cached, or being fetched already (for any driver),
+        or fetched through this run's ``ref``. A fetch through another driver's ref that
+        fails (that driver died, and its objects with it) is done again through ours."""
+        while True:
+            if digest in self.blobs:
+                self.blobs.move_to_end(digest)
+                return self.blobs[digest]
+            mine = digest not in self._fetching
+            if mine:
+                lease.fetched += 1
+                self._fetching[digest] = asyncio.ensure_future(self._fetch(digest, ref))
+            try:
+                return await asyncio.shield(self._fetching[digest])
+            except Exception:
+                if mine:
+                    raise
 
     async def _fetch(self, digest: str, ref: Any) -> bytes:
         try:
@@ -239,7 +423,7 @@ class NodeService:
             self.fetched_bytes += len(data)
             self.blobs[digest] = data
             self.blob_bytes += len(data)
-            cap = self.options.get("blob_cache_bytes", 256 << 20)
+            cap = self.options["blob_cache_bytes"]
             while self.blob_bytes > cap and len(self.blobs) > 1:
                 _, old = self.blobs.popitem(last=False)
                 self.blob_bytes -= len(old)
@@ -247,16 +431,32 @@ class NodeService:
         finally:
             self._fetching.pop(digest, None)
 
-    async def run(self, packed: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+    async def run(self, lease_id: str, packed: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        if self._closing:
+            return {"error": "Closing", "message": "the node's actor is closing"}
+        lease = self._lease(lease_id)
+        lapsed = {"error": "LeaseLapsed", "message": "the driver's lease on the node lapsed"}
+        self._in_flight += 1
         try:
-            blobs = {d: await self._blob(d, ref) for d, ref in refs.items()}
-            spec = unpack_spec(packed, blobs)
-        except Exception as exc:  # noqa: BLE001 - a lost object is the cluster's trouble
-            return {"error": "EngineError", "message": f"the run's files did not reach the node: "
-                                                       f"{type(exc).__name__}: {exc}"}
-        self.runs += 1
-        try:
-            return {"result": await self._cancellable(spec)}
+            try:
+                blobs = {d: await self._blob(d, ref, lease) for d, ref in refs.items()}
+                spec = unpack_spec(packed, blobs)
+            except Exception as exc:  # noqa: BLE001 - a lost object is the cluster's trouble
+                return {"error": "EngineError", "message": f"the run's files did not reach the node: "
+                                                           f"{type(exc).__name__}: {exc}"}
+            if self._leases.get(lease_id) is not lease:
+                return lapsed  # it lapsed while the files came
+            self.runs += 1
+            lease.started += 1
+            run = _Run()
+            lease.runs.add(run)
+            try:
+                result = await self._cancellable(spec, lease_id, run)
+            finally:
+                lease.runs.discard(run)
+            if result is None:
+                return lapsed
+            return {"result": result, **self._load()}
         except InvalidSpec as exc:
             return {"error": "InvalidSpec", "message": str(exc)}
         except InfrastructureError as exc:
@@ -264,15 +464,19 @@ class NodeService:
         except Exception as exc:  # noqa: BLE001 - the driver places the run elsewhere
             logger.exception("ray.node_run_failed")
             return {"error": "EngineError", "message": f"the node failed the run: {type(exc).__name__}: {exc}"}
+        finally:
+            self._in_flight -= 1
 
-    async def _cancellable(self, spec: RunSpec) -> RunResult:
-        """The sandbox's run in a task of its own. ``ray.cancel`` cancels the actor call's
-        asyncio task natively, which would cut through the sandbox's shielded clean-up;
-        here it becomes an anyio cancel of the run instead, and the call waits for the
-        clean-up (removing the container) to end."""
-        scope = anyio.CancelScope()
+    async def _cancellable(self, spec: RunSpec, owner: str, run: _Run) -> RunResult | None:
+        """The sandbox's run in a task of its own, for ``owner`` (the budget's turns).
+        ``ray.cancel`` cancels the actor call's asyncio task natively, which would cut
+        through the sandbox's shielded clean-up; here it becomes an anyio cancel of the
+        run instead, and the call waits for the clean-up (removing the container) to end.
+        A lapsed lease cancels the same scope: then the answer is None."""
+        scope = run.scope
 
         async def inner() -> RunResult | None:
+            budget_owner.set(owner)
             with scope:
                 result: RunResult = await self.sandbox.run(spec)
                 return result
@@ -289,7 +493,7 @@ class NodeService:
                     raise
                 cancelled = True
                 scope.cancel()
-        if cancelled or result is None:
+        if cancelled or (result is None and not run.lapsed):
             raise asyncio.CancelledError
         return result
 
@@ -303,9 +507,13 @@ class NodeService:
             return {"error": type(exc).__name__, "message": str(exc)}
         return {"ok": True}
 
-    async def stats(self) -> dict[str, Any]:
-        return {"runs": self.runs, "fetched": self.fetched, "fetched_bytes": self.fetched_bytes,
-                "cached": len(self.blobs), "pid": os.getpid(),
+    async def stats(self, lease_id: str | None = None) -> dict[str, Any]:
+        """The node's counters; with a lease id, that driver's runs and fetches."""
+        lease = self._leases.get(lease_id or "") or self._ended.get(lease_id or "")
+        return {"runs": lease.started if lease else self.runs,
+                "fetched": lease.fetched if lease else self.fetched,
+                "node_runs": self.runs, "node_fetched": self.fetched, "fetched_bytes": self.fetched_bytes,
+                "cached": len(self.blobs), "pid": os.getpid(), "leases": len(self._leases),
                 "client_id": self.sandbox.client_id if self.sandbox else None}
 
     async def close(self) -> None:
@@ -343,6 +551,14 @@ class _Node:
     #: "up" takes runs; "suspended": its engine failed, probed before it takes more
     state: str = "up"
     placed: int = 0
+    #: what the node last said of its load, all drivers' runs included: its free share
+    #: (0 while runs wait there) and how many drivers hold a lease on it
+    shared_free: float = 1.0
+    leases: int = 1
+
+    def seen(self, answer: dict[str, Any]) -> None:
+        self.shared_free = answer.get("free_share", self.shared_free)
+        self.leases = max(1, answer.get("leases", self.leases))
 
     @property
     def name(self) -> str:
@@ -355,13 +571,19 @@ class RaySandbox(Sandbox):
     ``address``: the cluster (``ray.init``'s, e.g. ``"auto"``); ignored when Ray is
     already initialised in this process (inside a Ray task or actor: verl, OpenRLHF).
     ``node_options`` go to each node's sandbox (``max_concurrent``, ``api_timeout_s``,
-    ``pool_max_jobs``, ``pool_max_age_s``, ``pool_idle_s``, ``reap_interval_s``).
+    ``pool_max_jobs``, ``pool_max_age_s``, ``pool_idle_s``, ``reap_interval_s``,
+    ``idle_exit_s``) when this driver is the one that starts the node's actor; an actor
+    another driver started keeps its own (a warning says so when they differ).
+    ``lease_s``: how long a node keeps this driver's runs going without hearing from it.
     """
 
     def __init__(self, address: str | None = "auto", *, namespace: str | None = None,
                  node_resource: str = NODE_RESOURCE, node_options: dict[str, Any] | None = None,
                  refresh_s: float = 5.0, node_wait_s: float = 60.0, max_losses: int = 3,
-                 blob_min_bytes: int = BLOB_MIN_BYTES, run_grace_s: float = 180.0) -> None:
+                 blob_min_bytes: int = BLOB_MIN_BYTES, run_grace_s: float = 180.0,
+                 lease_s: float = LEASE_S) -> None:
+        if lease_s <= 0:
+            raise ValueError("lease_s must be positive")
         self.address = address
         self.namespace = namespace
         self.node_resource = node_resource
@@ -371,7 +593,11 @@ class RaySandbox(Sandbox):
         self.max_losses = max_losses
         self.blob_min_bytes = blob_min_bytes
         self.run_grace_s = run_grace_s
+        self.lease_s = lease_s
         self.client_id = uuid.uuid4().hex
+        #: this driver's lease on every node it uses
+        self.lease_id = self.client_id
+        self._heartbeat: asyncio.Task[None] | None = None
         self._ray: Any = None
         self._inited_ray = False
         self._nodes: dict[str, _Node] = {}
@@ -403,6 +629,8 @@ class RaySandbox(Sandbox):
                 self._inited_ray = True
             self._ray = ray
             self._blobs = _DriverBlobs(ray)
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         joins = await self._refresh(force=True)
         if joins:
             await asyncio.wait(joins)
@@ -415,18 +643,17 @@ class RaySandbox(Sandbox):
         if self._closed:
             return
         self._closed = True
-        for task in list(self._tasks):
+        for task in [*self._tasks, *([self._heartbeat] if self._heartbeat else [])]:
             task.cancel()
         with anyio.CancelScope(shield=True):
             nodes, self._nodes = list(self._nodes.values()), {}
             for node in nodes:
+                # the actor is the node's, shared: only this driver's lease ends
                 try:
                     with anyio.fail_after(30):
-                        await node.actor.close.remote()
-                except Exception as exc:  # noqa: BLE001 - the watchdog removes what is left
-                    logger.warning("ray.node_close_failed", node=node.name, error=repr(exc))
-                with contextlib.suppress(Exception):
-                    self._ray.kill(node.actor)
+                        await node.actor.release.remote(self.lease_id)
+                except Exception as exc:  # noqa: BLE001 - the lease lapses by itself
+                    logger.warning("ray.lease_release_failed", node=node.name, error=repr(exc))
             if self._inited_ray:
                 await anyio.to_thread.run_sync(self._ray.shutdown)
 
@@ -438,8 +665,25 @@ class RaySandbox(Sandbox):
                 for n in self._nodes.values()}
 
     async def node_stats(self) -> dict[str, dict[str, Any]]:
-        """Each node actor's own counters (runs, blobs fetched)."""
-        return {n.node_id: await n.actor.stats.remote() for n in list(self._nodes.values())}
+        """Each node actor's counters: this driver's runs and the blobs they fetched, and
+        the node's own (``node_runs``, ``node_fetched``)."""
+        return {n.node_id: await n.actor.stats.remote(self.lease_id) for n in list(self._nodes.values())}
+
+    async def _beat(self) -> None:
+        """Renews this driver's lease on every node every ``lease_s / 4``. A node that
+        does not answer is left to the runs to find out about; one that is closing (it
+        saw no driver for a long time: this one was stalled) is lost and joined anew."""
+        while True:
+            await anyio.sleep(self.lease_s / 4)
+            nodes = list(self._nodes.values())
+            refs = [n.actor.renew.remote(self.lease_id, self.lease_s) for n in nodes]
+            with anyio.move_on_after(self.lease_s / 2):
+                answers = await asyncio.gather(*refs, return_exceptions=True)
+                for node, answer in zip(nodes, answers, strict=True):
+                    if isinstance(answer, dict) and answer.get("error") == "Closing":
+                        self._lose(node, answer["message"])
+                    elif isinstance(answer, dict):
+                        node.seen(answer)
 
     # -- membership ----------------------------------------------------------------------
     async def _refresh(self, force: bool = False) -> list[asyncio.Task[None]]:
@@ -485,41 +729,51 @@ class RaySandbox(Sandbox):
         return task
 
     async def _join(self, node_id: str) -> None:
+        """Take a lease on the node's actor, which the first driver to need it starts
+        (named, detached: it outlives that driver and serves every driver)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        actor_class = self._ray.remote(NodeService)
-        actor = actor_class.options(
+        maker = self._ray.remote(NodeService).options(
+            name=actor_name(node_id), namespace=ACTOR_NAMESPACE, lifetime="detached", get_if_exists=True,
             num_cpus=0, max_restarts=0, max_task_retries=0, max_concurrency=4096,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
-        ).remote(self.node_options)
+        )
+        info: dict[str, Any] = {}
         try:
             with anyio.fail_after(max(60.0, self.node_options.get("api_timeout_s", 60.0) * 2)):
-                info = await actor.open.remote()
+                for _ in range(40):
+                    # (asks the GCS by name: a blocking call)
+                    actor = await anyio.to_thread.run_sync(maker.remote, self.node_options)
+                    info = await actor.join.remote(self.lease_id, self.lease_s)
+                    if info.get("error") != "Closing":
+                        break
+                    await anyio.sleep(0.5)  # it is exiting: its name is free again soon
         except Exception as exc:  # noqa: BLE001 - a node that cannot start an actor is left out
             logger.warning("ray.node_unusable", node_id=node_id[:8], error=repr(exc))
             self._actor_deaths[node_id] = self._actor_deaths.get(node_id, 0) + 1
-            with contextlib.suppress(Exception):
-                self._ray.kill(actor)
             return
         if "error" in info:
-            # its engine does not answer yet: tried again at the next look at the cluster
+            # its engine does not answer yet (or the actor kept closing): tried again at
+            # the next look at the cluster
             logger.warning("ray.node_engine_down", node_id=node_id[:8], error=info["message"])
-            with contextlib.suppress(Exception):
-                await actor.close.remote()
-                self._ray.kill(actor)
             return
         host = HostResources(cpus=info["cpus"], memory_bytes=info["memory_bytes"], pids=info["pids"])
         budget = ResourceBudget(host, memory_fraction=info["memory_fraction"],
                                 pids_fraction=info["pids_fraction"], max_runs=info["max_runs"])
         if self._closed:
             with contextlib.suppress(Exception):
-                await actor.close.remote()
+                await actor.release.remote(self.lease_id)
             return
         node = _Node(node_id=node_id, actor=actor, info=info, budget=budget)
+        node.seen(info)
         self._nodes[node_id] = node
         self._actor_deaths.pop(node_id, None)  # only deaths in a row shut a node out
+        ours = {**NODE_DEFAULTS, **self.node_options}
+        differ = {k: (v, info["options"].get(k)) for k, v in ours.items() if info["options"].get(k) != v}
+        if differ:
+            logger.warning("ray.node_options_differ", node=node.name, ours_theirs=differ)
         logger.info("ray.node_joined", node=node.name, endpoint=info["endpoint"], cpus=info["cpus"],
-                    memory_bytes=info["memory_bytes"], max_runs=info["max_runs"])
+                    memory_bytes=info["memory_bytes"], max_runs=info["max_runs"], leases=info["leases"])
         self._signal()
 
     async def _probe(self, node: _Node) -> None:
@@ -540,8 +794,6 @@ class RaySandbox(Sandbox):
             self.losses += 1
             self._actor_deaths[node.node_id] = self._actor_deaths.get(node.node_id, 0) + 1
             logger.warning("ray.node_lost", node=node.name, why=why)
-            with contextlib.suppress(Exception):
-                self._ray.kill(node.actor)
             self._last_refresh = -1e9  # look again at once: it may come back, others may join
             self._signal()
 
@@ -577,7 +829,7 @@ class RaySandbox(Sandbox):
                                   f"the largest engine node of the cluster)")
             up = [n for n in fitting if n.state == "up"]
             for node in sorted([n for n in up if n.node_id not in avoid] or up,
-                               key=lambda n: n.budget.free_share(), reverse=True):
+                               key=lambda n: min(n.budget.free_share(), n.shared_free), reverse=True):
                 need = node.budget.try_acquire(spec.limits)
                 if need is not None:
                     return node, need
@@ -624,11 +876,17 @@ class RaySandbox(Sandbox):
                     node.budget.release(need)
                     self._signal(everyone=False)
                 if reply is not None and "result" in reply:
+                    node.seen(reply)
                     result: RunResult = reply["result"]
                     result.durations.queued += queued
                     await _emit(on_output, result)
                     return result
                 kind, message = (reply["error"], reply["message"]) if reply else ("lost", "")
+                if kind == "Closing":  # the node's actor is exiting: join it (or its next) anew
+                    self._lose(node, message)
+                    kind = "lost"
+                elif kind == "LeaseLapsed":  # this driver was not heard from in time
+                    kind = "lost"
                 if kind == "ImageNotFound":
                     skip.add(node.node_id)
                     continue
@@ -660,12 +918,13 @@ class RaySandbox(Sandbox):
     async def _call(self, node: _Node, spec: RunSpec, packed: dict[str, Any],
                     refs: dict[str, Any]) -> dict[str, Any] | None:
         """The node's reply, or None when the node (its actor) died under the run or
-        never answered (a run waits on its node at most about one other run's time, so
-        twice its own time and a grace period is more than any answer takes)."""
+        never answered (a run waits on its node at most about one other run's time per
+        driver holding the node, so that plus its own time and a grace period is more
+        than any answer takes)."""
         ray = self._ray
-        ref = node.actor.run.remote(packed, refs)
+        ref = node.actor.run.remote(self.lease_id, packed, refs)
         try:
-            with anyio.fail_after(2 * spec.timeout_s + self.run_grace_s):
+            with anyio.fail_after((1 + node.leases) * spec.timeout_s + self.run_grace_s):
                 reply: dict[str, Any] = await ref
             return reply
         except TimeoutError:
