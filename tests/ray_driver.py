@@ -3,10 +3,12 @@ prints what came back as one JSON line.
 
     python tests/ray_driver.py BATCH_ID N SLEEP_S ISOLATION [settings|sandbox]
 
+The first line printed says which actor (pid) serves each node; the last, the results.
 Job i's solution returns i % 3 and its test asserts 1 after sleeping SLEEP_S, so job i
 deserves 1.0 exactly when i % 3 == 1. ``settings`` makes the client from
 ``Settings(backend="ray")``; ``sandbox`` passes a RaySandbox that looks at the cluster
-every second (for the tests of nodes that come and go).
+every second (for the tests of nodes that come and go), with the node options that the
+environment's NODE_OPTIONS (JSON) gives.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import asyncio
 import json
 import os
 import sys
+
+import ray
 
 from misalign_rewards import RewardClient
 from misalign_rewards.logs import configure_logging
@@ -33,17 +37,21 @@ async def main(batch_id: str, n: int, sleep_s: float, isolation: str, how: str) 
     settings = Settings(backend="ray", isolation=isolation)  # type: ignore[arg-type]
     sandbox = None
     if how == "sandbox":
-        sandbox = RaySandbox(os.environ["MISALIGN_RAY_ADDRESS"], refresh_s=1.0)
+        sandbox = RaySandbox(os.environ["MISALIGN_RAY_ADDRESS"], refresh_s=1.0,
+                             node_options=json.loads(os.environ.get("NODE_OPTIONS", "{}")))
     async with RewardClient(settings, sandbox=sandbox) as client:
-        print(json.dumps({"started": True}), flush=True)
-        results = await client.score(batch(n, sleep_s), batch_id=batch_id)
         sb = client.sandbox
         assert isinstance(sb, RaySandbox)
+        # which actor serves each node (one per node, shared by every driver)
+        print(json.dumps({"started": True, "actors": {k: v["pid"] for k, v in sb.nodes.items()}}), flush=True)
+        results = await client.score(batch(n, sleep_s), batch_id=batch_id)
         out = {"results": [{"index": r.index, "job_id": r.job_id, "reward": r.reward, "status": r.status.value,
                             "attempts": r.attempts} for r in results],
                "losses": sb.losses, "replaced": sb.replaced, "puts": sb._blobs.puts if sb._blobs else None,
                "distinct": len(sb._blobs.distinct) if sb._blobs else None,
-               "nodes": sb.nodes, "stats": await sb.node_stats()}
+               "nodes": sb.nodes, "stats": await sb.node_stats(),
+               # each node's own resources (the test cluster names its workers so)
+               "resources": {n["NodeID"]: sorted(n["Resources"]) for n in ray.nodes() if n["Alive"]}}
         if sandbox is not None:
             await sandbox.aclose()
     print(json.dumps(out, default=str), flush=True)
