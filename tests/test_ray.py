@@ -30,8 +30,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
 DRIVER = str(Path(__file__).with_name("ray_driver.py"))
 JOB = "io.misalign-rewards.job"
 BATCH = "io.misalign-rewards.batch"
-#: How many times each test of several drivers runs in one session (the fault tests were
-#: run 20-50 times in a row before they were called stable: MISALIGN_RAY_ROUNDS=20).
+#: How many times each test of killed or several drivers runs in one session (the fault
+#: tests were run 20-50 times in a row before they were called stable: MISALIGN_RAY_ROUNDS=20).
 ROUNDS = int(os.environ.get("MISALIGN_RAY_ROUNDS", "1"))
 
 
@@ -244,12 +244,13 @@ def test_an_engine_lost_mid_batch(cluster: tuple[RayCluster, Engine, Engine]) ->
     assert events(w2, t_back, batch_id), "w2 took no run once its engine was back"
 
 
-def test_a_killed_driver_leaves_no_container(cluster: tuple[RayCluster, Engine, Engine]) -> None:
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_killed_driver_leaves_no_container(cluster: tuple[RayCluster, Engine, Engine], round_: int) -> None:
     """SIGKILL the driver with warm containers busy on both engines: its lease on each
     node lapses, the nodes cancel its runs (their warm containers are removed), and, no
     driver holding the nodes any more, their idle warm containers go too."""
     c, w1, w2 = cluster
-    batch_id = "orphans"
+    batch_id = f"orphans-{round_}"
     driver = c.driver([DRIVER, batch_id, "8", "30", "pooled"])
     try:
         wait_for(lambda: running_jobs(w1, batch_id) and running_jobs(w2, batch_id), 120,

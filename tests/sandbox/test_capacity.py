@@ -6,7 +6,12 @@ import anyio
 import pytest
 
 from misalign_rewards.sandbox.base import Limits
-from misalign_rewards.sandbox.capacity import HostResources, ResourceBudget, budget_owner, plan_capacity
+from misalign_rewards.sandbox.capacity import (
+    HostResources,
+    ResourceBudget,
+    budget_owner,
+    plan_capacity,
+)
 
 GiB = 2**30
 HOST = HostResources(cpus=2, memory_bytes=24 * GiB, pids=4_194_304)

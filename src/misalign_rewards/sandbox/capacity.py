@@ -17,7 +17,6 @@ import anyio
 
 from .base import Limits
 
-
 #: Whom the runs of the current task are for, when several callers share one budget (a
 #: Ray node's actor sets it to the driver's lease for each run): waiters of different
 #: owners are then served in turn (see :class:`ResourceBudget`). None: one caller.
