@@ -63,6 +63,18 @@ def session_members(sid: int) -> set[int]:
     return pids
 
 
+def netns_members(pid: int) -> set[int]:
+    """The pids of every process in the network namespace of ``pid``."""
+    target = os.readlink(f"/proc/{pid}/ns/net")
+    pids: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry}/ns/net") == target:
+                    pids.add(int(entry))
+    return pids
+
+
 class RayCluster:
     def __init__(self, port: int = 6399) -> None:
         self.port = port
@@ -155,8 +167,14 @@ class RayCluster:
             os.killpg(self.head.pid, signal.SIGKILL)
             self.head.wait()
         if self.ns is not None:
-            # what the nodes spawned outside their groups (Ray's own helpers)
-            subprocess.run(self._in_ns([self.ray, "stop", "--force"]), capture_output=True, env=self.env)
+            # What the nodes spawned outside their groups (Ray's own helpers): every
+            # process in this cluster's network namespace but the actors' watchdogs (they
+            # remove the containers of actors that died with their nodes). Not `ray stop`:
+            # it kills every Ray process of the machine, other sessions' clusters included.
+            for pid in netns_members(self.ns.pid) - {self.ns.pid}:
+                with contextlib.suppress(OSError):
+                    if b"misalign_rewards.sandbox.watchdog" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        os.kill(pid, signal.SIGKILL)
             self.ns.kill()
             self.ns.wait()
         shutil.rmtree(self.root, ignore_errors=True)
