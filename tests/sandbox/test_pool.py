@@ -66,7 +66,7 @@ def test_no_process_of_another_job():
                 continue
             uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
             state = stat[stat.rindex(")") + 2:].split()
-            if uid == "10001" and state[0] not in ("Z", "X") and not int(state[6]) & 0x4:  # PF_EXITING
+            if 0x70000000 <= int(uid) <= 0x7FFDFFFF and state[0] not in ("Z", "X") and not int(state[6]) & 0x4:  # PF_EXITING
                 others.append(pid)
     # this job's solution processes (the template and this test's, if it made one) are
     # the only untrusted ones allowed; one killed and still exiting is no longer alive
@@ -145,6 +145,32 @@ conn, _ = srv.accept()
 conn.close()      # the server side closes first: its end stays in TIME_WAIT
 client.close()
 srv.close()
+""" + HONEST, True),
+    # Counters no process or file holds: the next job could read them, so they retire it.
+    "UDP packets on loopback (counters in /proc/net)": ("""\
+import socket
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    for _ in range(37):
+        s.sendto(b"x", ("127.0.0.1", 9))
+""" + HONEST, True),
+    "forks past the pids limit, every child reaped (pids.events)": ("""\
+import os
+r, w = os.pipe()
+kids = []
+try:
+    for _ in range(200):
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.read(r, 1)
+            os._exit(0)
+        kids.append(pid)
+except OSError:
+    pass
+os.close(w)
+for pid in kids:
+    os.waitpid(pid, 0)
+os.close(r)
 """ + HONEST, True),
     "changes inside its own processes only": ('''\
 import json, os, signal, sys

@@ -72,7 +72,7 @@ def _exchange_dir(config: dict[str, Any], contained: bool) -> str:
     path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
     os.makedirs(path, mode=0o700, exist_ok=True)
     if contained:
-        os.chown(path, procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
     return path
 
 
@@ -105,7 +105,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         os.environ["TMPDIR"] = os.environ["HOME"] = exchange
         tempfile.tempdir = None
         if contained:
-            fs["switched"] = _set_fs_ids(procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+            fs["switched"] = _set_fs_ids(procs.untrusted_uid(), procs.untrusted_uid())
             if not fs["switched"]:
                 raise RuntimeError("could not take the untrusted uid for file access")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from . import procs
 
 #: The environment of a program (the same as a solution process's).
-ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+ENV = dict(procs.UNTRUSTED_ENV)
 
 _state: dict[str, object] = {}
 #: What the judge saw between cases, for the report (harness/main.py): processes of the
@@ -52,7 +52,7 @@ def build_dir() -> str:
     path = os.path.join(os.path.dirname(str(_state["solution_dir"])), "build")
     os.makedirs(path, mode=0o755, exist_ok=True)
     if _state.get("contained"):
-        os.chown(path, procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
     return path
 
 
@@ -71,7 +71,7 @@ def end_case() -> None:
     or state to the next one. Processes that outlived the program are counted."""
     zygote = stop_all(count=True)
     if zygote is not None:
-        _observed["ipc_handed"] += procs.ipc_not_owned_by(procs.UNTRUSTED_UID)
+        _observed["ipc_handed"] += procs.ipc_not_owned_by(procs.untrusted_uid())
         zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
 
 

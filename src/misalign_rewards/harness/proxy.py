@@ -57,7 +57,7 @@ from . import handles, procs, wire
 from .handles import Handle
 
 #: The environment of a solution process.
-CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+CHILD_ENV = dict(procs.UNTRUSTED_ENV)
 #: Seconds a new solution process may take to say it is ready (not charged to the solution).
 SETUP_S = 10.0
 #: Nested requests between the two sides (callback -> call -> callback ...).

@@ -15,7 +15,8 @@ starts warm), then loops:
    wait until none is left; wipe what the untrusted uid could write (``/tmp``,
    ``/dev/shm``, ``/dev/mqueue``, System V IPC objects) and the job's own files; check its
    own integrity (the harness files unchanged, no process but PID 1, itself and the
-   zygote, the same open descriptors as at the start, nothing left in the wiped places).
+   zygote, the same open descriptors as at the start, nothing left in the wiped places);
+   note the container's counters the job moved that the next could read (:data:`COUNTERS`).
 3. say what it found on stdout: ``@@misalign-pool done {JSON}``. A container with any
    problem stops serving (the client recycles it anyway).
 
@@ -215,14 +216,16 @@ class _Baseline:
         self.fds = _fds()
         self.pids = {1, os.getpid(), zygote.pid}
         self.unix = _sockets()[1]
+        self.counters = _counters()
         self.zygote = zygote
 
     def left_behind(self) -> list[str]:
         """What the job left in the places shared between jobs (before the wipe): files
         in /tmp outside the job's folder, in /dev/shm and /dev/mqueue; sockets (inet ones
         in any state, TIME_WAIT included; unix ones the container did not start with);
-        System V objects."""
-        found = []
+        System V objects; counters the container keeps that the job moved (:data:`COUNTERS`)."""
+        found = [f"counter {path} changed" for path, value in _counters().items()
+                 if value != self.counters.get(path)]
         for base in SHARED_DIRS:
             try:
                 names = os.listdir(base)
@@ -264,6 +267,31 @@ class _Baseline:
         if _sysv_objects():
             out.append(f"System V IPC objects remain: {_sysv_objects()[:5]}")
         return out
+
+
+#: Counters of the container's own kernel state that outlive every process and file of a
+#: job, that any uid may read, and that a job keeping to itself leaves alone: packets and
+#: errors of its network namespace (loopback only), forks its pids cgroup refused, times
+#: its memory cgroup hit the limit. A job that moves one could pass the value to the next,
+#: so the container is replaced (left_behind). What every job moves (the pid counter, the
+#: next inode number of /tmp, CPU time and memory statistics) is documented as what
+#: carries over (docs/sandbox.md).
+COUNTERS = ("/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat", "/proc/net/dev",
+            "/sys/fs/cgroup/pids/pids.events", "/sys/fs/cgroup/pids.events",
+            "/sys/fs/cgroup/memory/memory.failcnt", "/sys/fs/cgroup/memory/memory.memsw.failcnt",
+            "/sys/fs/cgroup/memory/memory.kmem.failcnt", "/sys/fs/cgroup/memory/memory.kmem.tcp.failcnt",
+            "/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory.swap.events")
+
+
+def _counters() -> dict[str, bytes]:
+    out = {}
+    for path in COUNTERS:
+        try:
+            with open(path, "rb") as f:
+                out[path] = f.read()
+        except OSError:
+            continue
+    return out
 
 
 #: The container's own network namespace (NetworkMode none: loopback only). A socket that
@@ -318,6 +346,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
         except ChildProcessError:
             break
     nondumpable = procs.make_nondumpable()
+    procs.take_untrusted_uid(os.environ)  # the container's for its life (check_privileges)
     zygote = procs.Zygote.fork()  # first: it must never see a job
     problem = procs.check_privileges()
     if problem:
