@@ -191,9 +191,9 @@ async def _held(client_id: str, mark: str) -> str:
         ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label={LABEL_CLIENT}={client_id}"],
                              capture_output=True, text=True).stdout.split()
         for cid in ids:
-            top = subprocess.run(["docker", "top", cid, "-o", "args"], capture_output=True, text=True).stdout
+            top = subprocess.run(["docker", "top", cid, "-o", "pid,args"], capture_output=True, text=True).stdout
             for line in top.splitlines():
-                words = line.split()
+                words = line.split()[1:]
                 if words[:1] == ["sleep"] and f"0.{mark}" in words:
                     return words[-1][3:]
         return None
@@ -221,7 +221,10 @@ def test_an_honest_job_keeps_its_quotas_next_to_one_that_takes_all_of_its_own(py
     mark = str(secrets.randbelow(10**9)).zfill(9)
     attacker = PytestVerifier(python_image, timeout_s=120, call_timeout_s=100, isolation=isolation,
                               integrity=IntegrityMode.OBSERVE)
-    victim = PytestVerifier(python_image, timeout_s=60, call_timeout_s=40, isolation=isolation)
+    # observe: the static scan would reject the victim's ctypes (inotify, mq_open and sigqueue
+    # have no stdlib wrapper); what is tested here is the sandbox, not the scan
+    victim = PytestVerifier(python_image, timeout_s=60, call_timeout_s=40, isolation=isolation,
+                            integrity=IntegrityMode.OBSERVE)
 
     async def go() -> tuple[str, Outcome]:
         async with _sandbox(isolation, max_concurrent=1) as bad, _sandbox(isolation, max_concurrent=1) as good:
@@ -238,7 +241,7 @@ def test_an_honest_job_keeps_its_quotas_next_to_one_that_takes_all_of_its_own(py
     assert status == "1111", f"the attacker exhausted only {status} (pipes, inotify, mqueue, signals)"
     detail = [(t.id, t.message[:200]) for t in outcome.tests if t.outcome != "passed"]
     assert outcome.status is Status.PASSED, (outcome.detail, detail)
-    assert apply_policy(outcome, binary, IntegrityMode.ENFORCE) == 1.0
+    assert apply_policy(outcome, binary, IntegrityMode.OBSERVE) == 1.0
 
 
 NO_PASSWD = '''\
