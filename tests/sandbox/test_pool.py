@@ -21,8 +21,9 @@ from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, binary
 from misalign_rewards.sandbox.base import RunResult, RunSpec
-from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.docker import LABEL_UID, DockerSandbox
 from misalign_rewards.sandbox.pool import LABEL_POOL, PooledSandbox
+from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID, UID_ENV
 from misalign_rewards.verifiers.pytest import PytestVerifier
 
 pytestmark = pytest.mark.docker
@@ -248,8 +249,9 @@ def test_a_job_cannot_change_the_next_jobs_verdict(pairs: dict[tuple[str, str], 
 def test_one_warm_container_serves_many_jobs_and_verdicts_match_fresh(python_image: str) -> None:
     jobs = [PytestJob(solution=HONEST if i % 3 else "def add(a, b):\n    return a * b\n", tests=TESTS)
             for i in range(9)]
+    held: dict[str, frozenset[int]] = {}
 
-    async def go() -> tuple[list[Any], list[Any], set[str], PooledSandbox]:
+    async def go() -> tuple[list[Any], list[Any], set[str], dict[str, Any], PooledSandbox]:
         pool = PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}", max_concurrent=1))
         ids: set[str] = set()
 
@@ -260,14 +262,22 @@ def test_one_warm_container_serves_many_jobs_and_verdicts_match_fresh(python_ima
 
         async with pool:
             pooled = [await PytestVerifier(python_image, isolation="pooled").verify(j, run) for j in jobs]
+            (warm,) = [w for k in pool._kinds.values() for w in k.idle]
+            config = (await warm.container.show())["Config"]
+            held["warm"] = pool.fresh.uids.held()
             fresh = [await PytestVerifier(python_image).verify(j, pool.run) for j in jobs[:3]]
-        return pooled, fresh, ids, pool
+        held["closed"] = pool.fresh.uids.held()
+        return pooled, fresh, ids, config, pool
 
-    pooled, fresh, ids, pool = anyio.run(go)
+    pooled, fresh, ids, config, pool = anyio.run(go)
     assert [o.status for o in pooled] == [Status.FAILED, Status.PASSED, Status.PASSED] * 3
     assert [o.status for o in fresh] == [o.status for o in pooled[:3]]
     assert len(ids) == 1 and pool.started == 1, (ids, pool.retired)
     assert all(o.extra["isolation"] == "pooled" for o in pooled)
+    # the warm container kept one uid of its own for its life, and let go of it when removed
+    uid = int(config["Labels"][LABEL_UID])
+    assert FIRST_UID <= uid <= LAST_UID and f"{UID_ENV}={uid}" in config["Env"]
+    assert held == {"warm": frozenset({uid}), "closed": frozenset()}
 
 
 def test_a_client_recycles_after_max_jobs_and_closes_what_it_started(python_image: str) -> None:
