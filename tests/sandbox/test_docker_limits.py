@@ -135,7 +135,8 @@ async def test_output_flood_stops_at_the_cap(sandbox: DockerSandbox, python_imag
     assert b"FINISHED" not in res.stderr
 
 
-async def test_process_runs_as_a_uid_of_its_containers_own_without_capabilities(sandbox: DockerSandbox, python_image: str) -> None:
+async def test_process_runs_as_a_uid_of_its_containers_own_without_capabilities(sandbox: DockerSandbox,
+                                                                               python_image: str) -> None:
     code = """
         import os
         print(os.getuid(), os.getgid(), os.environ["MISALIGN_UNTRUSTED_UID"])

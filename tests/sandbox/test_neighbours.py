@@ -212,7 +212,9 @@ def _sandbox(isolation: str, **kw: Any) -> Sandbox:
 
 
 def _client_id(sandbox: Sandbox) -> str:
-    return sandbox.fresh.client_id if isinstance(sandbox, PooledSandbox) else sandbox.client_id  # type: ignore[attr-defined]
+    fresh = sandbox.fresh if isinstance(sandbox, PooledSandbox) else sandbox
+    assert isinstance(fresh, DockerSandbox)
+    return fresh.client_id
 
 
 @pytest.mark.parametrize("isolation", ["fresh", "pooled"])

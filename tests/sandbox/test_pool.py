@@ -67,7 +67,8 @@ def test_no_process_of_another_job():
                 continue
             uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
             state = stat[stat.rindex(")") + 2:].split()
-            if 0x70000000 <= int(uid) <= 0x7FFDFFFF and state[0] not in ("Z", "X") and not int(state[6]) & 0x4:  # PF_EXITING
+            untrusted = 0x70000000 <= int(uid) <= 0x7FFDFFFF  # this container's uid is in that range
+            if untrusted and state[0] not in ("Z", "X") and not int(state[6]) & 0x4:  # PF_EXITING
                 others.append(pid)
     # this job's solution processes (the template and this test's, if it made one) are
     # the only untrusted ones allowed; one killed and still exiting is no longer alive
