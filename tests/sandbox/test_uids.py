@@ -86,6 +86,23 @@ def test_a_lock_file_unlinked_by_its_last_holder_is_not_taken(tmp_path: Path) ->
         os.close(late)
 
 
+def test_lock_files_nobody_holds_are_tidied_away_and_held_ones_kept(tmp_path: Path) -> None:
+    for uid in (FIRST_UID + 1, FIRST_UID + 2):  # left by processes that ended
+        (tmp_path / str(uid)).write_text("")
+    held = tmp_path / str(FIRST_UID + 3)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(held)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        lease = UidAllocator(str(tmp_path)).lease()  # the first lease tidies the folder
+        assert sorted(os.listdir(tmp_path)) == sorted([held.name, str(lease.uid)])
+        lease.release()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.communicate()
+    assert uids.tidy(str(tmp_path)) == 1 and os.listdir(tmp_path) == []
+
+
 def test_without_a_usable_folder_uniqueness_holds_in_process(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

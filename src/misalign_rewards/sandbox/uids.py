@@ -17,7 +17,8 @@ sweeper's 10003).
 :func:`default_directory` (``/tmp/misalign-rewards-uids``), taken before the container is
 created and let go only once it is removed: no two containers started by processes of one
 host (that share its ``/tmp``) hold the same uid at once, whatever process started them,
-and a process that dies lets go of its uids with it. The uid tried is drawn at random from
+and a process that dies lets go of its uids with it (the files it leaves are removed by the
+next allocator's first lease: :func:`tidy`). The uid tried is drawn at random from
 the whole range, so processes that do not share the folder (other hosts on one engine,
 other mount namespaces) collide only by chance: with ``n`` containers of theirs and ``m``
 of ours alive at once, at most ``n * m / 2^28`` (1000 against 1000: 0.4%; 100 against
@@ -87,6 +88,7 @@ class UidAllocator:
         self._held: set[int] = set()
         self._lock = threading.Lock()
         self._warned = False
+        self._tidied = False
 
     def _forget(self, uid: int) -> bool:
         with self._lock:
@@ -102,6 +104,9 @@ class UidAllocator:
     def lease(self) -> UidLease:
         """A uid of the range that no container of this host holds now."""
         usable = self._usable_directory()
+        if usable is not None and not self._tidied:
+            self._tidied = True
+            tidy(usable)
         for _ in range(_ATTEMPTS):
             uid = FIRST_UID + secrets.randbelow(LAST_UID - FIRST_UID + 1)
             with self._lock:
@@ -147,6 +152,33 @@ class UidAllocator:
             return None
 
 
+def tidy(directory: str, most: int = 4096) -> int:
+    """Remove up to ``most`` lock files under ``directory`` that nobody holds (left by
+    processes that ended without letting go); how many. Each is removed only while we
+    hold its lock, so a holder's file never is, and whoever opened one meanwhile finds
+    the name gone once it has the lock (:func:`_lock`)."""
+    removed = 0
+    try:
+        names = os.listdir(directory)[:most]
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if _lock(fd, path):
+                os.unlink(path)
+                removed += 1
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
 def _lock(fd: int, path: str) -> bool:
     """Lock ``fd`` (the file opened at ``path``); whether the lock is a hold on the uid:
     taken, and the name still points at this file (the last holder unlinks it as it lets
@@ -158,4 +190,4 @@ def _lock(fd: int, path: str) -> bool:
         return False
 
 
-__all__ = ["FIRST_UID", "LAST_UID", "UID_ENV", "UidAllocator", "UidLease", "default_directory"]
+__all__ = ["FIRST_UID", "LAST_UID", "UID_ENV", "UidAllocator", "UidLease", "default_directory", "tidy"]
