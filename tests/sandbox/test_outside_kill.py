@@ -78,7 +78,7 @@ async def test_12_a_drained_container_is_retried_and_the_retry_earns_its_reward(
     assert (result.status.value, result.reward, result.attempts) == ("passed", 1.0, 2), result  # type: ignore[attr-defined]
 
 
-#: Solutions that fail and try every way a uid-10001 process without capabilities has to
+#: Solutions that fail and try every way an untrusted process without capabilities has to
 #: make their run look stopped from outside.
 FAKE_KILLED = {
     "signals_everything": '''\
