@@ -1277,6 +1277,8 @@ class Broker:
         for tid in [t for t, (s, _) in self._trusted.items() if s not in live]:
             del self._trusted[tid]
         self._trusted_ids = {k: t for k, t in self._trusted_ids.items() if k[0] in live}
+        self._generators = {i: (g, h) for i, (g, h) in self._generators.items()
+                            if object.__getattribute__(h, "_h_scope") in live}
 
     def close(self) -> None:
         """The end of the run: the template goes too (the final sweep kills it anyway)."""
