@@ -773,18 +773,21 @@ class Broker:
 
     def _handle(self, key: tuple[Any, int], cls: type, proj: Any, decode_one: Any) -> Handle:
         """The one handle for the remote object ``key`` (so ``is`` works), of ``cls``."""
+        value: Any = handles._NO
+        if proj is not None:
+            value = decode_one(proj)
+            if type(value) not in (int, float, complex, str, bytes, tuple, frozenset):
+                value = handles._NO
         found = self._handles.get(key)
         if found is None or type(found) is not cls and not issubclass(type(found), cls):
-            found = object.__new__(cls) if issubclass(cls, Handle) else object.__new__(Handle)
+            found = handles.new_handle(cls if issubclass(cls, Handle) else handles.ObjectHandle, value)
             object.__setattr__(found, "_h_broker", self)
             object.__setattr__(found, "_h_scope", key[0])
             object.__setattr__(found, "_h_n", key[1])
             object.__setattr__(found, "_h_proj", handles._NO)
             self._handles[key] = found
-        if proj is not None:
-            value = decode_one(proj)
-            if type(value) in (int, float, complex, str, bytes, tuple, frozenset):
-                object.__setattr__(found, "_h_proj", value)
+        if value is not handles._NO:
+            object.__setattr__(found, "_h_proj", value)
         return found
 
     #: builtin kinds of the solution's objects that arrive as real objects of that kind here
@@ -1188,7 +1191,7 @@ class Broker:
 
     def retype(self, h: Handle, cls: type) -> Handle:
         """The same remote object as an instance of ``cls`` (a test's subclass of a mirror)."""
-        new = object.__new__(cls)
+        new = handles.new_handle(cls, object.__getattribute__(h, "_h_proj"))
         for slot in ("_h_broker", "_h_scope", "_h_n", "_h_proj"):
             object.__setattr__(new, slot, object.__getattribute__(h, slot))
         key = (object.__getattribute__(h, "_h_scope"), object.__getattribute__(h, "_h_n"))
