@@ -501,6 +501,32 @@ async def test_processes_left_by_a_stdin_program_are_strays(any_sandbox: Sandbox
         assert after.get("anomaly", 0) > before.get("anomaly", 0), after
 
 
+async def test_a_call_cases_own_process_is_no_stray_and_a_helper_it_leaves_is(any_sandbox: Sandbox,
+                                                                              python_image: str) -> None:
+    # The process that runs a call case is the case's own, not one that outlived it: an
+    # honest function is not flagged P19 and does not retire a warm container (each job
+    # would start a new one). A helper the function leaves running still counts.
+    helper = ("import os, time\n\ndef total(xs):\n    r, w = os.pipe()\n    if os.fork() == 0:\n"
+              "        os.setsid()\n        os.write(w, b'.')\n        time.sleep(30)\n        os._exit(0)\n"
+              "    os.read(r, 1)  # it has a session of its own\n    return sum(xs)\n")
+    cases = [{"input": [[1, 2, 3]], "output": 6}, {"input": [[4]], "output": 4}, {"input": [[]], "output": 0}]
+    pool = getattr(any_sandbox, "pool")
+    before = dict(pool.retired)
+    honest = await judge(any_sandbox, python_verifier(python_image), {"honest": HONEST["function"]})
+    outcome = honest["honest"]
+    assert outcome.status is Status.PASSED and enforce(outcome) == 1.0, why(outcome)
+    assert not [f for f in outcome.flags if f.code == "P19"], outcome.flags
+    assert outcome.extra["harness"]["stray_processes"] == 0, outcome.extra["harness"]
+    assert pool.retired == before, pool.retired
+    left = (await judge(any_sandbox, python_verifier(python_image),
+                        {"helper": IoJob(program=helper, fn_name="total", cases=cases)}))["helper"]
+    assert left.status is Status.PASSED, why(left)
+    assert any(f.code == "P19" for f in left.flags), left.flags
+    assert left.extra["harness"]["stray_processes"] >= 3, left.extra["harness"]
+    if getattr(any_sandbox, "isolation") == "pooled":
+        assert pool.retired.get("anomaly", 0) > before.get("anomaly", 0), pool.retired
+
+
 # -- item 11: state handed from case to case through objects the wipe did not find --------
 
 #: A Python program too slow for the held-out case unless earlier cases left progress in
