@@ -425,7 +425,8 @@ async def test_a_jobs_time_follows_its_cases_and_a_binary_reward_stops_early(any
 #: A program that spends ``cpu_s`` CPU-seconds and says what, if anything, dragged on it:
 #: CPU the judge's own processes used meanwhile (their utime + stime in /proc, the
 #: kernel's accounting, not a clock), a trace or profile hook, a collector that is off or
-#: tuned, another thread in its process. "ok" when nothing did.
+#: runs more often than Python's default, another thread in its process. "ok" when
+#: nothing did.
 DRAG_PROBE = """\
 import gc, os, sys, time
 
@@ -449,7 +450,7 @@ def compute(cpu_s):
     drag = [what for what, there in (
         ("a trace hook", sys.gettrace() is not None), ("a profile hook", sys.getprofile() is not None),
         ("the collector is off", not gc.isenabled()),
-        (f"collector thresholds {gc.get_threshold()}", gc.get_threshold() != (700, 10, 10)),
+        (f"collector thresholds {gc.get_threshold()}", gc.get_threshold()[0] < 700),
         (f"{len(os.listdir('/proc/self/task'))} threads", len(os.listdir("/proc/self/task")) != 1)) if there]
     before = _judge_ticks()
     t0 = time.process_time()
