@@ -1223,6 +1223,13 @@ class Broker:
         test of a job whose tests share nothing, the template serves it and goes with it)."""
         self._last = last or self._fresh_per_test
 
+    def solution_groups(self) -> frozenset[int]:
+        """The process groups of this test's own solution processes (the template and the
+        test's child, each the leader of its own session, and those already ended), which
+        a sweep in the middle of the test does not count as strays."""
+        live = {p.pid for p in (self._template, self._child) if p is not None and p.pid}
+        return frozenset(self._ended | self._gone | live)
+
     def end_test(self) -> None:
         """The test is over. Its child (a fork of the template, carrying what the test
         did to the solution's state) becomes the template the next test forks from, as
