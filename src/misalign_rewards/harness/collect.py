@@ -53,6 +53,11 @@ class CappedText:
         return "utf-8"
 
 
+#: Built-in plugins no job uses: what they add is command-line options and files that the
+#: hardened command line never asks for.
+PLUGINS_OFF = ("cacheprovider", "stepwise")
+
+
 def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list[str]:
     """The hardened command line: trusted ini, fixed rootdir, no conftest, no cache."""
     wanted = [n for n in test_files if n.startswith("test_") or n.endswith("_test.py")]
@@ -61,13 +66,60 @@ def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list
         "-c", ini_path,
         "--rootdir", tests_dir,
         "--noconftest",
-        "-p", "no:cacheprovider",
-        "-p", "no:stepwise",
+        *_off_args(),
         "-q",
         "--tb=short",
         "-o", "console_output_style=classic",
         *targets,
     ]
+
+
+#: A pytest configuration made ahead of a job (see :func:`prepare`); taken by one run.
+_prepared: list[Any] = []
+
+
+def prepare() -> None:
+    """Make, ahead of any job, what every run's ``pytest.main`` starts by making: a plugin
+    manager with pytest's built-in plugins imported and registered (but for
+    :data:`PLUGINS_OFF`) and their options declared (``_pytest.config.get_config``).
+
+    A pooled supervisor calls it once, before it forks its workers: each worker's run then
+    starts from its own copy of it, made before any job and holding nothing of one; what
+    a run changes in it dies with the worker. It is not yet configured: the run's own
+    command line is parsed, and every plugin configured, in the run."""
+    from _pytest.config import get_config
+
+    _prepared[:] = [get_config(_off_args(), prog="pytest.main()")]
+
+
+def _off_args() -> list[str]:
+    return [x for name in PLUGINS_OFF for x in ("-p", f"no:{name}")]
+
+
+def main(args: list[str], plugins: list[Any]) -> int:
+    """``pytest.main(args, plugins=plugins)``, from the prepared configuration when there
+    is one (pytest's own ``main`` runs unchanged: only its first step, building the
+    configuration, is the one done ahead)."""
+    if not _prepared:
+        return int(pytest.main(args, plugins=plugins))
+    import pathlib
+
+    import _pytest.config as config_module
+
+    config = _prepared.pop()
+    build = config_module.get_config
+
+    def prepared(args: Any = None, plugins: Any = None, *, prog: Any = None) -> Any:
+        config_module.get_config = build
+        config.invocation_params = config_module.Config.InvocationParams(
+            args=args or (), plugins=plugins, dir=pathlib.Path.cwd())
+        return config
+
+    config_module.get_config = prepared
+    try:
+        return int(pytest.main(args, plugins=plugins))
+    finally:
+        config_module.get_config = build
 
 
 def _short(report: Any) -> str:

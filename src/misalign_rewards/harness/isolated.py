@@ -133,7 +133,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic() + 1.0))
     try:
         try:
-            exit_code = int(pytest.main(args, plugins=[recorder]))
+            exit_code = collect.main(args, [recorder])
         except HarnessDeadline:
             exit_code = int(pytest.ExitCode.INTERRUPTED)
     finally:
