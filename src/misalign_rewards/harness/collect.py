@@ -89,11 +89,46 @@ def prepare() -> None:
     command line is parsed, and every plugin configured, in the run."""
     from _pytest.config import get_config
 
-    _prepared[:] = [get_config(_off_args(), prog="pytest.main()")]
+    config = get_config(_off_args(), prog="pytest.main()")
+    _prepared[:] = [config]
+    _fixtureless[:] = [frozenset(p for p in config.pluginmanager.get_plugins() if _without_fixtures(p))]
+
+
+#: pytest's plugin modules that define no fixture, found by :func:`prepare`: a run's
+#: fixture manager has nothing to find in them, and skips them.
+_fixtureless: list[frozenset[Any]] = []
+
+
+def _without_fixtures(plugin: Any) -> bool:
+    """Whether ``plugin`` is one of pytest's own modules and nothing in it is a fixture,
+    even behind a decorator (what ``FixtureManager.parsefactories`` registers or warns
+    about). Anything unexpected counts as a fixture."""
+    import inspect
+    import types
+
+    from _pytest.fixtures import FixtureFunctionDefinition
+
+    if not isinstance(plugin, types.ModuleType) or not plugin.__name__.startswith("_pytest."):
+        return False
+    try:
+        for name in dir(plugin):
+            for obj in (getattr(plugin, name, None), plugin.__dict__.get(name)):
+                found = inspect.unwrap(obj, stop=lambda o: type(o) is FixtureFunctionDefinition) \
+                    if callable(obj) or hasattr(obj, "__wrapped__") else obj
+                if type(obj) is FixtureFunctionDefinition or type(found) is FixtureFunctionDefinition:
+                    return False
+    except Exception:  # noqa: BLE001 - when in doubt it is scanned
+        return False
+    return True
 
 
 def _off_args() -> list[str]:
     return [x for name in PLUGINS_OFF for x in ("-p", f"no:{name}")]
+
+
+def is_prepared() -> bool:
+    """Whether the next :func:`main` starts from a configuration made ahead."""
+    return bool(_prepared)
 
 
 def main(args: list[str], plugins: list[Any]) -> int:
@@ -106,8 +141,12 @@ def main(args: list[str], plugins: list[Any]) -> int:
 
     import _pytest.config as config_module
 
+    from _pytest.fixtures import FixtureManager
+
     config = _prepared.pop()
     build = config_module.get_config
+    registered = FixtureManager.pytest_plugin_registered
+    skip = _fixtureless[0] if _fixtureless else frozenset()
 
     def prepared(args: Any = None, plugins: Any = None, *, prog: Any = None) -> Any:
         config_module.get_config = build
@@ -115,11 +154,17 @@ def main(args: list[str], plugins: list[Any]) -> int:
             args=args or (), plugins=plugins, dir=pathlib.Path.cwd())
         return config
 
+    def parse_unless_fixtureless(self: Any, plugin: Any, plugin_name: str) -> None:
+        if plugin not in skip:
+            registered(self, plugin, plugin_name)
+
     config_module.get_config = prepared
+    FixtureManager.pytest_plugin_registered = parse_unless_fixtureless  # type: ignore[method-assign]
     try:
         return int(pytest.main(args, plugins=plugins))
     finally:
         config_module.get_config = build
+        FixtureManager.pytest_plugin_registered = registered  # type: ignore[method-assign]
 
 
 def _short(report: Any) -> str:
