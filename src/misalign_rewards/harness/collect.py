@@ -91,28 +91,43 @@ def prepare() -> None:
 
     config = get_config(_off_args(), prog="pytest.main()")
     _prepared[:] = [config]
-    _fixtureless[:] = [frozenset(p for p in config.pluginmanager.get_plugins() if _without_fixtures(p))]
+    _fixtureless[:] = [_fixtureless_holders(list(config.pluginmanager.get_plugins()))]
 
 
-#: pytest's plugin modules that define no fixture, found by :func:`prepare`: a run's
-#: fixture manager has nothing to find in them, and skips them.
+#: pytest's plugin modules, and its classes (and the recorder's) whose instances become
+#: plugins, that define no fixture, found by :func:`prepare`: a run's fixture manager has
+#: nothing to find in them, and skips them.
 _fixtureless: list[frozenset[Any]] = []
 
 
-def _without_fixtures(plugin: Any) -> bool:
-    """Whether ``plugin`` is one of pytest's own modules and nothing in it is a fixture,
-    even behind a decorator (what ``FixtureManager.parsefactories`` registers or warns
-    about). Anything unexpected counts as a fixture."""
+def _fixtureless_holders(plugins: list[Any]) -> frozenset[Any]:
     import inspect
+    import sys
     import types
+
+    modules = [p for p in plugins if isinstance(p, types.ModuleType) and p.__name__.startswith("_pytest.")]
+    classes = {c for name, m in list(sys.modules.items()) if name.startswith("_pytest.") and m is not None
+               for c in vars(m).values() if inspect.isclass(c) and c.__module__ == name}
+    return frozenset(h for h in [*modules, *classes, Recorder] if _without_fixtures(h))
+
+
+def _without_fixtures(holder: Any) -> bool:
+    """Whether nothing in ``holder`` (a module, or a class whose instances are plugins) is
+    a fixture, even behind a decorator: what ``FixtureManager.parsefactories`` looks at
+    (the module's attributes; for an instance, its class's) to register a fixture or warn
+    about one. Anything unexpected counts as a fixture."""
+    import inspect
 
     from _pytest.fixtures import FixtureFunctionDefinition
 
-    if not isinstance(plugin, types.ModuleType) or not plugin.__name__.startswith("_pytest."):
-        return False
+    def raw(name: str) -> Any:
+        if inspect.ismodule(holder):
+            return holder.__dict__.get(name)
+        return next((b.__dict__[name] for b in holder.__mro__ if name in b.__dict__), None)
+
     try:
-        for name in dir(plugin):
-            for obj in (getattr(plugin, name, None), plugin.__dict__.get(name)):
+        for name in dir(holder):
+            for obj in (getattr(holder, name, None), raw(name)):
                 found = inspect.unwrap(obj, stop=lambda o: type(o) is FixtureFunctionDefinition) \
                     if callable(obj) or hasattr(obj, "__wrapped__") else obj
                 if type(obj) is FixtureFunctionDefinition or type(found) is FixtureFunctionDefinition:
@@ -120,6 +135,16 @@ def _without_fixtures(plugin: Any) -> bool:
     except Exception:  # noqa: BLE001 - when in doubt it is scanned
         return False
     return True
+
+
+def _skipped(plugin: Any, skip: frozenset[Any]) -> bool:
+    import inspect
+
+    try:
+        return plugin in skip or (not inspect.ismodule(plugin) and not inspect.isclass(plugin)
+                                  and type(plugin) in skip)
+    except TypeError:  # an unhashable plugin object: scanned
+        return False
 
 
 def _off_args() -> list[str]:
@@ -155,7 +180,7 @@ def main(args: list[str], plugins: list[Any]) -> int:
         return config
 
     def parse_unless_fixtureless(self: Any, plugin: Any, plugin_name: str) -> None:
-        if plugin not in skip:
+        if not _skipped(plugin, skip):
             registered(self, plugin, plugin_name)
 
     config_module.get_config = prepared
