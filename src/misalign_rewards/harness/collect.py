@@ -1,5 +1,6 @@
-"""A pytest plugin object that records what happened to each test, and the pytest
-arguments both modes share.
+"""A pytest plugin object that records what happened to each test, the pytest
+arguments both modes share, and the first step of a pytest run made ahead of the job
+(:func:`prepare`, by a pooled supervisor; :func:`main` runs from it).
 
 Outcomes per test id: ``passed``, ``failed``, ``error`` (setup or teardown failed, or the
 module could not be collected), ``skipped``, ``xfailed``, ``xpassed``. Each comes with the

@@ -1,8 +1,9 @@
 """The supervisor of a warm container (``isolation="pooled"``).
 
 It starts once per container, as root with the harness's four capabilities, and holds no
-secret: it forks the zygote first thing, imports pytest and the harness (so every job
-starts warm), then loops:
+secret: it forks the zygote first thing, imports pytest and the harness and prepares the
+first step of every job's pytest run (:func:`collect.prepare`), so every job starts warm,
+then loops:
 
 1. fork a **worker**. The worker, not the supervisor, reads the next job from stdin (a
    frame: ``<length>\\n<JSON {"files": {path: base64}, "stdin": base64}>``), so the job's
