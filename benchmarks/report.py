@@ -7,7 +7,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest", "host-subprocess")
+from . import growth
+
+ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest", "host-subprocess",
+             "host-humaneval")
 
 
 def _group(cells: list[dict[str, Any]], purpose: str) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
@@ -69,7 +72,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 ratios[f"{w}@{c}"] = v / by[("docker-cli", c)]
             if row == "pooled":
                 pooled[f"{w}@{c}"] = {f"over_{base}": v / by[(base, c)]
-                                      for base in ("sdk", "host-pytest", "docker-cli", "host-subprocess")
+                                      for base in ("sdk", "host-pytest", "docker-cli", "host-subprocess",
+                                                 "host-humaneval")
                                       if (base, c) in by}
     mem = sorted(
         ((c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
@@ -77,7 +81,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     client_ms = [r["client_ms"] for r in rows if r["row"] == "sdk" and r["client_ms"] is not None]
     pooled_ms = [r["client_ms"] for r in rows if r["row"] == "pooled" and r["client_ms"] is not None]
     pooled_p99 = {f"{r['workload']}@{r['concurrency']}": r["p99"] for r in rows if r["row"] == "pooled"}
-    return {"rows": rows, "ratios": ratios, "pooled_ratios": pooled, "memory": mem,
+    more = growth.summary(results)
+    pooled_p99.update({f"one-test@1 ({lat['jobs']} jobs)": lat["p99"] for lat in more["latency"]})
+    return {"rows": rows, "ratios": ratios, "pooled_ratios": pooled, "memory": mem, **more,
             "targets": {
                 "sdk_over_docker_cli": {"target": ">= 1.2", "measured": ratios},
                 "sdk_client_cpu_ms_per_job": {"target": "< 5", "measured_max": max(client_ms) if client_ms else None},
@@ -146,6 +152,7 @@ def markdown(results: dict[str, Any]) -> str:
                   "| jobs | peak RSS MB | RSS before the batch MB | jobs/s | correct |", "|---:|---:|---:|---:|---|"]
         for n, peak, before, jps, ok in s["memory"]:
             lines.append(f"| {n} | {peak:.0f} | {before:.0f} | {jps:.2f} | {'yes' if ok else 'NO'} |")
+    lines += growth.markdown(results)
     errors = [c for c in results["cells"] if "error" in c]
     if errors:
         lines += ["", "## Cells that failed", ""] + [f"- {c['workload']}/{c['row']}/c={c['concurrency']}: "
@@ -167,7 +174,7 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
     s = summarize(results)
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     colors = {"sdk": "tab:blue", "pooled": "tab:purple", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange",
-              "host-pytest": "tab:green", "host-subprocess": "tab:olive"}
+              "host-pytest": "tab:green", "host-subprocess": "tab:olive", "host-humaneval": "tab:brown"}
 
     ax = axes[0][0]
     workloads = sorted({r["workload"] for r in s["rows"]})
