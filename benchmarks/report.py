@@ -7,7 +7,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest", "host-subprocess")
+from . import growth
+
+ROW_ORDER = ("sdk", "pooled", "sdk-inprocess", "docker-cli", "host-pytest", "host-subprocess",
+             "host-humaneval")
 
 
 def _group(cells: list[dict[str, Any]], purpose: str) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
@@ -71,7 +74,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 ratios[f"{w}@{c}"] = v / by[("docker-cli", c)]
             if row == "pooled":
                 pooled[f"{w}@{c}"] = {f"over_{base}": v / by[(base, c)]
-                                      for base in ("sdk", "host-pytest", "docker-cli", "host-subprocess")
+                                      for base in ("sdk", "host-pytest", "docker-cli", "host-subprocess",
+                                                 "host-humaneval")
                                       if (base, c) in by}
     mem = sorted(
         ((c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
@@ -89,7 +93,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     pooled_p99 = {f"{r['workload']}@{r['concurrency']}": r["p99"] for r in rows if r["row"] == "pooled"}
     passing = {o["testtype"]: o["cases_per_s"] for o in overhead if o["row"] == "pooled"}
     host = {o["testtype"]: o["cases_per_s"] for o in overhead if o["row"] == "host-subprocess"}
-    return {"rows": rows, "ratios": ratios, "pooled_ratios": pooled, "memory": mem,
+    more = growth.summary(results)
+    pooled_p99.update({f"one-test@1 ({lat['jobs']} jobs)": lat["p99"] for lat in more["latency"]})
+    return {"rows": rows, "ratios": ratios, "pooled_ratios": pooled, "memory": mem, **more,
             "io_ratios": io_ratios, "io_overhead": overhead,
             "targets": {
                 "io_stdin_case_overhead_ms": {
@@ -106,6 +112,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 "sdk_client_rss_mb_10000": {"target": "< 200",
                                             "measured": {str(n): peak for n, peak, *_ in mem}},
                 "pooled_over_sdk": {"target": ">= 6 (humaneval)", "measured": pooled},
+                "pooled_over_host_humaneval": {"target": ">= 1 (humaneval, same run)",
+                                               "measured": {k: v.get("over_host-humaneval")
+                                                            for k, v in pooled.items() if "over_host-humaneval" in v}},
                 "pooled_client_cpu_ms_per_job": {"target": "<= 2", "measured_max": max(pooled_ms) if pooled_ms else None},
                 "pooled_p99_s": {"target": "< 0.1 (one-test jobs, warm pool)", "measured": pooled_p99},
             }}
@@ -178,8 +187,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "SDK jobs/s over docker-cli jobs/s (medians; target >= 1.2): " +
                   ", ".join(f"{k}: {v:.2f}x" for k, v in s["ratios"].items())]
     if s["pooled_ratios"]:
-        lines += ["", "Pooled jobs/s over the other rows (medians; targets: >= 6x sdk and >= 3x host-pytest "
-                  "on humaneval): " + "; ".join(
+        lines += ["", "Pooled jobs/s over the other rows (medians; targets on humaneval: >= 6x sdk, >= 3x "
+                  "host-pytest, >= 1x host-humaneval): " + "; ".join(
                       f"{k}: " + ", ".join(f"{b[5:]} {v:.2f}x" for b, v in by.items())
                       for k, by in s["pooled_ratios"].items())]
     io_rows = [r for r in s["rows"] if r["workload"] == "io"]
@@ -227,6 +236,7 @@ def markdown(results: dict[str, Any]) -> str:
                   "| jobs | peak RSS MB | RSS before the batch MB | jobs/s | correct |", "|---:|---:|---:|---:|---|"]
         for n, peak, before, jps, ok in s["memory"]:
             lines.append(f"| {n} | {peak:.0f} | {before:.0f} | {jps:.2f} | {'yes' if ok else 'NO'} |")
+    lines += growth.markdown(results)
     errors = [c for c in results["cells"] if "error" in c]
     if errors:
         lines += ["", "## Cells that failed", ""] + [f"- {c['workload']}/{c['row']}/c={c['concurrency']}: "
@@ -248,7 +258,7 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
     s = summarize(results)
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     colors = {"sdk": "tab:blue", "pooled": "tab:purple", "sdk-inprocess": "tab:cyan", "docker-cli": "tab:orange",
-              "host-pytest": "tab:green", "host-subprocess": "tab:olive"}
+              "host-pytest": "tab:green", "host-subprocess": "tab:olive", "host-humaneval": "tab:brown"}
 
     ax = axes[0][0]
     workloads = sorted({r["workload"] for r in s["rows"]})

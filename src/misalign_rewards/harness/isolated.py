@@ -121,6 +121,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     args[:0] = ["--basetemp", os.path.join(exchange, "pytest")]
 
     alarmed = {"hit": False}
+    prepared = collect.is_prepared()
 
     def alarm(signum: int, frame: Any) -> None:
         alarmed["hit"] = True
@@ -133,7 +134,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic() + 1.0))
     try:
         try:
-            exit_code = int(pytest.main(args, plugins=[recorder]))
+            exit_code = collect.main(args, [recorder])
         except HarnessDeadline:
             exit_code = int(pytest.ExitCode.INTERRUPTED)
     finally:
@@ -167,4 +168,6 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         "gaming": broker.gaming[:5],
         "gaming_count": len(broker.gaming),
         "template_starts": broker.template_starts,
+        # pytest started from the configuration a pooled supervisor made before any job
+        "pytest_prepared": prepared,
     }

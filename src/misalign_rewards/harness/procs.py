@@ -396,6 +396,20 @@ def _exiting(pid: str, tid: str) -> bool:
         return True  # gone already
 
 
+#: SIGKILL's bit in the pending-signal masks of ``/proc/.../status``.
+_SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
+
+
+def _killed(fields: dict[bytes, bytes]) -> bool:
+    """Whether SIGKILL is pending for a thread (its own mask or its process's): it was
+    killed and has not yet run to its exit (on a busy machine it may wait milliseconds for
+    a CPU), and never runs another instruction of its own."""
+    try:
+        return any(int(fields.get(k, b"0").strip() or b"0", 16) & _SIGKILL_BIT for k in (b"SigPnd", b"ShdPnd"))
+    except ValueError:
+        return False
+
+
 def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[int, bool]], int]:
     """The processes whose real uid is ``uid``: {pid: (process group, has a live thread)},
     and how many threads they have in all (zombies included).
@@ -405,7 +419,8 @@ def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[i
     a leader that ended with the raw exit syscall is a zombie while its threads run.
     With ``exiting_is_dead``, a thread already in its exit (``PF_EXITING``: killed, its
     memory being torn down, which takes a large process a few hundred milliseconds
-    under load) is not live either: it can no longer do anything."""
+    under load), or with SIGKILL pending (killed, waiting for a CPU to begin its exit), is
+    not live either: it can no longer do anything."""
     found: dict[int, tuple[int, bool]] = {}
     tasks = 0
     for entry in os.listdir("/proc"):
@@ -433,7 +448,7 @@ def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[i
             mine = True
             tasks += 1
             if not live and fields.get(b"State", b"").split()[:1] not in ([b"Z"], [b"X"]):
-                live = not (exiting_is_dead and _exiting(entry, tid))
+                live = not (exiting_is_dead and (_killed(fields) or _exiting(entry, tid)))
         if mine:
             found[int(entry)] = (pgrp, live)
     return found, tasks

@@ -1,8 +1,9 @@
 """The supervisor of a warm container (``isolation="pooled"``).
 
 It starts once per container, as root with the harness's four capabilities, and holds no
-secret: it forks the zygote first thing, imports pytest and the harness (so every job
-starts warm), then loops:
+secret: it forks the zygote first thing, imports pytest and the harness and prepares the
+first step of every job's pytest run (:func:`collect.prepare`), so every job starts warm,
+then loops:
 
 1. fork a **worker**. The worker, not the supervisor, reads the next job from stdin (a
    frame: ``<length>\\n<JSON {"files": {path: base64}, "stdin": base64}>``), so the job's
@@ -295,22 +296,36 @@ def _counters() -> dict[str, bytes]:
 
 
 #: The container's own network namespace (NetworkMode none: loopback only). A socket that
-#: outlives every process of its job (TIME_WAIT after an active close, say) holds its
-#: port for the next job.
-_NET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6")
+#: outlives every process of its job (TIME_WAIT after an active close, an orphan still
+#: closing, say) holds its port for the next job. The kernel counts them per namespace:
+#: ``/proc/net/sockstat`` and ``sockstat6`` say how many inet sockets of each protocol
+#: are in use (TCP, UDP, UDP-Lite, raw), how many are in TIME_WAIT, and how many IP
+#: fragment queues wait; between jobs every one of these is left over. (The per-socket
+#: tables, ``/proc/net/tcp`` and the like, say the same one socket at a time, but reading
+#: them walks the host's whole hash table: about 20 ms each here, per job.)
+_SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
+_COUNTED = ("inuse", "tw")
 
 
 def _sockets() -> tuple[list[str], set[str]]:
-    """Inet sockets still in the kernel's tables (any is left over: between jobs no
-    process holds one), and the inodes of the unix sockets."""
+    """The namespace's inet sockets and fragment queues still counted by the kernel
+    (any is left over: between jobs no process holds one), and the inodes of the unix
+    sockets."""
     inet = []
-    for name in _NET_TABLES:
+    for name in _SOCKSTAT:
         try:
-            with open(f"/proc/net/{name}") as f:
-                rows = f.read().splitlines()[1:]
+            with open(name) as f:
+                rows = f.read().splitlines()
         except OSError:
             continue
-        inet += [f"{name} {' '.join(row.split()[1:3])}" for row in rows if row.strip()]
+        for row in rows:
+            proto, _, rest = row.partition(":")
+            if proto == "sockets":  # every family, this namespace's: unix ones are below
+                continue
+            fields = rest.split()
+            for key, value in zip(fields[::2], fields[1::2]):
+                if key in _COUNTED and value != "0":
+                    inet.append(f"{proto} {key} {value}")
     unix = set()
     try:
         with open("/proc/net/unix") as f:
@@ -324,18 +339,23 @@ def _sockets() -> tuple[list[str], set[str]]:
 
 
 def _warm_imports() -> None:
-    """What every job imports, once: pytest with its built-in plugins, and the harness."""
-    import importlib
+    """What every job imports, once: pytest with its built-in plugins, what they import
+    when a run configures them (``pdb``, ``faulthandler``, ``readline``), and the harness;
+    and what every job's pytest run starts by making, before any job exists
+    (:func:`collect.prepare`: each worker runs from its own copy)."""
+    import faulthandler  # noqa: F401
+    import pdb  # noqa: F401
 
     import pytest  # noqa: F401
-    from _pytest.config import default_plugins
 
-    for name in default_plugins:
-        try:
-            importlib.import_module(f"_pytest.{name}")
-        except ImportError:
-            pass
+    try:
+        import readline  # noqa: F401
+    except ImportError:
+        pass
+
     from . import collect, isolated, proxy, seal, wire  # noqa: F401
+
+    collect.prepare()
 
 
 def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
@@ -354,10 +374,10 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
         return 2
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     sys.dont_write_bytecode = True
-    _warm_imports()
     out = os.dup(1)
     os.set_inheritable(out, False)
-    os.dup2(2, 1)  # only `out` reaches the real stdout
+    os.dup2(2, 1)  # only `out` reaches the real stdout (nothing an import prints, say)
+    _warm_imports()
     baseline = _Baseline(workdir, harness_root, zygote)
     # What is alive now lives as long as the container: the workers' collections (pytest
     # runs several at its end) need not scan it, and their pages stay shared.
