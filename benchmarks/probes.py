@@ -193,20 +193,58 @@ def machine(image: str) -> dict[str, object]:
     }
 
 
+def _idle_ids(pool: object) -> list[str]:
+    """The ids of a PooledSandbox's idle warm containers."""
+    return [warm.container.id for kind in getattr(pool, "_kinds", {}).values() for warm in kind.idle]
+
+
+def _first_number(paths: tuple[str, ...], key: str | None = None) -> float | None:
+    """The number in the first of ``paths`` that can be read (the line ``key N`` of it
+    when ``key`` is given)."""
+    for path in paths:
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        if key is not None:
+            text = next((line.split()[1] for line in text.splitlines() if line.startswith(key + " ")), "")
+        try:
+            return float(text)
+        except ValueError:
+            continue
+    return None
+
+
 def pool_memory_mb(pool: object) -> float | None:
     """Memory (cgroup usage, page cache included) of a PooledSandbox's idle warm
     containers, read from the host's cgroup files; None where they cannot be read."""
-    total, found = 0, False
-    for kind in getattr(pool, "_kinds", {}).values():
-        for warm in kind.idle:
-            cid = warm.container.id
-            for path in (f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes",
-                         f"/sys/fs/cgroup/docker/{cid}/memory.current",
-                         f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.current"):
-                try:
-                    total += int(Path(path).read_text())
-                    found = True
-                    break
-                except (OSError, ValueError):
-                    continue
-    return round(total / 2**20, 1) if found else None
+    found = [_first_number((f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes",
+                            f"/sys/fs/cgroup/docker/{cid}/memory.current",
+                            f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.current"))
+             for cid in _idle_ids(pool)]
+    known = [v for v in found if v is not None]
+    return round(sum(known) / 2**20, 1) if known else None
+
+
+def pool_cpu_s(pool: object) -> dict[str, float]:
+    """CPU seconds so far of each of a PooledSandbox's idle warm containers, by id, from
+    its own cgroup (``cpuacct.usage``, or ``cpu.stat`` on cgroup v2): what the pool's jobs
+    cost inside their containers, unaffected by other work on the engine."""
+    out: dict[str, float] = {}
+    for cid in _idle_ids(pool):
+        ns = _first_number((f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",
+                            f"/sys/fs/cgroup/cpu,cpuacct/docker/{cid}/cpuacct.usage"))
+        us = None if ns is not None else _first_number(
+            (f"/sys/fs/cgroup/docker/{cid}/cpu.stat", f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+            "usage_usec")
+        if ns is not None or us is not None:
+            out[cid] = ns / 1e9 if ns is not None else us / 1e6  # type: ignore[operator]
+    return out
+
+
+def pool_cpu_delta_s(before: dict[str, float], after: dict[str, float]) -> float | None:
+    """The pool's own CPU between two :func:`pool_cpu_s` samples; None when a container of
+    the first is gone (it was retired: its CPU since then is not known)."""
+    if not before or set(before) - set(after):
+        return None
+    return sum(v - before.get(cid, 0.0) for cid, v in after.items())

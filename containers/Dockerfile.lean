@@ -89,8 +89,10 @@ RUN for p in $MATHLIB_PACKAGES; do \
         *) echo "ERROR: LEAN_PATH lacks package $p; add it to the ENV line" >&2; exit 1 ;; esac; \
     done
 
-# Toolchain and Mathlib belong to root and are read-only for everyone else. Untrusted
-# compiles run as `lean` (10001); the trusted reference and check steps as `judge` (10002). Smoke test as that user from an unrelated directory.
+# Toolchain and Mathlib belong to root and are read-only for everyone else. The SDK runs
+# untrusted compiles as a uid of each container's own, with no passwd entry (`lean`, 10001,
+# is for humans and the smoke test); the trusted reference and check steps as `judge`
+# (10002). Smoke test as `lean` from an unrelated directory.
 RUN chown -R root:root /opt/elan /opt/mathlib \
  && chmod -R a-w,a+rX /opt/elan /opt/mathlib \
  && useradd --uid 10001 --user-group --no-create-home --home-dir /tmp --shell /usr/sbin/nologin lean \

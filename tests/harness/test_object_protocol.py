@@ -489,6 +489,69 @@ def test_module_state_carries_from_test_to_test_as_in_plain_pytest(tmp_path: Pat
     assert report.template_starts == 1
 
 
+ASYNC_SOLUTION = """\
+import asyncio
+
+queue = None
+
+
+async def put(x):
+    global queue
+    queue = queue or asyncio.Queue()
+    await queue.put(x)
+
+
+async def take():
+    return await queue.get()
+
+
+async def through(key, loader):
+    return await loader(key)
+"""
+
+ASYNC_TESTS = """\
+import asyncio
+import inspect
+
+import pytest
+
+from solution import put, take, through
+
+
+def test_a_coroutine_is_a_coroutine_here():
+    c = take()
+    assert inspect.iscoroutine(c)
+    c.close()
+
+
+def test_the_solutions_loop_serves_every_await():
+    # a Queue binds to the loop that first uses it: one loop in the solution's process
+    asyncio.run(put(1))
+    asyncio.run(put(2))
+    assert [asyncio.run(take()), asyncio.run(take())] == [1, 2]
+
+
+def test_coroutines_nest_across_the_boundary():
+    async def loader(key):
+        return await through(key, lambda k: asyncio.sleep(0, result=k + "!"))
+
+    assert asyncio.run(through("z", loader)) == "z!"
+
+
+def test_the_tests_exception_reaches_the_solution_and_back():
+    async def bad(key):
+        raise KeyError(key)
+
+    with pytest.raises(KeyError):
+        asyncio.run(through("k", bad))
+"""
+
+
+def test_coroutines_and_async_generators_cross(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, ASYNC_SOLUTION, ASYNC_TESTS)
+    assert set(outcomes(report).values()) == {"passed"}, [(t.id, t.message) for t in report.tests]
+
+
 def test_a_long_chain_of_tests_does_not_deepen_the_solution_process(tmp_path: Path) -> None:
     """Each test's process is forked from the last test's: the chain of 40 tests leaves
     the solution's stack as deep as it was at the first (a stack that grew with the

@@ -422,6 +422,70 @@ async def test_a_jobs_time_follows_its_cases_and_a_binary_reward_stops_early(any
     assert enforce(results["first wrong"]) == 0.0
 
 
+#: A program that spends ``cpu_s`` CPU-seconds and says what, if anything, dragged on it:
+#: CPU the judge's own processes used meanwhile (their utime + stime in /proc, the
+#: kernel's accounting, not a clock), a trace or profile hook, a collector that is off or
+#: runs more often than Python's default, another thread in its process. "ok" when
+#: nothing did.
+DRAG_PROBE = """\
+import gc, os, sys, time
+
+
+def _judge_ticks():
+    me, out = os.getpid(), {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        out[stat[stat.index(b"(") + 1:stat.rindex(b")")].decode() + ":" + pid] = int(fields[11]) + int(fields[12])
+    return out
+
+
+def compute(cpu_s):
+    drag = [what for what, there in (
+        ("a trace hook", sys.gettrace() is not None), ("a profile hook", sys.getprofile() is not None),
+        ("the collector is off", not gc.isenabled()),
+        (f"collector thresholds {gc.get_threshold()}", gc.get_threshold()[0] < 700),
+        (f"{len(os.listdir('/proc/self/task'))} threads", len(os.listdir("/proc/self/task")) != 1)) if there]
+    before = _judge_ticks()
+    t0 = time.process_time()
+    n = 0
+    while time.process_time() - t0 < cpu_s:
+        n += 1
+    own = round((time.process_time() - t0) * os.sysconf("SC_CLK_TCK"))
+    after = _judge_ticks()
+    used = {k: after[k] - before[k] for k in after if k in before and after[k] > before[k]}
+    if len(before) < 2:
+        drag.append(f"saw only {sorted(before)} of the judge's processes")
+    if sum(used.values()) * 20 > own:
+        drag.append(f"the judge used {sum(used.values())} ticks while the program used {own}: {used}")
+    return "; ".join(drag) or "ok"
+
+
+if __name__ == "__main__":
+    print(compute(float(input())))
+"""
+
+
+async def test_a_program_runs_at_its_own_speed_with_the_judge_idle(any_sandbox: Sandbox, python_image: str) -> None:
+    # Issue 26 item 14: while a case computes, nothing of the judge competes with it for
+    # the container's one CPU (a polling loop in the harness, zygote or supervisor), and
+    # nothing slows its own interpreter down (a trace hook, a collector left tuned or off,
+    # a watchdog thread). Read from the kernel's CPU accounting of each process.
+    jobs = {"call": IoJob(program=DRAG_PROBE, fn_name="compute", case_timeout_s=60,
+                          cases=[{"input": [1.0], "output": "ok"}]),
+            "stdin": IoJob(program=DRAG_PROBE, case_timeout_s=60, cases=[{"input": "1.0\n", "output": "ok\n"}],
+                           compare="exact")}
+    results = await judge_many(any_sandbox, python_image, jobs)
+    for name, outcome in results.items():
+        assert outcome.status is Status.PASSED, (name, why(outcome))
+
+
 async def test_processes_left_by_a_stdin_program_are_strays(any_sandbox: Sandbox, python_image: str) -> None:
     # a helper that lets go of the program's stdout (so the case ends) but lives on
     program = ("import os, time\nn = int(input())\nif os.fork() == 0:\n    os.setsid()\n"
@@ -436,6 +500,32 @@ async def test_processes_left_by_a_stdin_program_are_strays(any_sandbox: Sandbox
     if getattr(any_sandbox, "isolation") == "pooled":
         after = getattr(any_sandbox, "pool").retired
         assert after.get("anomaly", 0) > before.get("anomaly", 0), after
+
+
+async def test_a_call_cases_own_process_is_no_stray_and_a_helper_it_leaves_is(any_sandbox: Sandbox,
+                                                                              python_image: str) -> None:
+    # The process that runs a call case is the case's own, not one that outlived it: an
+    # honest function is not flagged P19 and does not retire a warm container (each job
+    # would start a new one). A helper the function leaves running still counts.
+    helper = ("import os, time\n\ndef total(xs):\n    r, w = os.pipe()\n    if os.fork() == 0:\n"
+              "        os.setsid()\n        os.write(w, b'.')\n        time.sleep(30)\n        os._exit(0)\n"
+              "    os.read(r, 1)  # it has a session of its own\n    return sum(xs)\n")
+    cases = [{"input": [[1, 2, 3]], "output": 6}, {"input": [[4]], "output": 4}, {"input": [[]], "output": 0}]
+    pool = getattr(any_sandbox, "pool")
+    before = dict(pool.retired)
+    honest = await judge(any_sandbox, python_verifier(python_image), {"honest": HONEST["function"]})
+    outcome = honest["honest"]
+    assert outcome.status is Status.PASSED and enforce(outcome) == 1.0, why(outcome)
+    assert not [f for f in outcome.flags if f.code == "P19"], outcome.flags
+    assert outcome.extra["harness"]["stray_processes"] == 0, outcome.extra["harness"]
+    assert pool.retired == before, pool.retired
+    left = (await judge(any_sandbox, python_verifier(python_image),
+                        {"helper": IoJob(program=helper, fn_name="total", cases=cases)}))["helper"]
+    assert left.status is Status.PASSED, why(left)
+    assert any(f.code == "P19" for f in left.flags), left.flags
+    assert left.extra["harness"]["stray_processes"] >= 3, left.extra["harness"]
+    if getattr(any_sandbox, "isolation") == "pooled":
+        assert pool.retired.get("anomaly", 0) > before.get("anomaly", 0), pool.retired
 
 
 # -- item 11: state handed from case to case through objects the wipe did not find --------

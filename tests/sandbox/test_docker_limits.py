@@ -6,10 +6,12 @@ import hashlib
 import os
 import textwrap
 
+import anyio
 import pytest
 
-from misalign_rewards.sandbox.base import Limits, RunSpec
+from misalign_rewards.sandbox.base import Limits, RunResult, RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID
 
 pytestmark = pytest.mark.docker
 
@@ -133,10 +135,11 @@ async def test_output_flood_stops_at_the_cap(sandbox: DockerSandbox, python_imag
     assert b"FINISHED" not in res.stderr
 
 
-async def test_process_is_not_root_and_has_no_capabilities(sandbox: DockerSandbox, python_image: str) -> None:
-    res = await sandbox.run(py(python_image, """
-        import os, pwd
-        print(os.getuid(), pwd.getpwuid(os.getuid()).pw_name)
+async def test_process_runs_as_a_uid_of_its_containers_own_without_capabilities(sandbox: DockerSandbox,
+                                                                               python_image: str) -> None:
+    code = """
+        import os
+        print(os.getuid(), os.getgid(), os.environ["MISALIGN_UNTRUSTED_UID"])
         for attempt in (lambda: os.setuid(0), lambda: os.chown("/tmp", 0, 0),
                         lambda: os.mknod("/tmp/dev", 0o600 | 0o020000, os.makedev(1, 3))):
             try:
@@ -144,10 +147,24 @@ async def test_process_is_not_root_and_has_no_capabilities(sandbox: DockerSandbo
                 print("ALLOWED")
             except OSError as exc:
                 print("denied", exc.errno)
-        """))
-    uid, name, *rest = res.stdout.decode().split()
-    assert uid != "0" and name == "sandbox"
-    assert "ALLOWED" not in rest and rest.count("denied") == 3
+        """
+    # two at once: each container has an untrusted uid of its own (no passwd entry)
+    results: list[RunResult] = []
+
+    async def one() -> None:
+        results.append(await sandbox.run(py(python_image, code)))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(2):
+            tg.start_soon(one)
+    uids = set()
+    for res in results:
+        uid, gid, given, *rest = res.stdout.decode().split()
+        assert uid == gid == given and FIRST_UID <= int(uid) <= LAST_UID, res.stdout
+        assert "ALLOWED" not in rest and rest.count("denied") == 3
+        uids.add(uid)
+    assert len(uids) == 2
+    assert not sandbox.uids.held()  # each uid let go once its container was removed
 
 
 async def test_five_mb_of_files_arrive_byte_exact(sandbox: DockerSandbox, python_image: str) -> None:

@@ -17,6 +17,7 @@ from conftest import ForcedIsolation
 
 from misalign_rewards import RewardClient, Settings
 from misalign_rewards.sandbox.docker import LABEL_CLIENT
+from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID
 
 pytestmark = pytest.mark.docker
 
@@ -30,7 +31,7 @@ def _untrusted_running(client_id: str) -> str | None:
                          capture_output=True, text=True).stdout.split()
     for cid in ids:
         top = subprocess.run(["docker", "top", cid, "-o", "pid,uid,args"], capture_output=True, text=True).stdout
-        if any(line.split()[1:2] == ["10001"] for line in top.splitlines()[1:]):
+        if any(FIRST_UID <= int(line.split()[1]) <= LAST_UID for line in top.splitlines()[1:]):
             return cid
     return None
 
@@ -77,7 +78,7 @@ async def test_12_a_drained_container_is_retried_and_the_retry_earns_its_reward(
     assert (result.status.value, result.reward, result.attempts) == ("passed", 1.0, 2), result  # type: ignore[attr-defined]
 
 
-#: Solutions that fail and try every way a uid-10001 process without capabilities has to
+#: Solutions that fail and try every way an untrusted process without capabilities has to
 #: make their run look stopped from outside.
 FAKE_KILLED = {
     "signals_everything": '''\

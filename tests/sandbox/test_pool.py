@@ -21,8 +21,9 @@ from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, binary
 from misalign_rewards.sandbox.base import RunResult, RunSpec
-from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.docker import LABEL_UID, DockerSandbox
 from misalign_rewards.sandbox.pool import LABEL_POOL, PooledSandbox
+from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID, UID_ENV
 from misalign_rewards.verifiers.pytest import PytestVerifier
 
 pytestmark = pytest.mark.docker
@@ -66,7 +67,8 @@ def test_no_process_of_another_job():
                 continue
             uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
             state = stat[stat.rindex(")") + 2:].split()
-            if uid == "10001" and state[0] not in ("Z", "X") and not int(state[6]) & 0x4:  # PF_EXITING
+            untrusted = 0x70000000 <= int(uid) <= 0x7FFDFFFF  # this container's uid is in that range
+            if untrusted and state[0] not in ("Z", "X") and not int(state[6]) & 0x4:  # PF_EXITING
                 others.append(pid)
     # this job's solution processes (the template and this test's, if it made one) are
     # the only untrusted ones allowed; one killed and still exiting is no longer alive
@@ -146,6 +148,32 @@ conn.close()      # the server side closes first: its end stays in TIME_WAIT
 client.close()
 srv.close()
 """ + HONEST, True),
+    # Counters no process or file holds: the next job could read them, so they retire it.
+    "UDP packets on loopback (counters in /proc/net)": ("""\
+import socket
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    for _ in range(37):
+        s.sendto(b"x", ("127.0.0.1", 9))
+""" + HONEST, True),
+    "forks past the pids limit, every child reaped (pids.events)": ("""\
+import os
+r, w = os.pipe()
+kids = []
+try:
+    for _ in range(200):
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.read(r, 1)
+            os._exit(0)
+        kids.append(pid)
+except OSError:
+    pass
+os.close(w)
+for pid in kids:
+    os.waitpid(pid, 0)
+os.close(r)
+""" + HONEST, True),
     "changes inside its own processes only": ('''\
 import json, os, signal, sys
 sys.modules["json"] = None
@@ -219,29 +247,104 @@ def test_a_job_cannot_change_the_next_jobs_verdict(pairs: dict[tuple[str, str], 
         assert same, f"a clean container was replaced: {pool.retired}"
 
 
+def _one_slot_pool() -> tuple[PooledSandbox, set[str], Any]:
+    """A pool of one warm container, the ids of the containers its runs used, and its run."""
+    pool = PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}", max_concurrent=1))
+    ids: set[str] = set()
+
+    async def run(spec: RunSpec) -> RunResult:
+        result = await pool.run(spec)
+        ids.add(result.container_id or "")
+        return result
+
+    return pool, ids, run
+
+
 def test_one_warm_container_serves_many_jobs_and_verdicts_match_fresh(python_image: str) -> None:
     jobs = [PytestJob(solution=HONEST if i % 3 else "def add(a, b):\n    return a * b\n", tests=TESTS)
             for i in range(9)]
+    held: dict[str, frozenset[int]] = {}
 
-    async def go() -> tuple[list[Any], list[Any], set[str], PooledSandbox]:
-        pool = PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}", max_concurrent=1))
-        ids: set[str] = set()
-
-        async def run(spec: RunSpec) -> RunResult:
-            result = await pool.run(spec)
-            ids.add(result.container_id or "")
-            return result
-
+    async def go() -> tuple[list[Any], list[Any], set[str], dict[str, Any], PooledSandbox]:
+        pool, ids, run = _one_slot_pool()
         async with pool:
             pooled = [await PytestVerifier(python_image, isolation="pooled").verify(j, run) for j in jobs]
+            (warm,) = [w for k in pool._kinds.values() for w in k.idle]
+            config = (await warm.container.show())["Config"]
+            held["warm"] = pool.fresh.uids.held()
             fresh = [await PytestVerifier(python_image).verify(j, pool.run) for j in jobs[:3]]
-        return pooled, fresh, ids, pool
+        held["closed"] = pool.fresh.uids.held()
+        return pooled, fresh, ids, config, pool
 
-    pooled, fresh, ids, pool = anyio.run(go)
+    pooled, fresh, ids, config, pool = anyio.run(go)
     assert [o.status for o in pooled] == [Status.FAILED, Status.PASSED, Status.PASSED] * 3
     assert [o.status for o in fresh] == [o.status for o in pooled[:3]]
     assert len(ids) == 1 and pool.started == 1, (ids, pool.retired)
     assert all(o.extra["isolation"] == "pooled" for o in pooled)
+    # the warm container kept one uid of its own for its life, and let go of it when removed
+    uid = int(config["Labels"][LABEL_UID])
+    assert FIRST_UID <= uid <= LAST_UID and f"{UID_ENV}={uid}" in config["Env"]
+    assert held == {"warm": frozenset({uid}), "closed": frozenset()}
+    # Every warm job's pytest started from the configuration its supervisor made before any
+    # job (harness/collect.py, prepare); a fresh container makes its own.
+    assert all(o.extra["harness"]["pytest_prepared"] is True for o in pooled)
+    assert all(o.extra["harness"]["pytest_prepared"] is False for o in fresh)
+
+
+#: Trusted tests that wreck, in their own worker, everything a warm container prepares once
+#: for all its jobs: the pytest configuration (a plugin that fails every later test), pytest's
+#: functions and classes, the harness's prepared state. Each job runs in a fresh fork of the
+#: supervisor, so the next job must not see any of it.
+WRECKING_TESTS = '''\
+import _pytest.config
+import _pytest.fixtures
+import pytest
+
+from solution import add
+
+
+class FailEverything:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.when == "call" and item.name != "test_add_and_wreck":
+            report.outcome = "failed"
+        return report
+
+
+def test_add_and_wreck(request):
+    assert add(2, 3) == 5
+    request.config.pluginmanager.register(FailEverything(), "fail-everything")
+    _pytest.config.get_config = None
+    _pytest.fixtures.FixtureManager.parsefactories = None
+    pytest.main = None
+    collect = __import__("sys").modules["misalign_harness.collect"]
+    collect._prepared[:] = ["not a config"]
+    collect._fixtureless[:] = [frozenset()]
+
+
+def test_after_the_wreck():
+    assert add(1, 1) == 2  # fails: the plugin above fails every test from now on
+'''
+
+
+def test_what_a_job_does_to_the_prepared_pytest_never_reaches_the_next(python_image: str) -> None:
+    async def go() -> tuple[list[Outcome], set[str]]:
+        pool, ids, run = _one_slot_pool()
+        verifier = PytestVerifier(python_image, isolation="pooled")
+        async with pool:
+            out = [await verifier.verify(PytestJob(solution=HONEST, tests=WRECKING_TESTS), run)]
+            out += [await verifier.verify(PytestJob(solution=HONEST, tests=PROBE_TESTS), run) for _ in range(2)]
+        return out, ids
+
+    (wrecker, *probes), ids = anyio.run(go)
+    by_id = {t.id: t.outcome.value for t in wrecker.tests}
+    assert by_id == {"test_solution.py::test_add_and_wreck": "passed",
+                     "test_solution.py::test_after_the_wreck": "failed"}, wrecker.detail
+    for probe in probes:
+        assert probe.status is Status.PASSED, (probe.detail, [(t.id, t.message[:300]) for t in probe.tests])
+        assert probe.extra["harness"]["pytest_prepared"] is True
+    assert len(ids) == 1  # the same container: nothing the wrecker did was left outside its worker
 
 
 def test_a_client_recycles_after_max_jobs_and_closes_what_it_started(python_image: str) -> None:

@@ -6,6 +6,7 @@ by tests/test_trainers.py."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import textwrap
 from pathlib import Path
@@ -16,6 +17,8 @@ import torch
 import tiny
 
 from misalign_rewards import Settings, make_verl_compute_score
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TESTS = "from solution import neg\n\ndef test_neg():\n    assert neg(3) == -3\n"
 RIGHT = "Here:\n```python\ndef neg(x):\n    return -x\n```"
@@ -66,6 +69,14 @@ def at_last_token(reward_tensor: torch.Tensor, data) -> list[float]:
 
 EXPECTED = [want for _, _, want in SAMPLES]
 
+#: What this file runs through each route: the table in docs/integrations.md may name no
+#: other manager (test_the_docs_manager_table_is_what_these_tests_run).
+LEGACY_MANAGERS = ("naive", "batch", "dapo")
+REWARD_LOOP_CASES = [("naive", "compute_score"), ("naive", "acompute_score"), ("dapo", "acompute_score"),
+                     ("gdpo", "acompute_score"), ("rate_limited", "acompute_score")]
+OBSERVED = {"legacy": {*LEGACY_MANAGERS, "prime"},
+            "reward loop": {m for m, _ in REWARD_LOOP_CASES} | {"remote"}}
+
 
 @pytest.fixture
 def settings(python_image: str) -> Settings:
@@ -73,7 +84,7 @@ def settings(python_image: str) -> Settings:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("manager", ["naive", "batch", "dapo"])
+@pytest.mark.parametrize("manager", LEGACY_MANAGERS)
 def test_legacy_managers(manager: str, settings: Settings) -> None:
     from verl.workers.reward_manager import get_reward_manager_cls
 
@@ -116,6 +127,7 @@ def _reward_loop_config(tmp_path: Path, manager: str, fn_name: str, python_image
     return OmegaConf.create({
         "actor_rollout_ref": {"model": {"path": str(tok_dir), "tokenizer_path": str(tok_dir)}},
         "reward_model": {"reward_manager": None},
+        "trainer": {"experiment_name": "misalign-rewards-test"},  # gdpo reads it, as any real config has it
         "reward": {"num_workers": 1,
                    "custom_reward_function": {"path": str(module), "name": fn_name, "reward_kwargs": {}},
                    "reward_manager": {"source": "register", "name": manager, "module": {"path": None, "name": None}},
@@ -125,8 +137,7 @@ def _reward_loop_config(tmp_path: Path, manager: str, fn_name: str, python_image
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize(("manager", "fn_name"), [("naive", "compute_score"), ("naive", "acompute_score"),
-                                                  ("dapo", "acompute_score")])
+@pytest.mark.parametrize(("manager", "fn_name"), REWARD_LOOP_CASES)
 def test_reward_loop_worker(manager: str, fn_name: str, tmp_path: Path, python_image: str) -> None:
     """The 0.9 reward loop's own worker class, as its Ray actor runs it: every sample of a
     chunk as its own task on one event loop."""
@@ -207,3 +218,33 @@ def test_prime_code_scores_as_verl_s_own_scorer(continuous: bool, python_image: 
                 assert ours == float(theirs), (truth, program, ours, theirs)
     finally:
         score.close()
+
+
+def _docs_manager_table() -> dict[str, set[str]]:
+    """docs/integrations.md's table of verl's managers: route -> the managers it names."""
+    text = (ROOT / "docs" / "integrations.md").read_text()
+    rows = text.split("| manager | how it calls |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    table: dict[str, set[str]] = {"legacy": set(), "reward loop": set()}
+    for row in rows:
+        first = row.split("|")[1]
+        route = "legacy" if first.strip().startswith("legacy") else "reward loop"
+        table[route] |= {n for n in re.findall(r"`([a-z_]+)`", first)}
+    return table
+
+
+def test_the_docs_manager_table_is_what_these_tests_run() -> None:
+    """Each manager docs/integrations.md's table names is one verl registers on that route
+    and one this file runs there; what the table says is missing from the reward loop is."""
+    from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls as loop_cls
+    from verl.workers.reward_manager import get_reward_manager_cls as legacy_cls
+
+    table = _docs_manager_table()
+    assert table == OBSERVED, table
+    for name in table["legacy"]:
+        legacy_cls(name)
+    for name in table["reward loop"]:
+        loop_cls(name)
+    for name in ("batch", "prime"):  # "there is no batch route in the reward loop"
+        with pytest.raises(ValueError, match="Unknown reward manager"):
+            loop_cls(name)
+

@@ -20,6 +20,7 @@ from misalign_rewards.jobs import LeanJob
 from misalign_rewards.outcomes import Status
 from misalign_rewards.sandbox.base import Limits
 from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID
 from misalign_rewards.verifiers.lean import LeanVerifier
 
 pytestmark = pytest.mark.docker
@@ -90,6 +91,9 @@ async def test_olean_bytes_cross_from_compile_to_check_with_the_double(
     expected = hashlib.sha256(b"double-olean\n" + j.source.encode()).hexdigest()
     assert outcome.axioms == ["double.check_uid_10002", f"double.olean_sha256_{expected}"]
     assert outcome.status is Status.DISALLOWED_AXIOMS
-    # the untrusted compile and the trusted check never share a uid
-    assert [m.text for m in outcome.messages] == ["test double compiled /tmp/work/Submission.lean as uid 10001"]
+    # the untrusted compile runs as its container's own uid, never the trusted check's
+    (message,) = [m.text for m in outcome.messages]
+    head, _, uid = message.rpartition(" ")
+    assert head == "test double compiled /tmp/work/Submission.lean as uid"
+    assert FIRST_UID <= int(uid) <= LAST_UID
     assert outcome.extra["steps"]["compile"]["lean_exit"] == 0

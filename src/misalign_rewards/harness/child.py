@@ -165,7 +165,52 @@ _DO: dict[str, Any] = {
     "enter": lambda obj: type(obj).__enter__(obj),
     "exit": lambda obj, *exc: type(obj).__exit__(obj, *exc),
     "call": lambda obj, *args: obj(*args),
+    "await": lambda aw: _drive(aw),
+    "anext": lambda agen: _anext(agen),
 }
+#: this process's event loop for the solution's coroutines (a fork makes its own)
+_ASYNC: dict[str, Any] = {"pid": None, "loop": None}
+
+
+def _drive(awaitable: Any) -> Any:
+    """Run one of the solution's awaitables to completion on this process's event loop
+    (one loop per process, so what a coroutine binds to the loop serves the next)."""
+    import asyncio
+
+    loop = _ASYNC["loop"]
+    if _ASYNC["pid"] != os.getpid() or loop is None or loop.is_closed():
+        loop = _ASYNC["loop"] = asyncio.new_event_loop()
+        _ASYNC["pid"] = os.getpid()
+    if not loop.is_running():
+        return loop.run_until_complete(awaitable)
+    # Awaited by the test from inside one of the solution's own coroutines (the test's
+    # coroutine the solution awaits): a loop of its own, in a thread of its own.
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        inner = asyncio.new_event_loop()
+        try:
+            box["value"] = inner.run_until_complete(awaitable)
+        except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
+            box["exc"] = exc
+        finally:
+            inner.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join()
+    if "exc" in box:
+        raise box["exc"]
+    return box.get("value")
+
+
+def _anext(agen: Any) -> Any:
+    try:
+        return _drive(agen.__anext__())
+    except StopAsyncIteration:
+        raise StopIteration from None
 _EQ_PROBES = {"eq": "__eq__", "ne": "__ne__"}
 
 
@@ -312,7 +357,23 @@ class TrustedIterator:
         return self._server.callback(self._tid, "__next__", (), {})
 
 
-_TRUSTED_KINDS = {"tcall": TrustedCallable, "tstream": TrustedStream, "titer": TrustedIterator}
+class TrustedAwaitable:
+    """A coroutine of the trusted side (a test's ``async def`` called by the solution):
+    awaiting it is one callback, which runs it to completion on the trusted side."""
+
+    __slots__ = ("_server", "_tid")
+
+    def __init__(self, server: Server, tid: int) -> None:
+        self._server = server
+        self._tid = tid
+
+    def __await__(self) -> Any:
+        return self._server.callback(self._tid, "__await__", (), {})
+        yield  # a generator: ``await`` takes its return value
+
+
+_TRUSTED_KINDS = {"tcall": TrustedCallable, "tstream": TrustedStream, "titer": TrustedIterator,
+                  "tawait": TrustedAwaitable}
 
 
 class Server:

@@ -1,5 +1,6 @@
-"""A pytest plugin object that records what happened to each test, and the pytest
-arguments both modes share.
+"""A pytest plugin object that records what happened to each test, the pytest
+arguments both modes share, and the first step of a pytest run made ahead of the job
+(:func:`prepare`, by a pooled supervisor; :func:`main` runs from it).
 
 Outcomes per test id: ``passed``, ``failed``, ``error`` (setup or teardown failed, or the
 module could not be collected), ``skipped``, ``xfailed``, ``xpassed``. Each comes with the
@@ -53,6 +54,11 @@ class CappedText:
         return "utf-8"
 
 
+#: Built-in plugins no job uses: what they add is command-line options and files that the
+#: hardened command line never asks for.
+PLUGINS_OFF = ("cacheprovider", "stepwise")
+
+
 def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list[str]:
     """The hardened command line: trusted ini, fixed rootdir, no conftest, no cache."""
     wanted = [n for n in test_files if n.startswith("test_") or n.endswith("_test.py")]
@@ -61,13 +67,130 @@ def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list
         "-c", ini_path,
         "--rootdir", tests_dir,
         "--noconftest",
-        "-p", "no:cacheprovider",
-        "-p", "no:stepwise",
+        *_off_args(),
         "-q",
         "--tb=short",
         "-o", "console_output_style=classic",
         *targets,
     ]
+
+
+#: A pytest configuration made ahead of a job (see :func:`prepare`); taken by one run.
+_prepared: list[Any] = []
+
+
+def prepare() -> None:
+    """Make, ahead of any job, what every run's ``pytest.main`` starts by making: a plugin
+    manager with pytest's built-in plugins imported and registered (but for
+    :data:`PLUGINS_OFF`) and their options declared (``_pytest.config.get_config``).
+
+    A pooled supervisor calls it once, before it forks its workers: each worker's run then
+    starts from its own copy of it, made before any job and holding nothing of one; what
+    a run changes in it dies with the worker. It is not yet configured: the run's own
+    command line is parsed, and every plugin configured, in the run."""
+    from _pytest.config import get_config
+
+    config = get_config(_off_args(), prog="pytest.main()")
+    _prepared[:] = [config]
+    _fixtureless[:] = [_fixtureless_holders(list(config.pluginmanager.get_plugins()))]
+
+
+#: pytest's plugin modules, and its classes (and the recorder's) whose instances become
+#: plugins, that define no fixture, found by :func:`prepare`: a run's fixture manager has
+#: nothing to find in them, and skips them.
+_fixtureless: list[frozenset[Any]] = []
+
+
+def _fixtureless_holders(plugins: list[Any]) -> frozenset[Any]:
+    import inspect
+    import sys
+    import types
+
+    modules = [p for p in plugins if isinstance(p, types.ModuleType) and p.__name__.startswith("_pytest.")]
+    classes = {c for name, m in list(sys.modules.items()) if name.startswith("_pytest.") and m is not None
+               for c in vars(m).values() if inspect.isclass(c) and c.__module__ == name}
+    return frozenset(h for h in [*modules, *classes, Recorder] if _without_fixtures(h))
+
+
+def _without_fixtures(holder: Any) -> bool:
+    """Whether nothing in ``holder`` (a module, or a class whose instances are plugins) is
+    a fixture, even behind a decorator: what ``FixtureManager.parsefactories`` looks at
+    (the module's attributes; for an instance, its class's) to register a fixture or warn
+    about one. Anything unexpected counts as a fixture."""
+    import inspect
+
+    from _pytest.fixtures import FixtureFunctionDefinition
+
+    def raw(name: str) -> Any:
+        if inspect.ismodule(holder):
+            return holder.__dict__.get(name)
+        return next((b.__dict__[name] for b in holder.__mro__ if name in b.__dict__), None)
+
+    try:
+        for name in dir(holder):
+            for obj in (getattr(holder, name, None), raw(name)):
+                found = inspect.unwrap(obj, stop=lambda o: type(o) is FixtureFunctionDefinition) \
+                    if callable(obj) or hasattr(obj, "__wrapped__") else obj
+                if type(obj) is FixtureFunctionDefinition or type(found) is FixtureFunctionDefinition:
+                    return False
+    except Exception:  # noqa: BLE001 - when in doubt it is scanned
+        return False
+    return True
+
+
+def _skipped(plugin: Any, skip: frozenset[Any]) -> bool:
+    import inspect
+
+    try:
+        return plugin in skip or (not inspect.ismodule(plugin) and not inspect.isclass(plugin)
+                                  and type(plugin) in skip)
+    except TypeError:  # an unhashable plugin object: scanned
+        return False
+
+
+def _off_args() -> list[str]:
+    return [x for name in PLUGINS_OFF for x in ("-p", f"no:{name}")]
+
+
+def is_prepared() -> bool:
+    """Whether the next :func:`main` starts from a configuration made ahead."""
+    return bool(_prepared)
+
+
+def main(args: list[str], plugins: list[Any]) -> int:
+    """``pytest.main(args, plugins=plugins)``, from the prepared configuration when there
+    is one (pytest's own ``main`` runs unchanged: only its first step, building the
+    configuration, is the one done ahead)."""
+    if not _prepared:
+        return int(pytest.main(args, plugins=plugins))
+    import pathlib
+
+    import _pytest.config as config_module
+
+    from _pytest.fixtures import FixtureManager
+
+    config = _prepared.pop()
+    build = config_module.get_config
+    registered = FixtureManager.pytest_plugin_registered
+    skip = _fixtureless[0] if _fixtureless else frozenset()
+
+    def prepared(args: Any = None, plugins: Any = None, *, prog: Any = None) -> Any:
+        config_module.get_config = build
+        config.invocation_params = config_module.Config.InvocationParams(
+            args=args or (), plugins=plugins, dir=pathlib.Path.cwd())
+        return config
+
+    def parse_unless_fixtureless(self: Any, plugin: Any, plugin_name: str) -> None:
+        if not _skipped(plugin, skip):
+            registered(self, plugin, plugin_name)
+
+    config_module.get_config = prepared
+    FixtureManager.pytest_plugin_registered = parse_unless_fixtureless  # type: ignore[method-assign]
+    try:
+        return int(pytest.main(args, plugins=plugins))
+    finally:
+        config_module.get_config = build
+        FixtureManager.pytest_plugin_registered = registered  # type: ignore[method-assign]
 
 
 def _short(report: Any) -> str:

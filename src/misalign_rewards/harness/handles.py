@@ -119,9 +119,11 @@ def _compare(name: str, local: Any) -> Any:
 
 
 class Handle:
-    """One object of the solution's (see the module doc)."""
+    """One object of the solution's (see the module doc). The behaviour of every handle;
+    its state (``_h_*``) lives in :class:`ObjectHandle`'s slots, or in the ``__dict__`` of
+    a value mirror (see :func:`make_mirror`)."""
 
-    __slots__ = ("_h_broker", "_h_scope", "_h_n", "_h_proj", "__weakref__")
+    __slots__ = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Construction happens in the solution's process; this runs only for a test's
@@ -271,6 +273,40 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", 
     setattr(Handle, f"__i{_op}__", _binary(f"i{_op}")[0])
 
 
+def _remote_dict(self: Handle) -> Any:
+    return _b(self).get(self, "__dict__")
+
+
+#: ``vars(h)`` / ``h.__dict__``: the solution object's attributes. A handle keeps its own
+#: state (``_h_*``) in its instance dict, which this hides (it is set in each class that
+#: makes that dict, as the dict's own descriptor would be).
+_DICT = property(_remote_dict)
+
+
+class ObjectHandle(Handle):
+    """A handle whose class derives from no immutable builtin value type. Its state is in
+    an instance dict, not slots, so a mirror can combine it with a builtin value type."""
+
+    __dict__ = _DICT  # type: ignore[assignment]
+
+
+#: Immutable builtin value types a mirror derives from when the solution's class does
+#: (a namedtuple, an IntEnum, a ``str`` subclass): its handles are then real values of
+#: that type holding the object's value, which cannot change.
+VALUE_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, tuple, frozenset)}
+
+
+def new_handle(cls: type, proj: Any) -> Any:
+    """A bare instance of the mirror (or handle class) ``cls``; for a value mirror, a value
+    of its builtin type holding ``proj`` (its empty value when the projection is unknown:
+    then only its type is right, and every operation still goes to the solution)."""
+    builtin = cls.__dict__.get("_mr_builtin") or next(
+        (c.__dict__["_mr_builtin"] for c in cls.__mro__ if c.__dict__.get("_mr_builtin")), None)
+    if builtin is None:
+        return object.__new__(cls if issubclass(cls, ObjectHandle) else ObjectHandle)
+    return builtin.__new__(cls, proj if type(proj) is builtin else builtin())
+
+
 def _mirror_of(cls: type) -> Any:
     """The nearest mirrored solution class in ``cls``'s bases (``cls`` itself for a mirror)."""
     return next((k for k in cls.__mro__ if "_mr_key" in k.__dict__), None)
@@ -373,8 +409,25 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
             exc_bases = [Exception]
         ns["__str__"] = _mirror_exc_str
         return type(name, tuple(exc_bases), ns)
-    handle_bases = [b for b in bases if isinstance(b, type) and issubclass(b, Handle)] or [Handle]
+    handle_bases = [b for b in bases if isinstance(b, type) and issubclass(b, Handle)]
+    builtin = VALUE_TYPES.get(value_base) if isinstance(value_base, str) else None
+    if builtin is not None:
+        # the mirrors of builtin classes (``tuple`` itself) give way to the real ones
+        handle_bases = [b for b in handle_bases if not str(b.__dict__.get("_mr_key", "")).startswith("b:")]
+    inherited = any(any(c.__dict__.get("_mr_builtin") for c in b.__mro__) for b in handle_bases)
+    if builtin is not None and not inherited:
+        # A value mirror: ``isinstance(p, tuple)`` holds and C code reading the value (a
+        # ``str.join``, ``json.dumps``) sees it; its handle state is in its instance dict.
+        value_ns = dict(ns, _mr_builtin=builtin, __dict__=_DICT)
+        try:
+            return _finish_mirror(name, desc, (handle_bases or [Handle]) + [builtin], value_ns)
+        except TypeError:  # bases that cannot be combined with it: a plain mirror
+            pass
     ns["__slots__"] = ()
+    return _finish_mirror(name, desc, handle_bases or [ObjectHandle], ns)
+
+
+def _finish_mirror(name: str, desc: dict[str, Any], bases: list[type], ns: dict[str, Any]) -> type:
     ns["__doc__"] = _RemoteAttr("__doc__")
     fields = desc.get("dataclass")
     if isinstance(fields, list) and all(isinstance(f, str) and f.isidentifier() for f in fields):
@@ -390,7 +443,7 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
     methods_here = {m: _method(m) for m in ns["_mr_methods"] if m.isidentifier()}
     methods_here["__init__"] = _method("__init__")
     ns.update(methods_here)
-    cls = MirrorMeta(name, tuple(handle_bases), ns)
+    cls = MirrorMeta(name, tuple(bases), ns)
     for fn in methods_here.values():
         fn.__mr_owner__ = cls  # type: ignore[attr-defined]
     return cls

@@ -29,7 +29,7 @@ from . import procs
 
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 #: Environment of the pytest process.
-CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+CHILD_ENV = {**procs.UNTRUSTED_ENV,
              "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 

@@ -72,7 +72,7 @@ def _exchange_dir(config: dict[str, Any], contained: bool) -> str:
     path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
     os.makedirs(path, mode=0o700, exist_ok=True)
     if contained:
-        os.chown(path, procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
     return path
 
 
@@ -90,7 +90,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
                           code_budget_s=config.get("code_timeout_s"),
                           fresh_per_test=config.get("solution_writable", True) is False)
     proxy.install(broker, list(config["solution_modules"]))
-    program.configure(zygote, config["solution_dir"], contained)
+    program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups)
 
     hidden = {"done": False}
     exchange = _exchange_dir(config, contained)
@@ -105,7 +105,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         os.environ["TMPDIR"] = os.environ["HOME"] = exchange
         tempfile.tempdir = None
         if contained:
-            fs["switched"] = _set_fs_ids(procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+            fs["switched"] = _set_fs_ids(procs.untrusted_uid(), procs.untrusted_uid())
             if not fs["switched"]:
                 raise RuntimeError("could not take the untrusted uid for file access")
 
@@ -121,6 +121,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     args[:0] = ["--basetemp", os.path.join(exchange, "pytest")]
 
     alarmed = {"hit": False}
+    prepared = collect.is_prepared()
 
     def alarm(signum: int, frame: Any) -> None:
         alarmed["hit"] = True
@@ -133,7 +134,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic() + 1.0))
     try:
         try:
-            exit_code = int(pytest.main(args, plugins=[recorder]))
+            exit_code = collect.main(args, [recorder])
         except HarnessDeadline:
             exit_code = int(pytest.ExitCode.INTERRUPTED)
     finally:
@@ -167,4 +168,6 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         "gaming": broker.gaming[:5],
         "gaming_count": len(broker.gaming),
         "template_starts": broker.template_starts,
+        # pytest started from the configuration a pooled supervisor made before any job
+        "pytest_prepared": prepared,
     }

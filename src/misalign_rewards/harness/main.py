@@ -59,7 +59,7 @@ def _lay_out(config: dict[str, Any]) -> None:
             os.chown(path, 0, 0, follow_symlinks=False)
             os.chmod(path, 0o755 if name in dirs else 0o644, follow_symlinks=False)
     if config.get("solution_writable", True):
-        procs.chown_tree(config["solution_dir"], procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+        procs.chown_tree(config["solution_dir"], procs.untrusted_uid(), procs.untrusted_uid())
     else:
         seal_tree(config["solution_dir"])
 
@@ -132,6 +132,9 @@ def run_job(config: dict[str, Any], started: float, zygote: procs.Zygote) -> dic
 def main() -> int:
     started = time.monotonic()
     nondumpable = procs.make_nondumpable()
+    # The container's untrusted uid, for the zygote too (a contained run without one
+    # stops at check_privileges with a setup error).
+    procs.take_untrusted_uid(os.environ)
     # Before anything secret is read: the zygote must never have seen the key.
     zygote = procs.Zygote.fork()
     try:

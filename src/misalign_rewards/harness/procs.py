@@ -2,10 +2,17 @@
 
 Inside the sandbox (``contained``), the trusted harness runs as root holding only
 CHOWN, SETUID, SETGID and KILL (the container grants no other capability) and makes
-itself non-dumpable. Untrusted code runs as :data:`UNTRUSTED_UID` (the image's
-``sandbox`` user) with no capabilities and ``no_new_privs``. A process of the untrusted
-uid can then not signal, ptrace, renice, re-pin or open ``/proc/PID/{fd,mem,environ}``
-of any trusted process: the kernel refuses each of them across uids.
+itself non-dumpable. Untrusted code runs as the container's own untrusted uid
+(:func:`untrusted_uid`, and the gid of the same number) with no capabilities and
+``no_new_privs``. A process of the untrusted uid can then not signal, ptrace, renice,
+re-pin or open ``/proc/PID/{fd,mem,environ}`` of any trusted process: the kernel refuses
+each of them across uids.
+
+The uid is the container's, chosen by the client for as long as the container lives (no
+other container running at the same time has it, so the kernel's per-user quotas are not
+shared with a neighbour: docs/sandbox.md) and given in the environment variable
+:data:`UID_ENV`; :func:`take_untrusted_uid` reads it once, before anything untrusted
+starts. It has no passwd entry: nothing may depend on a name for it.
 
 Untrusted processes are started by the zygote (:mod:`zygote`, driven through
 :class:`Zygote`), never forked from the harness, whose memory holds the key and the tests;
@@ -33,13 +40,43 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
-#: The image's ``sandbox`` user: every untrusted process runs as this uid and gid.
-UNTRUSTED_UID = 10001
-UNTRUSTED_GID = 10001
+#: Where the container's untrusted uid comes from, and the range it must be in (the
+#: client's, misalign_rewards/sandbox/uids.py: a test keeps the two in step).
+UID_ENV = "MISALIGN_UNTRUSTED_UID"
+FIRST_UNTRUSTED_UID = 0x70000000
+LAST_UNTRUSTED_UID = 0x7FFDFFFF
+#: The environment every untrusted process starts with. Its uid has no passwd entry, so
+#: what would look the user up there finds it here: HOME (``os.path.expanduser``), USER
+#: and LOGNAME (``getpass.getuser``); TMPDIR is unset (``tempfile`` uses /tmp).
+UNTRUSTED_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+                 "USER": "sandbox", "LOGNAME": "sandbox"}
 #: The real uid the zygote holds while it sends the sweep's kill; no process has it.
 SWEEPER_UID = 10003
+
+_untrusted: dict[str, int] = {}
+
+
+def take_untrusted_uid(environ: Mapping[str, str]) -> str | None:
+    """Read the container's untrusted uid from ``environ`` (once, as the trusted side
+    starts, before the zygote is forked); why it cannot be used, or None."""
+    raw = environ.get(UID_ENV, "")
+    if not raw.isdigit() or not FIRST_UNTRUSTED_UID <= int(raw) <= LAST_UNTRUSTED_UID:
+        _untrusted.clear()
+        return (f"{UID_ENV}={raw!r} is not an untrusted uid "
+                f"({FIRST_UNTRUSTED_UID}..{LAST_UNTRUSTED_UID}): the client gives each container one")
+    _untrusted["uid"] = int(raw)
+    return None
+
+
+def untrusted_uid() -> int:
+    """The uid (and gid) every untrusted process of this container runs as."""
+    try:
+        return _untrusted["uid"]
+    except KeyError:
+        raise RuntimeError(f"no untrusted uid was given ({UID_ENV})") from None
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
@@ -82,6 +119,8 @@ def effective_caps() -> int:
 
 def check_privileges() -> str | None:
     """Why this process cannot be the trusted side of a contained run, or None."""
+    if "uid" not in _untrusted:
+        return f"the harness was given no untrusted uid ({UID_ENV})"
     if os.geteuid() != 0:
         return f"the harness runs as uid {os.geteuid()}, not root: it cannot separate the untrusted uid"
     caps = effective_caps()
@@ -204,7 +243,7 @@ def _only_spare_left(uid: int, spare: int, killed: set[int]) -> bool:
     return total - _tasks_not_of(uid) <= known
 
 
-def wipe_untrusted(paths: list[str], uid: int = UNTRUSTED_UID) -> list[str]:
+def wipe_untrusted(paths: list[str], uid: int | None = None) -> list[str]:
     """Remove everything ``uid`` owns under ``paths`` (and below root's folders there),
     and its System V IPC objects, acting as ``uid`` itself: root holds no capability to
     enter a folder the untrusted uid closed to others, but its owner can. Only once no
@@ -212,6 +251,7 @@ def wipe_untrusted(paths: list[str], uid: int = UNTRUSTED_UID) -> list[str]:
     could not be removed."""
     if os.geteuid() != 0:
         raise RuntimeError("only the sandbox's trusted side (root) can wipe")
+    uid = untrusted_uid() if uid is None else uid
     failed: list[str] = []
     os.setresuid(SWEEPER_UID, uid, 0)
     try:
@@ -356,6 +396,20 @@ def _exiting(pid: str, tid: str) -> bool:
         return True  # gone already
 
 
+#: SIGKILL's bit in the pending-signal masks of ``/proc/.../status``.
+_SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
+
+
+def _killed(fields: dict[bytes, bytes]) -> bool:
+    """Whether SIGKILL is pending for a thread (its own mask or its process's): it was
+    killed and has not yet run to its exit (on a busy machine it may wait milliseconds for
+    a CPU), and never runs another instruction of its own."""
+    try:
+        return any(int(fields.get(k, b"0").strip() or b"0", 16) & _SIGKILL_BIT for k in (b"SigPnd", b"ShdPnd"))
+    except ValueError:
+        return False
+
+
 def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[int, bool]], int]:
     """The processes whose real uid is ``uid``: {pid: (process group, has a live thread)},
     and how many threads they have in all (zombies included).
@@ -365,7 +419,8 @@ def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[i
     a leader that ended with the raw exit syscall is a zombie while its threads run.
     With ``exiting_is_dead``, a thread already in its exit (``PF_EXITING``: killed, its
     memory being torn down, which takes a large process a few hundred milliseconds
-    under load) is not live either: it can no longer do anything."""
+    under load), or with SIGKILL pending (killed, waiting for a CPU to begin its exit), is
+    not live either: it can no longer do anything."""
     found: dict[int, tuple[int, bool]] = {}
     tasks = 0
     for entry in os.listdir("/proc"):
@@ -393,7 +448,7 @@ def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[i
             mine = True
             tasks += 1
             if not live and fields.get(b"State", b"").split()[:1] not in ([b"Z"], [b"X"]):
-                live = not (exiting_is_dead and _exiting(entry, tid))
+                live = not (exiting_is_dead and (_killed(fields) or _exiting(entry, tid)))
         if mine:
             found[int(entry)] = (pgrp, live)
     return found, tasks
@@ -526,7 +581,7 @@ class ZygoteError(RuntimeError):
     """The zygote failed a request: the run cannot go on safely."""
 
 
-def strays(uid: int = UNTRUSTED_UID, *, outside_groups: frozenset[int] = frozenset()) -> int:
+def strays(uid: int | None = None, *, outside_groups: frozenset[int] = frozenset()) -> int:
     """How many processes of ``uid`` are alive outside the process groups
     ``outside_groups`` (the current test's solution processes): 0 when none. An
     observation for the report; the kill never depends on it.
@@ -538,6 +593,7 @@ def strays(uid: int = UNTRUSTED_UID, *, outside_groups: frozenset[int] = frozens
     there (a process that keeps changing its pid can slip past every walk), counted as
     one if a second look agrees, or a third (a process just exiting leaves ``/proc`` a
     moment before the cgroup). Such a process is usually, not always, caught."""
+    uid = untrusted_uid() if uid is None else uid
     votes = 0
     for i in range(3):
         total = _cgroup_tasks()
@@ -561,9 +617,10 @@ def strays(uid: int = UNTRUSTED_UID, *, outside_groups: frozenset[int] = frozens
     return 0
 
 
-def confirm_gone(zygote: Zygote, uid: int = UNTRUSTED_UID, *, budget_s: float = 3.0) -> bool:
+def confirm_gone(zygote: Zygote, uid: int | None = None, *, budget_s: float = 3.0) -> bool:
     """After a sweep: wait until no process of ``uid`` is left (killed ones take a moment
     to exit), killing again now and then. False if some outlive ``budget_s``."""
+    uid = untrusted_uid() if uid is None else uid
     deadline = time.monotonic() + budget_s
     i = 0
     while untrusted_present(uid) and live_processes(uid):
@@ -576,7 +633,7 @@ def confirm_gone(zygote: Zygote, uid: int = UNTRUSTED_UID, *, budget_s: float = 
     return True
 
 
-def sweep(zygote: Zygote, uid: int = UNTRUSTED_UID, *, pid: int | None = None,
+def sweep(zygote: Zygote, uid: int | None = None, *, pid: int | None = None,
           groups: frozenset[int] = frozenset(), confirm: bool = False,
           budget_s: float = 3.0) -> tuple[int, bool]:
     """Kill ``pid``'s group (the test's solution process) and then every process of

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import select
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import procs
 
 #: The environment of a program (the same as a solution process's).
-ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+ENV = dict(procs.UNTRUSTED_ENV)
 
 _state: dict[str, object] = {}
 #: What the judge saw between cases, for the report (harness/main.py): processes of the
@@ -32,9 +33,14 @@ _observed: dict[str, int] = {"strays": 0, "ipc_handed": 0}
 _case_groups: set[int] = set()
 
 
-def configure(zygote: procs.Zygote, solution_dir: str, contained: bool) -> None:
-    """Called by the harness before the tests run (isolated mode)."""
-    _state.update(zygote=zygote, solution_dir=solution_dir, contained=contained)
+def configure(zygote: procs.Zygote, solution_dir: str, contained: bool,
+              solution_groups: Callable[[], frozenset[int]] | None = None) -> None:
+    """Called by the harness before the tests run (isolated mode). ``solution_groups``
+    gives the process groups of the current test's own solution processes (a call case's
+    process, :meth:`proxy.Broker.solution_groups`): killed at the end of a case like
+    everything else, but never counted as processes that outlived it."""
+    _state.update(zygote=zygote, solution_dir=solution_dir, contained=contained,
+                  solution_groups=solution_groups)
 
 
 @dataclass
@@ -52,7 +58,7 @@ def build_dir() -> str:
     path = os.path.join(os.path.dirname(str(_state["solution_dir"])), "build")
     os.makedirs(path, mode=0o755, exist_ok=True)
     if _state.get("contained"):
-        os.chown(path, procs.UNTRUSTED_UID, procs.UNTRUSTED_GID)
+        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
     return path
 
 
@@ -71,7 +77,7 @@ def end_case() -> None:
     or state to the next one. Processes that outlived the program are counted."""
     zygote = stop_all(count=True)
     if zygote is not None:
-        _observed["ipc_handed"] += procs.ipc_not_owned_by(procs.UNTRUSTED_UID)
+        _observed["ipc_handed"] += procs.ipc_not_owned_by(procs.untrusted_uid())
         zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
 
 
@@ -82,14 +88,18 @@ def observed() -> dict[str, int]:
 
 def stop_all(*, count: bool = False) -> procs.Zygote | None:
     """Kill every process of the untrusted uid and wait until none is left; with
-    ``count``, those alive outside the case's own process groups are strays (as for a
-    pytest job's solution processes: harness/proxy.py)."""
+    ``count``, those alive outside the case's own process groups (its stdin programs',
+    and its call's solution process) are strays (as for a pytest job's solution
+    processes: harness/proxy.py)."""
     zygote = _state.get("zygote")
-    groups = _case_groups.copy()
+    groups = frozenset(_case_groups)
     _case_groups.clear()
     if not isinstance(zygote, procs.Zygote) or not _state.get("contained"):
         return None
-    seen = zygote.end(None, sweep=True, groups=frozenset(groups))[1]
+    solution_groups = _state.get("solution_groups")
+    if callable(solution_groups):
+        groups |= solution_groups()
+    seen = zygote.end(None, sweep=True, groups=groups)[1]
     if count:
         _observed["strays"] += seen
     if not procs.confirm_gone(zygote):

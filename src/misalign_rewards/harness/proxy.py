@@ -57,7 +57,7 @@ from . import handles, procs, wire
 from .handles import Handle
 
 #: The environment of a solution process.
-CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+CHILD_ENV = dict(procs.UNTRUSTED_ENV)
 #: Seconds a new solution process may take to say it is ready (not charged to the solution).
 SETUP_S = 10.0
 #: Nested requests between the two sides (callback -> call -> callback ...).
@@ -576,6 +576,8 @@ class Broker:
             raise SolutionFault(f"the solution's callback request cannot be used: {exc}") from None
         if method is not None and _is_mock(target) and method in _MOCK_METHODS:
             fn = _mock_method(target, method)
+        elif method == "__await__" and isinstance(target, types.CoroutineType):
+            fn = _complete
         elif method is not None:
             allowed = _STREAM_METHODS if isinstance(target, io.IOBase) else ("__next__",)
             if method not in allowed:
@@ -586,7 +588,7 @@ class Broker:
                 raise SolutionFault("the solution called a trusted object that is not callable")
             fn = target
         try:
-            result = fn(*args, **kwargs)
+            result = fn(target) if fn is _complete else fn(*args, **kwargs)
         except AssertionError as exc:
             # A check the test made: it fails the test. The solution never sees its text
             # (it may hold the expected value) and cannot catch it away.
@@ -650,10 +652,13 @@ class Broker:
                 and isinstance(getattr(value.__func__, "_mr_method", None), str):
             # ``stack.push`` handed to the solution: the solution's own bound method.
             return self._encode_trusted(self.get(value.__self__, value.__func__._mr_method))
-        if isinstance(value, types.GeneratorType) and self._generators.get(id(value), (None,))[0] is value:
+        if self._generators.get(id(value), (None,))[0] is value:
+            # one of the solution's generators or coroutines, handed back
             return self._encode_trusted(self._generators[id(value)][1])
         if isinstance(value, io.IOBase):
             return {"$": "tstream", "v": self._tid(value)}
+        if isinstance(value, types.CoroutineType):
+            return {"$": "tawait", "v": self._tid(value)}
         if isinstance(value, types.GeneratorType) or (
                 hasattr(type(value), "__next__") and hasattr(type(value), "__iter__") and not callable(value)):
             return {"$": "titer", "v": self._tid(value)}
@@ -745,8 +750,9 @@ class Broker:
             if type(v) is not list or len(v) not in (2, 3):
                 raise wire.WireError("bad ref")
             key = self._scope_of(v[0])
-            if isinstance(v[1], dict) and v[1].get("key") == "b:generator":
-                return self._generator(self._handle(key, handles.Handle, None, decode_one))
+            kind = v[1].get("key") if isinstance(v[1], dict) else None
+            if kind in self._NATIVE:
+                return self._native(kind, self._handle(key, handles.Handle, None, decode_one))
             cls = self._mirror(v[1])
             return self._handle(key, cls, v[2] if len(v) == 3 else None, decode_one)
             raise AssertionError("unreachable")
@@ -767,33 +773,56 @@ class Broker:
 
     def _handle(self, key: tuple[Any, int], cls: type, proj: Any, decode_one: Any) -> Handle:
         """The one handle for the remote object ``key`` (so ``is`` works), of ``cls``."""
+        value: Any = handles._NO
+        if proj is not None:
+            value = decode_one(proj)
+            if type(value) not in (int, float, complex, str, bytes, tuple, frozenset):
+                value = handles._NO
         found = self._handles.get(key)
         if found is None or type(found) is not cls and not issubclass(type(found), cls):
-            found = object.__new__(cls) if issubclass(cls, Handle) else object.__new__(Handle)
+            found = handles.new_handle(cls if issubclass(cls, Handle) else handles.ObjectHandle, value)
             object.__setattr__(found, "_h_broker", self)
             object.__setattr__(found, "_h_scope", key[0])
             object.__setattr__(found, "_h_n", key[1])
             object.__setattr__(found, "_h_proj", handles._NO)
             self._handles[key] = found
-        if proj is not None:
-            value = decode_one(proj)
-            if type(value) in (int, float, complex, str, bytes, tuple, frozenset):
-                object.__setattr__(found, "_h_proj", value)
+        if value is not handles._NO:
+            object.__setattr__(found, "_h_proj", value)
         return found
 
-    def _generator(self, h: Handle) -> Any:
-        """A generator of the solution's, as a real generator here (``isinstance(g,
-        types.GeneratorType)``) that takes each item from it when asked."""
-        def items() -> Any:
-            while True:
-                try:
-                    item = self.do("next", h)
-                except StopIteration:
-                    return
-                yield item
-        gen = items()
-        self._generators[id(gen)] = (gen, h)
-        return gen
+    #: builtin kinds of the solution's objects that arrive as real objects of that kind here
+    _NATIVE = frozenset({"b:generator", "b:coroutine", "b:async_generator"})
+
+    def _native(self, kind: str, h: Handle) -> Any:
+        """A generator, coroutine or async generator of the solution's as a real one here
+        (``isinstance(g, types.GeneratorType)``, ``asyncio.run(coro)``, ``async for``),
+        each step of which the solution's process takes when asked. Its own awaits run to
+        completion on the solution process's own event loop: awaiting it here waits for
+        its result, as ``await`` does, but it does not interleave with the test's tasks."""
+        if kind == "b:generator":
+            def items() -> Any:
+                while True:
+                    try:
+                        item = self.do("next", h)
+                    except StopIteration:
+                        return
+                    yield item
+            obj = items()
+        elif kind == "b:coroutine":
+            async def result() -> Any:
+                return self.do("await", h)
+            obj = result()
+        else:
+            async def aitems() -> Any:
+                while True:
+                    try:
+                        item = self.do("anext", h)
+                    except StopIteration:
+                        return
+                    yield item
+            obj = aitems()
+        self._generators[id(obj)] = (obj, h)
+        return obj
 
     def _mirror(self, ref: Any) -> type:
         """The trusted class standing for a solution class reference."""
@@ -1084,7 +1113,7 @@ class Broker:
 
     def do(self, fn: str, *args: Any) -> Any:
         answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
-        result = self._result(answer, next_op=fn == "next")
+        result = self._result(answer, next_op=fn in ("next", "anext"))
         if fn in _EQUALITY and all(isinstance(a, Handle) for a in args):
             if type(result) is not bool:
                 self.gaming.append(f"eq: {type(args[0]).__qualname__}.__{fn}__ answered a {type(result).__name__}, "
@@ -1162,7 +1191,7 @@ class Broker:
 
     def retype(self, h: Handle, cls: type) -> Handle:
         """The same remote object as an instance of ``cls`` (a test's subclass of a mirror)."""
-        new = object.__new__(cls)
+        new = handles.new_handle(cls, object.__getattribute__(h, "_h_proj"))
         for slot in ("_h_broker", "_h_scope", "_h_n", "_h_proj"):
             object.__setattr__(new, slot, object.__getattribute__(h, slot))
         key = (object.__getattribute__(h, "_h_scope"), object.__getattribute__(h, "_h_n"))
@@ -1193,6 +1222,13 @@ class Broker:
         """A test starts; ``last``: no test follows it in this run (then, and for every
         test of a job whose tests share nothing, the template serves it and goes with it)."""
         self._last = last or self._fresh_per_test
+
+    def solution_groups(self) -> frozenset[int]:
+        """The process groups of this test's own solution processes (the template and the
+        test's child, each the leader of its own session, and those already ended), which
+        a sweep in the middle of the test does not count as strays."""
+        live = {p.pid for p in (self._template, self._child) if p is not None and p.pid}
+        return frozenset(self._ended | self._gone | live)
 
     def end_test(self) -> None:
         """The test is over. Its child (a fork of the template, carrying what the test
@@ -1251,6 +1287,8 @@ class Broker:
         for tid in [t for t, (s, _) in self._trusted.items() if s not in live]:
             del self._trusted[tid]
         self._trusted_ids = {k: t for k, t in self._trusted_ids.items() if k[0] in live}
+        self._generators = {i: (g, h) for i, (g, h) in self._generators.items()
+                            if object.__getattribute__(h, "_h_scope") in live}
 
     def close(self) -> None:
         """The end of the run: the template goes too (the final sweep kills it anyway)."""
@@ -1389,3 +1427,27 @@ def install(broker: Broker, module_names: list[str]) -> None:
     """Serve each of ``module_names`` from the solution's process."""
     for name in module_names:
         sys.modules[name] = handles.SolutionModule(name, broker)
+
+
+def _complete(coro: Any) -> Any:
+    """Run a test's coroutine that the solution awaits to completion, on an event loop of
+    its own in a thread of its own: the test's loop, if one runs, is blocked in the call
+    that led to the solution awaiting it."""
+    import asyncio
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=run, name="misalign-test-coroutine", daemon=True)
+    thread.start()
+    thread.join()
+    if "exc" in box:
+        raise box["exc"]
+    return box.get("value")
+

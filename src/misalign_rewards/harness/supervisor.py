@@ -1,8 +1,9 @@
 """The supervisor of a warm container (``isolation="pooled"``).
 
 It starts once per container, as root with the harness's four capabilities, and holds no
-secret: it forks the zygote first thing, imports pytest and the harness (so every job
-starts warm), then loops:
+secret: it forks the zygote first thing, imports pytest and the harness and prepares the
+first step of every job's pytest run (:func:`collect.prepare`), so every job starts warm,
+then loops:
 
 1. fork a **worker**. The worker, not the supervisor, reads the next job from stdin (a
    frame: ``<length>\\n<JSON {"files": {path: base64}, "stdin": base64}>``), so the job's
@@ -15,7 +16,8 @@ starts warm), then loops:
    wait until none is left; wipe what the untrusted uid could write (``/tmp``,
    ``/dev/shm``, ``/dev/mqueue``, System V IPC objects) and the job's own files; check its
    own integrity (the harness files unchanged, no process but PID 1, itself and the
-   zygote, the same open descriptors as at the start, nothing left in the wiped places).
+   zygote, the same open descriptors as at the start, nothing left in the wiped places);
+   note the container's counters the job moved that the next could read (:data:`COUNTERS`).
 3. say what it found on stdout: ``@@misalign-pool done {JSON}``. A container with any
    problem stops serving (the client recycles it anyway).
 
@@ -215,14 +217,16 @@ class _Baseline:
         self.fds = _fds()
         self.pids = {1, os.getpid(), zygote.pid}
         self.unix = _sockets()[1]
+        self.counters = _counters()
         self.zygote = zygote
 
     def left_behind(self) -> list[str]:
         """What the job left in the places shared between jobs (before the wipe): files
         in /tmp outside the job's folder, in /dev/shm and /dev/mqueue; sockets (inet ones
         in any state, TIME_WAIT included; unix ones the container did not start with);
-        System V objects."""
-        found = []
+        System V objects; counters the container keeps that the job moved (:data:`COUNTERS`)."""
+        found = [f"counter {path} changed" for path, value in _counters().items()
+                 if value != self.counters.get(path)]
         for base in SHARED_DIRS:
             try:
                 names = os.listdir(base)
@@ -266,23 +270,62 @@ class _Baseline:
         return out
 
 
+#: Counters of the container's own kernel state that outlive every process and file of a
+#: job, that any uid may read, and that a job keeping to itself leaves alone: packets and
+#: errors of its network namespace (loopback only), forks its pids cgroup refused, times
+#: its memory cgroup hit the limit. A job that moves one could pass the value to the next,
+#: so the container is replaced (left_behind). What every job moves (the pid counter, the
+#: next inode number of /tmp, CPU time and memory statistics) is documented as what
+#: carries over (docs/sandbox.md).
+COUNTERS = ("/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat", "/proc/net/dev",
+            "/sys/fs/cgroup/pids/pids.events", "/sys/fs/cgroup/pids.events",
+            "/sys/fs/cgroup/memory/memory.failcnt", "/sys/fs/cgroup/memory/memory.memsw.failcnt",
+            "/sys/fs/cgroup/memory/memory.kmem.failcnt", "/sys/fs/cgroup/memory/memory.kmem.tcp.failcnt",
+            "/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory.swap.events")
+
+
+def _counters() -> dict[str, bytes]:
+    out = {}
+    for path in COUNTERS:
+        try:
+            with open(path, "rb") as f:
+                out[path] = f.read()
+        except OSError:
+            continue
+    return out
+
+
 #: The container's own network namespace (NetworkMode none: loopback only). A socket that
-#: outlives every process of its job (TIME_WAIT after an active close, say) holds its
-#: port for the next job.
-_NET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6")
+#: outlives every process of its job (TIME_WAIT after an active close, an orphan still
+#: closing, say) holds its port for the next job. The kernel counts them per namespace:
+#: ``/proc/net/sockstat`` and ``sockstat6`` say how many inet sockets of each protocol
+#: are in use (TCP, UDP, UDP-Lite, raw), how many are in TIME_WAIT, and how many IP
+#: fragment queues wait; between jobs every one of these is left over. (The per-socket
+#: tables, ``/proc/net/tcp`` and the like, say the same one socket at a time, but reading
+#: them walks the host's whole hash table: about 20 ms each here, per job.)
+_SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
+_COUNTED = ("inuse", "tw")
 
 
 def _sockets() -> tuple[list[str], set[str]]:
-    """Inet sockets still in the kernel's tables (any is left over: between jobs no
-    process holds one), and the inodes of the unix sockets."""
+    """The namespace's inet sockets and fragment queues still counted by the kernel
+    (any is left over: between jobs no process holds one), and the inodes of the unix
+    sockets."""
     inet = []
-    for name in _NET_TABLES:
+    for name in _SOCKSTAT:
         try:
-            with open(f"/proc/net/{name}") as f:
-                rows = f.read().splitlines()[1:]
+            with open(name) as f:
+                rows = f.read().splitlines()
         except OSError:
             continue
-        inet += [f"{name} {' '.join(row.split()[1:3])}" for row in rows if row.strip()]
+        for row in rows:
+            proto, _, rest = row.partition(":")
+            if proto == "sockets":  # every family, this namespace's: unix ones are below
+                continue
+            fields = rest.split()
+            for key, value in zip(fields[::2], fields[1::2]):
+                if key in _COUNTED and value != "0":
+                    inet.append(f"{proto} {key} {value}")
     unix = set()
     try:
         with open("/proc/net/unix") as f:
@@ -296,18 +339,23 @@ def _sockets() -> tuple[list[str], set[str]]:
 
 
 def _warm_imports() -> None:
-    """What every job imports, once: pytest with its built-in plugins, and the harness."""
-    import importlib
+    """What every job imports, once: pytest with its built-in plugins, what they import
+    when a run configures them (``pdb``, ``faulthandler``, ``readline``), and the harness;
+    and what every job's pytest run starts by making, before any job exists
+    (:func:`collect.prepare`: each worker runs from its own copy)."""
+    import faulthandler  # noqa: F401
+    import pdb  # noqa: F401
 
     import pytest  # noqa: F401
-    from _pytest.config import default_plugins
 
-    for name in default_plugins:
-        try:
-            importlib.import_module(f"_pytest.{name}")
-        except ImportError:
-            pass
+    try:
+        import readline  # noqa: F401
+    except ImportError:
+        pass
+
     from . import collect, isolated, proxy, seal, wire  # noqa: F401
+
+    collect.prepare()
 
 
 def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
@@ -318,6 +366,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
         except ChildProcessError:
             break
     nondumpable = procs.make_nondumpable()
+    procs.take_untrusted_uid(os.environ)  # the container's for its life (check_privileges)
     zygote = procs.Zygote.fork()  # first: it must never see a job
     problem = procs.check_privileges()
     if problem:
@@ -325,10 +374,10 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
         return 2
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     sys.dont_write_bytecode = True
-    _warm_imports()
     out = os.dup(1)
     os.set_inheritable(out, False)
-    os.dup2(2, 1)  # only `out` reaches the real stdout
+    os.dup2(2, 1)  # only `out` reaches the real stdout (nothing an import prints, say)
+    _warm_imports()
     baseline = _Baseline(workdir, harness_root, zygote)
     # What is alive now lives as long as the container: the workers' collections (pytest
     # runs several at its end) need not scan it, and their pages stay shared.

@@ -68,9 +68,10 @@ def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: 
         except OSError:
             pass
         os.setgroups([])
-        os.setresgid(procs.UNTRUSTED_GID, procs.UNTRUSTED_GID, procs.UNTRUSTED_GID)
-        os.setresuid(procs.UNTRUSTED_UID, procs.UNTRUSTED_UID, procs.UNTRUSTED_UID)
-        if os.getresuid() != (procs.UNTRUSTED_UID,) * 3 or procs.effective_caps() != 0:
+        uid = procs.untrusted_uid()
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid,) * 3 or os.getresgid() != (uid,) * 3 or procs.effective_caps() != 0:
             os._exit(70)
     procs.set_no_new_privs()
     os.chdir(cwd)
@@ -226,14 +227,14 @@ def _end(request: dict[str, Any], children: _Children) -> dict[str, Any]:
         # one scan both counts what outlived its test and starts the kill
         if pid is not None:
             procs.kill_group(pid)
-        spared, strays = procs.kill_all_but(procs.UNTRUSTED_UID, spare, reap=children.collect,
+        spared, strays = procs.kill_all_but(procs.untrusted_uid(), spare, reap=children.collect,
                                             outside_groups=groups)
     else:
-        strays = procs.strays(procs.UNTRUSTED_UID, outside_groups=groups) if sweep else 0
+        strays = procs.strays(procs.untrusted_uid(), outside_groups=groups) if sweep else 0
         if pid is not None:
             procs.kill_group(pid)
         if sweep:
-            procs.kill_all_of(procs.UNTRUSTED_UID)
+            procs.kill_all_of(procs.untrusted_uid())
     children.collect()
     status = children.status.pop(pid, None) if pid is not None else None
     return {"status": status, "strays": strays, "spared": spared}

@@ -104,8 +104,11 @@ class RunSpec(BaseModel):
     """What to run. Files are written under ``workdir`` (a tmpfs) before ``argv`` starts.
 
     ``argv`` replaces the image's entrypoint. ``stdin`` is delivered after the files and
-    then closed, so the process sees EOF. ``user`` overrides the image's user (``"0:0"``
-    for a trusted launcher that drops untrusted work to another uid itself), and
+    then closed, so the process sees EOF. ``user`` names who runs ``argv`` (``"0:0"`` for a
+    trusted launcher that drops untrusted work to the container's untrusted uid itself,
+    which it finds in ``MISALIGN_UNTRUSTED_UID``); without one, ``argv`` runs as that uid:
+    one of the container's own, which no other container running at the same time has
+    (docs/sandbox.md, "What neighbours share"), not the image's user. And
     ``capabilities`` are the only ones the run keeps. ``stdout_bytes``, when set, replaces
     ``limits.output_bytes`` for stdout alone: for a stdout that only trusted code writes
     (a report), which must not share a cap meant for untrusted output.

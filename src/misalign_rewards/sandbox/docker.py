@@ -42,6 +42,7 @@ from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound
 from ..logs import get_logger
 from .base import Durations, Limits, OutputCallback, RunResult, RunSpec, Sandbox, Stream as StreamName
 from .capacity import HostResources, ResourceBudget, local_resources
+from .uids import UID_ENV, UidAllocator, UidLease
 
 logger = get_logger("misalign_rewards.sandbox")
 
@@ -52,6 +53,8 @@ LABEL_CREATED = f"{LABEL_PREFIX}.created"
 LABEL_HOST = f"{LABEL_PREFIX}.host"
 LABEL_PID = f"{LABEL_PREFIX}.pid"
 LABEL_PID_START = f"{LABEL_PREFIX}.pid-start"
+#: The container's untrusted uid (sandbox/uids.py), for people reading the engine's list.
+LABEL_UID = f"{LABEL_PREFIX}.uid"
 
 # $1: bytes of tar on stdin, $2: where to unpack, the rest: the command. `head -c` never
 # reads past its count, so whatever follows the archive on stdin reaches the command.
@@ -151,8 +154,11 @@ def make_tar(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def container_config(spec: RunSpec, payload_size: int, labels: dict[str, str]) -> dict[str, Any]:
-    """The engine's create body for ``spec`` (the seed's flags and more; docs/sandbox.md)."""
+def container_config(spec: RunSpec, payload_size: int, labels: dict[str, str], uid: int) -> dict[str, Any]:
+    """The engine's create body for ``spec`` (the seed's flags and more; docs/sandbox.md).
+    ``uid`` is the container's own untrusted uid (:mod:`.uids`): the user of a spec that
+    names none, and the uid a trusted launcher inside drops untrusted work to (it reads
+    it from ``MISALIGN_UNTRUSTED_UID``)."""
     lim = spec.limits
     host_config: dict[str, Any] = {
         "NetworkMode": "bridge" if lim.network else "none",
@@ -178,10 +184,10 @@ def container_config(spec: RunSpec, payload_size: int, labels: dict[str, str]) -
         "Image": spec.image,
         "Entrypoint": ["/bin/sh", "-c", _BOOT, "misalign-boot"],
         "Cmd": [str(payload_size), spec.workdir, *spec.argv],
-        "Env": [f"{k}={v}" for k, v in spec.env.items()],
-        "User": spec.user or "",
+        "Env": [f"{k}={v}" for k, v in spec.env.items() if k != UID_ENV] + [f"{UID_ENV}={uid}"],
+        "User": spec.user or f"{uid}:{uid}",
         "WorkingDir": "/tmp",
-        "Labels": labels,
+        "Labels": {**labels, LABEL_UID: str(uid)},
         "AttachStdin": True,
         "AttachStdout": True,
         "AttachStderr": True,
@@ -206,7 +212,9 @@ class DockerSandbox(Sandbox):
     ``max_concurrent`` caps runs in flight; without it the cap comes from the engine
     host's CPUs, memory and pids against each run's limits (:class:`ResourceBudget`).
     ``max_concurrent_starts`` bounds containers being created and started at once: the
-    engine, not the jobs, is the bottleneck there.
+    engine, not the jobs, is the bottleneck there. ``uids`` hands each container its own
+    untrusted uid (:class:`~.uids.UidAllocator`, by default one over the host's lock
+    folder); the uid is held until the container is removed.
     """
 
     def __init__(
@@ -221,6 +229,7 @@ class DockerSandbox(Sandbox):
         cleanup_timeout_s: float = 30.0,
         log_output_bytes: int = 4096,
         reap_on_open: bool = True,
+        uids: UidAllocator | None = None,
     ) -> None:
         if max_concurrent_starts < 1:
             raise ValueError("max_concurrent_starts must be >= 1")
@@ -233,6 +242,11 @@ class DockerSandbox(Sandbox):
         self.cleanup_timeout_s = cleanup_timeout_s
         self.log_output_bytes = log_output_bytes
         self._reap_on_open = reap_on_open
+        self.uids = uids or UidAllocator()
+        #: uids of containers this sandbox could not remove: held until it closes
+        self._stuck_uids: list[UidLease] = []
+        #: uids of the containers started by :meth:`start_kept`, by container id
+        self._kept_uids: dict[str, UidLease] = {}
         self._state = _State.UNOPENED
         self._docker: aiodocker.Docker | None = None
         self._connector: aiohttp.BaseConnector | None = None
@@ -309,6 +323,8 @@ class DockerSandbox(Sandbox):
                 await self.sweep_own()
             self._state = _State.CLOSED
             await self._close_client()
+            # The uids of containers that could not be removed stay held until this
+            # process ends (their containers may still run until the reaper comes).
 
     async def _close_client(self) -> None:
         docker, connector = self._docker, self._connector
@@ -360,9 +376,10 @@ class DockerSandbox(Sandbox):
                 payload = make_tar(spec.files)
             labels = {**spec.labels, **self._labels, LABEL_RUN: run_id,
                       LABEL_CREATED: f"{time.time():.3f}"}
-            config = container_config(spec, len(payload), labels)
+            lease = self.uids.lease()
+            config = container_config(spec, len(payload), labels, lease.uid)
             name = f"mr-{self.client_id[:12]}-{run_id}"
-            return await self._run_reserved(spec, name, config, payload, durations, on_output, log)
+            return await self._run_reserved(spec, name, config, payload, durations, on_output, log, lease)
         finally:
             self._active.discard(run_id)
             self.budget.release(need)
@@ -375,6 +392,7 @@ class DockerSandbox(Sandbox):
 
         self._last_sweep = time.monotonic()
         removed: list[str] = []
+        stuck = list(self._stuck_uids)
         try:
             leftovers = [c for c in await list_labelled(self, self.client_id)
                          if (c.get("Labels") or {}).get(LABEL_RUN) not in self._active]
@@ -389,6 +407,11 @@ class DockerSandbox(Sandbox):
             else:
                 still = True
         self._maybe_leaked = still
+        if not still:
+            # the containers of the uids stuck before this sweep are gone: their uids are free
+            for lease in stuck:
+                self._stuck_uids.remove(lease)
+                lease.release()
         return removed
 
     async def _run_reserved(
@@ -400,6 +423,7 @@ class DockerSandbox(Sandbox):
         durations: Durations,
         on_output: OutputCallback | None,
         log: Any,
+        lease: UidLease,
     ) -> RunResult:
         created: list[str] = []
         try:
@@ -408,10 +432,19 @@ class DockerSandbox(Sandbox):
         finally:
             with anyio.CancelScope(shield=True):
                 t_clean = time.monotonic()
-                if not await self._remove(created[0] if created else name, log) or not created:
-                    # removal failed, or the create may land after it: sweep again later
-                    self._maybe_leaked = True
+                self._remove_then_release(await self._remove(created[0] if created else name, log)
+                                          and bool(created), lease)
                 durations.cleanup = time.monotonic() - t_clean
+
+    def _remove_then_release(self, removed: bool, lease: UidLease) -> None:
+        """A container's uid is free once the container is gone; one whose removal
+        failed (or whose create may land after it) keeps its uid while this sandbox is
+        open, and is swept again later."""
+        if removed:
+            lease.release()
+        else:
+            self._maybe_leaked = True
+            self._stuck_uids.append(lease)
 
     async def _create_and_start(self, spec: RunSpec, name: str, config: dict[str, Any],
                                 durations: Durations, log: Any, created: list[str]) -> tuple[Any, Stream]:
@@ -457,7 +490,8 @@ class DockerSandbox(Sandbox):
         payload = make_tar(spec.files)
         all_labels = {**spec.labels, **labels, **self._labels, LABEL_RUN: run_label,
                       LABEL_CREATED: f"{time.time():.3f}"}
-        config = container_config(spec, len(payload), all_labels)
+        lease = self.uids.lease()  # the container's for its whole life
+        config = container_config(spec, len(payload), all_labels, lease.uid)
         name = f"mr-{self.client_id[:12]}-{run_label}"
         created: list[str] = []
         log = logger.bind(run_id=run_label, image=spec.image)
@@ -465,15 +499,20 @@ class DockerSandbox(Sandbox):
             container, stream = await self._create_and_start(spec, name, config, durations, log, created)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                if not await self._remove(created[0] if created else name, log) or not created:
-                    self._maybe_leaked = True
+                self._remove_then_release(await self._remove(created[0] if created else name, log)
+                                          and bool(created), lease)
             raise
+        self._kept_uids[container.id] = lease
         return container, stream, payload
 
     async def remove_kept(self, container_id: str) -> None:
         """Remove a container from :meth:`start_kept` (swept later if that fails)."""
         with anyio.CancelScope(shield=True):
-            if not await self._remove(container_id, logger):
+            removed = await self._remove(container_id, logger)
+            lease = self._kept_uids.pop(container_id, None)
+            if lease is not None:
+                self._remove_then_release(removed, lease)
+            elif not removed:
                 self._maybe_leaked = True
 
     async def container_state(self, container: Any) -> dict[str, Any]:

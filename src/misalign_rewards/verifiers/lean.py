@@ -61,12 +61,13 @@ LEAN_LIMITS = Limits(
 
 DEFAULT_IMAGE = "ghcr.io/your-org/misalign-fv/lean:latest"
 
-#: The untrusted compile runs as the image's unprivileged user; the trusted steps (the
-#: reference and the check) as another uid, so nothing the submission leaves can act as,
-#: or be mistaken for, the checker (docs/lean-jobs.md). Each step is its own container.
-UNTRUSTED_USER = "10001:10001"
+#: The untrusted compile runs as its container's own uid (no ``user``: the sandbox gives
+#: every container a uid no other running container has, sandbox/uids.py); the trusted
+#: steps (the reference and the check) as the judge's uid, outside that range, so nothing
+#: the submission leaves can act as, or be mistaken for, the checker (docs/lean-jobs.md).
+#: Each step is its own container.
 TRUSTED_USER = "10002:10002"
-_STEP_USERS = {"compile": UNTRUSTED_USER, "reference": TRUSTED_USER, "check": TRUSTED_USER}
+_STEP_USERS: dict[str, str | None] = {"compile": None, "reference": TRUSTED_USER, "check": TRUSTED_USER}
 
 
 class LeanVerifier:
@@ -263,4 +264,4 @@ def _step_record(result: RunResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["DEFAULT_IMAGE", "LEAN_LIMITS", "TRUSTED_USER", "UNTRUSTED_USER", "LeanVerifier"]
+__all__ = ["DEFAULT_IMAGE", "LEAN_LIMITS", "TRUSTED_USER", "LeanVerifier"]

@@ -738,4 +738,87 @@ def test_binomial_cache_info():
     info = binomial.cache_info()
     assert info.hits > 0
 '''),
+    Pair("call-async-functions", "kodcode", C, '''\
+import asyncio
+
+
+async def fetch(key, delay=0):
+    await asyncio.sleep(delay)
+    return key.upper()
+
+
+async def fetch_all(keys):
+    return list(await asyncio.gather(*(fetch(k) for k in keys)))
+
+
+async def countdown(n):
+    while n > 0:
+        await asyncio.sleep(0)
+        yield n
+        n -= 1
+
+
+class Cache:
+    def __init__(self):
+        self.data = {}
+
+    async def get(self, key, loader):
+        if key not in self.data:
+            self.data[key] = await loader(key)
+        return self.data[key]
+''', '''\
+import asyncio
+from unittest.mock import AsyncMock
+
+import pytest
+
+from solution import Cache, countdown, fetch, fetch_all
+
+
+def test_run_a_coroutine():
+    assert asyncio.run(fetch("a")) == "A"
+
+
+def test_gather_in_the_solution_and_here():
+    assert asyncio.run(fetch_all(["x", "y"])) == ["X", "Y"]
+
+    async def main():
+        return await asyncio.gather(fetch("p"), fetch("q", 0.01))
+
+    assert asyncio.run(main()) == ["P", "Q"]
+
+
+def test_async_generator():
+    async def main():
+        return [n async for n in countdown(3)]
+
+    assert asyncio.run(main()) == [3, 2, 1]
+
+
+def test_the_solution_awaits_the_tests_coroutine():
+    calls = []
+
+    async def loader(key):
+        calls.append(key)
+        return len(key)
+
+    cache = Cache()
+    assert asyncio.run(cache.get("abc", loader)) == 3
+    assert asyncio.run(cache.get("abc", loader)) == 3
+    assert calls == ["abc"]
+
+
+def test_async_mock():
+    loader = AsyncMock(return_value=7)
+    assert asyncio.run(Cache().get("k", loader)) == 7
+    loader.assert_awaited_once_with("k")
+
+
+def test_an_exception_from_a_coroutine():
+    async def bad(key):
+        raise KeyError(key)
+
+    with pytest.raises(KeyError):
+        asyncio.run(Cache().get("k", bad))
+'''),
 ]

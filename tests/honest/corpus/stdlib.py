@@ -863,4 +863,86 @@ def test_namespace():
     ns = as_namespace({"a": 1, "b": "x"})
     assert ns.a == 1 and ns.b == "x"
 '''),
+    Pair("std-value-types-are-values", "kodcode", S, '''\
+import enum
+from collections import namedtuple
+from typing import NamedTuple
+
+Interval = namedtuple("Interval", "start end")
+
+
+class Score(NamedTuple):
+    name: str
+    points: int = 0
+
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 3
+
+
+class Suit(str, enum.Enum):
+    HEARTS = "H"
+    SPADES = "S"
+
+
+class Word(str):
+    def vowels(self):
+        return sum(ch in "aeiou" for ch in self.lower())
+
+
+def merge(intervals):
+    out = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1].end:
+            out[-1] = Interval(out[-1].start, max(out[-1].end, e))
+        else:
+            out.append(Interval(s, e))
+    return out
+
+
+def ranking(rows):
+    return sorted((Score(n, p) for n, p in rows), key=lambda r: -r.points)
+
+
+def bump(p):
+    return Priority(min(p + 2, Priority.HIGH))
+
+
+def words(text):
+    return [Word(w) for w in text.split()]
+''', '''\
+import json
+
+from solution import Interval, Priority, Score, Suit, Word, bump, merge, ranking, words
+
+
+def test_namedtuples_are_tuples():
+    merged = merge([(1, 3), (2, 6), (8, 10)])
+    assert merged == [(1, 6), (8, 10)]
+    assert all(isinstance(i, tuple) and isinstance(i, Interval) for i in merged)
+    assert json.dumps(merged) == "[[1, 6], [8, 10]]"
+    start, end = merged[0]
+    assert (start, end) == (1, 6) and merged[0].end == 6
+
+
+def test_typing_namedtuple():
+    top = ranking([("a", 1), ("b", 5)])
+    assert top[0] == ("b", 5) and top[0].name == "b"
+    assert isinstance(top[0], tuple) and top[0]._asdict() == {"name": "b", "points": 5}
+    assert Score("c") == ("c", 0)
+
+
+def test_int_enum_is_an_int():
+    assert bump(Priority.LOW) is Priority.HIGH
+    assert isinstance(Priority.HIGH, int) and Priority.HIGH == 3 and Priority.HIGH > 2
+    assert json.dumps({"p": Priority.LOW}) == '{"p": 1}'
+
+
+def test_str_enum_and_str_subclass():
+    assert Suit("H") is Suit.HEARTS and Suit.SPADES == "S" and isinstance(Suit.SPADES, str)
+    ws = words("Hello brave world")
+    assert [w.vowels() for w in ws] == [2, 2, 1]
+    assert " ".join(ws) == "Hello brave world" and isinstance(ws[0], str) and isinstance(ws[0], Word)
+'''),
 ]

@@ -1,0 +1,158 @@
+"""A pytest run from the configuration a pooled supervisor prepares ahead
+(``collect.prepare`` then ``collect.main``) gives the same results as ``pytest.main``:
+pytest's built-in fixtures, a module's own fixtures, marks, failures and errors. Both run
+in fresh forks of one process that prepared once, as a warm container's workers do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = '''\
+import logging
+import os
+import warnings
+
+import pytest
+
+
+@pytest.fixture
+def mine():
+    return 7
+
+
+def test_builtin_fixtures(tmp_path, tmp_path_factory, monkeypatch, capsys, caplog, recwarn,
+                          record_property, doctest_namespace, pytestconfig, request, tmpdir, subtests):
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("PREPARED_PROBE", "1")
+    print("out")
+    assert capsys.readouterr().out == "out\\n"
+    logging.getLogger("t").warning("logged")
+    assert "logged" in caplog.text
+    warnings.warn("w", UserWarning)
+    assert len(recwarn) == 1
+    record_property("k", "v")
+    with subtests.test("one"):
+        assert True
+    assert tmpdir.check(dir=True)
+
+
+def test_own_fixture(mine):
+    assert mine == 7
+
+
+@pytest.mark.parametrize("x", [1, 2])
+def test_param(x):
+    assert x in (1, 2)
+
+
+def test_fails():
+    assert 1 == 2
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup")
+
+
+def test_errors(broken):
+    pass
+
+
+@pytest.mark.skip(reason="skipped")
+def test_skipped():
+    pass
+
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert False
+'''
+
+SCRIPT = '''\
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from misalign_rewards.harness import collect
+tests_dir, ini = sys.argv[2], sys.argv[3]
+args = collect.pytest_args(tests_dir=tests_dir, ini_path=ini, test_files=["test_probe.py"])
+os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+collect.prepare()
+out = {}
+for mode in ("plain", "prepared", "prepared again"):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        if mode == "plain":
+            collect._prepared.clear()
+        was = collect.is_prepared()
+        rec = collect.Recorder()
+        code = collect.main(list(args), [rec])
+        os.write(w, json.dumps({"code": code, "prepared": was,
+                                "tests": sorted((t["id"], t["outcome"]) for t in rec.results())}).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.waitpid(pid, 0)
+    out[mode] = json.loads(data)
+print(json.dumps(out))
+'''
+
+
+def test_a_prepared_run_gives_what_pytest_main_gives(tmp_path: Path) -> None:
+    from misalign_rewards.harness import TRUSTED_INI
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_probe.py").write_text(TESTS)
+    ini = tmp_path / "pytest.ini"
+    ini.write_text(TRUSTED_INI)
+    src = Path(__file__).resolve().parents[2] / "src"
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(src), str(tests), str(ini)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    plain, prepared, again = out["plain"], out["prepared"], out["prepared again"]
+    assert (plain["prepared"], prepared["prepared"], again["prepared"]) == (False, True, True)
+    assert dict(map(tuple, plain["tests"])) == {
+        "test_probe.py::test_builtin_fixtures": "passed",
+        "test_probe.py::test_own_fixture": "passed",
+        "test_probe.py::test_param[1]": "passed",
+        "test_probe.py::test_param[2]": "passed",
+        "test_probe.py::test_fails": "failed",
+        "test_probe.py::test_errors": "error",
+        "test_probe.py::test_skipped": "skipped",
+        "test_probe.py::test_xfail": "xfailed",
+    }
+    assert prepared == {**plain, "prepared": True}
+    assert again == prepared  # each fork starts from the same untouched preparation
+
+
+def test_the_fixture_manager_skips_only_holders_without_fixtures() -> None:
+    import _pytest.capture
+    import _pytest.legacypath
+    import _pytest.python
+    import _pytest.terminal
+    import _pytest.tmpdir
+
+    from misalign_rewards.harness import collect
+
+    holders = collect._fixtureless_holders([_pytest.python, _pytest.tmpdir, _pytest.capture,
+                                            _pytest.terminal, _pytest.legacypath])
+    assert {_pytest.python, _pytest.terminal, _pytest.legacypath} <= holders
+    assert _pytest.tmpdir not in holders and _pytest.capture not in holders
+    assert _pytest.legacypath.LegacyTmpdirPlugin not in holders  # its instance holds tmpdir
+    assert _pytest.terminal.TerminalReporter in holders and collect.Recorder in holders
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+    assert not collect._skipped(Unhashable(), holders)
+    assert collect._skipped(_pytest.terminal.TerminalReporter.__new__(_pytest.terminal.TerminalReporter), holders)
