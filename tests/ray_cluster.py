@@ -177,6 +177,12 @@ class RayCluster:
                         os.kill(pid, signal.SIGKILL)
             self.ns.kill()
             self.ns.wait()
+        # As `ray stop` would: the machine's pointer to "the" running cluster, if it names
+        # this one, goes with it (a later ray.init() would try to join the dead cluster).
+        pointer = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        with contextlib.suppress(OSError):
+            if pointer.read_text().strip() == self.address:
+                pointer.unlink()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self, name: str, n: int = 3000) -> str:

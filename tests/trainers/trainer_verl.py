@@ -162,7 +162,9 @@ def test_reward_loop_remote_manager_ships_the_adapter_to_ray_workers(tmp_path: P
 
     _, data = data_proto()
     config = _reward_loop_config(tmp_path, "remote", "compute_score", python_image)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    # address="local": a Ray of its own, never one another session left on this machine
+    # (ray.init() would join whatever /tmp/ray/ray_current_cluster names)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"MISALIGN_PYTHON_IMAGE": python_image}})
     try:
         asyncio.set_event_loop(asyncio.new_event_loop())
