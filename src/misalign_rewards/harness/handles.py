@@ -120,10 +120,13 @@ def _compare(name: str, local: Any) -> Any:
 
 class Handle:
     """One object of the solution's (see the module doc). The behaviour of every handle;
-    its state (``_h_*``) lives in :class:`ObjectHandle`'s slots, or in the ``__dict__`` of
-    a value mirror (see :func:`make_mirror`)."""
+    its state (``_h_*``) lives in its instance dict (:class:`ObjectHandle`, or a value
+    mirror: see :func:`make_mirror`)."""
 
     __slots__ = ()
+    #: the immutable builtin type a value mirror derives from (inherited by subclasses);
+    #: set here so that looking it up never asks the solution (MirrorMeta.__getattr__)
+    _mr_builtin: type | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Construction happens in the solution's process; this runs only for a test's
@@ -300,8 +303,7 @@ def new_handle(cls: type, proj: Any) -> Any:
     """A bare instance of the mirror (or handle class) ``cls``; for a value mirror, a value
     of its builtin type holding ``proj`` (its empty value when the projection is unknown:
     then only its type is right, and every operation still goes to the solution)."""
-    builtin = cls.__dict__.get("_mr_builtin") or next(
-        (c.__dict__["_mr_builtin"] for c in cls.__mro__ if c.__dict__.get("_mr_builtin")), None)
+    builtin = cls._mr_builtin if issubclass(cls, Handle) else None
     if builtin is None:
         return object.__new__(cls if issubclass(cls, ObjectHandle) else ObjectHandle)
     return builtin.__new__(cls, proj if type(proj) is builtin else builtin())
@@ -414,8 +416,7 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
     if builtin is not None:
         # the mirrors of builtin classes (``tuple`` itself) give way to the real ones
         handle_bases = [b for b in handle_bases if not str(b.__dict__.get("_mr_key", "")).startswith("b:")]
-    inherited = any(any(c.__dict__.get("_mr_builtin") for c in b.__mro__) for b in handle_bases)
-    if builtin is not None and not inherited:
+    if builtin is not None and not any(b._mr_builtin for b in handle_bases):
         # A value mirror: ``isinstance(p, tuple)`` holds and C code reading the value (a
         # ``str.join``, ``json.dumps``) sees it; its handle state is in its instance dict.
         value_ns = dict(ns, _mr_builtin=builtin, __dict__=_DICT)
