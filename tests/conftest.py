@@ -16,12 +16,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from engines import Engine, make_engine
+from support.engines import Engine, make_engine
+from support.sandboxes import ForcedIsolation
 
-from misalign_rewards.sandbox.base import OutputCallback, RunResult, RunSpec, Sandbox
 from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.sandbox.pool import PooledSandbox
-from misalign_rewards.verifiers.pytest import PytestVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY = "ghcr.io/your-org/misalign-fv"
@@ -103,7 +102,7 @@ def _second_engine_session(python_image: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def second_engine(_second_engine_session: Engine) -> Engine:
-    """A Docker engine of the tests' own (tests/engines.py), up and thawed, with the
+    """A Docker engine of the tests' own (tests/support/engines.py), up and thawed, with the
     python-sandbox image: a test may kill, freeze or stop it."""
     _second_engine_session.ensure_running()
     return _second_engine_session
@@ -116,28 +115,6 @@ async def sandbox(python_image: str) -> AsyncIterator[DockerSandbox]:
         yield sb
 
 
-class ForcedIsolation(Sandbox):
-    """Runs every pytest-job spec with the given ``isolation``: ``fresh`` as it comes,
-    ``pooled`` with the verifier's WarmSpec added, in warm containers of a real
-    PooledSandbox. For running one test's jobs in both modes unchanged."""
-
-    def __init__(self, pool: PooledSandbox, isolation: str) -> None:
-        self.pool = pool
-        self.isolation = isolation
-        self._warm: dict[tuple[str, str], object] = {}
-
-    async def run(self, spec: RunSpec, *, on_output: OutputCallback | None = None) -> RunResult:
-        if self.isolation == "pooled" and spec.warm is None and "harness/pytest.ini" in spec.files:
-            key = (spec.image, spec.workdir)
-            if key not in self._warm:
-                self._warm[key] = PytestVerifier(spec.image, workdir=spec.workdir, isolation="pooled")._warm
-            spec = spec.model_copy(update={"isolation": "pooled", "warm": self._warm[key]})
-        return await self.pool.run(spec, on_output=on_output)
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()
-
-
 @pytest.fixture(params=["fresh", "pooled"])
 def isolation(request: pytest.FixtureRequest) -> str:
     """Both backends a pytest job can run on (the verdicts must not differ)."""
@@ -146,7 +123,8 @@ def isolation(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def any_sandbox(python_image: str, isolation: str) -> AsyncIterator[ForcedIsolation]:
-    """Fresh containers or warm ones, as ``isolation`` says (see :class:`ForcedIsolation`)."""
+    """Fresh containers or warm ones, as ``isolation`` says (see
+    :class:`support.sandboxes.ForcedIsolation`)."""
     sb = ForcedIsolation(PooledSandbox(DockerSandbox(client_id=f"test-{uuid.uuid4().hex}")), isolation)
     try:
         yield sb
