@@ -15,8 +15,17 @@ pass it)."""
 
 from __future__ import annotations
 
-from . import (baseline, callables, exceptions, fixtures, import_time, inplace, instances, star,
-               stdlib)
+from . import (
+    baseline,
+    callables,
+    exceptions,
+    fixtures,
+    import_time,
+    inplace,
+    instances,
+    star,
+    stdlib,
+)
 from .pair import FEATURES, STYLES, Pair
 
 __all__ = ["BY_ID", "FEATURES", "PAIRS", "STYLES", "Pair"]
