@@ -27,7 +27,15 @@ from typing import Any
 import anyio
 import pytest
 from pydantic import ValidationError
-from redteam_corpus import ALL_IDS, ATTACKS, ATTACKS_BY_ID, HONEST, TESTS, VISIBLE_TESTS, Attack
+from support.redteam_corpus import (
+    ALL_IDS,
+    ATTACKS,
+    ATTACKS_BY_ID,
+    HONEST,
+    TESTS,
+    VISIBLE_TESTS,
+    Attack,
+)
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
