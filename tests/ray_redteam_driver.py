@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).with_name("redteam")))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, where the support package is
 
-from redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
+from support.redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
 
 from misalign_rewards import RewardClient  # noqa: E402
 from misalign_rewards.jobs import PytestJob  # noqa: E402
