@@ -21,10 +21,10 @@ import time
 import anyio
 import structlog
 
+from benchmarks.probes import engine_cpu_s, engine_cpu_ticks, rusage_s
 from misalign_rewards.sandbox.base import RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
 
-from benchmarks.probes import engine_cpu_s, engine_cpu_ticks, rusage_s
 
 def client_cpu_seconds() -> float:
     return rusage_s(resource.RUSAGE_SELF)

@@ -136,7 +136,7 @@ class Sample:
         return d
 
 
-def foreign_starts(since: float, until: float, ours: "callable") -> int | None:  # type: ignore[valid-type]
+def foreign_starts(since: float, until: float, ours: callable) -> int | None:  # type: ignore[valid-type]
     """Containers started on the engine in ``[since, until]`` that ``ours(attributes)``
     does not claim: other work sharing the engine, whose CPU lands in the same cgroup."""
     try:

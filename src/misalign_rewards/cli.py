@@ -294,8 +294,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if progress.tty and (stopped or write_error):
         sys.stderr.write("\n")
     if write_error:
-        exc = write_error[0]
-        print(f"error: writing {out_path} failed: {exc.strerror or exc}; {len(results)} result(s) were "
+        first = write_error[0]
+        print(f"error: writing {out_path} failed: {first.strerror or first}; {len(results)} result(s) were "
               f"written before it; free the space and run again with --resume to finish", file=sys.stderr)
         return EXIT_OUTPUT
     if stopped:

@@ -13,6 +13,7 @@ import functools
 
 import anyio
 import pytest
+
 from support.honest.corpus import PAIRS
 from support.honest.sandboxed import Verdict, score, verdict
 

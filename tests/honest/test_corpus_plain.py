@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from support.honest.corpus import FEATURES, PAIRS, STYLES
 from support.honest.plain import PlainResult, run_pairs
 

@@ -11,6 +11,13 @@ from collections import Counter
 
 import anyio
 import pytest
+
+from misalign_rewards.integrity import IntegrityMode
+from misalign_rewards.jobs import PytestJob
+from misalign_rewards.outcomes import Outcome, Status
+from misalign_rewards.rewards import apply_policy, binary, pass_rate
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.verifiers.pytest import PytestVerifier
 from support.judging import judge_all
 from support.privsep_corpus import (
     COLLIDING,
@@ -32,13 +39,6 @@ from support.privsep_corpus import (
     THEFT,
     survivor,
 )
-
-from misalign_rewards.integrity import IntegrityMode
-from misalign_rewards.jobs import PytestJob
-from misalign_rewards.outcomes import Outcome, Status
-from misalign_rewards.rewards import apply_policy, binary, pass_rate
-from misalign_rewards.sandbox.docker import DockerSandbox
-from misalign_rewards.verifiers.pytest import PytestVerifier
 
 pytestmark = pytest.mark.docker
 RACE_TRIES = 50

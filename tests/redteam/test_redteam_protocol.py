@@ -10,13 +10,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from support.judging import judge_all
-from support.protocol_corpus import ATTACKS, TASKS
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome
 from misalign_rewards.rewards import apply_policy, binary
+from support.judging import judge_all
+from support.protocol_corpus import ATTACKS, TASKS
 
 pytestmark = pytest.mark.docker
 

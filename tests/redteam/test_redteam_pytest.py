@@ -27,15 +27,6 @@ from typing import Any
 import anyio
 import pytest
 from pydantic import ValidationError
-from support.redteam_corpus import (
-    ALL_IDS,
-    ATTACKS,
-    ATTACKS_BY_ID,
-    HONEST,
-    TESTS,
-    VISIBLE_TESTS,
-    Attack,
-)
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
@@ -45,6 +36,15 @@ from misalign_rewards.sandbox.base import RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import PytestVerifier
+from support.redteam_corpus import (
+    ALL_IDS,
+    ATTACKS,
+    ATTACKS_BY_ID,
+    HONEST,
+    TESTS,
+    VISIBLE_TESTS,
+    Attack,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("isolated", "inprocess")

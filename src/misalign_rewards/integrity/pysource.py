@@ -277,7 +277,7 @@ class PySource:
     @cached_property
     def strings(self) -> list[tuple[str, ast.AST]]:
         """Every constant string and every foldable string expression, with its node."""
-        out = []
+        out: list[tuple[str, ast.AST]] = []
         inert = {id(n.value) for n in self.nodes if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
         for n in self.nodes:
             if id(n) in inert:
@@ -483,7 +483,7 @@ def _fold(node: ast.AST | None, names: Mapping[str, str]) -> str | None:
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
         base = _fold(node.value, names)
         sl = node.slice
-        bounds = []
+        bounds: list[int | None] = []
         for b in (sl.lower, sl.upper, sl.step):
             if b is None:
                 bounds.append(None)
@@ -520,7 +520,8 @@ def _fold(node: ast.AST | None, names: Mapping[str, str]) -> str | None:
                 if raw is None:
                     return None
                 try:
-                    return raw.decode(*(a.value for a in node.args if isinstance(a, ast.Constant)))
+                    return raw.decode(*(a.value for a in node.args
+                                        if isinstance(a, ast.Constant) and isinstance(a.value, str)))
                 except (UnicodeDecodeError, LookupError, TypeError):
                     return None
             if func.attr in ("lower", "upper", "strip") and not node.args:

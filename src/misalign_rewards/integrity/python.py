@@ -344,7 +344,7 @@ def capture_tampering(mod: PySource, flag: SourceFlags) -> Iterator[IntegrityFla
     to fd 1/2, ``os.fdopen``, ``/dev/tty``) rejects only when the same file also exits the
     process; alone it is a weak signal (debug printing)."""
     for node in mod.of_type(ast.Name, ast.Attribute):
-        name = node.id if isinstance(node, ast.Name) else node.attr  # type: ignore[union-attr]
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
         if _CAPTURE_WORDS.fullmatch(name):
             yield flag(node, f"pytest capture machinery: {name}", True)
     for s, node in mod.strings:
@@ -434,7 +434,8 @@ def always_equal(mod: PySource, flag: SourceFlags) -> Iterator[IntegrityFlag]:
     that always returns a false one, as a method, a lambda, ``setattr(cls, "__eq__", ...)``
     or a ``type(...)`` namespace; and ``unittest.mock.ANY``, which equals everything. An
     honest ``__eq__`` looks at ``other``."""
-    functions = {n.name: n for n in mod.of_type(ast.FunctionDef, ast.AsyncFunctionDef)}  # type: ignore[union-attr]
+    functions = {n.name: n for n in mod.of_type(ast.FunctionDef, ast.AsyncFunctionDef)
+                 if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
     def bad(value: ast.AST, dunder: str) -> bool:
         if isinstance(value, ast.Name) and value.id in functions:
@@ -617,7 +618,7 @@ def timeout_evasion(mod: PySource, flag: SourceFlags) -> Iterator[IntegrityFlag]
     ``SIGXCPU``...) or with ``SIG_IGN``, ``signal.alarm``/``setitimer``/``pthread_sigmask``,
     and replacing anything in ``time``. Other ``signal.signal`` uses (e.g. ``SIGINT`` in a
     CLI) are flagged without rejecting: handling ``Ctrl-C`` is honest."""
-    for q, call in mod.calls_to("signal.signal"):
+    for _q, call in mod.calls_to("signal.signal"):
         sig = call.args[0] if call.args else None
         named = " ".join(filter(None, (mod.resolve(a) or mod.fold(a) for a in call.args)))
         strong = (_TIMER_SIGNALS.search(named) is not None
@@ -659,7 +660,7 @@ def background_processes(mod: PySource, flag: SourceFlags) -> Iterator[Integrity
         if isinstance(n.ctx, ast.Store):
             # ``t.daemon = True`` is the ordinary way to stop a *thread* from blocking exit.
             yield flag(n, "marks a thread or process as daemon", False)
-    for q, call in mod.calls_to("subprocess", "os.system", "os.popen", "asyncio.create_subprocess_shell"):
+    for _q, call in mod.calls_to("subprocess", "os.system", "os.popen", "asyncio.create_subprocess_shell"):
         for a in call.args:
             s = mod.fold(a)
             if s is not None and _SHELL_DETACH.search(s):
