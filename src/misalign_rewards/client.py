@@ -26,7 +26,8 @@ from .logs import get_logger
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
 from .sandbox.base import RunResult, RunSpec, Sandbox
-from .sandbox.docker import LABEL_PREFIX, DockerSandbox
+from .sandbox.docker import DockerSandbox
+from .sandbox.labels import LABEL_BATCH, LABEL_JOB
 from .sandbox.pool import PooledSandbox
 from .settings import Settings
 from .verifiers.base import Verifier
@@ -238,7 +239,7 @@ class RewardClient:
         with structlog.contextvars.bound_contextvars(job_id=job.job_id, batch_id=batch_id, kind=job.kind):
             logger.info("job.started", index=index)
             runs: list[RunResult] = []
-            labels = {f"{LABEL_PREFIX}.job": job.job_id[:63], f"{LABEL_PREFIX}.batch": batch_id}
+            labels = {LABEL_JOB: job.job_id[:63], LABEL_BATCH: batch_id}
 
             async def run(spec: RunSpec) -> RunResult:
                 spec = spec.model_copy(update={"labels": {**spec.labels, **labels}})

@@ -16,7 +16,7 @@ import pytest
 from conftest import ForcedIsolation
 
 from misalign_rewards import RewardClient, Settings
-from misalign_rewards.sandbox.docker import LABEL_CLIENT
+from misalign_rewards.sandbox.labels import LABEL_CLIENT
 from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID
 
 pytestmark = pytest.mark.docker

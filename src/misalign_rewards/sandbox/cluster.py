@@ -64,7 +64,7 @@ from ..errors import ClientClosed, EngineError, EngineUnreachable, ImageNotFound
 from ..logs import get_logger
 from .base import OutputCallback, RunResult, RunSpec, Sandbox, WarmSpec
 from .capacity import HostResources, ResourceBudget, budget_owner
-from .docker import process_start_ticks
+from .labels import process_start_ticks
 
 logger = get_logger("misalign_rewards.cluster")
 
