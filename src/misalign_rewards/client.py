@@ -73,9 +73,9 @@ def _parse(item: Any, index: int) -> PytestJob | LeanJob | InvalidJob:
 def make_sandbox(s: Settings) -> Sandbox:
     """The backend the settings name: a :class:`PooledSandbox` over a
     :class:`DockerSandbox` (fresh runs pass straight through it), or a
-    :class:`~.sandbox.cluster.RaySandbox` whose nodes each hold one."""
+    :class:`~.sandbox.ray.RaySandbox` whose nodes each hold one."""
     if s.backend == "ray":
-        from .sandbox.cluster import RaySandbox
+        from .sandbox.ray import RaySandbox  # optional dependency: ray (imported on use, not here)
 
         return RaySandbox(s.ray_address, namespace=s.ray_namespace, node_resource=s.ray_node_resource,
                           lease_s=s.ray_lease_s,

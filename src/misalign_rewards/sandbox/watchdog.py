@@ -2,7 +2,7 @@
 
 ``python -m misalign_rewards.sandbox.watchdog PID START_TICKS ENDPOINT CLIENT_ID``
 
-A node's Ray actor (:mod:`.cluster`) starts one of these, which leaves the actor's
+A node's Ray actor (:mod:`.ray.node`) starts one of these, which leaves the actor's
 process tree at once (a fork whose parent exits) and runs in a session of its own. Ray
 kills an actor without notice when its driver dies (SIGKILL, no finaliser runs), so the
 actor cannot clean up after itself: this process waits for that pid to end (or to be

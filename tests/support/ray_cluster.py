@@ -1,7 +1,7 @@
 """A real Ray cluster on this machine for the tests and benchmarks: a head and worker
 nodes, each a ``ray start --block`` process of its own, all in one network namespace
 that this helper makes (loopback only: ``unshare --net``, then ``lo`` up), bound to
-127.0.0.1. A worker is given a Docker engine (tests/engines.py) through ``DOCKER_HOST``
+127.0.0.1. A worker is given a Docker engine (tests/support/engines.py) through ``DOCKER_HOST``
 and offers the resources ``misalign_engine`` and its own name, so placement can be
 checked. Drivers run as processes in the same namespace; they reach the engines through
 unix sockets, which no network namespace stops.
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engines import Engine
+from support.engines import Engine
 
 RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
