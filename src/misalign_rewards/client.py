@@ -29,6 +29,7 @@ from .sandbox.base import RunResult, RunSpec, Sandbox
 from .sandbox.docker import DockerSandbox
 from .sandbox.labels import LABEL_BATCH, LABEL_JOB
 from .sandbox.pool import PooledSandbox
+from .sandbox.ray import RaySandbox
 from .settings import Settings
 from .verifiers.base import Verifier
 from .verifiers.io import IoVerifier
@@ -75,8 +76,6 @@ def make_sandbox(s: Settings) -> Sandbox:
     :class:`DockerSandbox` (fresh runs pass straight through it), or a
     :class:`~.sandbox.ray.RaySandbox` whose nodes each hold one."""
     if s.backend == "ray":
-        from .sandbox.ray import RaySandbox  # optional dependency: ray (imported on use, not here)
-
         return RaySandbox(s.ray_address, namespace=s.ray_namespace, node_resource=s.ray_node_resource,
                           lease_s=s.ray_lease_s,
                           node_options={"max_concurrent": s.max_concurrent,

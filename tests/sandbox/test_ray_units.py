@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 
+import anyio
 import pytest
 
 from misalign_rewards.errors import EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
@@ -184,8 +185,6 @@ async def test_image_missing_everywhere_and_limits_nowhere_are_errors_not_waits(
 
 
 async def test_waiting_runs_are_served_in_arrival_order_one_per_release() -> None:
-    import anyio
-
     sb = placer(1)
     node, first = await sb._place(run_spec(), set(), set())
     order: list[int] = []

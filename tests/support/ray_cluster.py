@@ -38,7 +38,7 @@ RAY_ENV = {
 def ray_available() -> str | None:
     """Why a cluster cannot be started here, or None."""
     try:
-        import ray  # noqa: F401
+        import ray  # noqa: F401 - optional dependency: ray (whether it is installed is the question)
     except ImportError:
         return "Ray is not installed (pip install 'misalign-rewards[ray]')"
     for tool in ("unshare", "nsenter", "ip"):
