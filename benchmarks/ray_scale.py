@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from engines import make_engine
+    from support.engines import make_engine
     from support.ray_cluster import RayCluster
 
     image = os.environ.get("MISALIGN_PYTHON_IMAGE", "ghcr.io/your-org/misalign-fv/python-sandbox:latest")

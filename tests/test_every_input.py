@@ -1,7 +1,7 @@
 """Every input gets its correct result, whatever else goes wrong: a bad item, limits the
 engine would refuse, text that cannot be serialised, a slow client, a frozen engine, a
 create cut off half-way, clients opening at once after a crash. Faults are injected on an
-engine the tests start themselves (tests/engines.py), never the shared one.
+engine the tests start themselves (tests/support/engines.py), never the shared one.
 
 Numbers in the test names refer to the items of the issue "Every input gets its correct
 result"; the isolated-mode items (12-17) are in tests/verifiers/test_isolated_fidelity.py

@@ -1,10 +1,10 @@
 """What training loops call: :class:`RewardClient` and :func:`reward_fn`.
 
-A batch is a list of jobs (:class:`~.jobs.PytestJob`, :class:`~.jobs.LeanJob`) or dicts
-with ``kind``; kinds may be mixed. The result is one entry per input, in input order:
-an invalid item gets status ``invalid_input`` with a message naming the field, and the
-rest still run. Infrastructure errors are retried with backoff, then reported as a
-``None`` reward (or raised, by setting): never as 0.
+A batch is a list of jobs (:class:`~.jobs.PytestJob`, :class:`~.jobs.IoJob`,
+:class:`~.jobs.LeanJob`) or dicts with ``kind``; kinds may be mixed. The result is one
+entry per input, in input order: an invalid item gets status ``invalid_input`` with a
+message naming the field, and the rest still run. Infrastructure errors are retried with
+backoff, then reported as a ``None`` reward (or raised, by setting): never as 0.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import anyio
 import structlog
 
 from .errors import ClientClosed, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
-from .jobs import InvalidJob, LeanJob, PytestJob, parse_job
+from .jobs import InvalidJob, IoJob, LeanJob, PytestJob, parse_job
 from .logs import get_logger
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
@@ -64,7 +64,7 @@ def _leaves(group: BaseExceptionGroup) -> Iterator[BaseException]:
             yield exc
 
 
-def _parse(item: Any, index: int) -> PytestJob | LeanJob | InvalidJob:
+def _parse(item: Any, index: int) -> PytestJob | IoJob | LeanJob | InvalidJob:
     try:
         return parse_job(item, index)
     except Exception as exc:  # noqa: BLE001 - an object that breaks validation is still one bad item
@@ -231,7 +231,7 @@ class RewardClient:
         return JobResult(index=job.index, job_id=job.job_id, kind=None, status=Status.INVALID_INPUT,
                          reward=None, error=f"item {job.index}: {job.error}")
 
-    async def _one(self, job: PytestJob | LeanJob, index: int, batch_id: str) -> JobResult:
+    async def _one(self, job: PytestJob | IoJob | LeanJob, index: int, batch_id: str) -> JobResult:
         verifier = self.verifiers[job.kind]
         s = self.settings
         t0 = time.monotonic()

@@ -27,7 +27,15 @@ from typing import Any
 import anyio
 import pytest
 from pydantic import ValidationError
-from redteam_corpus import ALL_IDS, ATTACKS, ATTACKS_BY_ID, HONEST, TESTS, VISIBLE_TESTS, Attack
+from support.redteam_corpus import (
+    ALL_IDS,
+    ATTACKS,
+    ATTACKS_BY_ID,
+    HONEST,
+    TESTS,
+    VISIBLE_TESTS,
+    Attack,
+)
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
@@ -299,6 +307,7 @@ def test_p6_config_files_cannot_be_submitted() -> None:
                       tests=TESTS)
 
 
+@pytest.mark.docker
 def test_docs_table_is_the_one_this_run_produced(verdicts: dict[str, Any]) -> None:
     """docs/integrity.md's verdict table is generated from this run, never edited by hand.
     When it fails: run the red team, then scripts/gen_integrity_table.py, and commit."""

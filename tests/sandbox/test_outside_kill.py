@@ -13,7 +13,7 @@ import time
 import anyio
 import anyio.to_thread
 import pytest
-from conftest import ForcedIsolation
+from support.sandboxes import ForcedIsolation
 
 from misalign_rewards import RewardClient, Settings
 from misalign_rewards.sandbox.labels import LABEL_CLIENT

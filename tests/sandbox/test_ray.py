@@ -356,10 +356,11 @@ def test_a_driver_killed_mid_batch_beside_another(cluster: tuple[RayCluster, Eng
 
 
 def test_the_red_team_earns_nothing_through_ray(cluster: tuple[RayCluster, Engine, Engine]) -> None:
-    """The red-team corpus (P1-P20, tests/redteam) through the Ray backend, both pytest
-    modes, fresh and warm containers, in one batch over both nodes: under ``enforce`` no
-    attack earns anything and each is judged (no infrastructure result stands in for a
-    verdict), while the honest solution beside them earns 1.0 everywhere."""
+    """The red-team corpus (P1-P20, tests/support/redteam_corpus.py) through the Ray
+    backend, both pytest modes, fresh and warm containers, in one batch over both nodes:
+    under ``enforce`` no attack earns anything and each is judged (no infrastructure
+    result stands in for a verdict), while the honest solution beside them earns 1.0
+    everywhere."""
     c, w1, w2 = cluster
     batch_id = "redteam"
     t0 = time.time()

@@ -1,5 +1,5 @@
 """A driver of the test cluster (tests/support/ray_cluster.py) that sends the red-team corpus
-(tests/redteam/redteam_corpus.py, patterns P1-P20) through the Ray backend: every attack
+(tests/support/redteam_corpus.py, patterns P1-P20) through the Ray backend: every attack
 in both pytest modes and both isolations, and the honest solution beside each, in one
 batch under ``enforce`` with the binary reward. Prints one JSON line with a record per
 job (its attack, mode, isolation, status, reward and rejecting flag codes).
@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "redteam"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, where the support package is
 
-from redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
+from support.redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
 
 from misalign_rewards import RewardClient  # noqa: E402
 from misalign_rewards.jobs import PytestJob  # noqa: E402

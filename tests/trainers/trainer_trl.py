@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tiny
+from support import tiny
 
 from misalign_rewards import Settings, make_trl_reward
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import tiny
+from support import tiny
 
 from misalign_rewards import Settings, make_verl_compute_score
 

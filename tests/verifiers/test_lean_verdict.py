@@ -2,7 +2,8 @@
 
 The flow tests drive ``LeanVerifier.verify`` with a scripted ``run`` function that hands
 back, per step, the output a real step prints in the documented format. They check the
-verifier's decisions (what runs, what is believed), not Lean; tests/lean/ runs real Lean.
+verifier's decisions (what runs, what is believed), not Lean; test_lean_e2e.py runs real
+Lean.
 """
 
 from __future__ import annotations

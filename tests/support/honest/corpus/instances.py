@@ -4,7 +4,7 @@ class attributes, subclasses in the tests, ``isinstance``, nodes built by the te
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 I = ("instances",)
 
