@@ -19,7 +19,8 @@ import pytest
 from misalign_rewards import PytestJob, RewardClient, Settings, Status
 from misalign_rewards.jobs import MAX_SOLUTION_BYTES
 from misalign_rewards.sandbox.base import Limits, RunSpec
-from misalign_rewards.sandbox.docker import LABEL_CLIENT, LABEL_HOST, LABEL_PID, DockerSandbox
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.labels import LABEL_CLIENT, LABEL_HOST, LABEL_PID
 from misalign_rewards.sandbox.reaper import list_labelled
 
 TESTS = "from solution import add\n\ndef test_small():\n    assert add(1, 2) == 3\n"

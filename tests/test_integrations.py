@@ -208,7 +208,7 @@ print(os.getpid(), score("code", "def neg(x):\\n    return -x\\n", {tests!r})["s
 @pytest.mark.parametrize("isolation", ["pooled"])
 def test_a_process_that_used_the_verl_adapter_exits_and_leaves_no_container(python_image: str,
                                                                               isolation: str) -> None:
-    from misalign_rewards.sandbox.docker import LABEL_PID
+    from misalign_rewards.sandbox.labels import LABEL_PID
 
     proc = subprocess.run([sys.executable, "-c", _EXITS.format(tests=TESTS), python_image],
                           capture_output=True, text=True, timeout=120)  # hung at exit before: never returned

@@ -43,6 +43,7 @@ from .errors import EngineUnreachable, ImageNotFound, InfrastructureError
 from .jobs import InvalidJob, parse_job
 from .logs import configure_logging
 from .outcomes import JobResult, Status
+from .sandbox.labels import LABEL_RECIPE
 from .settings import Settings
 
 EXIT_OK, EXIT_JOB_TROUBLE, EXIT_USAGE, EXIT_ENGINE, EXIT_OUTPUT = 0, 1, 2, 3, 4
@@ -493,7 +494,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
             if name not in wanted:
                 continue
             argv = ["docker", "build", "-f", f"{ctx}/Dockerfile.{name}", "-t", tags[name],
-                    "--label", f"io.misalign-rewards.recipe={recipe}"]
+                    "--label", f"{LABEL_RECIPE}={recipe}"]
             if name == "python-sandbox":
                 argv += ["--build-arg", f"BASE_IMAGE={args.base}"]
             else:

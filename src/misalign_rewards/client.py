@@ -26,8 +26,10 @@ from .logs import get_logger
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
 from .sandbox.base import RunResult, RunSpec, Sandbox
-from .sandbox.docker import LABEL_PREFIX, DockerSandbox
+from .sandbox.docker import DockerSandbox
+from .sandbox.labels import LABEL_BATCH, LABEL_JOB
 from .sandbox.pool import PooledSandbox
+from .sandbox.ray import RaySandbox
 from .settings import Settings
 from .verifiers.base import Verifier
 from .verifiers.io import IoVerifier
@@ -72,10 +74,8 @@ def _parse(item: Any, index: int) -> PytestJob | IoJob | LeanJob | InvalidJob:
 def make_sandbox(s: Settings) -> Sandbox:
     """The backend the settings name: a :class:`PooledSandbox` over a
     :class:`DockerSandbox` (fresh runs pass straight through it), or a
-    :class:`~.sandbox.cluster.RaySandbox` whose nodes each hold one."""
+    :class:`~.sandbox.ray.RaySandbox` whose nodes each hold one."""
     if s.backend == "ray":
-        from .sandbox.cluster import RaySandbox
-
         return RaySandbox(s.ray_address, namespace=s.ray_namespace, node_resource=s.ray_node_resource,
                           lease_s=s.ray_lease_s,
                           node_options={"max_concurrent": s.max_concurrent,
@@ -238,7 +238,7 @@ class RewardClient:
         with structlog.contextvars.bound_contextvars(job_id=job.job_id, batch_id=batch_id, kind=job.kind):
             logger.info("job.started", index=index)
             runs: list[RunResult] = []
-            labels = {f"{LABEL_PREFIX}.job": job.job_id[:63], f"{LABEL_PREFIX}.batch": batch_id}
+            labels = {LABEL_JOB: job.job_id[:63], LABEL_BATCH: batch_id}
 
             async def run(spec: RunSpec) -> RunResult:
                 spec = spec.model_copy(update={"labels": {**spec.labels, **labels}})
