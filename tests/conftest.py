@@ -22,11 +22,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from support.engines import Engine, make_engine
-from support.sandboxes import ForcedIsolation
 
 from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.sandbox.pool import PooledSandbox
+from support.engines import Engine, make_engine
+from support.sandboxes import ForcedIsolation
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY = "ghcr.io/your-org/misalign-fv"

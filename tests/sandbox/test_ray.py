@@ -16,14 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.engines import Engine, make_engine
-from support.ray_cluster import RayCluster, ray_available
 
 from misalign_rewards.sandbox.base import Limits
 from misalign_rewards.sandbox.capacity import HostResources, plan_capacity
 from misalign_rewards.sandbox.labels import LABEL_BATCH, LABEL_CLIENT, LABEL_JOB
 from misalign_rewards.sandbox.pool import EXTRA_PIDS
 from misalign_rewards.sandbox.ray.protocol import LEASE_S
+from support.engines import Engine, make_engine
+from support.ray_cluster import RayCluster, ray_available
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
 

@@ -16,12 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, where the support package is
 
-from support.redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
-
 from misalign_rewards import RewardClient  # noqa: E402
 from misalign_rewards.jobs import PytestJob  # noqa: E402
 from misalign_rewards.logs import configure_logging  # noqa: E402
 from misalign_rewards.settings import Settings  # noqa: E402
+from support.redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
 
 
 def batch() -> tuple[list[PytestJob], list[dict[str, str]]]:
