@@ -35,7 +35,7 @@ from importlib import resources
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
 MODULES = ("main", "seal", "isolated", "proxy", "handles", "child", "wire", "inprocess", "inprocess_child",
-           "collect", "zygote", "procs", "supervisor", "program", "cases")
+           "collect", "zygote", "procs", "supervisor", "program", "cases", "schema")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The

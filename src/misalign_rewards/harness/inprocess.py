@@ -25,7 +25,7 @@ import select
 import time
 from typing import Any
 
-from . import procs
+from . import procs, schema
 
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 #: Environment of the pytest process.
@@ -43,7 +43,7 @@ def _hash_dir(path: str) -> dict[str, str]:
     return out
 
 
-def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
+def run(config: schema.Config, zygote: procs.Zygote, deadline: float) -> schema.Report:
     tests_dir = config["tests_dir"]
     # The solution shares the pytest process: all of its time is the solution's.
     if config.get("code_timeout_s") is not None:
@@ -52,7 +52,8 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     output_cap = int(config.get("output_bytes") or 1 << 20)
     record_r, record_w = os.pipe()
     output_r, output_w = os.pipe()
-    child_args = {k: config[k] for k in ("tests_dir", "ini_path", "test_files", "solution_dir")}
+    child_args = {"tests_dir": config["tests_dir"], "ini_path": config["ini_path"],
+                  "test_files": config["test_files"], "solution_dir": config["solution_dir"]}
     try:
         pid = zygote.spawn("inprocess", cwd=config["solution_dir"], env=dict(CHILD_ENV),
                            args=child_args, fds=[record_w, output_w],
@@ -103,8 +104,8 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
     after = _hash_dir(tests_dir)
 
     collected: list[str] | None = None
-    tests: dict[str, dict[str, Any]] = {}
-    errors: list[dict[str, Any]] = []
+    tests: dict[str, schema.ReportedTest] = {}
+    errors: list[schema.ReportedTest] = []
     malformed = 0
     for line in bytes(buf[:MAX_RECORD_BYTES]).splitlines():
         try:

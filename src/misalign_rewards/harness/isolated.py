@@ -34,7 +34,7 @@ import sys
 import time
 from typing import Any
 
-from . import collect, procs, program, proxy, wire
+from . import collect, procs, program, proxy, schema, wire
 
 
 class HarnessDeadline(BaseException):
@@ -67,7 +67,7 @@ def _set_fs_ids(uid: int, gid: int) -> bool:
     return libc.setfsuid(-1) == uid and libc.setfsgid(-1) == gid
 
 
-def _exchange_dir(config: dict[str, Any], contained: bool) -> str:
+def _exchange_dir(config: schema.Config, contained: bool) -> str:
     """The folder the tests' temporary files go to: the untrusted uid's."""
     path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
     os.makedirs(path, mode=0o700, exist_ok=True)
@@ -76,7 +76,7 @@ def _exchange_dir(config: dict[str, Any], contained: bool) -> str:
     return path
 
 
-def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
+def run(config: schema.Config, zygote: procs.Zygote, deadline: float) -> schema.Report:
     import tempfile
 
     import pytest
@@ -99,8 +99,7 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
 
     def on_collected(ids: list[str]) -> None:
         broker.end_collection()
-        if config.get("hide_tests", True):
-            _hide_tests(tests_dir)
+        _hide_tests(tests_dir)
         hidden["done"] = True
         os.environ["TMPDIR"] = os.environ["HOME"] = exchange
         tempfile.tempdir = None

@@ -26,7 +26,7 @@ import time
 import traceback
 from typing import Any
 
-from . import procs, program, seal
+from . import procs, program, schema, seal
 
 MAX_STDIN_BYTES = 64 << 20
 
@@ -37,7 +37,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _lay_out(config: dict[str, Any]) -> None:
+def _lay_out(config: schema.Config) -> None:
     """Owners and modes of the job's folders (run as root, before any untrusted process)."""
     tests_dir = config["tests_dir"]
     inprocess = config["mode"] == "inprocess"
@@ -76,7 +76,7 @@ def seal_tree(path: str) -> None:
                 os.chmod(p, os.stat(p).st_mode & 0o555)
 
 
-def _trusted_tmp(config: dict[str, Any]) -> None:
+def _trusted_tmp(config: schema.Config) -> None:
     path = config.get("trusted_tmp")
     if not path:
         return
@@ -86,7 +86,7 @@ def _trusted_tmp(config: dict[str, Any]) -> None:
     tempfile.tempdir = None
 
 
-def run_job(config: dict[str, Any], started: float, zygote: procs.Zygote) -> dict[str, Any]:
+def run_job(config: schema.Config, started: float, zygote: procs.Zygote) -> schema.Report:
     """Run one job (both modes) with ``zygote`` and return its report (not yet sealed)."""
     contained = bool(config.get("contained"))
     deadline = started + float(config["run_timeout_s"])
@@ -172,7 +172,7 @@ def serve_message(raw: bytes, report_fd: int, zygote: procs.Zygote, started: flo
         print("harness: stdin too large", file=sys.stderr)
         return 2
     try:
-        message = json.loads(raw)
+        message: schema.Message = json.loads(raw)
         key = bytes.fromhex(message["key"])
         run_id = str(message["run_id"])
         config = message["config"]

@@ -43,11 +43,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-#: Where the container's untrusted uid comes from, and the range it must be in (the
-#: client's, misalign_rewards/sandbox/uids.py: a test keeps the two in step).
-UID_ENV = "MISALIGN_UNTRUSTED_UID"
-FIRST_UNTRUSTED_UID = 0x70000000
-LAST_UNTRUSTED_UID = 0x7FFDFFFF
+# Where the container's untrusted uid comes from, and the range it must be in: the
+# client's too (sandbox/uids.py), defined once.
+from .schema import FIRST_UNTRUSTED_UID, LAST_UNTRUSTED_UID, UID_ENV
+
 #: The environment every untrusted process starts with. Its uid has no passwd entry, so
 #: what would look the user up there finds it here: HOME (``os.path.expanduser``), USER
 #: and LOGNAME (``getpass.getuser``); TMPDIR is unset (``tempfile`` uses /tmp).

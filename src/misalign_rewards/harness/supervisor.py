@@ -39,12 +39,11 @@ import select
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from . import main as job_main
-from . import procs
-
-TAG = b"@@misalign-pool"
+from . import procs, schema
 #: Largest job frame (files and stdin of one job).
 MAX_FRAME = 128 << 20
 #: Worker exit code: stdin is at its end (or idle too long), the supervisor is done.
@@ -56,8 +55,9 @@ SHARED_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 _SAFE_REL = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")
 
 
-def say(fd: int, what: str, data: dict[str, Any]) -> None:
-    line = TAG + b" " + what.encode() + b" " + json.dumps(data, separators=(",", ":")).encode() + b"\n"
+def say(fd: int, what: str, data: Mapping[str, object]) -> None:
+    """One line to the pool: ``<POOL_TAG> <what> <JSON>`` (schema.py)."""
+    line = schema.POOL_TAG + b" " + what.encode() + b" " + json.dumps(data, separators=(",", ":")).encode() + b"\n"
     view = memoryview(line)
     while view:
         view = view[os.write(fd, view):]
@@ -127,7 +127,7 @@ def _worker(out: int, zygote: procs.Zygote, workdir: str, nondumpable: bool, idl
     os.close(null)
     say(out, "begin", {})
     try:
-        frame = json.loads(body)
+        frame: schema.PoolFrame = json.loads(body)
         files = frame.get("files") or {}
         stdin = base64.b64decode(frame["stdin"])
         if not isinstance(files, dict):
@@ -417,10 +417,11 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
         except procs.ZygoteError as exc:
             strays, problems = 0, [f"the zygote failed: {exc}"]
         oom_after = procs.oom_kills()
-        say(out, "done", {
+        done: schema.PoolDone = {
             "worker_exit": code, "strays": strays, "served": served, "problems": problems,
             "job_anomaly": anomaly, "left_behind": left[:10],
             "oom_kills": (oom_after - oom_before) if oom_after is not None and oom_before is not None else None,
-        })
+        }
+        say(out, "done", done)
         if problems or code != 0 or anomaly or left:
             return 0  # a container that is not clean serves nothing more

@@ -48,6 +48,7 @@ import anyio
 from aiodocker.stream import Stream
 
 from ..errors import EngineError
+from ..harness.schema import POOL_TAG as TAG
 from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
 from .capacity import budget_owner
@@ -55,7 +56,6 @@ from .docker import LABEL_PREFIX, ContainerKilled, DockerSandbox
 
 logger = get_logger("misalign_rewards.pool")
 
-TAG = b"@@misalign-pool"
 #: Label of a warm container: the kind of runs it serves.
 LABEL_POOL = f"{LABEL_PREFIX}.pool"
 #: Extra pids a warm container needs over a fresh run: its server's per-run worker.
