@@ -25,11 +25,13 @@ import select
 import time
 from typing import Any
 
-from . import procs, schema
+from . import schema
+from .privileges import UNTRUSTED_ENV
+from .zygote import Zygote
 
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 #: Environment of the pytest process.
-CHILD_ENV = {**procs.UNTRUSTED_ENV,
+CHILD_ENV = {**UNTRUSTED_ENV,
              "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
@@ -43,7 +45,7 @@ def _hash_dir(path: str) -> dict[str, str]:
     return out
 
 
-def run(config: schema.Config, zygote: procs.Zygote, deadline: float) -> schema.Report:
+def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report:
     tests_dir = config["tests_dir"]
     # The solution shares the pytest process: all of its time is the solution's.
     if config.get("code_timeout_s") is not None:
@@ -100,7 +102,7 @@ def run(config: schema.Config, zygote: procs.Zygote, deadline: float) -> schema.
         if child_exit is None:
             child_exit = zygote.reap(pid, 5.0)
     if config.get("contained"):
-        stray, gone = procs.sweep(zygote, confirm=True)
+        stray, gone = zygote.sweep(confirm=True)
     after = _hash_dir(tests_dir)
 
     collected: list[str] | None = None

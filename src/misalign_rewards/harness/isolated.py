@@ -34,7 +34,9 @@ import sys
 import time
 from typing import Any
 
-from . import collect, procs, program, proxy, schema, wire
+from . import collect, program, proxy, schema, wire
+from .privileges import untrusted_uid
+from .zygote import Zygote
 
 
 class HarnessDeadline(BaseException):
@@ -72,11 +74,11 @@ def _exchange_dir(config: schema.Config, contained: bool) -> str:
     path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
     os.makedirs(path, mode=0o700, exist_ok=True)
     if contained:
-        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
+        os.chown(path, untrusted_uid(), untrusted_uid())
     return path
 
 
-def run(config: schema.Config, zygote: procs.Zygote, deadline: float) -> schema.Report:
+def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report:
     import tempfile
 
     import pytest
@@ -104,7 +106,7 @@ def run(config: schema.Config, zygote: procs.Zygote, deadline: float) -> schema.
         os.environ["TMPDIR"] = os.environ["HOME"] = exchange
         tempfile.tempdir = None
         if contained:
-            fs["switched"] = _set_fs_ids(procs.untrusted_uid(), procs.untrusted_uid())
+            fs["switched"] = _set_fs_ids(untrusted_uid(), untrusted_uid())
             if not fs["switched"]:
                 raise RuntimeError("could not take the untrusted uid for file access")
 

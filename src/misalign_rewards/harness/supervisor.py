@@ -43,7 +43,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import main as job_main
-from . import procs, schema
+from . import processes, schema
+from .privileges import check_privileges, make_nondumpable, take_untrusted_uid
+from .zygote import Zygote, ZygoteError
 #: Largest job frame (files and stdin of one job).
 MAX_FRAME = 128 << 20
 #: Worker exit code: stdin is at its end (or idle too long), the supervisor is done.
@@ -108,7 +110,7 @@ def _write_files(workdir: str, files: dict[str, str]) -> None:
             os.close(fd)
 
 
-def _worker(out: int, zygote: procs.Zygote, workdir: str, nondumpable: bool, idle_s: float) -> int:
+def _worker(out: int, zygote: Zygote, workdir: str, nondumpable: bool, idle_s: float) -> int:
     """One job, in a fresh fork of the supervisor. Its frame is read only now."""
     if not select.select([0], [], [], idle_s)[0]:
         return EXIT_EOF
@@ -209,7 +211,7 @@ def _remove(path: str) -> None:
 class _Baseline:
     """What the container looks like between jobs when all is well."""
 
-    def __init__(self, workdir: str, harness_root: str, zygote: procs.Zygote) -> None:
+    def __init__(self, workdir: str, harness_root: str, zygote: Zygote) -> None:
         self.workdir = workdir
         self.harness_root = harness_root
         self.keep = {workdir, harness_root}
@@ -365,10 +367,10 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
                 break
         except ChildProcessError:
             break
-    nondumpable = procs.make_nondumpable()
-    procs.take_untrusted_uid(os.environ)  # the container's for its life (check_privileges)
-    zygote = procs.Zygote.fork()  # first: it must never see a job
-    problem = procs.check_privileges()
+    nondumpable = make_nondumpable()
+    take_untrusted_uid(os.environ)  # the container's for its life (check_privileges)
+    zygote = Zygote.fork()  # first: it must never see a job
+    problem = check_privileges()
     if problem:
         print(f"supervisor: {problem}", file=sys.stderr)
         return 2
@@ -386,7 +388,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     say(out, "ready", {"pid": os.getpid()})
     served = 0
     while True:
-        oom_before = procs.oom_kills()
+        oom_before = processes.oom_kills()
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -407,16 +409,16 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
             code = 0
         left = baseline.left_behind()
         try:
-            strays, gone = procs.sweep(zygote, confirm=True)
+            strays, gone = zygote.sweep(confirm=True)
             if gone:
                 # What the untrusted uid owns, removed as that uid (root may not enter its
                 # folders); then the rest as root. Only what is still there counts.
                 zygote.wipe(list(SHARED_DIRS))
                 _wipe_as_root(workdir, baseline.keep)
             problems = baseline.problems() if gone else ["processes of the untrusted uid would not die"]
-        except procs.ZygoteError as exc:
+        except ZygoteError as exc:
             strays, problems = 0, [f"the zygote failed: {exc}"]
-        oom_after = procs.oom_kills()
+        oom_after = processes.oom_kills()
         done: schema.PoolDone = {
             "worker_exit": code, "strays": strays, "served": served, "problems": problems,
             "job_anomaly": anomaly, "left_behind": left[:10],
