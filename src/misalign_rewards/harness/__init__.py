@@ -20,7 +20,7 @@ is SDK-side and is not shipped.
     isolated          pytest in the trusted process; the solution in untrusted processes
     proxy             the trusted end of the pipe: processes, requests, callbacks
     handles           the trusted stand-ins for the solution's objects and classes
-    child             the solution's end of the pipe (isolated mode's untrusted processes)
+    isolated_child    the solution's end of the pipe (isolated mode's untrusted processes)
     wire              tagged JSON for values and exceptions that cross the pipe
     inprocess         trusted parent of a hardened, advisory in-process pytest run
     inprocess_child   that pytest process (inprocess mode's untrusted process)
@@ -45,7 +45,7 @@ from importlib import resources
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
 MODULES = ("main", "schema", "seal", "layout", "privileges", "processes", "wipe", "zygote", "isolated", "proxy",
-           "handles", "child", "wire", "inprocess", "inprocess_child", "collect", "supervisor", "program", "cases")
+           "handles", "isolated_child", "wire", "inprocess", "inprocess_child", "collect", "supervisor", "program", "cases")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The

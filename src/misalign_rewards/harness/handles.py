@@ -394,7 +394,7 @@ class MirrorMeta(type):
 
 def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) -> type:
     """A trusted class standing for a solution class described by ``desc`` (see
-    :meth:`child.Server.describe_class`), with ``bases`` already mirrored."""
+    :meth:`isolated_child.Server.describe_class`), with ``bases`` already mirrored."""
     name = _ident(desc.get("name"), "SolutionClass")
     ns: dict[str, Any] = {
         "__module__": _text(desc.get("module"), "solution"),

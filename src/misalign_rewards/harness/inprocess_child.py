@@ -1,8 +1,9 @@
-"""The pytest process of ``inprocess`` mode: a fork of the zygote's ``pytest`` flavour,
-already the untrusted uid. It imports the solution, so nothing it says is trusted beyond
-being advisory; it streams one JSON record per line to the pipe on ``record_fd`` that
-the trusted parent reads (see :mod:`inprocess`). Its stdout and stderr are another pipe
-the parent reads and caps.
+"""The pytest process of ``inprocess`` mode, its untrusted end (isolated mode's is
+:mod:`isolated_child`): a fork of the zygote's ``pytest`` flavour, already the untrusted
+uid. It imports the solution, so nothing it says is trusted beyond being advisory; it
+streams one JSON record per line to the pipe on ``record_fd`` that the trusted parent
+reads (see :mod:`inprocess`). Its stdout and stderr are another pipe the parent reads and
+caps.
 
 Stdlib + pytest only; runs inside the sandbox image.
 """

@@ -537,7 +537,7 @@ class Broker:
 
     def _context(self) -> dict[str, Any]:
         """What the test changed in its own process that the solution would see in plain
-        pytest (see :meth:`child.Server.apply_context`)."""
+        pytest (see :meth:`isolated_child.Server.apply_context`)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
         ctx: dict[str, Any] = {}
         if env != self._env0:

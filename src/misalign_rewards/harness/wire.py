@@ -25,7 +25,7 @@ A tagged JSON encoding that keeps exact types and refuses everything else:
                               ``"operator.add"``: named, and looked up by name on arrival
 
 Anything else goes to the caller's ``hook`` (isolated mode's object protocol sends
-handles that way, see :mod:`proxy` and :mod:`child`), or is refused.
+handles that way, see :mod:`proxy` and :mod:`isolated_child`), or is refused.
 
 Subclasses are refused (``type(x) is int``, not ``isinstance``): an ``int`` subclass whose
 ``__eq__`` is always true (P10) cannot cross. Every JSON object on the wire is tagged, so

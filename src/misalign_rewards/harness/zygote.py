@@ -48,7 +48,7 @@ import sys
 import time
 from typing import Any
 
-from . import child, processes, wire
+from . import isolated_child, processes, wire
 from .privileges import effective_caps, make_nondumpable, set_no_new_privs, untrusted_uid
 from .wipe import wipe_untrusted
 
@@ -275,7 +275,7 @@ def _python_program(args: dict[str, Any]) -> None:
     a new process (a contest-style stdin case, harness/program.py) at a fork's cost: a
     fresh ``__main__``, fd 3 as its stdin and fd 4 as its stdout (stderr /dev/null), its
     own argv, the case's limits, a recursion limit its stack allows, its own ``atexit``.
-    The zygote has nothing secret to inherit (see the module doc), as for ``child``."""
+    The zygote has nothing secret to inherit (see the module doc), as for ``template``."""
     import atexit
     import builtins
     import io
@@ -333,7 +333,7 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
     elif target == "python":
         _python_program(args)
     elif target == "template":
-        child.serve_template(wire, 3, str(args["solution_dir"]))
+        isolated_child.serve_template(wire, 3, str(args["solution_dir"]))
     elif target == "inprocess":
         from . import inprocess_child
 

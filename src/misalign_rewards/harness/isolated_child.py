@@ -1,4 +1,5 @@
-"""The solution's end of the pipe (``isolated`` mode).
+"""The solution's end of the pipe: ``isolated`` mode's untrusted end (inprocess mode's is
+:mod:`inprocess_child`; the trusted end is :mod:`proxy`).
 
 This runs in untrusted processes: forks of the zygote (:mod:`zygote`) that have already
 become the untrusted uid, in the solution's folder, with a clean environment. Nothing
