@@ -11,12 +11,18 @@ Stdlib + pytest only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import inspect
 import os
+import pathlib
+import sys
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
+import _pytest.config as config_module
 import pytest
+from _pytest.fixtures import FixtureManager
 
 MESSAGE_CHARS = 1000
 
@@ -88,9 +94,7 @@ def prepare() -> None:
     starts from its own copy of it, made before any job and holding nothing of one; what
     a run changes in it dies with the worker. It is not yet configured: the run's own
     command line is parsed, and every plugin configured, in the run."""
-    from _pytest.config import get_config
-
-    config = get_config(_off_args(), prog="pytest.main()")
+    config = config_module.get_config(_off_args(), prog="pytest.main()")
     _prepared[:] = [config]
     _fixtureless[:] = [_fixtureless_holders(list(config.pluginmanager.get_plugins()))]
 
@@ -102,10 +106,6 @@ _fixtureless: list[frozenset[Any]] = []
 
 
 def _fixtureless_holders(plugins: list[Any]) -> frozenset[Any]:
-    import inspect
-    import sys
-    import types
-
     modules = [p for p in plugins if isinstance(p, types.ModuleType) and p.__name__.startswith("_pytest.")]
     classes = {c for name, m in list(sys.modules.items()) if name.startswith("_pytest.") and m is not None
                for c in vars(m).values() if inspect.isclass(c) and c.__module__ == name}
@@ -117,8 +117,8 @@ def _without_fixtures(holder: Any) -> bool:
     a fixture, even behind a decorator: what ``FixtureManager.parsefactories`` looks at
     (the module's attributes; for an instance, its class's) to register a fixture or warn
     about one. Anything unexpected counts as a fixture."""
-    import inspect
-
+    # a name of pytest 8.4 and later, needed only where a pooled supervisor prepares
+    # pytest: an older pytest still serves fresh containers
     from _pytest.fixtures import FixtureFunctionDefinition
 
     def raw(name: str) -> Any:
@@ -139,8 +139,6 @@ def _without_fixtures(holder: Any) -> bool:
 
 
 def _skipped(plugin: Any, skip: frozenset[Any]) -> bool:
-    import inspect
-
     try:
         return plugin in skip or (not inspect.ismodule(plugin) and not inspect.isclass(plugin)
                                   and type(plugin) in skip)
@@ -163,12 +161,6 @@ def main(args: list[str], plugins: list[Any]) -> int:
     configuration, is the one done ahead)."""
     if not _prepared:
         return int(pytest.main(args, plugins=plugins))
-    import pathlib
-
-    import _pytest.config as config_module
-
-    from _pytest.fixtures import FixtureManager
-
     config = _prepared.pop()
     build = config_module.get_config
     registered = FixtureManager.pytest_plugin_registered

@@ -15,6 +15,10 @@ import os
 import sys
 from typing import Any
 
+import pytest
+
+from . import collect
+
 
 def main(config: dict[str, Any], record_fd: int) -> int:
     # fd 4 is the output pipe: pytest's and the solution's prints go there.
@@ -25,8 +29,6 @@ def main(config: dict[str, Any], record_fd: int) -> int:
     sys.dont_write_bytecode = True
     sys.path.append(config["solution_dir"])  # last: solution files never shadow stdlib
 
-    from . import collect
-
     def emit(kind: str, value: Any) -> None:
         data = json.dumps([kind, value], separators=(",", ":")).encode() + b"\n"
         view = memoryview(data)
@@ -36,6 +38,4 @@ def main(config: dict[str, Any], record_fd: int) -> int:
     recorder = collect.Recorder(emit=emit)
     args = collect.pytest_args(tests_dir=config["tests_dir"], ini_path=config["ini_path"],
                                test_files=list(config["test_files"]))
-    import pytest
-
     return int(pytest.main(args, plugins=[recorder]))

@@ -31,11 +31,14 @@ import linecache
 import os
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
+import pytest
+
 from . import collect, program, proxy, schema, wire
-from .privileges import untrusted_uid
+from .privileges import libc, untrusted_uid
 from .zygote import Zygote
 
 
@@ -61,12 +64,10 @@ def _hide_tests(tests_dir: str) -> None:
 def _set_fs_ids(uid: int, gid: int) -> bool:
     """``setfsuid``/``setfsgid``: file access as ``uid``/``gid`` (signals, ptrace and
     ``/proc`` still see root). Returns whether both took."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.setfsgid(gid)
-    libc.setfsuid(uid)
-    return libc.setfsuid(-1) == uid and libc.setfsgid(-1) == gid
+    c = libc()
+    c.setfsgid(gid)
+    c.setfsuid(uid)
+    return c.setfsuid(-1) == uid and c.setfsgid(-1) == gid
 
 
 def _exchange_dir(config: schema.Config, contained: bool) -> str:
@@ -79,10 +80,6 @@ def _exchange_dir(config: schema.Config, contained: bool) -> str:
 
 
 def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report:
-    import tempfile
-
-    import pytest
-
     tests_dir = config["tests_dir"]
     contained = bool(config.get("contained"))
     sys.setrecursionlimit(max(sys.getrecursionlimit(), wire.RECURSION_LIMIT))

@@ -56,11 +56,14 @@ def run_job(config: schema.Config, started: float, zygote: Zygote) -> schema.Rep
     phases = {"setup": time.monotonic() - started}
     try:
         if mode == "isolated":
+            # import cost of forked processes: each mode is imported only now, after the
+            # zygote was forked (main, supervisor), so the zygote and the solution's
+            # processes it forks never hold pytest, and a run loads only its own mode
             from . import isolated
 
             report = isolated.run(config, zygote, deadline)
         else:
-            from . import inprocess
+            from . import inprocess  # import cost of forked processes: as isolated above
 
             report = inprocess.run(config, zygote, deadline)
         phases["tests"] = time.monotonic() - started

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import importlib
+import inspect
 import io
 import logging
 import os
@@ -49,8 +51,10 @@ import select
 import socket
 import struct
 import sys
+import threading
 import time
 import types
+import warnings
 from typing import Any
 
 from . import handles, processes, wire
@@ -511,8 +515,6 @@ class Broker:
                 stream.write(printed)
         issued = answer.get("warnings")
         if isinstance(issued, list):
-            import warnings
-
             for w in issued[:100]:
                 if not (isinstance(w, list) and len(w) == 4 and isinstance(w[1], str)):
                     continue
@@ -1346,8 +1348,6 @@ def _library(name: str) -> Any:
         return None
     if not all(part.isidentifier() for part in name.split(".")):
         return None
-    import importlib
-
     try:
         return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - not importable here: the name is not bound
@@ -1384,8 +1384,6 @@ def _mock_method(target: Any, method: str) -> Any:
 def _signature(value: Any) -> Any:
     """A callable's parameters, for ``inspect.signature`` in the solution: names, kinds and
     defaults that are data (others stand as None)."""
-    import inspect
-
     try:
         sig = inspect.signature(value)
     except (TypeError, ValueError):
@@ -1435,8 +1433,7 @@ def _complete(coro: Any) -> Any:
     """Run a test's coroutine that the solution awaits to completion, on an event loop of
     its own in a thread of its own: the test's loop, if one runs, is blocked in the call
     that led to the solution awaiting it."""
-    import asyncio
-    import threading
+    import asyncio  # import cost: only a test's coroutine that the solution awaits needs it
 
     box: dict[str, Any] = {}
 

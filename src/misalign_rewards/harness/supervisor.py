@@ -39,6 +39,7 @@ import select
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -344,7 +345,12 @@ def _warm_imports() -> None:
     """What every job imports, once: pytest with its built-in plugins, what they import
     when a run configures them (``pdb``, ``faulthandler``, ``readline``), and the harness;
     and what every job's pytest run starts by making, before any job exists
-    (:func:`collect.prepare`: each worker runs from its own copy)."""
+    (:func:`collect.prepare`: each worker runs from its own copy).
+
+    Imported here, after the zygote is forked, not at the top: the zygote's memory is
+    this process's as it was then, and the solution's processes are its forks, so none
+    of this (pytest above all) is ever in an isolated solution's process."""
+    # import cost of forked processes: all of these after the zygote's fork (see above)
     import faulthandler  # noqa: F401
     import pdb  # noqa: F401
 
@@ -355,7 +361,7 @@ def _warm_imports() -> None:
     except ImportError:
         pass
 
-    from . import collect, isolated, proxy, seal, wire  # noqa: F401
+    from . import collect, isolated, proxy  # noqa: F401
 
     collect.prepare()
 
@@ -395,8 +401,6 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
             try:
                 code = _worker(out, zygote, workdir, nondumpable, idle_s)
             except BaseException:  # noqa: BLE001 - a worker never returns into the loop
-                import traceback
-
                 traceback.print_exc()
             os._exit(code)
         _, status = os.waitpid(pid, 0)

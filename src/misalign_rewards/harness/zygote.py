@@ -39,6 +39,9 @@ Stdlib only (pytest in its flavour); runs inside the sandbox image.
 
 from __future__ import annotations
 
+import atexit
+import builtins
+import io
 import json
 import os
 import select
@@ -46,6 +49,8 @@ import signal
 import socket
 import sys
 import time
+import traceback
+import types
 from typing import Any
 
 from . import isolated_child, processes, wire
@@ -254,7 +259,7 @@ def _case_limits(args: dict[str, Any]) -> None:
     """One case's limits: address space, CPU seconds and a contest judge's stack, as
     large as the case's memory (a deep DFS, a big local array), not the default 8 MiB
     (set before ``exec``, which lays out the new stack)."""
-    import resource
+    import resource  # import cost: only a case's fork loads it, never the zygote
 
     memory = args.get("memory_bytes")
     if isinstance(memory, int) and memory > 0:
@@ -276,12 +281,6 @@ def _python_program(args: dict[str, Any]) -> None:
     fresh ``__main__``, fd 3 as its stdin and fd 4 as its stdout (stderr /dev/null), its
     own argv, the case's limits, a recursion limit its stack allows, its own ``atexit``.
     The zygote has nothing secret to inherit (see the module doc), as for ``template``."""
-    import atexit
-    import builtins
-    import io
-    import traceback
-    import types
-
     os.dup2(3, 0)
     os.dup2(4, 1)
     os.close(3)
@@ -335,6 +334,8 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
     elif target == "template":
         isolated_child.serve_template(wire, 3, str(args["solution_dir"]))
     elif target == "inprocess":
+        # import cost of forked processes: imported (with pytest) by _spawn, only in a
+        # zygote asked for an inprocess run; a zygote serving isolated runs never has it
         from . import inprocess_child
 
         sys.exit(inprocess_child.main(args, record_fd=3))
@@ -345,7 +346,9 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
 def _spawn(request: dict[str, Any], fds: list[int]) -> int:
     contained = request.get("contained") is True
     if request.get("target") == "inprocess":
-        # Warm for every later run of this zygote; an isolated run never gets here.
+        # import cost of forked processes: imported here, before the fork, so every later
+        # inprocess run of this zygote starts warm; an isolated run never gets here, so its
+        # solution processes (forks of this zygote) never hold pytest.
         import pytest  # noqa: F401
 
         from . import collect, inprocess_child  # noqa: F401
