@@ -24,6 +24,8 @@ import _pytest.config as config_module
 import pytest
 from _pytest.fixtures import FixtureManager
 
+from . import schema
+
 MESSAGE_CHARS = 1000
 
 
@@ -219,7 +221,7 @@ class Recorder:
         self.deadline_hit = False
         self.collected: list[str] | None = None
         self.tests: dict[str, dict[str, Any]] = {}
-        self.collect_errors: list[dict[str, Any]] = []
+        self.collect_errors: list[schema.ReportedTest] = []
         self._on_collected = on_collected
         self._faults = faults
         self._on_test_end = on_test_end
@@ -229,8 +231,8 @@ class Recorder:
     # -- collection -------------------------------------------------------------------
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:
-            record = {"id": report.nodeid, "outcome": "error", "duration_s": 0.0,
-                      "message": ("collection failed: " + _short(report))[:MESSAGE_CHARS]}
+            record: schema.ReportedTest = {"id": report.nodeid, "outcome": "error", "duration_s": 0.0,
+                                            "message": ("collection failed: " + _short(report))[:MESSAGE_CHARS]}
             self.collect_errors.append(record)
             if self._emit:
                 self._emit("collect_error", record)
@@ -300,6 +302,8 @@ class Recorder:
         if rec is not None and self._emit:
             self._emit("test", rec)
 
-    def results(self) -> list[dict[str, Any]]:
-        out = [dict(r, outcome=r["outcome"] or "error") for r in self.tests.values()]
+    def results(self) -> list[schema.ReportedTest]:
+        out: list[schema.ReportedTest] = [
+            {"id": r["id"], "outcome": r["outcome"] or "error", "duration_s": r["duration_s"], "message": r["message"]}
+            for r in self.tests.values()]
         return self.collect_errors + out

@@ -23,7 +23,6 @@ import json
 import os
 import select
 import time
-from typing import Any
 
 from . import schema
 from .privileges import UNTRUSTED_ENV
@@ -48,8 +47,9 @@ def _hash_dir(path: str) -> dict[str, str]:
 def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report:
     tests_dir = config["tests_dir"]
     # The solution shares the pytest process: all of its time is the solution's.
-    if config.get("code_timeout_s") is not None:
-        deadline = min(deadline, time.monotonic() + float(config["code_timeout_s"]))
+    budget = config.get("code_timeout_s")
+    if budget is not None:
+        deadline = min(deadline, time.monotonic() + float(budget))
     before = _hash_dir(tests_dir)
     output_cap = int(config.get("output_bytes") or 1 << 20)
     record_r, record_w = os.pipe()

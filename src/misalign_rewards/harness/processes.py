@@ -27,6 +27,7 @@ from typing import Any
 
 from .privileges import NEEDED_CAPS, SWEEPER_UID, effective_caps, untrusted_uid
 
+
 def kill_group(pid: int) -> None:
     """SIGKILL the process group led by ``pid`` (children start their own session).
     Never group 0 or 1 (``killpg(0)`` is the caller's own group)."""

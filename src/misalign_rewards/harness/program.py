@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import layout
+from . import layout, schema
 from .privileges import UNTRUSTED_ENV, untrusted_uid
 from .wipe import ipc_not_owned_by
 from .zygote import Zygote
@@ -31,7 +31,7 @@ _state: dict[str, object] = {}
 #: What the judge saw between cases, for the report (harness/main.py): processes of the
 #: program that outlived it (``strays``), and System V IPC objects whose ownership it
 #: handed away so that a wipe as its own uid would miss them (``ipc_handed``).
-_observed: dict[str, int] = {"strays": 0, "ipc_handed": 0}
+_observed: schema.CaseWipes = {"strays": 0, "ipc_handed": 0}
 #: The process groups the current case started (each program leads its own).
 _case_groups: set[int] = set()
 
@@ -82,9 +82,9 @@ def end_case() -> None:
         zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
 
 
-def observed() -> dict[str, int]:
+def observed() -> schema.CaseWipes:
     """What :func:`end_case` saw during this run (for the report)."""
-    return dict(_observed)
+    return _observed.copy()
 
 
 def stop_all(*, count: bool = False) -> Zygote | None:

@@ -58,9 +58,9 @@ import warnings
 from typing import Any
 
 from . import handles, processes, wire
+from .handles import Handle
 from .privileges import UNTRUSTED_ENV
 from .zygote import Zygote, ZygoteError
-from .handles import Handle
 
 #: The environment of a solution process.
 CHILD_ENV = dict(UNTRUSTED_ENV)

@@ -41,12 +41,12 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
-from typing import Any
 
 from . import main as job_main
 from . import processes, schema
 from .privileges import check_privileges, make_nondumpable, take_untrusted_uid
 from .zygote import Zygote, ZygoteError
+
 #: Largest job frame (files and stdin of one job).
 MAX_FRAME = 128 << 20
 #: Worker exit code: stdin is at its end (or idle too long), the supervisor is done.
