@@ -16,7 +16,7 @@ is SDK-side and is not shipped.
     privileges        the untrusted uid, the trusted side's capabilities
     processes         the untrusted uid's processes: scans, counts, kills
     wipe              what the untrusted uid made, removed between cases and jobs
-    zygote            the trusted process that starts untrusted ones, and the harness's handle on it
+    zygote            the trusted process that starts untrusted ones; the harness's handle on it
     isolated          pytest in the trusted process; the solution in untrusted processes
     proxy             the trusted end of the pipe: processes, requests, callbacks
     handles           the trusted stand-ins for the solution's objects and classes
@@ -29,11 +29,12 @@ is SDK-side and is not shipped.
     program           an io job's program on one stdin case, as the untrusted uid
     cases             an io job's comparisons and checker, in trusted code
 
-Imports run one way, down this list's dependencies: ``schema`` and ``seal`` import nothing
-of the harness; ``privileges`` only ``schema``; ``layout``, ``processes`` and ``wipe`` only
-those; ``zygote`` them and the untrusted ends it starts. A harness module imported inside
+Imports run one way (tests/harness/test_imports.py): ``schema`` and ``seal`` import no
+sibling; ``privileges`` only ``schema``; ``layout``, ``processes`` and ``wipe`` only those
+two; ``zygote`` those and the untrusted ends it starts (``isolated_child``, ``wire``); the
+modes and the entry points (``main``, ``supervisor``) sit above. A sibling imported inside
 a function is imported there for a forked process's sake (what it must not hold, or need
-not pay for), with a comment saying so.
+not load), with a comment saying so.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from importlib import resources
 #: Package name of the harness inside the container.
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
-MODULES = ("main", "schema", "seal", "layout", "privileges", "processes", "wipe", "zygote", "isolated", "proxy",
-           "handles", "isolated_child", "wire", "inprocess", "inprocess_child", "collect", "supervisor", "program", "cases")
+MODULES = ("main", "schema", "seal", "layout", "privileges", "processes", "wipe", "zygote", "isolated",
+           "proxy", "handles", "isolated_child", "wire", "inprocess", "inprocess_child", "collect",
+           "supervisor", "program", "cases")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The

@@ -1,17 +1,18 @@
 """Entry point of the trusted harness inside the sandbox.
 
-Stdin carries one JSON object ``{"key": HEX, "run_id": ..., "config": {...}}`` and is read
-to EOF, then closed, before anything else happens: no process started later can read the
-key from it. The report is sealed with the key (:mod:`seal`) and written to the original
-stdout; nothing else ever goes there, and no untrusted process ever holds it.
+Stdin carries one JSON object ``{"key": HEX, "run_id": ..., "config": {...}}``
+(:class:`schema.Message`) and is read to EOF, then closed, before anything else happens:
+no process started later can read the key from it. The report (:class:`schema.Report`) is
+sealed with the key (:mod:`seal`) and written to the original stdout; nothing else ever
+goes there, and no untrusted process ever holds it.
 
 :func:`run_job` is the whole job once the message is read: the pooled supervisor calls it
 in each forked worker, :func:`main` once per fresh container.
 
 Inside the sandbox (``config["contained"]``) the harness must be root with CHOWN, SETUID,
-SETGID and KILL; it then lays out the job's folders so the untrusted uid can read the
-solution (its own folder is its to write) and never the tests (isolated mode: 0700, root),
-and keeps its own temporary files in a folder only root can enter.
+SETGID and KILL; it then lays out the job's folders (:mod:`layout`) so the untrusted uid
+can read the solution (its own folder is its to write) and never the tests (isolated
+mode: 0700, root), and keeps its own temporary files in a folder only root can enter.
 
 Stdlib only at import time; pytest is imported by the mode that runs it.
 """
