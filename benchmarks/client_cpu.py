@@ -21,10 +21,10 @@ import time
 import anyio
 import structlog
 
+from benchmarks.probes import engine_cpu_s, engine_cpu_ticks, rusage_s
 from misalign_rewards.sandbox.base import RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
 
-from benchmarks.probes import engine_cpu_s, rusage_s
 
 def client_cpu_seconds() -> float:
     return rusage_s(resource.RUSAGE_SELF)
@@ -43,15 +43,15 @@ async def measure(image: str, runs: int, concurrency: int) -> dict[str, float]:
                 r = await sb.run(spec)
                 failures += r.exit_code != 0
 
-        c0, e0, t0 = client_cpu_seconds(), engine_cpu_s(), time.perf_counter()
+        c0, e0, t0 = client_cpu_seconds(), engine_cpu_ticks(), time.perf_counter()
         async with anyio.create_task_group() as tg:
             for _ in range(runs):
                 tg.start_soon(one)
-        c1, e1, t1 = client_cpu_seconds(), engine_cpu_s(), time.perf_counter()
+        c1, e1, t1 = client_cpu_seconds(), engine_cpu_ticks(), time.perf_counter()
     return {
         "runs": runs, "concurrency": concurrency, "failures": failures,
         "client_cpu_ms_per_run": 1000 * (c1 - c0) / runs,
-        "engine_cpu_ms_per_run": 1000 * (e1 - e0) / runs,
+        "engine_cpu_ms_per_run": 1000 * engine_cpu_s(e0, e1) / runs,
         "wall_s": t1 - t0, "runs_per_s": runs / (t1 - t0),
     }
 

@@ -39,8 +39,12 @@ def _engine_name(name: str) -> bool:
     return name in ENGINE_NAMES or name.startswith("containerd-shim")
 
 
-def engine_cpu_s() -> float:
-    total = 0
+def engine_cpu_ticks() -> dict[tuple[int, str], int]:
+    """The engine's own CPU so far, per live process (keyed by pid and start time, so a
+    reused pid is a new process): user + system time of dockerd, containerd, runc and the
+    shims, not their children's (a shim reaps the container's processes, whose CPU the
+    job column already counts)."""
+    ticks = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -49,8 +53,16 @@ def engine_cpu_s() -> float:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         if _engine_name(name):
             fields = stat[stat.rindex(")") + 2 :].split()
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return total / TICKS
+            ticks[(int(pid), fields[19])] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def engine_cpu_s(before: dict[tuple[int, str], int], after: dict[tuple[int, str], int]) -> float:
+    """Engine CPU between two readings of :func:`engine_cpu_ticks`: what each process that
+    is alive at the second reading used since the first (all of it, if it started since).
+    A process that exited in between (a removed container's shim) is lost, so this is a
+    lower bound, and never negative."""
+    return sum(max(0, t - before.get(key, 0)) for key, t in after.items()) / TICKS
 
 
 def _cgroup_v2_docker() -> float | None:
@@ -107,22 +119,24 @@ def peak_rss_mb() -> float:
 class Sample:
     self_s: float
     children_s: float
-    engine_s: float
+    engine: dict[tuple[int, str], int]
     containers_s: float | None
     host_s: float
 
     @classmethod
     def now(cls) -> Sample:
-        return cls(rusage_s(resource.RUSAGE_SELF), rusage_s(resource.RUSAGE_CHILDREN), engine_cpu_s(),
+        return cls(rusage_s(resource.RUSAGE_SELF), rusage_s(resource.RUSAGE_CHILDREN), engine_cpu_ticks(),
                    containers_cpu_s(), host_busy_s())
 
     def __sub__(self, other: Sample) -> dict[str, float | None]:
-        d = {k: (v - getattr(other, k)) if v is not None and getattr(other, k) is not None else None
-             for k, v in asdict(self).items()}
+        d: dict[str, float | None] = {
+            k: (v - getattr(other, k)) if v is not None and getattr(other, k) is not None else None
+            for k, v in asdict(self).items() if k != "engine"}
+        d["engine_s"] = engine_cpu_s(other.engine, self.engine)
         return d
 
 
-def foreign_starts(since: float, until: float, ours: "callable") -> int | None:  # type: ignore[valid-type]
+def foreign_starts(since: float, until: float, ours: callable) -> int | None:  # type: ignore[valid-type]
     """Containers started on the engine in ``[since, until]`` that ``ours(attributes)``
     does not claim: other work sharing the engine, whose CPU lands in the same cgroup."""
     try:

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.ray_scale [--jobs 60] [--repeat 2] [--memory-jobs 1000]
 
-Starts what tests/test_ray.py starts (a head and engine nodes in a loopback-only network
-namespace, each worker with a dockerd of its own; tests/ray_cluster.py), then times the
+Starts what tests/sandbox/test_ray.py starts (a head and engine nodes in a loopback-only network
+namespace, each worker with a dockerd of its own; tests/support/ray_cluster.py), then times the
 same batch of ``trivial`` jobs (benchmarks/workloads.py; every fifth must earn 0), each
 cell in a fresh driver process inside the namespace:
 
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from engines import make_engine
-    from ray_cluster import RayCluster
+    from support.engines import make_engine
+    from support.ray_cluster import RayCluster
 
     image = os.environ.get("MISALIGN_PYTHON_IMAGE", "ghcr.io/your-org/misalign-fv/python-sandbox:latest")
     engines = [make_engine("misalign-bench-w1-"), make_engine("misalign-bench-w2-")]

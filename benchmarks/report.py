@@ -78,8 +78,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                                                  "host-humaneval")
                                       if (base, c) in by}
     mem = sorted(
-        ((c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
-         for c in results["cells"] if "memory" in c.get("purposes", [c.get("purpose")]) and "error" not in c))
+        (c["jobs"], c["rss_mb"]["peak"], c["rss_mb"]["before_batch"], c["jobs_per_s"], c["correct"])
+         for c in results["cells"] if "memory" in c.get("purposes", [c.get("purpose")]) and "error" not in c)
     io_ratios = {}
     for r in rows:
         if r["workload"] == "io" and r["row"] == "pooled" and r["cases_per_s"]:
@@ -309,7 +309,7 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
     xs = range(len(labels))
     ax.bar(xs, client, label="client", color="tab:blue")
     ax.bar(xs, engine, bottom=client, label="engine (lower bound)", color="tab:gray")
-    ax.bar(xs, job, bottom=[a + b for a, b in zip(client, engine)], label="job", color="tab:red")
+    ax.bar(xs, job, bottom=[a + b for a, b in zip(client, engine, strict=True)], label="job", color="tab:red")
     ax.set_xticks(list(xs), labels, fontsize=6)
     ax.set_ylabel("CPU ms per job")
     ax.set_title("Where the CPU goes")

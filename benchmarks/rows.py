@@ -176,7 +176,7 @@ async def run_baseline(jobs: list[BenchJob], warm: BenchJob, spec: dict[str, Any
         slots: list[dict[str, Any]] = [{} for _ in jobs]
         s0, t0, p0 = probes.Sample.now(), time.time(), time.perf_counter()
         async with anyio.create_task_group() as tg:
-            for job, slot in zip(jobs, slots):
+            for job, slot in zip(jobs, slots, strict=True):
                 tg.start_soon(one, job, slot)
         p1, t1, s1 = time.perf_counter(), time.time(), probes.Sample.now()
     finally:
@@ -241,7 +241,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     raw = anyio.run(runner, jobs, warm, spec)
     n = len(jobs)
     cpu = raw["cpu"]
-    wrong = [j.job_id for j, r in zip(jobs, raw["rewards"]) if r != j.expected]
+    wrong = [j.job_id for j, r in zip(jobs, raw["rewards"], strict=True) if r != j.expected]
 
     def per_job_ms(value: float | None) -> float | None:
         return None if value is None else 1000 * value / n

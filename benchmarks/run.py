@@ -25,7 +25,7 @@ import shlex
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     limiter = limiter_size()
     cells, skipped = plan(args, limiter)
     args.out.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     print(f"benchmarks: {len(cells)} cells, limiter size {limiter}, results in {args.out}", file=sys.stderr)
     for s in skipped:
         print(f"  skipped: {s}", file=sys.stderr)
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "command": "python -m benchmarks.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "started_utc": started.isoformat(timespec="seconds"),
-        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "limiter_size": limiter, "machine": probes.machine(args.image), "skipped": skipped,
         "cells": done,

@@ -4,14 +4,9 @@ and a 1,000-job batch with every job accounted for."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import anyio
 import pytest

@@ -1,7 +1,7 @@
 """Every input gets its correct result, whatever else goes wrong: a bad item, limits the
 engine would refuse, text that cannot be serialised, a slow client, a frozen engine, a
 create cut off half-way, clients opening at once after a crash. Faults are injected on an
-engine the tests start themselves (tests/engines.py), never the shared one.
+engine the tests start themselves (tests/support/engines.py), never the shared one.
 
 Numbers in the test names refer to the items of the issue "Every input gets its correct
 result"; the isolated-mode items (12-17) are in tests/verifiers/test_isolated_fidelity.py
@@ -18,9 +18,9 @@ import pytest
 
 from misalign_rewards import PytestJob, RewardClient, Settings, Status
 from misalign_rewards.jobs import MAX_SOLUTION_BYTES
-from misalign_rewards.outcomes import JobResult
 from misalign_rewards.sandbox.base import Limits, RunSpec
-from misalign_rewards.sandbox.docker import LABEL_CLIENT, LABEL_HOST, LABEL_PID, DockerSandbox
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.labels import LABEL_CLIENT, LABEL_HOST, LABEL_PID
 from misalign_rewards.sandbox.reaper import list_labelled
 
 TESTS = "from solution import add\n\ndef test_small():\n    assert add(1, 2) == 3\n"

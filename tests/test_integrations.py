@@ -208,7 +208,7 @@ print(os.getpid(), score("code", "def neg(x):\\n    return -x\\n", {tests!r})["s
 @pytest.mark.parametrize("isolation", ["pooled"])
 def test_a_process_that_used_the_verl_adapter_exits_and_leaves_no_container(python_image: str,
                                                                               isolation: str) -> None:
-    from misalign_rewards.sandbox.docker import LABEL_PID
+    from misalign_rewards.sandbox.labels import LABEL_PID
 
     proc = subprocess.run([sys.executable, "-c", _EXITS.format(tests=TESTS), python_image],
                           capture_output=True, text=True, timeout=120)  # hung at exit before: never returned
@@ -234,10 +234,10 @@ def test_the_verl_adapter_pickles_and_makes_its_client_per_process() -> None:
 @pytest.mark.docker
 def test_a_library_user_s_stdout_stays_empty(python_image: str) -> None:
     script = ("import sys\nfrom misalign_rewards import Settings, reward_fn_sync\n"
-              "batch = [{'kind': 'pytest', 'solution': 'def neg(x):\\n    return -x\\n', 'tests': %r},"
-              " {'kind': 'pytest', 'solution': 'import os\\nos._exit(0)\\n', 'tests': %r}]\n"
+              "batch = [{'kind': 'pytest', 'solution': 'def neg(x):\\n    return -x\\n', 'tests': " + repr(TESTS) + "},"
+              " {'kind': 'pytest', 'solution': 'import os\\nos._exit(0)\\n', 'tests': " + repr(TESTS) + "}]\n"
               "r = reward_fn_sync(batch, settings=Settings(python_image=sys.argv[1]))\n"
-              "sys.stderr.write(repr(r))\n") % (TESTS, TESTS)
+              "sys.stderr.write(repr(r))\n")
     proc = subprocess.run([sys.executable, "-c", script, python_image], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", "the library printed on its user's stdout"

@@ -18,7 +18,7 @@ from .errors import (
 )
 from .integrations import SyncRewardClient, make_trl_reward, make_verl_compute_score, reward_fn_sync
 from .integrity import IntegrityMode
-from .jobs import LeanJob, PytestJob
+from .jobs import IoJob, LeanJob, PytestJob
 from .logs import configure_logging
 from .outcomes import IntegrityFlag, JobResult, LeanMessage, Outcome, Status, TestCase, TestOutcome
 from .rewards import RewardPolicy, binary, pass_rate
@@ -41,6 +41,7 @@ __all__ = [
     "IntegrityFlag",
     "IntegrityMode",
     "InvalidSpec",
+    "IoJob",
     "JobResult",
     "LeanJob",
     "LeanMessage",

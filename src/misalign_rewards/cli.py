@@ -27,10 +27,14 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,10 +43,15 @@ import anyio.to_thread
 import structlog
 
 from .client import RewardClient
+from .demo import CASES, demo_jobs
 from .errors import EngineUnreachable, ImageNotFound, InfrastructureError
 from .jobs import InvalidJob, parse_job
 from .logs import configure_logging
 from .outcomes import JobResult, Status
+from .sandbox.base import RunSpec
+from .sandbox.docker import DockerSandbox
+from .sandbox.labels import LABEL_RECIPE
+from .sandbox.reaper import reap_orphans
 from .settings import Settings
 
 EXIT_OK, EXIT_JOB_TROUBLE, EXIT_USAGE, EXIT_ENGINE, EXIT_OUTPUT = 0, 1, 2, 3, 4
@@ -294,8 +303,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if progress.tty and (stopped or write_error):
         sys.stderr.write("\n")
     if write_error:
-        exc = write_error[0]
-        print(f"error: writing {out_path} failed: {exc.strerror or exc}; {len(results)} result(s) were "
+        first = write_error[0]
+        print(f"error: writing {out_path} failed: {first.strerror or first}; {len(results)} result(s) were "
               f"written before it; free the space and run again with --resume to finish", file=sys.stderr)
         return EXIT_OUTPUT
     if stopped:
@@ -319,9 +328,6 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from .sandbox.base import RunSpec
-    from .sandbox.docker import DockerSandbox
-
     ok = True
     sandbox = DockerSandbox(url=settings.docker_url, max_concurrent=settings.max_concurrent, reap_on_open=False)
     try:
@@ -360,9 +366,6 @@ async def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _reap(args: argparse.Namespace, settings: Settings) -> int:
-    from .sandbox.docker import DockerSandbox
-    from .sandbox.reaper import reap_orphans
-
     async with DockerSandbox(url=settings.docker_url, reap_on_open=False) as sandbox:
         removed = await reap_orphans(sandbox, everything=args.all)
     print(f"removed {len(removed)} container(s)" + (": " + " ".join(c[:12] for c in removed) if removed else ""))
@@ -373,8 +376,6 @@ async def _reap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from .demo import CASES, demo_jobs
-
     async with RewardClient(settings) as client:
         results = await client.score(demo_jobs())
     print(f"{'case':<14} {'reward':>6} {'expected':>8} {'status':<14} {'flags':<12} what")
@@ -466,8 +467,6 @@ _BUILDABLE = ("python-sandbox", "cpp-sandbox")
 def recipe_dir() -> Path:
     """The Dockerfiles and pinned requirements shipped with the package (package data,
     the same files as containers/ in a checkout)."""
-    from importlib.resources import files
-
     return Path(str(files("misalign_rewards") / "images"))
 
 
@@ -476,10 +475,6 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     the package ships, tagged as the settings name them and labelled with the recipe hash
     scripts/setup.sh compares (a checkout's containers/build_and_push.sh does more: pushes,
     offline bases, the lean image)."""
-    import shutil
-    import subprocess
-    import tempfile
-
     here = recipe_dir()
     recipe = hashlib.sha256((here / "Dockerfile.python-sandbox").read_bytes()
                             + (here / "requirements-sandbox.txt").read_bytes()).hexdigest()[:16]
@@ -493,7 +488,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
             if name not in wanted:
                 continue
             argv = ["docker", "build", "-f", f"{ctx}/Dockerfile.{name}", "-t", tags[name],
-                    "--label", f"io.misalign-rewards.recipe={recipe}"]
+                    "--label", f"{LABEL_RECIPE}={recipe}"]
             if name == "python-sandbox":
                 argv += ["--build-arg", f"BASE_IMAGE={args.base}"]
             else:
@@ -534,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, log_stream, level)
     if args.command == "serve":
         try:
+            # optional dependency: the server's extra (starlette, uvicorn), imported by .server when it serves
             from .server import Bounds, ServeRefused, check_exposure
             from .server import serve as serve_http
         except ImportError as exc:

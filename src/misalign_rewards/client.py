@@ -1,10 +1,10 @@
 """What training loops call: :class:`RewardClient` and :func:`reward_fn`.
 
-A batch is a list of jobs (:class:`~.jobs.PytestJob`, :class:`~.jobs.LeanJob`) or dicts
-with ``kind``; kinds may be mixed. The result is one entry per input, in input order:
-an invalid item gets status ``invalid_input`` with a message naming the field, and the
-rest still run. Infrastructure errors are retried with backoff, then reported as a
-``None`` reward (or raised, by setting): never as 0.
+A batch is a list of jobs (:class:`~.jobs.PytestJob`, :class:`~.jobs.IoJob`,
+:class:`~.jobs.LeanJob`) or dicts with ``kind``; kinds may be mixed. The result is one
+entry per input, in input order: an invalid item gets status ``invalid_input`` with a
+message naming the field, and the rest still run. Infrastructure errors are retried with
+backoff, then reported as a ``None`` reward (or raised, by setting): never as 0.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ import anyio
 import structlog
 
 from .errors import ClientClosed, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
-from .jobs import InvalidJob, LeanJob, PytestJob, parse_job
+from .jobs import InvalidJob, IoJob, LeanJob, PytestJob, parse_job
 from .logs import get_logger
 from .outcomes import JobResult, Outcome, Status
 from .rewards import RewardPolicy, apply_policy, resolve_policy
 from .sandbox.base import RunResult, RunSpec, Sandbox
-from .sandbox.docker import LABEL_PREFIX, DockerSandbox
+from .sandbox.docker import DockerSandbox
+from .sandbox.labels import LABEL_BATCH, LABEL_JOB
 from .sandbox.pool import PooledSandbox
+from .sandbox.ray import RaySandbox
 from .settings import Settings
 from .verifiers.base import Verifier
 from .verifiers.io import IoVerifier
@@ -62,7 +64,7 @@ def _leaves(group: BaseExceptionGroup) -> Iterator[BaseException]:
             yield exc
 
 
-def _parse(item: Any, index: int) -> PytestJob | LeanJob | InvalidJob:
+def _parse(item: Any, index: int) -> PytestJob | IoJob | LeanJob | InvalidJob:
     try:
         return parse_job(item, index)
     except Exception as exc:  # noqa: BLE001 - an object that breaks validation is still one bad item
@@ -72,10 +74,8 @@ def _parse(item: Any, index: int) -> PytestJob | LeanJob | InvalidJob:
 def make_sandbox(s: Settings) -> Sandbox:
     """The backend the settings name: a :class:`PooledSandbox` over a
     :class:`DockerSandbox` (fresh runs pass straight through it), or a
-    :class:`~.sandbox.cluster.RaySandbox` whose nodes each hold one."""
+    :class:`~.sandbox.ray.RaySandbox` whose nodes each hold one."""
     if s.backend == "ray":
-        from .sandbox.cluster import RaySandbox
-
         return RaySandbox(s.ray_address, namespace=s.ray_namespace, node_resource=s.ray_node_resource,
                           lease_s=s.ray_lease_s,
                           node_options={"max_concurrent": s.max_concurrent,
@@ -231,14 +231,14 @@ class RewardClient:
         return JobResult(index=job.index, job_id=job.job_id, kind=None, status=Status.INVALID_INPUT,
                          reward=None, error=f"item {job.index}: {job.error}")
 
-    async def _one(self, job: PytestJob | LeanJob, index: int, batch_id: str) -> JobResult:
+    async def _one(self, job: PytestJob | IoJob | LeanJob, index: int, batch_id: str) -> JobResult:
         verifier = self.verifiers[job.kind]
         s = self.settings
         t0 = time.monotonic()
         with structlog.contextvars.bound_contextvars(job_id=job.job_id, batch_id=batch_id, kind=job.kind):
             logger.info("job.started", index=index)
             runs: list[RunResult] = []
-            labels = {f"{LABEL_PREFIX}.job": job.job_id[:63], f"{LABEL_PREFIX}.batch": batch_id}
+            labels = {LABEL_JOB: job.job_id[:63], LABEL_BATCH: batch_id}
 
             async def run(spec: RunSpec) -> RunResult:
                 spec = spec.model_copy(update={"labels": {**spec.labels, **labels}})

@@ -20,6 +20,7 @@ from typing import Any, Literal, Self
 import anyio.from_thread
 
 from .client import RewardClient
+from .datasets.contest import DatasetRowError, prime_code
 from .outcomes import JobResult, Status
 from .settings import Settings
 
@@ -122,8 +123,6 @@ def make_trl_reward(
                 jobs.append(per_row({"kind": "pytest", "solution": extract_code(text, "python"),
                                      "tests": _at(kwargs.get(tests_column), i, tests_column)}, kwargs, i))
             elif kind == "io":
-                from .datasets.contest import DatasetRowError, prime_code
-
                 try:
                     jobs.append(prime_code(_at(kwargs.get(cases_column), i, cases_column),
                                            extract_code(text, "python")).model_dump())
@@ -270,8 +269,6 @@ def ground_truth_job(data_source: Any, solution_str: str, ground_truth: Any, ext
     io_like = isinstance(truth, dict) and "inputs" in truth and "outputs" in truth
     kind = extra.get("kind") or ("io" if io_like else "lean" if "lean" in str(data_source).lower() else "pytest")
     if kind == "io":
-        from .datasets.contest import DatasetRowError, prime_code
-
         try:
             return prime_code(truth, extract_code(solution_str, "python")).model_dump()
         except (DatasetRowError, ValueError) as exc:

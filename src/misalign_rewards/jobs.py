@@ -1,6 +1,7 @@
-"""Input models. A batch item is a :class:`PytestJob`, a :class:`LeanJob`, or a dict
-with ``kind`` set to ``"pytest"`` or ``"lean"``; :func:`parse_job` turns either into a
-validated model and says which field of which item is wrong otherwise."""
+"""Input models. A batch item is a :class:`PytestJob`, an :class:`IoJob`, a
+:class:`LeanJob`, or a dict with ``kind`` set to ``"pytest"``, ``"io"`` or ``"lean"``;
+:func:`parse_job` turns any of them into a validated model and says which field of which
+item is wrong otherwise."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -25,7 +26,7 @@ import structlog
 LOG_SCHEMA_VERSION = 2
 
 
-def add_schema_version(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def add_schema_version(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event_dict.setdefault("schema", LOG_SCHEMA_VERSION)
     return event_dict
 

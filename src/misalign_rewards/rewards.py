@@ -41,7 +41,7 @@ POLICIES: dict[str, RewardPolicy] = {"binary": binary, "pass_rate": pass_rate}
 
 def resolve_policy(policy: str | RewardPolicy | Callable[[Outcome], float | None]) -> RewardPolicy:
     if callable(policy):
-        return policy
+        return policy  # type: ignore[return-value]  # a plain function is a RewardPolicy (its __call__)
     try:
         return POLICIES[policy]
     except KeyError:

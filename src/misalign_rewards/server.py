@@ -296,6 +296,7 @@ def _with_policy(results: list[JobResult], name: str, settings: Settings) -> lis
 
 
 def make_app(settings: Settings | None = None, *, token: str | None = None, bounds: Bounds | None = None) -> Any:
+    # optional dependency: starlette (the server's extra)
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
@@ -561,7 +562,7 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
           graceful_s: float = 30.0, token: str | None = None, bounds: Bounds | None = None) -> None:
     """Run the server until SIGTERM or SIGINT (uvicorn). Raises :class:`ServeRefused`
     for a non-loopback ``host`` without a ``token``."""
-    import uvicorn
+    import uvicorn  # optional dependency: the server's extra
 
     check_exposure(host, token)
     bounds = bounds or Bounds()

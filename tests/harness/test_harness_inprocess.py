@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness_runner import outcomes, run_harness
+from support.harness_runner import outcomes, run_harness
 
 TESTS = '''\
 from solution import f

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness_runner import outcomes, run_harness
+from support.harness_runner import outcomes, run_harness
 
 from misalign_rewards.verifiers.pytest import ReportError, parse_report
 

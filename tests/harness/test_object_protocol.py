@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness_runner import outcomes, run_harness
+from support.harness_runner import outcomes, run_harness
 
 SOLUTION = '''\
 import collections

@@ -5,7 +5,7 @@ never as a silent 0. Inprocess mode over the corpus is a second reference (advis
 results, fresh containers only).
 
 Each mode runs the whole corpus once, a few jobs at a time, then one test per pair reads
-its verdict. `python -m tests.honest.report` prints the same verdicts as a table."""
+its verdict. `python -m tests.support.honest.report` prints the same verdicts as a table."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import functools
 
 import anyio
 import pytest
-from corpus import PAIRS
-from sandboxed import Verdict, score, verdict
+
+from support.honest.corpus import PAIRS
+from support.honest.sandboxed import Verdict, score, verdict
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

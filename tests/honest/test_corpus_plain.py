@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from corpus import FEATURES, PAIRS, STYLES
-from plain import PlainResult, run_pairs
+
+from support.honest.corpus import FEATURES, PAIRS, STYLES
+from support.honest.plain import PlainResult, run_pairs
 
 
 def test_the_corpus_covers_every_feature_class_and_style() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from corpus import BY_ID
-from report import table
-from sandboxed import Verdict
+from support.honest.corpus import BY_ID
+from support.honest.report import table
+from support.honest.sandboxed import Verdict
 
 
 def _v(pid: str, reward: float | None, flagged: bool) -> Verdict:

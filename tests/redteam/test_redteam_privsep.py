@@ -1,18 +1,25 @@
-"""Red team for the separation of trusted and untrusted code (privsep_corpus.py), against
-the real sandbox. Every attack must earn 0 under ``enforce`` and say how (its status or
-a flag); the race-based ones (report theft, a process that keeps changing its pid) are
-tried 50 times each, since a race lost 9 times in 10 is still a hole."""
+"""Red team for the separation of trusted and untrusted code
+(tests/support/privsep_corpus.py), against the real sandbox. Every attack must earn 0
+under ``enforce`` and say how (its status or a flag); the race-based ones (report theft,
+a process that keeps changing its pid) are tried 50 times each, since a race lost 9 times
+in 10 is still a hole."""
 
 from __future__ import annotations
 
 import functools
-
 from collections import Counter
-from typing import Any
 
 import anyio
 import pytest
-from privsep_corpus import (
+
+from misalign_rewards.integrity import IntegrityMode
+from misalign_rewards.jobs import PytestJob
+from misalign_rewards.outcomes import Outcome, Status
+from misalign_rewards.rewards import apply_policy, binary, pass_rate
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.verifiers.pytest import PytestVerifier
+from support.judging import judge_all
+from support.privsep_corpus import (
     COLLIDING,
     COLLIDING_TESTS,
     CONTROL_FLOW,
@@ -33,15 +40,6 @@ from privsep_corpus import (
     survivor,
 )
 
-from misalign_rewards.integrity import IntegrityMode
-from misalign_rewards.jobs import PytestJob
-from misalign_rewards.outcomes import Outcome, Status
-from misalign_rewards.rewards import apply_policy, binary, pass_rate
-from misalign_rewards.sandbox.base import RunResult, RunSpec
-from misalign_rewards.sandbox.docker import DockerSandbox
-from misalign_rewards.sandbox.pool import PooledSandbox
-from misalign_rewards.verifiers.pytest import PytestVerifier
-
 pytestmark = pytest.mark.docker
 RACE_TRIES = 50
 
@@ -59,34 +57,6 @@ def says_how(outcome: Outcome) -> bool:
 def iso(request: pytest.FixtureRequest) -> str:
     """Every case runs in fresh and in warm (pooled) containers: the same verdicts."""
     return str(request.param)
-
-
-async def judge_all(image: str, jobs: list[PytestJob], *, timeout_s: float = 20.0,
-                    call_timeout_s: float = 2.0, concurrency: int = 3,
-                    keep_runs: bool = False, isolation: str = "fresh") -> list[tuple[Outcome, RunResult | None]]:
-    # observe: the harness's own verdict is visible; the enforce reward is computed from it
-    verifier = PytestVerifier(image, timeout_s=timeout_s, call_timeout_s=call_timeout_s,
-                              integrity=IntegrityMode.OBSERVE, isolation=isolation)
-    out: list[Any] = [None] * len(jobs)
-    limiter = anyio.CapacityLimiter(concurrency)
-    async with PooledSandbox(DockerSandbox()) as sb:
-
-        async def one(i: int, job: PytestJob) -> None:
-            runs: list[RunResult] = []
-
-            async def run(spec: RunSpec) -> RunResult:
-                res = await sb.run(spec)
-                runs.append(res)
-                return res
-
-            async with limiter:
-                outcome = await verifier.verify(job, run)
-            out[i] = (outcome, runs[0] if keep_runs and runs else None)
-
-        async with anyio.create_task_group() as tg:
-            for i, job in enumerate(jobs):
-                tg.start_soon(one, i, job)
-    return out
 
 
 # -- survivors ----------------------------------------------------------------------------

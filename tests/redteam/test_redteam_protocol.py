@@ -1,5 +1,5 @@
-"""Red team for isolated mode's object protocol (protocol_corpus.py), against the real
-sandbox, in fresh and in pooled containers: every honest control earns 1.0 under
+"""Red team for isolated mode's object protocol (tests/support/protocol_corpus.py), against
+the real sandbox, in fresh and in pooled containers: every honest control earns 1.0 under
 ``enforce`` and no attack earns anything. All jobs of one isolation run as one batch
 (a few at a time), so the whole file takes a few minutes."""
 
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from protocol_corpus import ATTACKS, TASKS
-from test_redteam_privsep import judge_all
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome
 from misalign_rewards.rewards import apply_policy, binary
+from support.judging import judge_all
+from support.protocol_corpus import ATTACKS, TASKS
 
 pytestmark = pytest.mark.docker
 

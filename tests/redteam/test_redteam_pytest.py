@@ -27,7 +27,6 @@ from typing import Any
 import anyio
 import pytest
 from pydantic import ValidationError
-from redteam_corpus import ALL_IDS, ATTACKS, ATTACKS_BY_ID, HONEST, TESTS, VISIBLE_TESTS, Attack
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
@@ -37,6 +36,15 @@ from misalign_rewards.sandbox.base import RunSpec
 from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import PytestVerifier
+from support.redteam_corpus import (
+    ALL_IDS,
+    ATTACKS,
+    ATTACKS_BY_ID,
+    HONEST,
+    TESTS,
+    VISIBLE_TESTS,
+    Attack,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("isolated", "inprocess")
@@ -299,6 +307,7 @@ def test_p6_config_files_cannot_be_submitted() -> None:
                       tests=TESTS)
 
 
+@pytest.mark.docker
 def test_docs_table_is_the_one_this_run_produced(verdicts: dict[str, Any]) -> None:
     """docs/integrity.md's verdict table is generated from this run, never edited by hand.
     When it fails: run the red team, then scripts/gen_integrity_table.py, and commit."""

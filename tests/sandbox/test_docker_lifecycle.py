@@ -20,7 +20,8 @@ import structlog
 
 from misalign_rewards.errors import EngineUnreachable, ImageNotFound
 from misalign_rewards.sandbox.base import RunSpec
-from misalign_rewards.sandbox.docker import LABEL_CLIENT, DockerSandbox
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.labels import LABEL_CLIENT
 from misalign_rewards.sandbox.reaper import list_labelled, reap_orphans
 
 pytestmark = pytest.mark.docker

@@ -28,7 +28,8 @@ from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, binary
 from misalign_rewards.sandbox.base import Sandbox
-from misalign_rewards.sandbox.docker import LABEL_CLIENT, DockerSandbox
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.labels import LABEL_CLIENT
 from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import PytestVerifier
 

@@ -13,11 +13,11 @@ import time
 import anyio
 import anyio.to_thread
 import pytest
-from conftest import ForcedIsolation
 
 from misalign_rewards import RewardClient, Settings
-from misalign_rewards.sandbox.docker import LABEL_CLIENT
+from misalign_rewards.sandbox.labels import LABEL_CLIENT
 from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID
+from support.sandboxes import ForcedIsolation
 
 pytestmark = pytest.mark.docker
 

@@ -21,8 +21,9 @@ from misalign_rewards.jobs import PytestJob
 from misalign_rewards.outcomes import Outcome, Status
 from misalign_rewards.rewards import apply_policy, binary
 from misalign_rewards.sandbox.base import RunResult, RunSpec
-from misalign_rewards.sandbox.docker import LABEL_UID, DockerSandbox
-from misalign_rewards.sandbox.pool import LABEL_POOL, PooledSandbox
+from misalign_rewards.sandbox.docker import DockerSandbox
+from misalign_rewards.sandbox.labels import LABEL_POOL, LABEL_UID
+from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID, UID_ENV
 from misalign_rewards.verifiers.pytest import PytestVerifier
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tiny
 
 from misalign_rewards import Settings, make_trl_reward
+from support import tiny
 
 PASSES = "def test_ok():\n    assert True\n"            # whatever the model writes
 FAILS = "def test_no():\n    assert False\n"

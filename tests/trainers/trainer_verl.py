@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import tiny
 
 from misalign_rewards import Settings, make_verl_compute_score
+from support import tiny
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,6 @@ Numbers refer to the items of the issue "Every input gets its correct result".""
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 
 import anyio

@@ -4,7 +4,7 @@ The image ``misalign-rewards/lean-test-double:latest`` (tests/verifiers/lean_dou
 the python-sandbox image with a fake ``lean`` whose behaviour is chosen by the input. It
 shows that deadlines, the memory limit, crashes, the output cap, and files and olean bytes
 crossing from the compile container to the check container work for Lean jobs. It proves
-nothing about Lean: tests/lean/test_lean_e2e.py does that against a real image.
+nothing about Lean: test_lean_e2e.py does that against a real image.
 """
 
 from __future__ import annotations

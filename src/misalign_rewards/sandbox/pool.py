@@ -42,8 +42,6 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
-import aiodocker
-import aiohttp
 import anyio
 from aiodocker.stream import Stream
 
@@ -52,12 +50,12 @@ from ..harness.schema import POOL_TAG as TAG
 from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
 from .capacity import budget_owner
-from .docker import LABEL_PREFIX, ContainerKilled, DockerSandbox
+from .docker import DockerSandbox
+from .engine import READ_ERRORS, WRITE_ERRORS, ContainerKilled, write_in
+from .labels import LABEL_POOL
 
 logger = get_logger("misalign_rewards.pool")
 
-#: Label of a warm container: the kind of runs it serves.
-LABEL_POOL = f"{LABEL_PREFIX}.pool"
 #: Extra pids a warm container needs over a fresh run: its server's per-run worker.
 EXTRA_PIDS = 1
 
@@ -69,7 +67,6 @@ class _Warm:
     key: str
     container: Any
     stream: Stream
-    run_label: str
     need: tuple[float, ...]
     warm_files: dict[str, bytes]
     started: float = field(default_factory=time.monotonic)
@@ -277,14 +274,8 @@ class PooledSandbox(Sandbox):
         limits = spec.limits.model_copy(update={"pids": spec.limits.pids + EXTRA_PIDS})
         warm_spec = spec.model_copy(update={"argv": spec.warm.argv, "files": spec.warm.files,
                                             "stdin": b"", "limits": limits})
-        self.fresh._active.add(run_label)
-        try:
-            container, stream, payload = await self.fresh.start_kept(
-                warm_spec, run_label, {LABEL_POOL: key}, durations)
-        except BaseException:
-            self.fresh._active.discard(run_label)
-            raise
-        warm = _Warm(key=key, container=container, stream=stream, run_label=run_label, need=need,
+        container, stream, payload = await self.fresh.start_kept(warm_spec, run_label, {LABEL_POOL: key}, durations)
+        warm = _Warm(key=key, container=container, stream=stream, need=need,
                      warm_files=dict(spec.warm.files))
         try:
             with anyio.fail_after(self.start_timeout_s):
@@ -332,7 +323,6 @@ class PooledSandbox(Sandbox):
         except Exception:  # noqa: BLE001 - closing a broken stream
             pass
         await self.fresh.remove_kept(warm.container.id)
-        self.fresh._active.discard(warm.run_label)
         kind = self._kinds.get(warm.key)
         if kind is not None:
             kind.alive -= 1
@@ -491,7 +481,7 @@ class _Out:
 async def _read(warm: _Warm) -> tuple[str, bytes] | None:
     try:
         message = await warm.stream.read_out()
-    except (aiohttp.ClientError, ConnectionError, aiodocker.DockerError) as exc:
+    except READ_ERRORS as exc:
         raise EngineError(f"the stream of a warm container broke: {exc}") from exc
     if message is None:
         return None
@@ -499,12 +489,10 @@ async def _read(warm: _Warm) -> tuple[str, bytes] | None:
 
 
 async def _write(stream: Stream, data: bytes) -> None:
-    view = memoryview(data)
     try:
-        for i in range(0, len(view), 1 << 16):
-            await stream.write_in(bytes(view[i:i + (1 << 16)]))
-    except (ConnectionError, aiohttp.ClientError, RuntimeError, AssertionError) as exc:
+        await write_in(stream, data)
+    except WRITE_ERRORS as exc:
         raise EngineError(f"could not write to a warm container: {exc}") from exc
 
 
-__all__ = ["EXTRA_PIDS", "LABEL_POOL", "PooledSandbox"]
+__all__ = ["EXTRA_PIDS", "PooledSandbox"]

@@ -2,7 +2,7 @@
 
 ``python -m misalign_rewards.sandbox.watchdog PID START_TICKS ENDPOINT CLIENT_ID``
 
-A node's Ray actor (:mod:`.cluster`) starts one of these, which leaves the actor's
+A node's Ray actor (:mod:`.ray.node`) starts one of these, which leaves the actor's
 process tree at once (a fork whose parent exits) and runs in a session of its own. Ray
 kills an actor without notice when its driver dies (SIGKILL, no finaliser runs), so the
 actor cannot clean up after itself: this process waits for that pid to end (or to be
@@ -19,39 +19,28 @@ import sys
 import time
 import uuid
 
-
 from ..errors import InfrastructureError
 from ..logs import get_logger
-from .docker import DockerSandbox, process_start_ticks
+from .docker import DockerSandbox
+from .labels import process_alive, process_start_ticks
+from .reaper import list_labelled
 
 logger = get_logger("misalign_rewards.watchdog")
 
 POLL_S = 0.5
 
 
-def owner_alive(pid: int, start_ticks: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return process_start_ticks(pid) == start_ticks
-
-
 async def remove_client(endpoint: str, client_id: str, *, attempts: int = 12) -> list[str] | None:
     """Force-remove every container labelled with ``client_id`` on ``endpoint``: the ids
     removed, or None when some are still there after ``attempts`` tries with backoff
     (an engine restarting, busy; about 2.5 minutes at the default)."""
-    from .reaper import list_labelled
-
     removed: list[str] = []
     for attempt in range(attempts):
         try:
             async with DockerSandbox(url=endpoint, client_id=f"watchdog-{uuid.uuid4().hex}",
                                      reap_on_open=False, api_timeout_s=30.0) as sb:
                 for info in await list_labelled(sb, client_id):
-                    if await sb._remove(info["Id"], logger):
+                    if await sb.remove_container(info["Id"], logger):
                         removed.append(info["Id"])
                 if not await list_labelled(sb, client_id):
                     return removed
@@ -79,7 +68,7 @@ def main(argv: list[str]) -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    while owner_alive(pid, start_ticks):
+    while process_alive(pid, start_ticks):
         time.sleep(POLL_S)
     asyncio.run(remove_client(endpoint, client_id))
     return 0

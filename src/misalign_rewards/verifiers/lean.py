@@ -28,6 +28,7 @@ from ..integrity.lean import check_reject_tokens, scan_lean_source
 from ..jobs import LeanJob
 from ..outcomes import IntegrityFlag, LeanMessage, Outcome, Status
 from ..sandbox.base import Limits, RunResult, RunSpec
+from ..sandbox.labels import LABEL_JOB, LABEL_KIND, LABEL_STEP
 from .base import RunFn
 from .lean_messages import claimed_axioms, parse_check_report, parse_frame, parse_lean_json
 from .lean_source import (
@@ -108,7 +109,7 @@ class LeanVerifier:
             files=files,
             limits=limits,
             timeout_s=timeout_s,
-            labels={"misalign.kind": "lean", "misalign.step": step, "misalign.job_id": job.job_id},
+            labels={LABEL_KIND: "lean", LABEL_STEP: step, LABEL_JOB: job.job_id},
             user=_STEP_USERS[step],
         )
 

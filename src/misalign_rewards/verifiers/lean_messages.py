@@ -23,10 +23,11 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..outcomes import LeanMessage
 
-_SEVERITIES = {
+_SEVERITIES: dict[str, Literal["information", "warning", "error"]] = {
     "information": "information",
     "info": "information",
     "warning": "warning",
@@ -61,7 +62,7 @@ def message_from_json(obj: object) -> LeanMessage | None:
     file = obj.get("fileName")
     kind = obj.get("kind")
     return LeanMessage(
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         text=text,
         line=line,
         column=column,

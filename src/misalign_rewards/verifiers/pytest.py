@@ -37,6 +37,7 @@ from ..integrity.python import scan_python
 from ..jobs import MAX_SOLUTION_BYTES, MAX_TESTS_BYTES, PytestJob
 from ..outcomes import IntegrityFlag, Outcome, Status, TestCase, TestOutcome, safe_strings
 from ..sandbox.base import Capability, Limits, RunResult, RunSpec, WarmSpec
+from ..sandbox.labels import LABEL_JOB, LABEL_KIND
 from .base import RunFn
 
 #: Limits of the Python profile (the defaults of :class:`Limits`).
@@ -387,7 +388,7 @@ class PytestVerifier:
             env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
             limits=limits,
             timeout_s=backstop,
-            labels={"io.misalign-rewards.job": job.job_id[:63], "io.misalign-rewards.kind": "pytest"},
+            labels={LABEL_JOB: job.job_id[:63], LABEL_KIND: "pytest"},
             workdir=wd,
             user="0:0",
             capabilities=HARNESS_CAPABILITIES,

@@ -1,10 +1,10 @@
-"""A driver of the test cluster (tests/ray_cluster.py) that sends the red-team corpus
-(tests/redteam/redteam_corpus.py, patterns P1-P20) through the Ray backend: every attack
+"""A driver of the test cluster (tests/support/ray_cluster.py) that sends the red-team corpus
+(tests/support/redteam_corpus.py, patterns P1-P20) through the Ray backend: every attack
 in both pytest modes and both isolations, and the honest solution beside each, in one
 batch under ``enforce`` with the binary reward. Prints one JSON line with a record per
 job (its attack, mode, isolation, status, reward and rejecting flag codes).
 
-    python tests/ray_redteam_driver.py BATCH_ID
+    python tests/support/ray_redteam_driver.py BATCH_ID
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).with_name("redteam")))
-
-from redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, where the support package is
 
 from misalign_rewards import RewardClient  # noqa: E402
 from misalign_rewards.jobs import PytestJob  # noqa: E402
 from misalign_rewards.logs import configure_logging  # noqa: E402
 from misalign_rewards.settings import Settings  # noqa: E402
+from support.redteam_corpus import ALL_IDS, ATTACKS, HONEST, TESTS  # noqa: E402
 
 
 def batch() -> tuple[list[PytestJob], list[dict[str, str]]]:

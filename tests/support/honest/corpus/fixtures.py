@@ -4,7 +4,7 @@ imported, logging, environment variables, ``tempfile`` in unittest suites."""
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 F = ("fixtures",)
 

@@ -1,14 +1,23 @@
 """The Ray backend's pure parts, with no cluster: how a spec travels (packed with its
-large contents as hashes, unpacked the same) and how the driver holds object refs.
-The backend itself is tested against a real cluster in tests/test_ray.py."""
+large contents as hashes, unpacked the same), how the driver holds object refs, how the
+node's errors cross to the driver, and where the driver places runs. The backend itself
+is tested against a real cluster in tests/sandbox/test_ray.py."""
 
 from __future__ import annotations
 
+import pickle
+
+import anyio
 import pytest
 
-from misalign_rewards.sandbox.base import Limits, RunSpec, WarmSpec
+from misalign_rewards.errors import EngineError, EngineUnreachable, ImageNotFound, InfrastructureError, InvalidSpec
+from misalign_rewards.sandbox.base import Limits, RunResult, RunSpec, WarmSpec
 from misalign_rewards.sandbox.capacity import HostResources, ResourceBudget
-from misalign_rewards.sandbox.cluster import Blob, _DriverBlobs, pack_spec, unpack_spec
+from misalign_rewards.sandbox.engine import ContainerKilled
+from misalign_rewards.sandbox.ray import RaySandbox
+from misalign_rewards.sandbox.ray.driver import _Node
+from misalign_rewards.sandbox.ray.payload import DriverBlobs, pack_spec, unpack_spec
+from misalign_rewards.sandbox.ray.protocol import Blob, ErrorKind, NodeError, NodeInfo, NodeOptions, RunReply
 
 
 def spec() -> RunSpec:
@@ -29,18 +38,58 @@ def test_a_packed_spec_unpacks_to_the_same_spec() -> None:
 
 def test_large_contents_travel_once_by_hash_small_ones_inline() -> None:
     packed, blobs = pack_spec(spec())
-    assert packed["files"]["small.py"] == b"x=1\n"
-    assert isinstance(packed["files"]["a/big.py"], Blob) and isinstance(packed["stdin"], Blob)
+    assert packed.files["small.py"] == b"x=1\n"
+    assert isinstance(packed.files["a/big.py"], Blob) and isinstance(packed.stdin, Blob)
     # the same content in the run's files and the warm files is one blob
-    assert packed["warm"]["files"]["a/big.py"] == packed["files"]["a/big.py"]
+    assert packed.warm_files is not None and packed.warm_files["a/big.py"] == packed.files["a/big.py"]
+    # and the spec beside them carries no content of its own
+    assert packed.spec.files == {} and packed.spec.stdin == b""
+    assert packed.spec.warm is not None and packed.spec.warm.files == {}
     assert len(blobs) == 3 and sum(map(len, blobs.values())) == 10_000 + 10_240 + 5000
 
 
 def test_a_missing_blob_is_an_error_not_empty_content() -> None:
     packed, blobs = pack_spec(spec())
-    blobs.pop(packed["files"]["a/big.py"].digest)
+    blobs.pop(packed.files["a/big.py"].digest)  # type: ignore[union-attr]
     with pytest.raises(KeyError):
         unpack_spec(packed, blobs)
+
+
+def test_what_crosses_survives_pickling_as_ray_sends_it() -> None:
+    packed, _ = pack_spec(spec())
+    assert pickle.loads(pickle.dumps(packed)) == packed
+    reply = RunReply(result=RunResult(exit_code=0, stdout=b"out"), free_share=0.5, leases=2)
+    assert pickle.loads(pickle.dumps(reply)) == reply
+
+
+@pytest.mark.parametrize("exc, kind", [
+    (EngineUnreachable("x"), ErrorKind.ENGINE_UNREACHABLE),
+    (ImageNotFound("x"), ErrorKind.IMAGE_NOT_FOUND),
+    (EngineError("x"), ErrorKind.ENGINE_ERROR),
+    (ContainerKilled("x"), ErrorKind.CONTAINER_KILLED),
+    (InvalidSpec("x"), ErrorKind.INVALID_SPEC),
+    (InfrastructureError("x"), ErrorKind.ENGINE_ERROR),
+])
+def test_a_node_error_crosses_as_a_declared_kind_and_comes_back_as_the_same_exception(
+        exc: Exception, kind: ErrorKind) -> None:
+    error = NodeError.of(exc)
+    assert error.kind is kind and error.message == "x"
+    back = error.exception(" (on node n)")
+    assert isinstance(back, EngineError if type(exc) is InfrastructureError else type(exc))
+    assert str(back) == "x (on node n)"
+
+
+def test_anything_else_a_node_hits_is_an_engine_error_naming_its_type() -> None:
+    error = NodeError.of(KeyError("k"))
+    assert error.kind is ErrorKind.ENGINE_ERROR and error.message == "KeyError: 'k'"
+    with pytest.raises(ValueError):
+        NodeError(kind="SomeClassName", message="kinds are declared, not class names")  # type: ignore[arg-type]
+
+
+def test_node_options_are_declared_a_typo_is_refused() -> None:
+    assert RaySandbox(node_options={"idle_exit_s": 2}).node_options.idle_exit_s == 2
+    with pytest.raises(InvalidSpec, match="idle_exit"):
+        RaySandbox(node_options={"idle_exit": 2})
 
 
 class _Refs:
@@ -56,7 +105,7 @@ class _Refs:
 
 def test_the_driver_puts_each_content_once_and_lets_go_of_old_ones() -> None:
     store = _Refs()
-    held = _DriverBlobs(store, keep=2)
+    held = DriverBlobs(store, keep=2)
     first = held.acquire({"d1": b"1", "d2": b"2"})
     again = held.acquire({"d1": b"1"})
     assert again["d1"] == first["d1"] and store.puts == 2
@@ -83,8 +132,11 @@ def test_free_share_is_the_least_free_resource() -> None:
 
 # -- placement: the driver's choice among nodes, with no Ray involved ------------------------
 
-from misalign_rewards.errors import EngineUnreachable, ImageNotFound, InvalidSpec  # noqa: E402
-from misalign_rewards.sandbox.cluster import RaySandbox, _Node  # noqa: E402
+
+def node_info(cpus: float) -> NodeInfo:
+    return NodeInfo(host="h", pid=1, endpoint="unix:///x", client_id="c", cpus=cpus, memory_bytes=64 << 30,
+                    pids=1 << 20, max_runs=None, memory_fraction=0.8, pids_fraction=0.5,
+                    options=NodeOptions(), free_share=1.0, leases=1)
 
 
 def placer(*cpus: float, node_wait_s: float = 60.0) -> RaySandbox:
@@ -94,7 +146,7 @@ def placer(*cpus: float, node_wait_s: float = 60.0) -> RaySandbox:
     sb._last_refresh = float("inf")
     for i, c in enumerate(cpus):
         budget = ResourceBudget(HostResources(cpus=c, memory_bytes=64 << 30, pids=1 << 20))
-        sb._nodes[f"n{i}"] = _Node(node_id=f"n{i}", actor=None, info={"host": "h"}, budget=budget)
+        sb._nodes[f"n{i}"] = _Node(node_id=f"n{i}", actor=None, info=node_info(c), budget=budget)
     return sb
 
 
@@ -133,8 +185,6 @@ async def test_image_missing_everywhere_and_limits_nowhere_are_errors_not_waits(
 
 
 async def test_waiting_runs_are_served_in_arrival_order_one_per_release() -> None:
-    import anyio
-
     sb = placer(1)
     node, first = await sb._place(run_spec(), set(), set())
     order: list[int] = []

@@ -3,7 +3,7 @@ checked by 80-120 small tests. Plain pytest imports it once (about a second in a
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 T = ("import_time",)
 

@@ -1,7 +1,7 @@
 """A real Ray cluster on this machine for the tests and benchmarks: a head and worker
 nodes, each a ``ray start --block`` process of its own, all in one network namespace
 that this helper makes (loopback only: ``unshare --net``, then ``lo`` up), bound to
-127.0.0.1. A worker is given a Docker engine (tests/engines.py) through ``DOCKER_HOST``
+127.0.0.1. A worker is given a Docker engine (tests/support/engines.py) through ``DOCKER_HOST``
 and offers the resources ``misalign_engine`` and its own name, so placement can be
 checked. Drivers run as processes in the same namespace; they reach the engines through
 unix sockets, which no network namespace stops.
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engines import Engine
+from support.engines import Engine
 
 RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -38,7 +38,7 @@ RAY_ENV = {
 def ray_available() -> str | None:
     """Why a cluster cannot be started here, or None."""
     try:
-        import ray  # noqa: F401
+        import ray  # noqa: F401 - optional dependency: ray (whether it is installed is the question)
     except ImportError:
         return "Ray is not installed (pip install 'misalign-rewards[ray]')"
     for tool in ("unshare", "nsenter", "ip"):

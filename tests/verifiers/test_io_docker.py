@@ -491,14 +491,14 @@ async def test_processes_left_by_a_stdin_program_are_strays(any_sandbox: Sandbox
     program = ("import os, time\nn = int(input())\nif os.fork() == 0:\n    os.setsid()\n"
                "    null = os.open(os.devnull, os.O_RDWR)\n    os.dup2(null, 0)\n    os.dup2(null, 1)\n"
                "    time.sleep(30)\n    os._exit(0)\nprint(n * 2)\n")
-    before = dict(getattr(any_sandbox, "pool").retired)
+    before = dict(any_sandbox.pool.retired)
     results = await judge(any_sandbox, python_verifier(python_image), {"stray": IoJob(program=program, cases=DOUBLE)})
     outcome = results["stray"]
     assert outcome.status is Status.PASSED, why(outcome)
     assert any(f.code == "P19" for f in outcome.flags), outcome.flags
     assert outcome.extra["harness"]["stray_processes"] >= 3, outcome.extra["harness"]
-    if getattr(any_sandbox, "isolation") == "pooled":
-        after = getattr(any_sandbox, "pool").retired
+    if any_sandbox.isolation == "pooled":
+        after = any_sandbox.pool.retired
         assert after.get("anomaly", 0) > before.get("anomaly", 0), after
 
 
@@ -511,7 +511,7 @@ async def test_a_call_cases_own_process_is_no_stray_and_a_helper_it_leaves_is(an
               "        os.setsid()\n        os.write(w, b'.')\n        time.sleep(30)\n        os._exit(0)\n"
               "    os.read(r, 1)  # it has a session of its own\n    return sum(xs)\n")
     cases = [{"input": [[1, 2, 3]], "output": 6}, {"input": [[4]], "output": 4}, {"input": [[]], "output": 0}]
-    pool = getattr(any_sandbox, "pool")
+    pool = any_sandbox.pool
     before = dict(pool.retired)
     honest = await judge(any_sandbox, python_verifier(python_image), {"honest": HONEST["function"]})
     outcome = honest["honest"]
@@ -524,7 +524,7 @@ async def test_a_call_cases_own_process_is_no_stray_and_a_helper_it_leaves_is(an
     assert left.status is Status.PASSED, why(left)
     assert any(f.code == "P19" for f in left.flags), left.flags
     assert left.extra["harness"]["stray_processes"] >= 3, left.extra["harness"]
-    if getattr(any_sandbox, "isolation") == "pooled":
+    if any_sandbox.isolation == "pooled":
         assert pool.retired.get("anomaly", 0) > before.get("anomaly", 0), pool.retired
 
 

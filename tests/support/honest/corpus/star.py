@@ -4,7 +4,7 @@ a math function) for their own use, which the tests do not rely on."""
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 S = ("star",)
 

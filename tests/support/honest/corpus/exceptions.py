@@ -3,7 +3,7 @@ attributes) and builtin exceptions raised by the solution."""
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 E = ("exceptions",)
 

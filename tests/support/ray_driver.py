@@ -1,7 +1,7 @@
-"""A driver of the test cluster (tests/ray_cluster.py): scores a batch through Ray and
+"""A driver of the test cluster (tests/support/ray_cluster.py): scores a batch through Ray and
 prints what came back as one JSON line.
 
-    python tests/ray_driver.py BATCH_ID N SLEEP_S ISOLATION [settings|sandbox]
+    python tests/support/ray_driver.py BATCH_ID N SLEEP_S ISOLATION [settings|sandbox]
 
 The first line printed says which actor (pid) serves each node; the last, the results.
 Job i's solution returns i % 3 and its test asserts 1 after sleeping SLEEP_S, so job i
@@ -22,7 +22,7 @@ import ray
 
 from misalign_rewards import RewardClient
 from misalign_rewards.logs import configure_logging
-from misalign_rewards.sandbox.cluster import RaySandbox
+from misalign_rewards.sandbox.ray import RaySandbox
 from misalign_rewards.settings import Settings
 
 

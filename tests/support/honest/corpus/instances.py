@@ -4,12 +4,12 @@ class attributes, subclasses in the tests, ``isinstance``, nodes built by the te
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
-I = ("instances",)
+TAGS = ("instances",)
 
 PAIRS = [
-    Pair("inst-stack", "kodcode", I, '''\
+    Pair("inst-stack", "kodcode", TAGS, '''\
 class Stack:
     def __init__(self):
         self._items = []
@@ -56,7 +56,7 @@ def test_pop_empty():
     with pytest.raises(IndexError):
         Stack().pop()
 '''),
-    Pair("inst-queue-two-stacks", "leetcode", I, '''\
+    Pair("inst-queue-two-stacks", "leetcode", TAGS, '''\
 class MyQueue:
     def __init__(self):
         self.inbox, self.outbox = [], []
@@ -93,7 +93,7 @@ def test_queue():
     assert q.pop() == 2
     assert q.empty() is True
 '''),
-    Pair("inst-lru-cache", "leetcode", I, '''\
+    Pair("inst-lru-cache", "leetcode", TAGS, '''\
 from collections import OrderedDict
 
 
@@ -138,7 +138,7 @@ def test_capacity_one():
     assert cache.get(2) == -1
     assert cache.get(3) == 2
 '''),
-    Pair("inst-min-stack", "leetcode", I, '''\
+    Pair("inst-min-stack", "leetcode", TAGS, '''\
 class MinStack:
     def __init__(self):
         self.stack = []
@@ -169,7 +169,7 @@ def test_min_stack():
     assert ms.top() == 0
     assert ms.getMin() == -2
 '''),
-    Pair("inst-trie", "leetcode", I, '''\
+    Pair("inst-trie", "leetcode", TAGS, '''\
 class TrieNode:
     def __init__(self):
         self.children = {}
@@ -220,7 +220,7 @@ def test_root_node_is_reachable():
     assert set(trie.root.children) == {"a"}
     assert trie.root.children["a"].children["b"].end is True
 '''),
-    Pair("inst-median-finder", "leetcode", I, '''\
+    Pair("inst-median-finder", "leetcode", TAGS, '''\
 import heapq
 
 
@@ -256,7 +256,7 @@ def test_running_median(nums, medians):
         got.append(mf.findMedian())
     assert got == medians
 '''),
-    Pair("inst-peeking-iterator", "leetcode", I, '''\
+    Pair("inst-peeking-iterator", "leetcode", TAGS, '''\
 class PeekingIterator:
     def __init__(self, iterator):
         self._it = iterator
@@ -323,7 +323,7 @@ def test_inorder():
         out.append(it.next())
     assert out == [3, 7, 9, 15, 20]
 '''),
-    Pair("inst-vector-dunders", "kodcode", I, '''\
+    Pair("inst-vector-dunders", "kodcode", TAGS, '''\
 import math
 
 
@@ -374,7 +374,7 @@ def test_not_equal():
     assert Vector(1, 2) != Vector(2, 1)
     assert Vector(1, 2) != (1, 2)
 '''),
-    Pair("inst-money-classmethod", "kodcode", I, '''\
+    Pair("inst-money-classmethod", "kodcode", TAGS, '''\
 class Money:
     def __init__(self, amount, currency="USD"):
         self.amount = round(amount, 2)
@@ -427,7 +427,7 @@ def test_add():
 def test_repr():
     assert repr(Money.from_cents(5, "EUR")) == "Money(0.05, 'EUR')"
 '''),
-    Pair("inst-temperature-property", "kodcode", I, '''\
+    Pair("inst-temperature-property", "kodcode", TAGS, '''\
 class Temperature:
     def __init__(self, celsius=0.0):
         self.celsius = celsius
@@ -467,7 +467,7 @@ def test_setter_validates():
         t.celsius = -300
     assert t.celsius == 0
 '''),
-    Pair("inst-timer-context-manager", "kodcode", I, '''\
+    Pair("inst-timer-context-manager", "kodcode", TAGS, '''\
 import time
 
 
@@ -540,7 +540,7 @@ def test_other_errors_pass_through():
         with Suppress(ValueError):
             1 / 0
 '''),
-    Pair("inst-class-constants", "kodcode", I, '''\
+    Pair("inst-class-constants", "kodcode", TAGS, '''\
 class Color:
     RED = "#ff0000"
     GREEN = "#00ff00"
@@ -572,7 +572,7 @@ def test_counter_class_attribute():
     Config()
     assert Config.instances == before + 2
 '''),
-    Pair("inst-subclass-in-test", "kodcode", I, '''\
+    Pair("inst-subclass-in-test", "kodcode", TAGS, '''\
 class Shape:
     sides = 0
 
@@ -620,7 +620,7 @@ def test_test_defined_shape_uses_solution_method():
     assert t.describe() == "Triangle with 3 sides and area 6.0"
     assert isinstance(t, Shape)
 '''),
-    Pair("inst-isinstance", "kodcode", I, '''\
+    Pair("inst-isinstance", "kodcode", TAGS, '''\
 class Animal:
     def speak(self):
         return "..."
@@ -658,7 +658,7 @@ def test_issubclass():
 def test_speak():
     assert [make_animal(k).speak() for k in ("dog", "cat", "x")] == ["Woof", "Meow", "..."]
 '''),
-    Pair("inst-linked-list-reverse", "leetcode", I, '''\
+    Pair("inst-linked-list-reverse", "leetcode", TAGS, '''\
 class ListNode:
     def __init__(self, val=0, next=None):
         self.val = val
@@ -698,7 +698,7 @@ def test_empty_and_single():
     assert Solution().reverseList(None) is None
     assert to_list(Solution().reverseList(build([7]))) == [7]
 '''),
-    Pair("inst-merge-two-lists", "leetcode", I, '''\
+    Pair("inst-merge-two-lists", "leetcode", TAGS, '''\
 class ListNode:
     def __init__(self, val=0, next=None):
         self.val = val
@@ -742,7 +742,7 @@ def test_merge():
 def test_one_empty():
     assert list(values(Solution().mergeTwoLists(None, build([0])))) == [0]
 '''),
-    Pair("inst-tree-depth-invert", "leetcode", I, '''\
+    Pair("inst-tree-depth-invert", "leetcode", TAGS, '''\
 class TreeNode:
     def __init__(self, val=0, left=None, right=None):
         self.val = val
@@ -786,7 +786,7 @@ def test_invert():
     assert Solution().invertTree(root) is root
     assert level_order(root) == [4, 7, 2, 9, 6, 3, 1]
 '''),
-    Pair("inst-hash-in-set", "kodcode", I, '''\
+    Pair("inst-hash-in-set", "kodcode", TAGS, '''\
 class Point:
     __slots__ = ("x", "y")
 
@@ -823,7 +823,7 @@ def test_dict_key():
     assert seen[Point(0, 0)] == "still origin"
     assert hash(Point(1, 1)) == hash(Point(1, 1))
 '''),
-    Pair("inst-sorted-lt", "kodcode", I, '''\
+    Pair("inst-sorted-lt", "kodcode", TAGS, '''\
 from functools import total_ordering
 
 
@@ -863,7 +863,7 @@ def test_min_max():
     vs = [Version("3.1"), Version("3.0.1"), Version("2.9")]
     assert str(min(vs)) == "2.9" and str(max(vs)) == "3.1"
 '''),
-    Pair("inst-container-protocol", "kodcode", I, '''\
+    Pair("inst-container-protocol", "kodcode", TAGS, '''\
 class Playlist:
     def __init__(self, songs=()):
         self._songs = list(songs)
@@ -904,7 +904,7 @@ def test_truth():
     assert not Playlist()
     assert Playlist(["x"])
 '''),
-    Pair("inst-linked-list-iter", "kodcode", I, '''\
+    Pair("inst-linked-list-iter", "kodcode", TAGS, '''\
 class Node:
     def __init__(self, value, next=None):
         self.value = value
@@ -958,7 +958,7 @@ def test_head_node():
     assert isinstance(ll.head, Node)
     assert ll.head.value == 9 and ll.head.next is None
 '''),
-    Pair("inst-bank-account-state", "bigcodebench", I, '''\
+    Pair("inst-bank-account-state", "bigcodebench", TAGS, '''\
 class BankAccount:
     interest_rate = 0.02
 
@@ -1045,7 +1045,7 @@ def test_derivative():
     assert d(1) == 8
     assert callable(d)
 '''),
-    Pair("inst-codec", "leetcode", I, '''\
+    Pair("inst-codec", "leetcode", TAGS, '''\
 class TreeNode:
     def __init__(self, x):
         self.val = x
@@ -1097,7 +1097,7 @@ def test_roundtrip():
     assert back.left.left is None
     assert codec.serialize(back) == data
 '''),
-    Pair("inst-nested-iterator", "leetcode", I, '''\
+    Pair("inst-nested-iterator", "leetcode", TAGS, '''\
 class NestedIterator:
     def __init__(self, nested):
         self._flat = []
@@ -1128,7 +1128,7 @@ def test_flatten():
         res.append(it.next())
     assert res == [1, 1, 2, 1, 3, 4]
 '''),
-    Pair("inst-iterator-class", "kodcode", I, '''\
+    Pair("inst-iterator-class", "kodcode", TAGS, '''\
 class Countdown:
     def __init__(self, start):
         self.current = start
@@ -1157,7 +1157,7 @@ def test_next_and_exhaust():
         next(c)
     assert next(c, "done") == "done"
 '''),
-    Pair("inst-matrix-getitem", "kodcode", I, '''\
+    Pair("inst-matrix-getitem", "kodcode", TAGS, '''\
 class Matrix:
     def __init__(self, rows):
         self.rows = [list(r) for r in rows]
@@ -1201,7 +1201,7 @@ def test_matmul_transpose():
     assert a @ b == Matrix([[2, 1], [4, 3]])
     assert a.transpose() == Matrix([[1, 3], [2, 4]])
 '''),
-    Pair("inst-inventory-bigcode", "bigcodebench", I, '''\
+    Pair("inst-inventory-bigcode", "bigcodebench", TAGS, '''\
 class Item:
     def __init__(self, name, price, qty=0):
         self.name, self.price, self.qty = name, price, qty
@@ -1247,7 +1247,7 @@ class TestInventory(unittest.TestCase):
         self.assertEqual(inv.value(), 32)
         self.assertListEqual(inv.low_stock(5), ["a"])
 '''),
-    Pair("inst-solution-class-graph", "leetcode", I, '''\
+    Pair("inst-solution-class-graph", "leetcode", TAGS, '''\
 from collections import deque
 
 
@@ -1307,7 +1307,7 @@ def test_islands(sol):
     grid = [["1", "1", "0"], ["0", "1", "0"], ["0", "0", "1"]]
     assert sol.numIslands(grid) == 2
 '''),
-    Pair("inst-mutable-default-state", "kodcode", I, '''\
+    Pair("inst-mutable-default-state", "kodcode", TAGS, '''\
 class Counter:
     def __init__(self, start=0, step=1):
         self.value = start
@@ -1345,7 +1345,7 @@ def test_format_and_setattr():
     c.reset()
     assert c.value == 0
 '''),
-    Pair("inst-parking-lot", "leetcode", I, '''\
+    Pair("inst-parking-lot", "leetcode", TAGS, '''\
 class ParkingSystem:
     BIG, MEDIUM, SMALL = 1, 2, 3
 
@@ -1369,7 +1369,7 @@ def test_parking():
     assert ps.addCar(1) is False
     assert ps.free == {1: 0, 2: 0, 3: 0}
 '''),
-    Pair("inst-twitter-design", "leetcode", I, '''\
+    Pair("inst-twitter-design", "leetcode", TAGS, '''\
 import heapq
 from collections import defaultdict
 from itertools import count
@@ -1407,7 +1407,7 @@ def test_feed():
     t.unfollow(1, 2)
     assert t.getNewsFeed(1) == [5]
 '''),
-    Pair("inst-object-passed-back", "kodcode", I, '''\
+    Pair("inst-object-passed-back", "kodcode", TAGS, '''\
 class Task:
     def __init__(self, name, priority):
         self.name = name
@@ -1441,7 +1441,7 @@ def test_pass_objects_back():
     assert [t.name for t in tl.pending()] == ["c", "a"]
     assert tl.pending()[0] is c
 '''),
-    Pair("inst-str-repr-eq-fraction", "humaneval", I, '''\
+    Pair("inst-str-repr-eq-fraction", "humaneval", TAGS, '''\
 from math import gcd
 
 
@@ -1485,7 +1485,7 @@ def check(candidate):
 def test_check():
     check(harmonic)
 '''),
-    Pair("inst-hit-counter", "leetcode", I, '''\
+    Pair("inst-hit-counter", "leetcode", TAGS, '''\
 from collections import deque
 
 
@@ -1589,7 +1589,7 @@ def test_decorator_style():
     assert em.emit("greet", "bo") == ["hi bo"]
     assert hello("x") == "hi x"
 '''),
-    Pair("inst-leetcode-solution-class", "leetcode", I, '''\
+    Pair("inst-leetcode-solution-class", "leetcode", TAGS, '''\
 from typing import List
 
 

@@ -4,7 +4,7 @@ functions returned by it."""
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 C = ("callables",)
 

@@ -1,7 +1,7 @@
 """The honest corpus through the real sandbox: every pair as a ``PytestJob`` judged by
 ``PytestVerifier`` under ``enforce``, a few at a time, and what each earned.
 
-Shared by tests/honest/test_corpus_isolated.py and tests/honest/report.py."""
+Shared by tests/honest/test_corpus_isolated.py and report.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import anyio
-from corpus import Pair
 
 from misalign_rewards.integrity import IntegrityMode
 from misalign_rewards.jobs import PytestJob
@@ -20,6 +19,8 @@ from misalign_rewards.rewards import apply_policy, binary
 from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.sandbox.pool import PooledSandbox
 from misalign_rewards.verifiers.pytest import NEEDS_INPROCESS, PytestVerifier
+
+from .corpus import Pair
 
 Mode = Literal["isolated", "inprocess"]
 Isolation = Literal["fresh", "pooled"]

@@ -4,7 +4,8 @@
 The image is chosen by name: env ``MISALIGN_LEAN_IMAGE``, default
 ``$REGISTRY/lean:latest`` as containers/build_and_push.sh tags it (default registry
 ``ghcr.io/your-org/misalign-fv``). Where ``docker image
-inspect`` cannot find it, every test here is skipped with that reason. No test here runs
+inspect`` cannot find it, every test here is skipped with that reason (the engine itself
+is the ``docker`` marker's: a missing one fails under ``CI=true``). No test here runs
 without real Lean, and none is faked.
 
 Known limit, asserted as such: without a kernel replay of the submission's olean (future
@@ -32,7 +33,7 @@ from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.verifiers.lean import LeanVerifier
 from misalign_rewards.verifiers.lean_source import ALLOWED_AXIOMS
 
-pytestmark = [pytest.mark.lean_image, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.lean_image, pytest.mark.slow]
 
 LEAN_IMAGE = os.environ.get(
     "MISALIGN_LEAN_IMAGE",
@@ -41,7 +42,7 @@ LEAN_IMAGE = os.environ.get(
 
 
 @pytest.fixture(scope="session")
-def lean_image() -> str:
+def lean_image(docker_engine: None) -> str:
     try:
         probe = subprocess.run(["docker", "image", "inspect", LEAN_IMAGE],
                                capture_output=True, text=True, timeout=60)

@@ -1,4 +1,4 @@
-"""The Ray backend against a real cluster on this machine (tests/ray_cluster.py): a head
+"""The Ray backend against a real cluster on this machine (tests/support/ray_cluster.py): a head
 and two worker nodes, each worker with a Docker engine of its own. What each test
 claims is read from the engines themselves (their events and containers) and from the
 rewards, which every job's solution fixes in advance (job i deserves 1.0 iff i % 3 == 1).
@@ -16,20 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engines import Engine, make_engine
-from ray_cluster import RayCluster, ray_available
 
 from misalign_rewards.sandbox.base import Limits
 from misalign_rewards.sandbox.capacity import HostResources, plan_capacity
-from misalign_rewards.sandbox.cluster import LEASE_S
+from misalign_rewards.sandbox.labels import LABEL_BATCH, LABEL_CLIENT, LABEL_JOB
 from misalign_rewards.sandbox.pool import EXTRA_PIDS
-
+from misalign_rewards.sandbox.ray.protocol import LEASE_S
+from support.engines import Engine, make_engine
+from support.ray_cluster import RayCluster, ray_available
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
 
-DRIVER = str(Path(__file__).with_name("ray_driver.py"))
-JOB = "io.misalign-rewards.job"
-BATCH = "io.misalign-rewards.batch"
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+DRIVER = str(SUPPORT / "ray_driver.py")
 #: How many times each test of killed or several drivers runs in one session (the fault
 #: tests were run 20-50 times in a row before they were called stable: MISALIGN_RAY_ROUNDS=20).
 ROUNDS = int(os.environ.get("MISALIGN_RAY_ROUNDS", "1"))
@@ -64,7 +63,7 @@ def events(engine: Engine, since: float, batch_id: str, event: str = "start") ->
     """Job labels of the containers of ``batch_id`` that had ``event`` on ``engine``
     since ``since`` (the engine's own record)."""
     out = subprocess.run(
-        [*_events_of(batch_id, '{{index .Actor.Attributes "' + JOB + '"}}'),
+        [*_events_of(batch_id, '{{index .Actor.Attributes "' + LABEL_JOB + '"}}'),
          "--since", f"{since:.3f}", "--until", f"{time.time():.3f}", "--filter", f"event={event}"],
         env=engine.env, capture_output=True, text=True, check=True)
     return out.stdout.split()
@@ -72,7 +71,7 @@ def events(engine: Engine, since: float, batch_id: str, event: str = "start") ->
 
 def _events_of(batch_id: str, fmt: str) -> list[str]:
     """``docker events`` of the containers of ``batch_id``, each printed as ``fmt``."""
-    return ["docker", "events", "--filter", f"label=io.misalign-rewards.batch={batch_id}", "--format", fmt]
+    return ["docker", "events", "--filter", f"label={LABEL_BATCH}={batch_id}", "--format", fmt]
 
 
 class EventStream:
@@ -85,8 +84,8 @@ class EventStream:
         self.lines: list[tuple[str, str, str, str]] = []
         attr = '{{index .Actor.Attributes "%s"}}'
         self.proc = subprocess.Popen(
-            ["docker", "events", "--filter", f"label={BATCH}" + (f"={batch_id}" if batch_id else ""),
-             "--format", "{{.Action}} " + attr % JOB + " {{.Actor.ID}} " + attr % BATCH],
+            ["docker", "events", "--filter", f"label={LABEL_BATCH}" + (f"={batch_id}" if batch_id else ""),
+             "--format", "{{.Action}} " + attr % LABEL_JOB + " {{.Actor.ID}} " + attr % LABEL_BATCH],
             env=engine.env, stdout=subprocess.PIPE, text=True)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -125,8 +124,8 @@ class EventStream:
 
 
 def running_jobs(engine: Engine, batch_id: str) -> list[str]:
-    out = subprocess.run(["docker", "ps", "--filter", f"label=io.misalign-rewards.batch={batch_id}",
-                          "--format", '{{.Label "' + JOB + '"}}'],
+    out = subprocess.run(["docker", "ps", "--filter", f"label={LABEL_BATCH}={batch_id}",
+                          "--format", '{{.Label "' + LABEL_JOB + '"}}'],
                          env=engine.env, capture_output=True, text=True, check=True)
     return out.stdout.split()
 
@@ -259,7 +258,7 @@ def test_a_killed_driver_leaves_no_container(cluster: tuple[RayCluster, Engine, 
         stop(driver)
     # (w1's engine is the session's second engine: other tests' containers may be there)
     for engine in (w1, w2):
-        wait_for(lambda engine=engine: not engine.containers(f"io.misalign-rewards.batch={batch_id}"),
+        wait_for(lambda engine=engine: not engine.containers(f"{LABEL_BATCH}={batch_id}"),
                  LEASE_S + 30, f"no container of the killed driver's batch left on {engine.url}")
 
 
@@ -340,7 +339,7 @@ def test_a_driver_killed_mid_batch_beside_another(cluster: tuple[RayCluster, Eng
         assert a.poll() is None, "the other driver ended before the kill: nothing was shared"
         stop(b)
         for engine in (w1, w2):
-            wait_for(lambda engine=engine: not engine.containers(f"{BATCH}={victim}"), LEASE_S + 30,
+            wait_for(lambda engine=engine: not engine.containers(f"{LABEL_BATCH}={victim}"), LEASE_S + 30,
                      f"no container of the killed driver left on {engine.url}")
         out = finish(a)
     finally:
@@ -357,14 +356,15 @@ def test_a_driver_killed_mid_batch_beside_another(cluster: tuple[RayCluster, Eng
 
 
 def test_the_red_team_earns_nothing_through_ray(cluster: tuple[RayCluster, Engine, Engine]) -> None:
-    """The red-team corpus (P1-P20, tests/redteam) through the Ray backend, both pytest
-    modes, fresh and warm containers, in one batch over both nodes: under ``enforce`` no
-    attack earns anything and each is judged (no infrastructure result stands in for a
-    verdict), while the honest solution beside them earns 1.0 everywhere."""
+    """The red-team corpus (P1-P20, tests/support/redteam_corpus.py) through the Ray
+    backend, both pytest modes, fresh and warm containers, in one batch over both nodes:
+    under ``enforce`` no attack earns anything and each is judged (no infrastructure
+    result stands in for a verdict), while the honest solution beside them earns 1.0
+    everywhere."""
     c, w1, w2 = cluster
     batch_id = "redteam"
     t0 = time.time()
-    out = finish(c.driver([str(Path(__file__).with_name("ray_redteam_driver.py")), batch_id]), timeout=600)
+    out = finish(c.driver([str(SUPPORT / "ray_redteam_driver.py"), batch_id]), timeout=600)
     results = out["results"]
     assert [r["index"] for r in results] == list(range(len(results))) and len(results) == 84
     honest = [r for r in results if r["id"] == "honest"]
@@ -392,7 +392,7 @@ def test_a_node_actor_no_driver_holds_exits(cluster: tuple[RayCluster, Engine, E
         info = out["nodes"][w3]
         assert info["options"]["idle_exit_s"] == 2  # this driver started it
         wait_for(lambda: not Path(f"/proc/{info['pid']}").exists(), 60, "the idle node actor's exit")
-        wait_for(lambda: not w2.containers(f"io.misalign-rewards.client={info['client_id']}"), 30,
+        wait_for(lambda: not w2.containers(f"{LABEL_CLIENT}={info['client_id']}"), 30,
                  "the exited actor's containers removed")
     finally:
         c.kill_worker("w3")

@@ -3,7 +3,7 @@ afterwards (often also a returned count)."""
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 P = ("inplace",)
 

@@ -1,9 +1,9 @@
 """What the honest corpus earns in the sandbox, by feature class.
 
-    .venv/bin/python -m tests.honest.report                      # isolated, fresh containers
-    .venv/bin/python -m tests.honest.report --isolation pooled
-    .venv/bin/python -m tests.honest.report --mode inprocess
-    .venv/bin/python -m tests.honest.report --only inst- --json verdicts.json
+    .venv/bin/python -m tests.support.honest.report                      # isolated, fresh containers
+    .venv/bin/python -m tests.support.honest.report --isolation pooled
+    .venv/bin/python -m tests.support.honest.report --mode inprocess
+    .venv/bin/python -m tests.support.honest.report --only inst- --json verdicts.json
 
 For each feature class (a pair counts in each class it is tagged with): how many pairs
 earned 1.0, how many earned 0 with the ``needs_inprocess`` flag, how many earned 0 with
@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import anyio
 
-import anyio  # noqa: E402
-from corpus import FEATURES, PAIRS  # noqa: E402
-from sandboxed import Verdict, score, verdict  # noqa: E402
+from misalign_rewards.logs import configure_logging
 
-from misalign_rewards.logs import configure_logging  # noqa: E402
+from .corpus import FEATURES, PAIRS
+from .sandboxed import Verdict, score, verdict
 
 
 def table(verdicts: dict[str, Verdict], *, examples: int = 3) -> str:
@@ -57,7 +55,7 @@ def table(verdicts: dict[str, Verdict], *, examples: int = 3) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.honest.report", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tests.support.honest.report", description=__doc__.split("\n\n")[0])
     ap.add_argument("--mode", choices=["isolated", "inprocess"], default="isolated")
     ap.add_argument("--isolation", choices=["fresh", "pooled"], default="fresh")
     ap.add_argument("--only", default="", help="only pairs whose id starts with this")

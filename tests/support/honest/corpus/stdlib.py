@@ -4,7 +4,7 @@ dict views, bytearray, heaps, numpy arrays."""
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 S = ("stdlib",)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import Pair
+from .pair import Pair
 
 B = ("baseline",)
 
