@@ -29,7 +29,7 @@ is SDK-side and is not shipped.
     program           an io job's program on one stdin case, as the untrusted uid
     cases             an io job's comparisons and checker, in trusted code
 
-Imports run one way (tests/harness/test_imports.py): ``schema`` and ``seal`` import no
+Imports run one way (tests/test_imports.py): ``schema`` and ``seal`` import no
 sibling; ``privileges`` only ``schema``; ``layout``, ``processes`` and ``wipe`` only those
 two; ``zygote`` those and the untrusted ends it starts (``isolated_child``, ``wire``); the
 modes and the entry points (``main``, ``supervisor``) sit above. A sibling imported inside

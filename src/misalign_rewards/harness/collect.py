@@ -119,8 +119,8 @@ def _without_fixtures(holder: Any) -> bool:
     a fixture, even behind a decorator: what ``FixtureManager.parsefactories`` looks at
     (the module's attributes; for an instance, its class's) to register a fixture or warn
     about one. Anything unexpected counts as a fixture."""
-    # a name of pytest 8.4 and later, needed only where a pooled supervisor prepares
-    # pytest: an older pytest still serves fresh containers
+    # optional dependency: a name of pytest 8.4 and later, needed only where a pooled
+    # supervisor prepares pytest (an older pytest still serves fresh containers)
     from _pytest.fixtures import FixtureFunctionDefinition
 
     def raw(name: str) -> Any:

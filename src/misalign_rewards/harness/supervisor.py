@@ -354,14 +354,14 @@ def _warm_imports() -> None:
     import faulthandler  # noqa: F401
     import pdb  # noqa: F401
 
-    import pytest  # noqa: F401
+    import pytest  # noqa: F401 - import cost of forked processes (see above)
 
     try:
-        import readline  # noqa: F401
+        import readline  # noqa: F401 - import cost of forked processes (see above)
     except ImportError:
         pass
 
-    from . import collect, isolated, proxy  # noqa: F401
+    from . import collect, isolated, proxy  # noqa: F401 - import cost of forked processes (see above)
 
     collect.prepare()
 

@@ -351,7 +351,7 @@ def _spawn(request: dict[str, Any], fds: list[int]) -> int:
         # solution processes (forks of this zygote) never hold pytest.
         import pytest  # noqa: F401
 
-        from . import collect, inprocess_child  # noqa: F401
+        from . import collect, inprocess_child  # noqa: F401 - import cost of forked processes (as pytest)
     pid = os.fork()
     if pid == 0:
         code = 0
