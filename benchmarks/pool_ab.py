@@ -37,15 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _files_at(rev: str) -> dict[str, bytes]:
-    """The harness bundle with the modules of ``rev`` in place of this checkout's."""
-    files = dict(harness.bundle())
-    for name in harness.MODULES:
-        out = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:src/misalign_rewards/harness/{name}.py"],
-                             capture_output=True, check=False)
-        if out.returncode == 0:
-            files[f"{harness.PACKAGE}/{name}.py"] = out.stdout
-        else:
-            files.pop(f"{harness.PACKAGE}/{name}.py", None)
+    """The harness bundle with the modules of ``rev`` in place of this checkout's (its own
+    modules: a revision may name them otherwise)."""
+    folder = "src/misalign_rewards/harness/"
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", rev, folder],
+                            capture_output=True, text=True, check=True).stdout.split()
+    files = {k: v for k, v in harness.bundle().items() if not k.endswith(".py") or k.endswith("/__init__.py")}
+    for path in listed:
+        name = path.removeprefix(folder)
+        if name.endswith(".py") and name != "__init__.py":
+            files[f"{harness.PACKAGE}/{name}"] = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"],
+                                                                capture_output=True, check=True).stdout
     return files
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from misalign_rewards.harness import procs
+from misalign_rewards.harness import privileges as procs
 from misalign_rewards.sandbox import uids
 from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID, UidAllocator
 

@@ -34,7 +34,7 @@ def run_harness(tmp: Path, mode: str, solution: dict[str, str], tests: dict[str,
         "mode": mode, "tests_dir": str(tmp / "tests"), "solution_dir": str(tmp / "solution"),
         "ini_path": str(tmp / "harness" / "pytest.ini"), "test_files": sorted(tests),
         "solution_modules": sorted(n[:-3] for n in solution), "call_timeout_s": call_timeout_s,
-        "run_timeout_s": run_timeout_s, "contained": False, "python": sys.executable,
+        "run_timeout_s": run_timeout_s, "contained": False,
         "trusted_tmp": str(tmp / ".trusted"),
     }
     proc = subprocess.run(

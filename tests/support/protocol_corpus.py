@@ -1,4 +1,4 @@
-"""Attacks on isolated mode's object protocol (harness/proxy.py, handles.py, child.py,
+"""Attacks on isolated mode's object protocol (harness/proxy.py, handles.py, isolated_child.py,
 wire.py), written as a policy that has read that code would write them.
 
 Each task has an honest trusted suite, in the styles RL datasets use, and an honest

@@ -9,21 +9,32 @@ Inside the container the modules form the package :data:`PACKAGE` under
 ``<workdir>/harness/``; they use only the standard library and pytest. This ``__init__``
 is SDK-side and is not shipped.
 
-    main              entry: non-dumpable, key from stdin, folders and owners, sealed report
+    main              entry: non-dumpable, key from stdin, the job run, sealed report
+    schema            every dict that crosses a process boundary (also used SDK-side)
     seal              the HMAC that makes a report the harness's (also used SDK-side)
+    layout            owners and modes of the job's folders
+    privileges        the untrusted uid, the trusted side's capabilities
+    processes         the untrusted uid's processes: scans, counts, kills
+    wipe              what the untrusted uid made, removed between cases and jobs
+    zygote            the trusted process that starts untrusted ones; the harness's handle on it
     isolated          pytest in the trusted process; the solution in untrusted processes
     proxy             the trusted end of the pipe: processes, requests, callbacks
     handles           the trusted stand-ins for the solution's objects and classes
-    child             the solution's end of the pipe
+    isolated_child    the solution's end of the pipe (isolated mode's untrusted processes)
     wire              tagged JSON for values and exceptions that cross the pipe
     inprocess         trusted parent of a hardened, advisory in-process pytest run
-    inprocess_child   that pytest process
+    inprocess_child   that pytest process (inprocess mode's untrusted process)
     collect           the recording pytest plugin and the hardened pytest arguments
-    zygote            the trusted process that starts untrusted ones, as the untrusted uid
-    procs             uids and capabilities, the zygote's handle, the sweep
     supervisor        a warm container's trusted loop: a forked worker per job, then the wipe
     program           an io job's program on one stdin case, as the untrusted uid
     cases             an io job's comparisons and checker, in trusted code
+
+Imports run one way (tests/test_imports.py): ``schema`` and ``seal`` import no
+sibling; ``privileges`` only ``schema``; ``layout``, ``processes`` and ``wipe`` only those
+two; ``zygote`` those and the untrusted ends it starts (``isolated_child``, ``wire``); the
+modes and the entry points (``main``, ``supervisor``) sit above. A sibling imported inside
+a function is imported there for a forked process's sake (what it must not hold, or need
+not load), with a comment saying so.
 """
 
 from __future__ import annotations
@@ -34,8 +45,9 @@ from importlib import resources
 #: Package name of the harness inside the container.
 PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
-MODULES = ("main", "seal", "isolated", "proxy", "handles", "child", "wire", "inprocess", "inprocess_child",
-           "collect", "zygote", "procs", "supervisor", "program", "cases")
+MODULES = ("main", "schema", "seal", "layout", "privileges", "processes", "wipe", "zygote", "isolated",
+           "proxy", "handles", "isolated_child", "wire", "inprocess", "inprocess_child", "collect",
+           "supervisor", "program", "cases")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The

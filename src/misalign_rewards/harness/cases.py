@@ -34,6 +34,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -138,8 +139,6 @@ def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
         e_lines = sorted(x.strip() for x in expected.splitlines() if x.strip())
         if o_lines == e_lines:
             return None
-        from collections import Counter
-
         o_count, e_count = Counter(o_lines), Counter(e_lines)
         missing = list((e_count - o_count).elements())[:3]
         extra = list((o_count - e_count).elements())[:3]

@@ -11,12 +11,20 @@ Stdlib + pytest only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import inspect
 import os
+import pathlib
+import sys
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
+import _pytest.config as config_module
 import pytest
+from _pytest.fixtures import FixtureManager
+
+from . import schema
 
 MESSAGE_CHARS = 1000
 
@@ -88,9 +96,7 @@ def prepare() -> None:
     starts from its own copy of it, made before any job and holding nothing of one; what
     a run changes in it dies with the worker. It is not yet configured: the run's own
     command line is parsed, and every plugin configured, in the run."""
-    from _pytest.config import get_config
-
-    config = get_config(_off_args(), prog="pytest.main()")
+    config = config_module.get_config(_off_args(), prog="pytest.main()")
     _prepared[:] = [config]
     _fixtureless[:] = [_fixtureless_holders(list(config.pluginmanager.get_plugins()))]
 
@@ -102,10 +108,6 @@ _fixtureless: list[frozenset[Any]] = []
 
 
 def _fixtureless_holders(plugins: list[Any]) -> frozenset[Any]:
-    import inspect
-    import sys
-    import types
-
     modules = [p for p in plugins if isinstance(p, types.ModuleType) and p.__name__.startswith("_pytest.")]
     classes = {c for name, m in list(sys.modules.items()) if name.startswith("_pytest.") and m is not None
                for c in vars(m).values() if inspect.isclass(c) and c.__module__ == name}
@@ -117,8 +119,8 @@ def _without_fixtures(holder: Any) -> bool:
     a fixture, even behind a decorator: what ``FixtureManager.parsefactories`` looks at
     (the module's attributes; for an instance, its class's) to register a fixture or warn
     about one. Anything unexpected counts as a fixture."""
-    import inspect
-
+    # optional dependency: a name of pytest 8.4 and later, needed only where a pooled
+    # supervisor prepares pytest (an older pytest still serves fresh containers)
     from _pytest.fixtures import FixtureFunctionDefinition
 
     def raw(name: str) -> Any:
@@ -139,8 +141,6 @@ def _without_fixtures(holder: Any) -> bool:
 
 
 def _skipped(plugin: Any, skip: frozenset[Any]) -> bool:
-    import inspect
-
     try:
         return plugin in skip or (not inspect.ismodule(plugin) and not inspect.isclass(plugin)
                                   and type(plugin) in skip)
@@ -163,12 +163,6 @@ def main(args: list[str], plugins: list[Any]) -> int:
     configuration, is the one done ahead)."""
     if not _prepared:
         return int(pytest.main(args, plugins=plugins))
-    import pathlib
-
-    import _pytest.config as config_module
-
-    from _pytest.fixtures import FixtureManager
-
     config = _prepared.pop()
     build = config_module.get_config
     registered = FixtureManager.pytest_plugin_registered
@@ -227,7 +221,7 @@ class Recorder:
         self.deadline_hit = False
         self.collected: list[str] | None = None
         self.tests: dict[str, dict[str, Any]] = {}
-        self.collect_errors: list[dict[str, Any]] = []
+        self.collect_errors: list[schema.ReportedTest] = []
         self._on_collected = on_collected
         self._faults = faults
         self._on_test_end = on_test_end
@@ -237,8 +231,8 @@ class Recorder:
     # -- collection -------------------------------------------------------------------
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:
-            record = {"id": report.nodeid, "outcome": "error", "duration_s": 0.0,
-                      "message": ("collection failed: " + _short(report))[:MESSAGE_CHARS]}
+            record: schema.ReportedTest = {"id": report.nodeid, "outcome": "error", "duration_s": 0.0,
+                                            "message": ("collection failed: " + _short(report))[:MESSAGE_CHARS]}
             self.collect_errors.append(record)
             if self._emit:
                 self._emit("collect_error", record)
@@ -308,6 +302,8 @@ class Recorder:
         if rec is not None and self._emit:
             self._emit("test", rec)
 
-    def results(self) -> list[dict[str, Any]]:
-        out = [dict(r, outcome=r["outcome"] or "error") for r in self.tests.values()]
+    def results(self) -> list[schema.ReportedTest]:
+        out: list[schema.ReportedTest] = [
+            {"id": r["id"], "outcome": r["outcome"] or "error", "duration_s": r["duration_s"], "message": r["message"]}
+            for r in self.tests.values()]
         return self.collect_errors + out

@@ -31,6 +31,9 @@ Stdlib only; runs inside the sandbox image.
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import operator
+import sys
 import types
 from typing import Any
 
@@ -73,8 +76,6 @@ class _RemoteAttr:
 
 
 def _binary(name: str) -> Any:
-    import operator
-
     local = {"divmod": divmod, "pow": pow, "and": operator.and_, "or": operator.or_}.get(name) or \
         getattr(operator, name, None)
 
@@ -394,7 +395,7 @@ class MirrorMeta(type):
 
 def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) -> type:
     """A trusted class standing for a solution class described by ``desc`` (see
-    :meth:`child.Server.describe_class`), with ``bases`` already mirrored."""
+    :meth:`isolated_child.Server.describe_class`), with ``bases`` already mirrored."""
     name = _ident(desc.get("name"), "SolutionClass")
     ns: dict[str, Any] = {
         "__module__": _text(desc.get("module"), "solution"),
@@ -433,8 +434,6 @@ def _finish_mirror(name: str, desc: dict[str, Any], bases: list[type], ns: dict[
     fields = desc.get("dataclass")
     if isinstance(fields, list) and all(isinstance(f, str) and f.isidentifier() for f in fields):
         # dataclasses.fields / asdict / replace on the solution's dataclass instances
-        import dataclasses
-
         made = {}
         for fname in fields[:200]:
             f = dataclasses.field()
@@ -493,8 +492,6 @@ class SolutionModule(types.ModuleType):
         broker = self.__dict__["_broker"]
         star: dict[str, Any] = self.__dict__["_star"]
         if name == "__all__":
-            import sys
-
             caller = sys._getframe(1).f_globals  # the module running ``import *``
             names, modules = broker.star_names(self.__name__)
             keep = [n for n in names if n not in caller and not hasattr(builtins, n)]

@@ -23,13 +23,14 @@ import json
 import os
 import select
 import time
-from typing import Any
 
-from . import procs
+from . import schema
+from .privileges import UNTRUSTED_ENV
+from .zygote import Zygote
 
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 #: Environment of the pytest process.
-CHILD_ENV = {**procs.UNTRUSTED_ENV,
+CHILD_ENV = {**UNTRUSTED_ENV,
              "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
@@ -43,16 +44,18 @@ def _hash_dir(path: str) -> dict[str, str]:
     return out
 
 
-def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
+def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report:
     tests_dir = config["tests_dir"]
     # The solution shares the pytest process: all of its time is the solution's.
-    if config.get("code_timeout_s") is not None:
-        deadline = min(deadline, time.monotonic() + float(config["code_timeout_s"]))
+    budget = config.get("code_timeout_s")
+    if budget is not None:
+        deadline = min(deadline, time.monotonic() + float(budget))
     before = _hash_dir(tests_dir)
     output_cap = int(config.get("output_bytes") or 1 << 20)
     record_r, record_w = os.pipe()
     output_r, output_w = os.pipe()
-    child_args = {k: config[k] for k in ("tests_dir", "ini_path", "test_files", "solution_dir")}
+    child_args = {"tests_dir": config["tests_dir"], "ini_path": config["ini_path"],
+                  "test_files": config["test_files"], "solution_dir": config["solution_dir"]}
     try:
         pid = zygote.spawn("inprocess", cwd=config["solution_dir"], env=dict(CHILD_ENV),
                            args=child_args, fds=[record_w, output_w],
@@ -99,12 +102,12 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
         if child_exit is None:
             child_exit = zygote.reap(pid, 5.0)
     if config.get("contained"):
-        stray, gone = procs.sweep(zygote, confirm=True)
+        stray, gone = zygote.sweep(confirm=True)
     after = _hash_dir(tests_dir)
 
     collected: list[str] | None = None
-    tests: dict[str, dict[str, Any]] = {}
-    errors: list[dict[str, Any]] = []
+    tests: dict[str, schema.ReportedTest] = {}
+    errors: list[schema.ReportedTest] = []
     malformed = 0
     for line in bytes(buf[:MAX_RECORD_BYTES]).splitlines():
         try:

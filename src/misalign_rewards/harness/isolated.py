@@ -31,10 +31,15 @@ import linecache
 import os
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
-from . import collect, procs, program, proxy, wire
+import pytest
+
+from . import collect, program, proxy, schema, wire
+from .privileges import libc, untrusted_uid
+from .zygote import Zygote
 
 
 class HarnessDeadline(BaseException):
@@ -59,28 +64,22 @@ def _hide_tests(tests_dir: str) -> None:
 def _set_fs_ids(uid: int, gid: int) -> bool:
     """``setfsuid``/``setfsgid``: file access as ``uid``/``gid`` (signals, ptrace and
     ``/proc`` still see root). Returns whether both took."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.setfsgid(gid)
-    libc.setfsuid(uid)
-    return libc.setfsuid(-1) == uid and libc.setfsgid(-1) == gid
+    c = libc()
+    c.setfsgid(gid)
+    c.setfsuid(uid)
+    return c.setfsuid(-1) == uid and c.setfsgid(-1) == gid
 
 
-def _exchange_dir(config: dict[str, Any], contained: bool) -> str:
+def _exchange_dir(config: schema.Config, contained: bool) -> str:
     """The folder the tests' temporary files go to: the untrusted uid's."""
     path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
     os.makedirs(path, mode=0o700, exist_ok=True)
     if contained:
-        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
+        os.chown(path, untrusted_uid(), untrusted_uid())
     return path
 
 
-def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[str, Any]:
-    import tempfile
-
-    import pytest
-
+def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report:
     tests_dir = config["tests_dir"]
     contained = bool(config.get("contained"))
     sys.setrecursionlimit(max(sys.getrecursionlimit(), wire.RECURSION_LIMIT))
@@ -99,13 +98,12 @@ def run(config: dict[str, Any], zygote: procs.Zygote, deadline: float) -> dict[s
 
     def on_collected(ids: list[str]) -> None:
         broker.end_collection()
-        if config.get("hide_tests", True):
-            _hide_tests(tests_dir)
+        _hide_tests(tests_dir)
         hidden["done"] = True
         os.environ["TMPDIR"] = os.environ["HOME"] = exchange
         tempfile.tempdir = None
         if contained:
-            fs["switched"] = _set_fs_ids(procs.untrusted_uid(), procs.untrusted_uid())
+            fs["switched"] = _set_fs_ids(untrusted_uid(), untrusted_uid())
             if not fs["switched"]:
                 raise RuntimeError("could not take the untrusted uid for file access")
 

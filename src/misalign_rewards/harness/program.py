@@ -19,21 +19,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import procs
+from . import layout, schema
+from .privileges import UNTRUSTED_ENV, untrusted_uid
+from .wipe import ipc_not_owned_by
+from .zygote import Zygote
 
 #: The environment of a program (the same as a solution process's).
-ENV = dict(procs.UNTRUSTED_ENV)
+ENV = dict(UNTRUSTED_ENV)
 
 _state: dict[str, object] = {}
 #: What the judge saw between cases, for the report (harness/main.py): processes of the
 #: program that outlived it (``strays``), and System V IPC objects whose ownership it
 #: handed away so that a wipe as its own uid would miss them (``ipc_handed``).
-_observed: dict[str, int] = {"strays": 0, "ipc_handed": 0}
+_observed: schema.CaseWipes = {"strays": 0, "ipc_handed": 0}
 #: The process groups the current case started (each program leads its own).
 _case_groups: set[int] = set()
 
 
-def configure(zygote: procs.Zygote, solution_dir: str, contained: bool,
+def configure(zygote: Zygote, solution_dir: str, contained: bool,
               solution_groups: Callable[[], frozenset[int]] | None = None) -> None:
     """Called by the harness before the tests run (isolated mode). ``solution_groups``
     gives the process groups of the current test's own solution processes (a call case's
@@ -58,16 +61,14 @@ def build_dir() -> str:
     path = os.path.join(os.path.dirname(str(_state["solution_dir"])), "build")
     os.makedirs(path, mode=0o755, exist_ok=True)
     if _state.get("contained"):
-        os.chown(path, procs.untrusted_uid(), procs.untrusted_uid())
+        os.chown(path, untrusted_uid(), untrusted_uid())
     return path
 
 
 def seal(path: str) -> None:
     """After the compile: the build folder becomes root's and read-only to the program."""
     if _state.get("contained"):
-        from . import main
-
-        main.seal_tree(path)
+        layout.seal_tree(path)
 
 
 def end_case() -> None:
@@ -77,16 +78,16 @@ def end_case() -> None:
     or state to the next one. Processes that outlived the program are counted."""
     zygote = stop_all(count=True)
     if zygote is not None:
-        _observed["ipc_handed"] += procs.ipc_not_owned_by(procs.untrusted_uid())
+        _observed["ipc_handed"] += ipc_not_owned_by(untrusted_uid())
         zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
 
 
-def observed() -> dict[str, int]:
+def observed() -> schema.CaseWipes:
     """What :func:`end_case` saw during this run (for the report)."""
-    return dict(_observed)
+    return _observed.copy()
 
 
-def stop_all(*, count: bool = False) -> procs.Zygote | None:
+def stop_all(*, count: bool = False) -> Zygote | None:
     """Kill every process of the untrusted uid and wait until none is left; with
     ``count``, those alive outside the case's own process groups (its stdin programs',
     and its call's solution process) are strays (as for a pytest job's solution
@@ -94,7 +95,7 @@ def stop_all(*, count: bool = False) -> procs.Zygote | None:
     zygote = _state.get("zygote")
     groups = frozenset(_case_groups)
     _case_groups.clear()
-    if not isinstance(zygote, procs.Zygote) or not _state.get("contained"):
+    if not isinstance(zygote, Zygote) or not _state.get("contained"):
         return None
     solution_groups = _state.get("solution_groups")
     if callable(solution_groups):
@@ -102,7 +103,7 @@ def stop_all(*, count: bool = False) -> procs.Zygote | None:
     seen = zygote.end(None, sweep=True, groups=groups)[1]
     if count:
         _observed["strays"] += seen
-    if not procs.confirm_gone(zygote):
+    if not zygote.confirm_gone():
         raise RuntimeError("processes of the program would not die")
     return zygote
 
@@ -122,7 +123,7 @@ def run(argv: list[str] | None, stdin: bytes, *, timeout_s: float, output_bytes:
     a fresh ``__main__``, the same pipes and limits) rather than a new interpreter, with
     a recursion limit of one frame per :data:`STACK_BYTES_PER_FRAME` of its stack."""
     zygote = _state.get("zygote")
-    if not isinstance(zygote, procs.Zygote):
+    if not isinstance(zygote, Zygote):
         raise RuntimeError("program.run is only available inside an isolated-mode harness")
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()

@@ -13,7 +13,7 @@ Processes (all of the untrusted uid, started through the zygote):
 - each test gets a *test child*, a fork of the template in a session of its own. When the
   test ends, the child becomes the template the next test forks from (module state
   carries from test to test, as in plain pytest), and every other process of the
-  untrusted uid is killed (:meth:`procs.Zygote.end_test`); a child that faulted is
+  untrusted uid is killed (:meth:`zygote.Zygote.end_test`); a child that faulted is
   dropped instead, and the next test forks from the state before it. When the sweep
   cannot spare the template (a process that keeps forking outruns it), the template goes
   too and the next test imports the solution again.
@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import importlib
+import inspect
 import io
 import logging
 import os
@@ -49,15 +51,19 @@ import select
 import socket
 import struct
 import sys
+import threading
 import time
 import types
+import warnings
 from typing import Any
 
-from . import handles, procs, wire
+from . import handles, processes, wire
 from .handles import Handle
+from .privileges import UNTRUSTED_ENV
+from .zygote import Zygote, ZygoteError
 
 #: The environment of a solution process.
-CHILD_ENV = dict(procs.UNTRUSTED_ENV)
+CHILD_ENV = dict(UNTRUSTED_ENV)
 #: Seconds a new solution process may take to say it is ready (not charged to the solution).
 SETUP_S = 10.0
 #: Nested requests between the two sides (callback -> call -> callback ...).
@@ -240,7 +246,7 @@ class Broker:
     them (see the module doc).
 
     ``contained`` is true only inside the sandbox: then ending a test also kills every
-    process of the untrusted uid but the template (see :func:`procs.sweep`).
+    process of the untrusted uid but the template (see :meth:`zygote.Zygote.sweep`).
 
     Two clocks bound the solution. ``code_budget_s`` is the job's time: the sum of the
     time its processes take to answer (its imports, its work, the decoding of its
@@ -249,7 +255,7 @@ class Broker:
     (``time.monotonic()``) is the harness's wall-clock backstop. No request starts or
     runs past either; hitting one sets ``deadline_hit``."""
 
-    def __init__(self, *, zygote: procs.Zygote, solution_dir: str, call_timeout_s: float,
+    def __init__(self, *, zygote: Zygote, solution_dir: str, call_timeout_s: float,
                  contained: bool, deadline: float, solution_modules: tuple[str, ...] = (),
                  code_budget_s: float | None = None, fresh_per_test: bool = False) -> None:
         self._zygote = zygote
@@ -288,7 +294,7 @@ class Broker:
         self._open0 = builtins.open
         self._stdin0 = sys.stdin
         self._enc = wire.Encoder(self._encode_trusted)
-        self._oom_seen = procs.oom_kills()
+        self._oom_seen = processes.oom_kills()
         #: Faults of the current test; the recorder fails the test when this is not empty.
         self.faults: list[str] = []
         #: Every fault of the run that came from something isolated mode cannot carry.
@@ -377,7 +383,7 @@ class Broker:
         if self._template is None:
             try:
                 self._template = self._spawn_template()
-            except (OSError, procs.ZygoteError) as exc:
+            except (OSError, ZygoteError) as exc:
                 self._template = None
                 return self.fault(f"could not start the solution process: {exc}")
             except SolutionFault as exc:
@@ -471,7 +477,7 @@ class Broker:
             self.code_s += spent
             self._lose(proc)
             if isinstance(exc, _Died):
-                oom = procs.oom_kills()
+                oom = processes.oom_kills()
                 if oom is not None and self._oom_seen is not None and oom > self._oom_seen:
                     self._oom_seen = oom
                     exc = _Died("the solution process died (killed by SIGKILL: the memory limit, most likely)")
@@ -509,8 +515,6 @@ class Broker:
                 stream.write(printed)
         issued = answer.get("warnings")
         if isinstance(issued, list):
-            import warnings
-
             for w in issued[:100]:
                 if not (isinstance(w, list) and len(w) == 4 and isinstance(w[1], str)):
                     continue
@@ -535,7 +539,7 @@ class Broker:
 
     def _context(self) -> dict[str, Any]:
         """What the test changed in its own process that the solution would see in plain
-        pytest (see :meth:`child.Server.apply_context`)."""
+        pytest (see :meth:`isolated_child.Server.apply_context`)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
         ctx: dict[str, Any] = {}
         if env != self._env0:
@@ -1250,10 +1254,10 @@ class Broker:
                 # killed now; it may still be exiting at the next sweep, and is no stray then
                 self._gone = set(list(self._gone)[-8:]) | {old.pid}
             if keep is not None and keep.pid is not None:
-                seen, spared = procs.sweep_sparing(self._zygote, pid=None, groups=groups, spare=keep.pid)
+                seen, spared = self._zygote.end_test(None, groups=groups, spare=keep.pid)
             else:
                 pid = child.pid if child is not None else None
-                seen, gone = procs.sweep(self._zygote, pid=pid, groups=groups)
+                seen, gone = self._zygote.sweep(pid=pid, groups=groups)
                 self.sweep_failed = self.sweep_failed or not gone
                 spared = False
             self.stray_processes += seen
@@ -1344,8 +1348,6 @@ def _library(name: str) -> Any:
         return None
     if not all(part.isidentifier() for part in name.split(".")):
         return None
-    import importlib
-
     try:
         return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - not importable here: the name is not bound
@@ -1382,8 +1384,6 @@ def _mock_method(target: Any, method: str) -> Any:
 def _signature(value: Any) -> Any:
     """A callable's parameters, for ``inspect.signature`` in the solution: names, kinds and
     defaults that are data (others stand as None)."""
-    import inspect
-
     try:
         sig = inspect.signature(value)
     except (TypeError, ValueError):
@@ -1433,8 +1433,7 @@ def _complete(coro: Any) -> Any:
     """Run a test's coroutine that the solution awaits to completion, on an event loop of
     its own in a thread of its own: the test's loop, if one runs, is blocked in the call
     that led to the solution awaiting it."""
-    import asyncio
-    import threading
+    import asyncio  # import cost: only a test's coroutine that the solution awaits needs it
 
     box: dict[str, Any] = {}
 

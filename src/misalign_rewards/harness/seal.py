@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 TAG = b"@@misalign-report"
@@ -31,7 +32,7 @@ def _mac(key: bytes, run_id: str, body: bytes) -> str:
     return hmac.new(key, b"misalign-report v2\0" + run_id.encode() + b"\0" + body, hashlib.sha256).hexdigest()
 
 
-def seal(key: bytes, run_id: str, report: dict[str, Any]) -> bytes:
+def seal(key: bytes, run_id: str, report: Mapping[str, Any]) -> bytes:
     body = json.dumps(report, separators=(",", ":"), allow_nan=False).encode()
     return (TAG + b" v2 " + run_id.encode() + b" " + str(len(body)).encode() + b"\n" + body
             + b"\n" + TAG + b" mac " + _mac(key, run_id, body).encode() + b"\n")

@@ -39,12 +39,14 @@ import select
 import shutil
 import sys
 import time
-from typing import Any
+import traceback
+from collections.abc import Mapping
 
 from . import main as job_main
-from . import procs
+from . import processes, schema
+from .privileges import check_privileges, make_nondumpable, take_untrusted_uid
+from .zygote import Zygote, ZygoteError
 
-TAG = b"@@misalign-pool"
 #: Largest job frame (files and stdin of one job).
 MAX_FRAME = 128 << 20
 #: Worker exit code: stdin is at its end (or idle too long), the supervisor is done.
@@ -56,8 +58,9 @@ SHARED_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 _SAFE_REL = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")
 
 
-def say(fd: int, what: str, data: dict[str, Any]) -> None:
-    line = TAG + b" " + what.encode() + b" " + json.dumps(data, separators=(",", ":")).encode() + b"\n"
+def say(fd: int, what: str, data: Mapping[str, object]) -> None:
+    """One line to the pool: ``<POOL_TAG> <what> <JSON>`` (schema.py)."""
+    line = schema.POOL_TAG + b" " + what.encode() + b" " + json.dumps(data, separators=(",", ":")).encode() + b"\n"
     view = memoryview(line)
     while view:
         view = view[os.write(fd, view):]
@@ -108,7 +111,7 @@ def _write_files(workdir: str, files: dict[str, str]) -> None:
             os.close(fd)
 
 
-def _worker(out: int, zygote: procs.Zygote, workdir: str, nondumpable: bool, idle_s: float) -> int:
+def _worker(out: int, zygote: Zygote, workdir: str, nondumpable: bool, idle_s: float) -> int:
     """One job, in a fresh fork of the supervisor. Its frame is read only now."""
     if not select.select([0], [], [], idle_s)[0]:
         return EXIT_EOF
@@ -127,7 +130,7 @@ def _worker(out: int, zygote: procs.Zygote, workdir: str, nondumpable: bool, idl
     os.close(null)
     say(out, "begin", {})
     try:
-        frame = json.loads(body)
+        frame: schema.PoolFrame = json.loads(body)
         files = frame.get("files") or {}
         stdin = base64.b64decode(frame["stdin"])
         if not isinstance(files, dict):
@@ -209,7 +212,7 @@ def _remove(path: str) -> None:
 class _Baseline:
     """What the container looks like between jobs when all is well."""
 
-    def __init__(self, workdir: str, harness_root: str, zygote: procs.Zygote) -> None:
+    def __init__(self, workdir: str, harness_root: str, zygote: Zygote) -> None:
         self.workdir = workdir
         self.harness_root = harness_root
         self.keep = {workdir, harness_root}
@@ -342,18 +345,23 @@ def _warm_imports() -> None:
     """What every job imports, once: pytest with its built-in plugins, what they import
     when a run configures them (``pdb``, ``faulthandler``, ``readline``), and the harness;
     and what every job's pytest run starts by making, before any job exists
-    (:func:`collect.prepare`: each worker runs from its own copy)."""
+    (:func:`collect.prepare`: each worker runs from its own copy).
+
+    Imported here, after the zygote is forked, not at the top: the zygote's memory is
+    this process's as it was then, and the solution's processes are its forks, so none
+    of this (pytest above all) is ever in an isolated solution's process."""
+    # import cost of forked processes: all of these after the zygote's fork (see above)
     import faulthandler  # noqa: F401
     import pdb  # noqa: F401
 
-    import pytest  # noqa: F401
+    import pytest  # noqa: F401 - import cost of forked processes (see above)
 
     try:
-        import readline  # noqa: F401
+        import readline  # noqa: F401 - import cost of forked processes (see above)
     except ImportError:
         pass
 
-    from . import collect, isolated, proxy, seal, wire  # noqa: F401
+    from . import collect, isolated, proxy  # noqa: F401 - import cost of forked processes (see above)
 
     collect.prepare()
 
@@ -365,10 +373,10 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
                 break
         except ChildProcessError:
             break
-    nondumpable = procs.make_nondumpable()
-    procs.take_untrusted_uid(os.environ)  # the container's for its life (check_privileges)
-    zygote = procs.Zygote.fork()  # first: it must never see a job
-    problem = procs.check_privileges()
+    nondumpable = make_nondumpable()
+    take_untrusted_uid(os.environ)  # the container's for its life (check_privileges)
+    zygote = Zygote.fork()  # first: it must never see a job
+    problem = check_privileges()
     if problem:
         print(f"supervisor: {problem}", file=sys.stderr)
         return 2
@@ -386,15 +394,13 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     say(out, "ready", {"pid": os.getpid()})
     served = 0
     while True:
-        oom_before = procs.oom_kills()
+        oom_before = processes.oom_kills()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 code = _worker(out, zygote, workdir, nondumpable, idle_s)
             except BaseException:  # noqa: BLE001 - a worker never returns into the loop
-                import traceback
-
                 traceback.print_exc()
             os._exit(code)
         _, status = os.waitpid(pid, 0)
@@ -407,20 +413,21 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
             code = 0
         left = baseline.left_behind()
         try:
-            strays, gone = procs.sweep(zygote, confirm=True)
+            strays, gone = zygote.sweep(confirm=True)
             if gone:
                 # What the untrusted uid owns, removed as that uid (root may not enter its
                 # folders); then the rest as root. Only what is still there counts.
                 zygote.wipe(list(SHARED_DIRS))
                 _wipe_as_root(workdir, baseline.keep)
             problems = baseline.problems() if gone else ["processes of the untrusted uid would not die"]
-        except procs.ZygoteError as exc:
+        except ZygoteError as exc:
             strays, problems = 0, [f"the zygote failed: {exc}"]
-        oom_after = procs.oom_kills()
-        say(out, "done", {
+        oom_after = processes.oom_kills()
+        done: schema.PoolDone = {
             "worker_exit": code, "strays": strays, "served": served, "problems": problems,
             "job_anomaly": anomaly, "left_behind": left[:10],
             "oom_kills": (oom_after - oom_before) if oom_after is not None and oom_before is not None else None,
-        })
+        }
+        say(out, "done", done)
         if problems or code != 0 or anomaly or left:
             return 0  # a container that is not clean serves nothing more

@@ -25,7 +25,7 @@ A tagged JSON encoding that keeps exact types and refuses everything else:
                               ``"operator.add"``: named, and looked up by name on arrival
 
 Anything else goes to the caller's ``hook`` (isolated mode's object protocol sends
-handles that way, see :mod:`proxy` and :mod:`child`), or is refused.
+handles that way, see :mod:`proxy` and :mod:`isolated_child`), or is refused.
 
 Subclasses are refused (``type(x) is int``, not ``isinstance``): an ``int`` subclass whose
 ``__eq__`` is always true (P10) cannot cross. Every JSON object on the wire is tagged, so
@@ -34,18 +34,26 @@ values are refused with :class:`WireError`. Decoding can be given a deadline: bu
 sets and dicts from keys that all collide in the hash table is quadratic, and a decode
 that runs past its deadline is refused too.
 
-Stdlib only (numpy is imported only when a numpy value crosses): this module runs inside
-the sandbox image, in the trusted process and in the solution's process.
+Stdlib only (numpy is imported only when a numpy value crosses, and the modules of the
+other types above only when a value of theirs does: a process that never meets one never
+loads them): this module runs inside the sandbox image, in the trusted process and in the
+solution's process.
 """
 
 from __future__ import annotations
 
+import array
 import base64
+import builtins
+import collections
+import functools
+import importlib
 import json
 import math
 import re
 import sys
 import time
+import types
 from typing import Any
 
 #: Nesting a value may have (JSON has no limit; the interpreters here allow this much).
@@ -117,7 +125,7 @@ def _numpy_in(tag: str, v: Any) -> Any:
         raise WireError(f"bad {tag} dtype {dstr!r:.40}")
     if type(v[-1]) is not str:
         raise WireError(f"bad {tag} data")
-    import numpy as np
+    import numpy as np  # optional dependency: numpy (only a numpy value brings it)
 
     dtype = np.dtype(dstr)
     data = base64.b64decode(v[-1].encode("ascii"), validate=True)
@@ -149,10 +157,6 @@ _NAMED_MODULES = frozenset({"operator", "math", "string", "heapq", "bisect"})
 def _builtin_name(value: Any) -> str | None:
     """The name under which ``value`` (a builtin type, exception class, function or
     method of a builtin type) can be looked up on the other side, or None."""
-    import builtins
-
-    import types
-
     kind = type(value).__name__
     if not (type(value) is type or type(value) in (
             types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType)):
@@ -192,14 +196,10 @@ def _builtin_name(value: Any) -> str | None:
 
 
 def _from_builtin_name(v: Any) -> Any:
-    import builtins
-
     if type(v) is not str or not v or len(v) > 100:
         raise WireError("bad builtin name")
     head, _, tail = v.partition(".")
     if head in _NAMED_MODULES and tail and head != "builtins":
-        import importlib
-
         found = getattr(importlib.import_module(head), tail, None)
     else:
         found = getattr(builtins, head, None)
@@ -215,7 +215,7 @@ def _from_builtin_name(v: Any) -> Any:
 
 
 def _tz_ok(value: Any) -> bool:
-    import datetime as dt
+    import datetime as dt  # import cost: only when such a value crosses
 
     tz = value.tzinfo
     return tz is None or type(tz) is dt.timezone
@@ -279,8 +279,6 @@ class Encoder:
 
 
 def _collections_out(enc: Encoder, value: Any, d: int) -> Any:
-    import collections
-
     t = type(value)
     if t is collections.ChainMap:
         return _misc_out(enc, value, d)
@@ -310,7 +308,7 @@ def _builtins_out(enc: Encoder, value: Any, d: int) -> Any:
 
 
 def _datetime_out(enc: Encoder, value: Any, d: int) -> Any:
-    import datetime as dt
+    import datetime as dt  # import cost: only when such a value crosses
 
     t = type(value)
     if t is dt.timedelta:
@@ -321,13 +319,13 @@ def _datetime_out(enc: Encoder, value: Any, d: int) -> Any:
 
 
 def _decimal_out(enc: Encoder, value: Any, d: int) -> Any:
-    import decimal
+    import decimal  # import cost: only when such a value crosses
 
     return {"$": "Decimal", "v": str(value)} if type(value) is decimal.Decimal else None
 
 
 def _fractions_out(enc: Encoder, value: Any, d: int) -> Any:
-    import fractions
+    import fractions  # import cost: only when such a value crosses
 
     if type(value) is fractions.Fraction:
         return {"$": "Fraction", "v": [enc(value.numerator, d), enc(value.denominator, d)]}
@@ -335,7 +333,7 @@ def _fractions_out(enc: Encoder, value: Any, d: int) -> Any:
 
 
 def _pathlib_out(enc: Encoder, value: Any, d: int) -> Any:
-    import pathlib
+    import pathlib  # import cost: only when such a value crosses
 
     if type(value) in (pathlib.PosixPath, pathlib.PurePosixPath):
         return {"$": type(value).__name__, "v": str(value)}
@@ -343,8 +341,6 @@ def _pathlib_out(enc: Encoder, value: Any, d: int) -> Any:
 
 
 def _types_out(enc: Encoder, value: Any, d: int) -> Any:
-    import types
-
     if type(value) is types.SimpleNamespace:
         return {"$": "SimpleNamespace", "v": enc._pairs(vars(value), d)}
     return None
@@ -425,8 +421,6 @@ def _int_in(v: Any, d: int, clock: _Clock) -> int | None:
 
 
 def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
-    import collections
-
     if tag in ("Counter", "OrderedDict"):
         return _pairs_in(v, d, clock, getattr(collections, tag)())
     if tag == "defaultdict":
@@ -464,25 +458,25 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
             raise WireError("dict_items needs pairs")
         return dict(items).items()
     if tag == "timedelta":
-        import datetime as dt
+        import datetime as dt  # import cost: only when such a value crosses
 
         if type(v) is not list or len(v) != 3 or not all(type(x) is int for x in v):
             raise WireError("bad timedelta")
         return dt.timedelta(days=v[0], seconds=v[1], microseconds=v[2])
     if tag in ("datetime", "date", "time"):
-        import datetime as dt
+        import datetime as dt  # import cost: only when such a value crosses
 
         if type(v) is not str or len(v) > 64:
             raise WireError(f"bad {tag}")
         return getattr(dt, tag).fromisoformat(v)
     if tag == "Decimal":
-        import decimal
+        import decimal  # import cost: only when such a value crosses
 
         if type(v) is not str or len(v) > 100_000:
             raise WireError("bad Decimal")
         return decimal.Decimal(v)
     if tag == "Fraction":
-        import fractions
+        import fractions  # import cost: only when such a value crosses
 
         if type(v) is not list or len(v) != 2:
             raise WireError("bad Fraction")
@@ -491,14 +485,12 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
             raise WireError("bad Fraction")
         return fractions.Fraction(num, den)
     if tag in ("PosixPath", "PurePosixPath"):
-        import pathlib
+        import pathlib  # import cost: only when such a value crosses
 
         if type(v) is not str:
             raise WireError(f"bad {tag}")
         return getattr(pathlib, tag)(v)
     if tag == "SimpleNamespace":
-        import types
-
         ns = _pairs_in(v, d, clock, {})
         if not all(type(k) is str for k in ns):
             raise WireError("SimpleNamespace keys must be text")
@@ -506,22 +498,18 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
     if tag == "ellipsis":
         return Ellipsis
     if tag == "UUID":
-        import uuid
+        import uuid  # import cost: only when such a value crosses
 
         if type(v) is not str or len(v) > 100:
             raise WireError("bad UUID")
         return uuid.UUID(v)
     if tag == "array":
-        import array
-
         if type(v) is not list or len(v) != 2 or type(v[0]) is not str or v[0] not in array.typecodes:
             raise WireError("bad array")
         if type(v[1]) is not list:
             raise WireError("bad array")
         return array.array(v[0], [_decode(x, d, clock) for x in v[1]])
     if tag == "ChainMap":
-        import collections
-
         if type(v) is not list:
             raise WireError("bad ChainMap")
         maps = [_decode(m, d, clock) for m in v]
@@ -533,8 +521,6 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
             raise WireError("memoryview needs base64 text")
         return memoryview(base64.b64decode(v.encode("ascii"), validate=True))
     if tag == "partial":
-        import functools
-
         if type(v) is not list or len(v) != 3 or type(v[1]) is not list:
             raise WireError("bad partial")
         func = _decode(v[0], d, clock)
@@ -657,8 +643,6 @@ def text(value: Any, limit: int = 2000) -> str:
 def encode_exception(exc: BaseException) -> dict[str, Any]:
     """Describe an exception raised by the solution: its class name, its builtin
     ancestors (most derived first), its message and, when they can cross, its arguments."""
-    import builtins
-
     names = []
     for klass in type(exc).__mro__:
         if getattr(builtins, klass.__name__, None) is klass:
@@ -691,8 +675,6 @@ def decode_exception(data: Any, deadline: float | None = None) -> BaseException:
     iteration in the test early by raising them. When the rebuilt exception's text differs
     from the original's (its class had its own ``__str__``), a subclass of the builtin
     type carrying the original name and text stands in for it."""
-    import builtins
-
     if not isinstance(data, dict):
         return RuntimeError("solution raised an exception that could not be described")
     names = data.get("types")

@@ -1,4 +1,4 @@
-"""The zygote: a trusted process that starts untrusted ones.
+"""The zygote: a trusted process that starts untrusted ones, and the harness's handle on it.
 
 The trusted harness holds the run's key and, once collected, the tests, so it must never
 fork a process that untrusted code will run in: the child would inherit its memory. The
@@ -17,9 +17,15 @@ answers requests over a unix socket:
             the same way)
     reap    wait (bounded) for a child and say how it ended
     end     kill a child's process group and reap it; then, if asked, count what else of
-            the untrusted uid is alive and kill all of it (:func:`procs.kill_all_of`):
+            the untrusted uid is alive and kill all of it (:func:`processes.kill_all_of`),
+            or all of it but isolated mode's template (:func:`processes.kill_all_but`):
             the end of a test in one round trip
-    wipe    between pooled jobs: remove what the untrusted uid owns (:func:`procs.wipe_untrusted`)
+    wipe    between cases and pooled jobs: remove what the untrusted uid owns
+            (:func:`wipe.wipe_untrusted`)
+
+Both ends of the protocol are here: :class:`Zygote` is the harness's (it forks the zygote
+and sends the requests, one JSON line each, with descriptors passed alongside), and
+:func:`main` the zygote's own life (:func:`serve` answers each request with one line).
 
 A fork of this small, already-initialised interpreter costs about a millisecond, against
 tens of milliseconds for a new ``python``. Pytest is imported here only when an
@@ -33,18 +39,173 @@ Stdlib only (pytest in its flavour); runs inside the sandbox image.
 
 from __future__ import annotations
 
+import atexit
+import builtins
+import io
 import json
 import os
+import select
 import signal
 import socket
 import sys
 import time
+import traceback
+import types
 from typing import Any
 
-from . import child, procs, wire
+from . import isolated_child, processes, wire
+from .privileges import effective_caps, make_nondumpable, set_no_new_privs, untrusted_uid
+from .wipe import wipe_untrusted
 
 #: Bytes of one request.
 MAX_REQUEST = 1 << 20
+
+
+# -- the harness's end ------------------------------------------------------------------
+
+
+class Zygote:
+    """The harness's end of the protocol: its handle on its zygote (see the module doc)."""
+
+    def __init__(self, sock: socket.socket, pid: int, *, reply_timeout_s: float = 30.0) -> None:
+        self.sock = sock
+        self.pid = pid
+        self.reply_timeout_s = reply_timeout_s
+        self._buf = bytearray()
+
+    @classmethod
+    def fork(cls) -> Zygote:
+        """Fork the zygote off this process. Call it before this process reads anything
+        secret (the key, the config, the tests): the zygote's memory is this process's
+        as it is now, and it closes every inherited descriptor but stderr at once."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                ours.close()
+                code = main(theirs)
+            except BaseException:  # noqa: BLE001 - never return into the harness's code
+                code = 1
+            os._exit(code)
+        theirs.close()
+        return cls(ours, pid)
+
+    def _ask(self, request: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> dict[str, Any]:
+        data = json.dumps(request).encode()
+        try:
+            socket.send_fds(self.sock, [data], list(fds))
+            deadline = time.monotonic() + self.reply_timeout_s
+            while b"\n" not in self._buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                    raise ZygoteError(f"the zygote did not answer {request['op']!r} in time")
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ZygoteError("the zygote is gone")
+                self._buf.extend(chunk)
+        except OSError as exc:
+            raise ZygoteError(f"the zygote is unreachable: {exc}") from exc
+        line, _, rest = bytes(self._buf).partition(b"\n")
+        self._buf = bytearray(rest)
+        reply = json.loads(line)
+        if "error" in reply:
+            raise ZygoteError(str(reply["error"]))
+        return reply
+
+    def spawn(self, target: str, *, cwd: str, env: dict[str, str], args: dict[str, Any],
+              fds: list[int], contained: bool) -> int:
+        """Start an untrusted process running ``target``; ``fds`` arrive in it as 3, 4, ...
+        ``contained``: drop to the untrusted uid (inside the sandbox only)."""
+        return int(self._ask({"op": "spawn", "target": target, "cwd": cwd, "env": env,
+                              "args": args, "contained": contained}, fds)["pid"])
+
+    def reap(self, pid: int, timeout_s: float) -> int | None:
+        """The exit code of ``pid`` (negative: killed by that signal), None if it has
+        not ended within ``timeout_s``."""
+        status = self._ask({"op": "reap", "pid": pid, "timeout_s": timeout_s})["status"]
+        return None if status is None else int(status)
+
+    def end(self, pid: int | None, *, sweep: bool, groups: frozenset[int] = frozenset()) -> tuple[int | None, int]:
+        """One round trip at the end of a test: with ``sweep``, count the untrusted
+        processes outside ``pid``'s group and ``groups`` (the test's earlier solution
+        processes), then SIGKILL ``pid``'s process group and, with ``sweep``, every process
+        of the untrusted uid. Returns (``pid``'s exit code if it has been reaped already,
+        the count)."""
+        reply = self._ask({"op": "end", "pid": pid, "sweep": sweep, "groups": sorted(groups)})
+        status = reply.get("status")
+        return (None if status is None else int(status)), int(reply.get("strays") or 0)
+
+    def end_test(self, pid: int | None, *, groups: frozenset[int], spare: int) -> tuple[int, bool]:
+        """The end of an isolated test: count the untrusted processes outside ``pid``'s
+        group, ``groups`` and ``spare``'s group, kill ``pid``'s group, then every process
+        of the untrusted uid but ``spare`` (:func:`processes.kill_all_but`). Returns (the count,
+        whether ``spare`` lives on)."""
+        reply = self._ask({"op": "end", "pid": pid, "sweep": True, "groups": sorted(groups),
+                           "spare": spare})
+        return int(reply.get("strays") or 0), bool(reply.get("spared"))
+
+    def kill_all(self) -> int:
+        """SIGKILL every process of the untrusted uid; how many were alive."""
+        return self.end(None, sweep=True)[1]
+
+    def sweep(self, *, pid: int | None = None, groups: frozenset[int] = frozenset(), confirm: bool = False,
+              budget_s: float = 3.0) -> tuple[int, bool]:
+        """Kill ``pid``'s group (the test's solution process) and then every process of
+        the untrusted uid, unconditionally; with ``confirm``, wait until none is left
+        (before the report). Between tests the kill is enough: a process that has taken
+        SIGKILL never runs another instruction of its own, even before it is gone.
+
+        Returns (processes outside ``pid``'s group and ``groups`` that were alive, whether
+        all are gone). The kill does not depend on finding the processes; ``/proc`` and
+        the pids cgroup only count them and confirm that all are gone."""
+        seen = self.end(pid, sweep=True, groups=groups)[1]
+        gone = self.confirm_gone(budget_s=budget_s) if confirm else True
+        return seen, gone
+
+    def confirm_gone(self, *, budget_s: float = 3.0) -> bool:
+        """After a sweep: wait until no process of the untrusted uid is left (killed ones
+        take a moment to exit), killing again now and then. False if some outlive
+        ``budget_s``."""
+        uid = untrusted_uid()
+        deadline = time.monotonic() + budget_s
+        i = 0
+        while processes.untrusted_present(uid) and processes.live_processes(uid):
+            if time.monotonic() > deadline:
+                return False
+            if i % 4 == 3:
+                self.kill_all()
+            time.sleep(0.001 * min(i + 1, 20))
+            i += 1
+        return True
+
+    def wipe(self, paths: list[str]) -> list[str]:
+        """Remove what the untrusted uid owns under ``paths`` (see :func:`wipe.wipe_untrusted`)."""
+        return list(self._ask({"op": "wipe", "paths": paths})["failed"])
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            for _ in range(500):
+                try:
+                    if os.waitpid(self.pid, os.WNOHANG)[0]:
+                        return
+                except ChildProcessError:
+                    return
+                time.sleep(0.01)
+            processes.kill_pid(self.pid)
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+
+class ZygoteError(RuntimeError):
+    """The zygote failed a request: the run cannot go on safely."""
+
+
+# -- the zygote's end -------------------------------------------------------------------
 
 
 def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: bool) -> None:
@@ -68,12 +229,12 @@ def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: 
         except OSError:
             pass
         os.setgroups([])
-        uid = procs.untrusted_uid()
+        uid = untrusted_uid()
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-        if os.getresuid() != (uid,) * 3 or os.getresgid() != (uid,) * 3 or procs.effective_caps() != 0:
+        if os.getresuid() != (uid,) * 3 or os.getresgid() != (uid,) * 3 or effective_caps() != 0:
             os._exit(70)
-    procs.set_no_new_privs()
+    set_no_new_privs()
     os.chdir(cwd)
     os.umask(0o022)
     os.environ.clear()
@@ -98,7 +259,7 @@ def _case_limits(args: dict[str, Any]) -> None:
     """One case's limits: address space, CPU seconds and a contest judge's stack, as
     large as the case's memory (a deep DFS, a big local array), not the default 8 MiB
     (set before ``exec``, which lays out the new stack)."""
-    import resource
+    import resource  # import cost: only a case's fork loads it, never the zygote
 
     memory = args.get("memory_bytes")
     if isinstance(memory, int) and memory > 0:
@@ -119,13 +280,7 @@ def _python_program(args: dict[str, Any]) -> None:
     a new process (a contest-style stdin case, harness/program.py) at a fork's cost: a
     fresh ``__main__``, fd 3 as its stdin and fd 4 as its stdout (stderr /dev/null), its
     own argv, the case's limits, a recursion limit its stack allows, its own ``atexit``.
-    The zygote has nothing secret to inherit (see the module doc), as for ``child``."""
-    import atexit
-    import builtins
-    import io
-    import traceback
-    import types
-
+    The zygote has nothing secret to inherit (see the module doc), as for ``template``."""
     os.dup2(3, 0)
     os.dup2(4, 1)
     os.close(3)
@@ -177,8 +332,10 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
     elif target == "python":
         _python_program(args)
     elif target == "template":
-        child.serve_template(wire, 3, str(args["solution_dir"]))
+        isolated_child.serve_template(wire, 3, str(args["solution_dir"]))
     elif target == "inprocess":
+        # import cost of forked processes: imported (with pytest) by _spawn, only in a
+        # zygote asked for an inprocess run; a zygote serving isolated runs never has it
         from . import inprocess_child
 
         sys.exit(inprocess_child.main(args, record_fd=3))
@@ -189,10 +346,12 @@ def _run_target(target: str, args: dict[str, Any], nfds: int) -> None:
 def _spawn(request: dict[str, Any], fds: list[int]) -> int:
     contained = request.get("contained") is True
     if request.get("target") == "inprocess":
-        # Warm for every later run of this zygote; an isolated run never gets here.
+        # import cost of forked processes: imported here, before the fork, so every later
+        # inprocess run of this zygote starts warm; an isolated run never gets here, so its
+        # solution processes (forks of this zygote) never hold pytest.
         import pytest  # noqa: F401
 
-        from . import collect, inprocess_child  # noqa: F401
+        from . import collect, inprocess_child  # noqa: F401 - import cost of forked processes (as pytest)
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -226,15 +385,15 @@ def _end(request: dict[str, Any], children: _Children) -> dict[str, Any]:
     if sweep and spare is not None:
         # one scan both counts what outlived its test and starts the kill
         if pid is not None:
-            procs.kill_group(pid)
-        spared, strays = procs.kill_all_but(procs.untrusted_uid(), spare, reap=children.collect,
-                                            outside_groups=groups)
+            processes.kill_group(pid)
+        spared, strays = processes.kill_all_but(untrusted_uid(), spare, reap=children.collect,
+                                                outside_groups=groups)
     else:
-        strays = procs.strays(procs.untrusted_uid(), outside_groups=groups) if sweep else 0
+        strays = processes.strays(untrusted_uid(), outside_groups=groups) if sweep else 0
         if pid is not None:
-            procs.kill_group(pid)
+            processes.kill_group(pid)
         if sweep:
-            procs.kill_all_of(procs.untrusted_uid())
+            processes.kill_all_of(untrusted_uid())
     children.collect()
     status = children.status.pop(pid, None) if pid is not None else None
     return {"status": status, "strays": strays, "spared": spared}
@@ -293,7 +452,7 @@ def serve(sock: socket.socket) -> None:
                 reply = _end(request, children)
             elif op == "wipe":
                 children.collect()
-                reply = {"failed": procs.wipe_untrusted([str(p) for p in request["paths"]])}
+                reply = {"failed": wipe_untrusted([str(p) for p in request["paths"]])}
             else:
                 reply = {"error": f"unknown op {op!r}"}
         except Exception as exc:  # noqa: BLE001 - the harness gets the error, the zygote lives on
@@ -318,7 +477,7 @@ def main(sock: socket.socket) -> int:
     keep = sock.fileno()
     os.closerange(3, keep)
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-    procs.make_nondumpable()
+    make_nondumpable()
     sys.dont_write_bytecode = True
     serve(sock)
     return 0

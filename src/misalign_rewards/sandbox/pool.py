@@ -46,6 +46,7 @@ import anyio
 from aiodocker.stream import Stream
 
 from ..errors import EngineError
+from ..harness.schema import POOL_TAG as TAG
 from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
 from .capacity import budget_owner
@@ -55,7 +56,6 @@ from .labels import LABEL_POOL
 
 logger = get_logger("misalign_rewards.pool")
 
-TAG = b"@@misalign-pool"
 #: Extra pids a warm container needs over a fresh run: its server's per-run worker.
 EXTRA_PIDS = 1
 

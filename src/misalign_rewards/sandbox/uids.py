@@ -35,17 +35,15 @@ import secrets
 import stat
 import threading
 
+# The untrusted uids (and gids: each is its own group too), inclusive, and the container's
+# environment variable that gives one: the harness's definition (it refuses any other uid).
+from ..harness.schema import FIRST_UNTRUSTED_UID as FIRST_UID
+from ..harness.schema import LAST_UNTRUSTED_UID as LAST_UID
+from ..harness.schema import UID_ENV
 from ..logs import get_logger
 
 logger = get_logger("misalign_rewards.sandbox")
 
-#: The untrusted uids (and gids: each is its own group too), inclusive. The harness
-#: (harness/procs.py) refuses any other; a test keeps the two in step.
-FIRST_UID = 0x70000000
-LAST_UID = 0x7FFDFFFF
-#: How the container learns its uid: an environment variable of the container (the
-#: harness reads it before it starts anything untrusted).
-UID_ENV = "MISALIGN_UNTRUSTED_UID"
 #: Attempts at a free uid before giving up (each a fresh draw: a collision is 1 in 2^28
 #: per uid in use).
 _ATTEMPTS = 64

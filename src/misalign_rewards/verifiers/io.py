@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..harness import schema
 from ..harness.cases import encode_value
 from ..integrity import IntegrityMode
 from ..jobs import MAX_TESTS_BYTES, IoJob, PytestJob
@@ -78,8 +79,8 @@ import pytest
 
 from misalign_harness import cases, program
 
-SPEC = json.loads(base64.b64decode({spec!r}))
-CASES = cases.decode_value(json.loads(base64.b64decode({cases!r})))
+SPEC = json.loads(base64.b64decode({spec!r}))  # schema.IoSpec
+CASES = cases.decode_value(json.loads(base64.b64decode({cases!r})))  # [schema.IoCaseSpec]
 {checker}
 _failed = []
 COMPILED = None
@@ -200,7 +201,7 @@ def as_pytest_job(job: IoJob, output_bytes: int, *, limits: Limits | None = None
     """The trusted pytest job that judges ``job``."""
     lang = LANGUAGES[job.language]
     limits = limits or Limits()
-    spec = {
+    spec: schema.IoSpec = {
         "program": lang.file, "fn_name": job.fn_name, "compare": job.compare,
         "abs_tol": job.abs_tol, "rel_tol": job.rel_tol,
         "stop_at_first_failure": _stop_early(job, stop_at_first_failure),
@@ -209,8 +210,9 @@ def as_pytest_job(job: IoJob, output_bytes: int, *, limits: Limits | None = None
         "compile_timeout_s": job.compile_timeout_s, "compile_memory_bytes": job.compile_memory_bytes,
         "source": job.program if lang.file is None else "",
     }
-    cases = [{"kind": job.case_kind(c), "input": encode_value(c.input), "output": encode_value(c.output),
-              "output_bytes": case_output_bytes(c.output, output_bytes)} for c in job.cases]
+    cases: list[schema.IoCaseSpec] = [
+        {"kind": job.case_kind(c), "input": encode_value(c.input), "output": encode_value(c.output),
+         "output_bytes": case_output_bytes(c.output, output_bytes)} for c in job.cases]
     checker = ""
     tests = {}
     if job.checker is not None:

@@ -27,11 +27,11 @@ from typing import Any
 
 import anyio
 import anyio.to_process
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .. import harness
 from ..errors import InfrastructureError
-from ..harness import seal
+from ..harness import schema, seal
 from ..integrity import IntegrityMode
 from ..integrity.python import scan_python
 from ..jobs import MAX_SOLUTION_BYTES, MAX_TESTS_BYTES, PytestJob
@@ -47,25 +47,47 @@ _MAX_REPORT_TESTS = 1_000_000
 REPORT_BYTES = 64 * 1024 * 1024
 #: The harness runs as root holding only these; untrusted code runs with none.
 HARNESS_CAPABILITIES: frozenset[Capability] = frozenset({"CHOWN", "SETUID", "SETGID", "KILL"})
+_TEST_KEYS = frozenset(schema.ReportedTest.__annotations__)
+
+
+class CaseWipes(BaseModel):
+    """What an io job's judge saw between its cases (harness/program.py ``observed``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strays: int
+    ipc_handed: int
+
+
+class Phases(BaseModel):
+    """Seconds since the harness started, at the end of each phase (for benchmarks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    setup: float
+    tests: float
+    swept: float
 
 
 class HarnessReport(BaseModel):
-    """The harness's account of a run, as sealed on stdout (see harness/main.py)."""
+    """The harness's account of a run, as sealed on stdout: every key of
+    :class:`misalign_rewards.harness.schema.Report` and no other (a key the harness writes
+    that is not declared there makes the report malformed)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: str
     collected: list[str] | None = None
     tests: list[TestCase] = Field(default_factory=list, max_length=_MAX_REPORT_TESTS)
     pytest_exit: int | None = None
     deadline_hit: bool = False
-    nondumpable: bool = False
     stray_processes: int = 0
     sweep_failed: bool = False
-    tests_tampered: list[str] = Field(default_factory=list)
-    malformed_records: int = 0
-    records_overflow: bool = False
-    output_limit_hit: bool = False
+    # isolated mode
+    tests_hidden: bool | None = None
+    solution_calls: int | None = None
+    #: Seconds of the solution's own work, charged to the job's time.
+    code_s: float | None = None
     collection_calls: int = 0
     cannot_cross: list[str] = Field(default_factory=list)
     cannot_cross_count: int = 0
@@ -74,10 +96,36 @@ class HarnessReport(BaseModel):
     gaming_count: int = 0
     #: Times isolated mode's template process imported the solution (1 unless it died).
     template_starts: int = 0
+    #: Whether pytest started from the configuration a pooled supervisor made ahead.
+    pytest_prepared: bool | None = None
+    # inprocess mode
+    records_overflow: bool = False
+    malformed_records: int = 0
+    tests_tampered: list[str] = Field(default_factory=list)
+    output_limit_hit: bool = False
+    output_bytes: int | None = None
+    output_tail: str | None = None
+    # the harness itself
+    io: CaseWipes | None = None
+    phases_s: Phases | None = None
     #: The harness could not set itself up (not root, capabilities missing): not the code's doing.
     setup_error: str | None = None
     #: The harness itself failed while the job ran.
     harness_error: str | None = None
+    nondumpable: bool = False
+    harness_s: float | None = None
+    harness_cpu_s: float | None = None
+
+    @field_validator("tests", mode="before")
+    @classmethod
+    def _declared_test_keys(cls, value: Any) -> Any:
+        """A test record with a key :class:`schema.ReportedTest` does not declare is
+        malformed too (:class:`TestCase`, a public model, ignores unknown keys)."""
+        if isinstance(value, list):
+            for record in value:
+                if isinstance(record, dict) and not _TEST_KEYS.issuperset(record):
+                    raise ValueError(f"a test record has undeclared keys {sorted(set(record) - _TEST_KEYS)[:5]}")
+        return value
 
     @property
     def collect_errors(self) -> list[TestCase]:
@@ -312,7 +360,7 @@ class PytestVerifier:
         files.update({f"solution/{k}": encode_solution(v) for k, v in job.solution_files.items()})
         wd = self.workdir
         limits = self.limits.merged(job.limits)
-        config: dict[str, Any] = {
+        config: schema.Config = {
             "mode": job.mode,
             "tests_dir": f"{wd}/tests",
             "solution_dir": f"{wd}/solution",
@@ -328,9 +376,8 @@ class PytestVerifier:
             "run_timeout_s": backstop - min(10.0, backstop * 0.2),
             "output_bytes": limits.output_bytes,
             "contained": True,
-            "python": None,
         }
-        message = {"key": key.hex(), "run_id": run_id, "config": config}
+        message: schema.Message = {"key": key.hex(), "run_id": run_id, "config": config}
         isolation = job.isolation or self.isolation
         return RunSpec(
             image=self.image,

@@ -1,4 +1,4 @@
-"""The harness's stray count (harness/procs.py ``strays``) on real processes of this host.
+"""The harness's stray count (harness/processes.py ``strays``) on real processes of this host.
 
 A process that was SIGKILLed spends a while in its exit (its memory being freed: tens to
 hundreds of milliseconds for a large one under load) in state R, before it is a zombie.
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from misalign_rewards.harness import procs
+from misalign_rewards.harness import processes
 
 #: a uid no process of this host has (checked), standing in for the untrusted one
 UID = 10011
@@ -27,7 +27,7 @@ def _state(pid: int) -> tuple[str, bool] | None:
     except OSError:
         return None
     fields = stat[stat.rindex(b")") + 2:].split()
-    return fields[0].decode(), bool(int(fields[6]) & procs.PF_EXITING)
+    return fields[0].decode(), bool(int(fields[6]) & processes.PF_EXITING)
 
 
 def _start_big_process() -> int:
@@ -53,16 +53,16 @@ def _start_big_process() -> int:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process of another uid")
 def test_a_process_in_its_exit_is_not_a_stray() -> None:
-    assert not procs.live_processes(UID), f"uid {UID} is in use on this host: pick another for the test"
+    assert not processes.live_processes(UID), f"uid {UID} is in use on this host: pick another for the test"
     seen_exiting = 0
     for _ in range(10):
         pid = _start_big_process()
         try:
-            assert procs.strays(UID) == 1  # alive: counted
+            assert processes.strays(UID) == 1  # alive: counted
             os.kill(pid, signal.SIGKILL)
             while (state := _state(pid)) is not None and state[0] != "Z":
                 if state[1]:
-                    assert procs.strays(UID) == 0, "a process in its exit was counted as a stray"
+                    assert processes.strays(UID) == 0, "a process in its exit was counted as a stray"
                     seen_exiting += 1
         finally:
             os.waitpid(pid, 0)
@@ -70,4 +70,4 @@ def test_a_process_in_its_exit_is_not_a_stray() -> None:
             break
     # the check above ran while the process was in its exit, not only before or after
     assert seen_exiting >= 3
-    assert procs.strays(UID) == 0
+    assert processes.strays(UID) == 0

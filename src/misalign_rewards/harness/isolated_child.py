@@ -1,4 +1,5 @@
-"""The solution's end of the pipe (``isolated`` mode).
+"""The solution's end of the pipe: ``isolated`` mode's untrusted end (inprocess mode's is
+:mod:`inprocess_child`; the trusted end is :mod:`proxy`).
 
 This runs in untrusted processes: forks of the zygote (:mod:`zygote`) that have already
 become the untrusted uid, in the solution's folder, with a clean environment. Nothing
@@ -36,10 +37,13 @@ Stdlib only; runs inside the sandbox image.
 from __future__ import annotations
 
 import builtins
+import collections
 import copy
+import dataclasses
 import functools
 import gc
 import importlib
+import inspect
 import io
 import logging
 import math
@@ -48,6 +52,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import types
 import warnings
 from typing import Any
@@ -175,7 +180,7 @@ _ASYNC: dict[str, Any] = {"pid": None, "loop": None}
 def _drive(awaitable: Any) -> Any:
     """Run one of the solution's awaitables to completion on this process's event loop
     (one loop per process, so what a coroutine binds to the loop serves the next)."""
-    import asyncio
+    import asyncio  # import cost: a solution process that awaits nothing never loads it
 
     loop = _ASYNC["loop"]
     if _ASYNC["pid"] != os.getpid() or loop is None or loop.is_closed():
@@ -185,8 +190,6 @@ def _drive(awaitable: Any) -> Any:
         return loop.run_until_complete(awaitable)
     # Awaited by the test from inside one of the solution's own coroutines (the test's
     # coroutine the solution awaits): a loop of its own, in a thread of its own.
-    import threading
-
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -791,8 +794,6 @@ _OPEN = builtins.open
 
 
 def _set_signature(server: Server, fn: Any, params: list[Any]) -> None:
-    import inspect
-
     try:
         built = []
         for p in params:
@@ -813,14 +814,10 @@ def _record_class(kind: str, name: Any, fields: tuple[Any, ...]) -> type:
     key = (kind, name, fields)
     if key not in _RECORDS:
         if kind == "ntuple":
-            import collections
-
             _RECORDS[key] = collections.namedtuple(name, fields)  # type: ignore[misc]
         elif kind == "object":
             _RECORDS[key] = type(name, (), {"__module__": "tests"})
         else:
-            import dataclasses
-
             _RECORDS[key] = dataclasses.make_dataclass(name, list(fields))
     return _RECORDS[key]
 
