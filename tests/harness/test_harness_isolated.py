@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.harness_runner import outcomes, run_harness
 
 from misalign_rewards.verifiers.pytest import ReportError, parse_report
+from support.harness_runner import outcomes, run_harness
 
 SOLUTION = '''\
 import sys

@@ -70,7 +70,7 @@ def test_subclasses_and_other_objects_are_refused(value):
 @pytest.mark.parametrize("value", [
     collections.Counter("aab"), collections.OrderedDict(a=1, b=2), collections.defaultdict(list, {1: [2]}),
     collections.deque([1, 2], maxlen=3), decimal.Decimal("1.50"), fractions.Fraction(1, 3),
-    datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc), datetime.date(2020, 1, 2),
+    datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.UTC), datetime.date(2020, 1, 2),
     datetime.time(1, 2, 3), datetime.timedelta(1, 2, 3), range(1, 10, 2), slice(1, None), bytearray(b"xy"),
     pathlib.PosixPath("/tmp/x"), types.SimpleNamespace(a=1), Ellipsis,
 ])

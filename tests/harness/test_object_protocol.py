@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from support.harness_runner import outcomes, run_harness
 
 SOLUTION = '''\

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from misalign_rewards.harness import privileges as procs
+from misalign_rewards.harness import privileges
 from misalign_rewards.sandbox import uids
 from misalign_rewards.sandbox.uids import FIRST_UID, LAST_UID, UidAllocator
 
@@ -27,10 +27,10 @@ _HOLD = textwrap.dedent("""\
 
 
 def test_the_harness_and_the_client_agree_on_the_range_and_the_variable() -> None:
-    assert (procs.FIRST_UNTRUSTED_UID, procs.LAST_UNTRUSTED_UID, procs.UID_ENV) == (FIRST_UID, LAST_UID,
+    assert (privileges.FIRST_UNTRUSTED_UID, privileges.LAST_UNTRUSTED_UID, privileges.UID_ENV) == (FIRST_UID, LAST_UID,
                                                                                     uids.UID_ENV)
     # every trusted uid is outside it
-    assert not any(FIRST_UID <= u <= LAST_UID for u in (0, 10002, procs.SWEEPER_UID, 65534))
+    assert not any(FIRST_UID <= u <= LAST_UID for u in (0, 10002, privileges.SWEEPER_UID, 65534))
     assert LAST_UID < 2**31 - 1
 
 
@@ -115,15 +115,15 @@ def test_without_a_usable_folder_uniqueness_holds_in_process(tmp_path: Path) -> 
 @pytest.mark.parametrize("raw", ["", "abc", "0", "10001", "10002", "10003", "65534", str(FIRST_UID - 1),
                                  str(LAST_UID + 1), "-5", " 1879048192"])
 def test_the_harness_refuses_a_uid_outside_the_range(raw: str) -> None:
-    assert procs.take_untrusted_uid({procs.UID_ENV: raw}) is not None
+    assert privileges.take_untrusted_uid({privileges.UID_ENV: raw}) is not None
     with pytest.raises(RuntimeError):
-        procs.untrusted_uid()
-    assert "no untrusted uid" in (procs.check_privileges() or "")
+        privileges.untrusted_uid()
+    assert "no untrusted uid" in (privileges.check_privileges() or "")
 
 
 def test_the_harness_takes_a_uid_in_the_range() -> None:
     try:
-        assert procs.take_untrusted_uid({procs.UID_ENV: str(FIRST_UID + 7)}) is None
-        assert procs.untrusted_uid() == FIRST_UID + 7
+        assert privileges.take_untrusted_uid({privileges.UID_ENV: str(FIRST_UID + 7)}) is None
+        assert privileges.untrusted_uid() == FIRST_UID + 7
     finally:
-        procs._untrusted.clear()
+        privileges._untrusted.clear()

@@ -54,7 +54,7 @@ def _clip(text: str, n: int = DIFF_CHARS) -> str:
 
 
 def _first_difference(got: list[str], want: list[str], what: str) -> str:
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=False)):  # the shorter one may end first
         if g != w:
             return f"{what} {i + 1}: got {_clip(repr(g), 120)}, expected {_clip(repr(w), 120)}"
     if len(got) != len(want):
@@ -122,7 +122,7 @@ def compare_text(output: str, expected: str, how: str, abs_tol: float = 1e-9,
         o_tok, e_tok = _tokens(output), _tokens(expected)
         if len(o_tok) != len(e_tok):
             return f"numbers: {len(o_tok)} tokens, expected {len(e_tok)}"
-        for i, (g, w) in enumerate(zip(o_tok, e_tok)):
+        for i, (g, w) in enumerate(zip(o_tok, e_tok, strict=True)):
             gn, wn = _number(g), _number(w)
             if isinstance(wn, int) and _FLOAT.fullmatch(g):
                 if not _integral_equal(g, wn):
@@ -218,7 +218,7 @@ def _values_equal(g: Any, w: Any, abs_tol: float, rel_tol: float, *, tolerant: b
             return False
     if isinstance(g, list) and isinstance(w, list):
         return len(g) == len(w) and all(_values_equal(a, b, abs_tol, rel_tol, tolerant=tolerant)
-                                        for a, b in zip(g, w))
+                                        for a, b in zip(g, w, strict=True))
     if isinstance(g, dict) and isinstance(w, dict):
         # keys with their types: {1: 5} is not {"1": 5}, nor {1.0: 5} nor {True: 5}
         return _typed_keys(g) == _typed_keys(w) and all(

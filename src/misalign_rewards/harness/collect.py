@@ -130,7 +130,8 @@ def _without_fixtures(holder: Any) -> bool:
 
     try:
         for name in dir(holder):
-            for obj in (getattr(holder, name, None), raw(name)):
+            candidates: tuple[Any, ...] = (getattr(holder, name, None), raw(name))
+            for obj in candidates:
                 found = inspect.unwrap(obj, stop=lambda o: type(o) is FixtureFunctionDefinition) \
                     if callable(obj) or hasattr(obj, "__wrapped__") else obj
                 if type(obj) is FixtureFunctionDefinition or type(found) is FixtureFunctionDefinition:

@@ -35,6 +35,7 @@ import dataclasses
 import operator
 import sys
 import types
+from collections.abc import Sequence
 from typing import Any
 
 #: Dunder attributes a test may read from a solution object (``functools.wraps`` checks).
@@ -76,7 +77,7 @@ class _RemoteAttr:
 
 
 def _binary(name: str) -> Any:
-    local = {"divmod": divmod, "pow": pow, "and": operator.and_, "or": operator.or_}.get(name) or \
+    local: Any = {"divmod": divmod, "pow": pow, "and": operator.and_, "or": operator.or_}.get(name) or \
         getattr(operator, name, None)
 
     def forward(self: Handle, other: Any) -> Any:
@@ -133,7 +134,7 @@ class Handle:
         """Construction happens in the solution's process; this runs only for a test's
         own subclass calling ``super().__init__(...)``, and does nothing."""
 
-    __doc__ = _RemoteAttr("__doc__")  # type: ignore[assignment]
+    __doc__ = _RemoteAttr("__doc__")
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_h_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
@@ -291,7 +292,7 @@ class ObjectHandle(Handle):
     """A handle whose class derives from no immutable builtin value type. Its state is in
     an instance dict, not slots, so a mirror can combine it with a builtin value type."""
 
-    __dict__ = _DICT  # type: ignore[assignment]
+    __dict__ = _DICT
 
 
 #: Immutable builtin value types a mirror derives from when the solution's class does
@@ -429,7 +430,7 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
     return _finish_mirror(name, desc, handle_bases or [ObjectHandle], ns)
 
 
-def _finish_mirror(name: str, desc: dict[str, Any], bases: list[type], ns: dict[str, Any]) -> type:
+def _finish_mirror(name: str, desc: dict[str, Any], bases: Sequence[type], ns: dict[str, Any]) -> type:
     ns["__doc__"] = _RemoteAttr("__doc__")
     fields = desc.get("dataclass")
     if isinstance(fields, list) and all(isinstance(f, str) and f.isidentifier() for f in fields):
@@ -445,7 +446,7 @@ def _finish_mirror(name: str, desc: dict[str, Any], bases: list[type], ns: dict[
     ns.update(methods_here)
     cls = MirrorMeta(name, tuple(bases), ns)
     for fn in methods_here.values():
-        fn.__mr_owner__ = cls  # type: ignore[attr-defined]
+        fn.__mr_owner__ = cls
     return cls
 
 

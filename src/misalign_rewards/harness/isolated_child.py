@@ -126,6 +126,7 @@ class _RecordCollector(logging.Handler):
 def _project(obj: Any) -> Any:
     """The builtin value an object of a builtin-derived class holds (a namedtuple's
     tuple, an IntEnum's int), read through the builtin's own methods, or ``_NONE``."""
+    base: Any
     for base in _VALUE_BASES:
         if isinstance(obj, base):
             if base in (bool, int):
@@ -231,7 +232,7 @@ class TrustedCallable:
     def __init__(self, server: Server, tid: int, meta: list[Any] | None = None) -> None:
         self._server = server
         self._tid = tid
-        for attr, value in zip(("__name__", "__qualname__", "__doc__", "__module__"), meta or ()):
+        for attr, value in zip(("__name__", "__qualname__", "__doc__", "__module__"), meta or (), strict=False):
             if isinstance(value, str):
                 setattr(self, attr, value)
 
@@ -553,8 +554,8 @@ class Server:
         if tag == "object":  # a test's plain object (a ListNode): one with the same attributes
             if type(v) is not list or len(v) not in (2, 3) or type(v[1]) is not list or not isinstance(v[0], str):
                 raise self.wire.WireError("bad object")
-            cls = _record_class("object", v[0], ())
-            obj = cls.__new__(cls)
+            record: Any = _record_class("object", v[0], ())
+            obj = record.__new__(record)
             for pair in v[1]:
                 if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
                     obj.__dict__[pair[0]] = decode_one(pair[1])
@@ -631,7 +632,8 @@ class Server:
             if isinstance(found, type) and issubclass(found, BaseException):
                 cls = found
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-            name = v.get("name") if isinstance(v.get("name"), str) and v["name"].isidentifier() else "TrustedError"
+            given = v.get("name")
+            name = given if isinstance(given, str) and given.isidentifier() else "TrustedError"
             cls = type(name, (Exception,), {})
         try:
             exc = cls(*args)
@@ -752,9 +754,9 @@ class Server:
         stdin = ctx.get("stdin")
         sys.stdin = TrustedStream(self, stdin) if type(stdin) is int else sys.__stdin__
         inp = ctx.get("input")
-        builtins.input = TrustedCallable(self, inp) if type(inp) is int else _INPUT  # type: ignore[assignment]
+        builtins.input = TrustedCallable(self, inp) if type(inp) is int else _INPUT
         opened = ctx.get("open")
-        builtins.open = TrustedMock(self, opened) if type(opened) is int else _OPEN  # type: ignore[assignment]
+        builtins.open = TrustedMock(self, opened) if type(opened) is int else _OPEN
         level = ctx.get("log_level")
         if type(level) is int:
             logging.getLogger().setLevel(level)
@@ -814,7 +816,7 @@ def _record_class(kind: str, name: Any, fields: tuple[Any, ...]) -> type:
     key = (kind, name, fields)
     if key not in _RECORDS:
         if kind == "ntuple":
-            _RECORDS[key] = collections.namedtuple(name, fields)  # type: ignore[misc]
+            _RECORDS[key] = collections.namedtuple(name, fields)
         elif kind == "object":
             _RECORDS[key] = type(name, (), {"__module__": "tests"})
         else:

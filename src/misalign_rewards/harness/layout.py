@@ -50,7 +50,7 @@ def seal_tree(path: str) -> None:
     """Make ``path`` root's and read-only to everyone else (dirs 0755, files keep their
     execute bits but lose every write bit)."""
     chown_tree(path, 0, 0)
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chmod(root, 0o755)
         for name in files:
             p = os.path.join(root, name)

@@ -18,6 +18,7 @@ import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import layout, schema
 from .privileges import UNTRUSTED_ENV, untrusted_uid
@@ -129,6 +130,7 @@ def run(argv: list[str] | None, stdin: bytes, *, timeout_s: float, output_bytes:
     out_r, out_w = os.pipe()
     started = time.monotonic()
     try:
+        args: dict[str, Any]
         limits = {"memory_bytes": memory_bytes, "cpu_s": int(timeout_s) + 1, "stack_bytes": stack_bytes}
         if python is not None:
             target, args = "python", {"path": python, **limits,

@@ -55,6 +55,7 @@ import threading
 import time
 import types
 import warnings
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from . import handles, processes, wire
@@ -653,9 +654,9 @@ class Broker:
         if isinstance(value, BaseException):
             return {"$": "texc", "v": self._trusted_exception(value)}
         if isinstance(value, types.MethodType) and isinstance(value.__self__, Handle) \
-                and isinstance(getattr(value.__func__, "_mr_method", None), str):
+                and isinstance(method := getattr(value.__func__, "_mr_method", None), str):
             # ``stack.push`` handed to the solution: the solution's own bound method.
-            return self._encode_trusted(self.get(value.__self__, value.__func__._mr_method))
+            return self._encode_trusted(self.get(value.__self__, method))
         if self._generators.get(id(value), (None,))[0] is value:
             # one of the solution's generators or coroutines, handed back
             return self._encode_trusted(self._generators[id(value)][1])
@@ -666,8 +667,8 @@ class Broker:
         if isinstance(value, types.GeneratorType) or (
                 hasattr(type(value), "__next__") and hasattr(type(value), "__iter__") and not callable(value)):
             return {"$": "titer", "v": self._tid(value)}
-        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
-            fields = [f for f in type(value)._fields if isinstance(f, str)]
+        if isinstance(value, tuple) and (declared := getattr(type(value), "_fields", None)) is not None:
+            fields = [f for f in declared if isinstance(f, str)]
             return {"$": "ntuple", "v": [type(value).__name__, fields, [self._enc(v, 1) for v in value],
                                          self._tid(value)]}
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -868,6 +869,12 @@ class Broker:
         self._mirrors[key] = found
         return found
 
+    def _group_members(self, described: list[Any], decode_one: Any) -> list[Exception]:
+        """The members of an exception group the solution raised (at most 100; one that is
+        not an ``Exception`` becomes a ``RuntimeError``, as a group of them must hold)."""
+        members = [self._exception(x, decode_one) for x in described[:100]]
+        return [e if isinstance(e, Exception) else RuntimeError(str(e)) for e in members] or [RuntimeError("?")]
+
     def _exception(self, v: Any, decode_one: Any) -> BaseException:
         """An exception the solution raised (or returned), as an instance of its mirror."""
         if isinstance(v, dict) and type(v.get("trusted")) is int and v["trusted"] in self._raised:
@@ -876,13 +883,11 @@ class Broker:
             return RuntimeError("the solution raised an exception that could not be described")
         cls_ref = v.get("cls")
         key = cls_ref.get("key") if isinstance(cls_ref, dict) else None
-        names = v.get("types") if isinstance(v.get("types"), list) else []
+        names: list[Any] = v["types"] if isinstance(v.get("types"), list) else []
         group = v.get("group")
         if key in ("b:ExceptionGroup", "b:BaseExceptionGroup") and isinstance(group, list) and len(group) == 2 \
                 and isinstance(group[1], list):
-            subs = [self._exception(x, decode_one) for x in group[1][:100]]
-            subs = [e if isinstance(e, Exception) else RuntimeError(str(e)) for e in subs] or [RuntimeError("?")]
-            return ExceptionGroup(wire.text(group[0]), subs)
+            return ExceptionGroup(wire.text(group[0]), self._group_members(group[1], decode_one))
         if set(names) & wire.CONTROL_FLOW_EXCEPTIONS or not isinstance(key, str) or key.startswith("b:"):
             data = dict(v)
             if v.get("args") is not None:
@@ -902,10 +907,10 @@ class Broker:
         if issubclass(cls, BaseExceptionGroup):
             if not (isinstance(group, list) and len(group) == 2 and isinstance(group[1], list)):
                 return RuntimeError(f"{wire.text(v.get('name'), 100)}: {wire.text(v.get('message'))}")
-            subs = [self._exception(x, decode_one) for x in group[1][:100]]
-            subs = [e if isinstance(e, Exception) else RuntimeError(str(e)) for e in subs] or [RuntimeError("?")]
-            exc = cls.__new__(cls, wire.text(group[0]), subs)
-            exc.__init__(wire.text(group[0]), subs)
+            members = self._group_members(group[1], decode_one)
+            group_cls: Any = cls  # a mirror of the solution's group class: built as the class builds itself
+            exc = group_cls.__new__(group_cls, wire.text(group[0]), members)
+            exc.__init__(wire.text(group[0]), members)
         else:
             exc = cls.__new__(cls)
             exc.args = args if type(args) is tuple else ()
@@ -1284,7 +1289,7 @@ class Broker:
         self.faults = []
         self._abort = None
 
-    def _forget(self, live: set[Any] | frozenset[Any]) -> None:
+    def _forget(self, live: AbstractSet[Any]) -> None:
         """Drop handles and trusted callables of processes that are gone."""
         for key in [k for k in self._handles if k[0] not in live]:
             del self._handles[key]
@@ -1375,7 +1380,7 @@ def _mock_method(target: Any, method: str) -> Any:
             return getattr(target, name)
         return read
     if method == "__exit__":
-        return lambda *exc: getattr(target, "__exit__")(None, None, None)
+        return lambda *exc: target.__exit__(None, None, None)
     if method in ("__str__", "__int__", "__float__"):
         return lambda: {"__str__": str, "__int__": int, "__float__": float}[method](target)
     return getattr(target, method)

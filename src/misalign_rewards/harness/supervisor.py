@@ -265,9 +265,9 @@ class _Baseline:
             allowed = {os.path.basename(k) for k in self.keep if os.path.dirname(k) == base}
             if set(left) - allowed:
                 out.append(f"{base} still holds {sorted(set(left) - allowed)[:5]}")
-        left = set(os.listdir(self.workdir)) - {os.path.basename(self.harness_root)}
-        if left:
-            out.append(f"{self.workdir} still holds {sorted(left)[:5]}")
+        in_workdir = set(os.listdir(self.workdir)) - {os.path.basename(self.harness_root)}
+        if in_workdir:
+            out.append(f"{self.workdir} still holds {sorted(in_workdir)[:5]}")
         if _sysv_objects():
             out.append(f"System V IPC objects remain: {_sysv_objects()[:5]}")
         return out
@@ -326,7 +326,7 @@ def _sockets() -> tuple[list[str], set[str]]:
             if proto == "sockets":  # every family, this namespace's: unix ones are below
                 continue
             fields = rest.split()
-            for key, value in zip(fields[::2], fields[1::2]):
+            for key, value in zip(fields[::2], fields[1::2], strict=False):
                 if key in _COUNTED and value != "0":
                     inet.append(f"{proto} {key} {value}")
     unix = set()

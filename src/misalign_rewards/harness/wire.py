@@ -169,8 +169,9 @@ def _builtin_name(value: Any) -> str | None:
     if not isinstance(name, str):
         return None
     if isinstance(value, type):
-        if module == "builtins" and getattr(builtins, name, None) is value and (
-                name in _BUILTIN_NAMES or issubclass(value, BaseException)):
+        cls: type = value
+        if module == "builtins" and getattr(builtins, name, None) is cls and (
+                name in _BUILTIN_NAMES or issubclass(cls, BaseException)):
             return name
         return None
     if kind == "builtin_function_or_method" and getattr(value, "__self__", None) not in (None, builtins) \

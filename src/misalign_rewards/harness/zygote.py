@@ -187,18 +187,22 @@ class Zygote:
         try:
             self.sock.close()
         finally:
-            for _ in range(500):
-                try:
-                    if os.waitpid(self.pid, os.WNOHANG)[0]:
-                        return
-                except ChildProcessError:
-                    return
-                time.sleep(0.01)
-            processes.kill_pid(self.pid)
+            self._reap()
+
+    def _reap(self) -> None:
+        """Wait up to 5 s for the zygote to exit (its socket is closed), then kill it."""
+        for _ in range(500):
             try:
-                os.waitpid(self.pid, 0)
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
             except ChildProcessError:
-                pass
+                return
+            time.sleep(0.01)
+        processes.kill_pid(self.pid)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
 
 
 class ZygoteError(RuntimeError):
@@ -289,12 +293,16 @@ def _python_program(args: dict[str, Any]) -> None:
     path = str(args["path"])
     sys.setrecursionlimit(max(1000, int(args.get("recursion_limit") or 1000)))
     # as the interpreter makes them on POSIX: UTF-8 (the C.UTF-8 locale), no newline translation
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                                 encoding="utf-8", errors="strict", newline="\n")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding="utf-8", errors="strict", newline="\n")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                                   errors="backslashreplace", write_through=True)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                             encoding="utf-8", errors="strict", newline="\n")
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                              encoding="utf-8", errors="strict", newline="\n")
+    stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                              errors="backslashreplace", write_through=True)
+    # the program's own process: the interpreter's original streams (sys.__std*__) are these too
+    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
+    sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]
     sys.argv[:] = [path]
     main = types.ModuleType("__main__")
     main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
