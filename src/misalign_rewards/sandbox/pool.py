@@ -40,13 +40,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from aiodocker.stream import Stream
 
 from ..errors import EngineError
 from ..harness.schema import POOL_TAG as TAG
+from ..harness.schema import PoolDone, PoolFrame
 from ..logs import get_logger
 from .base import Durations, OutputCallback, RunResult, RunSpec, Sandbox
 from .capacity import budget_owner
@@ -333,7 +334,8 @@ class PooledSandbox(Sandbox):
                    on_output: OutputCallback | None) -> tuple[RunResult, bool]:
         files = {k: base64.b64encode(v).decode() for k, v in spec.files.items()
                  if warm.warm_files.get(k) != v}
-        body = json.dumps({"files": files, "stdin": base64.b64encode(spec.stdin).decode()}).encode()
+        frame: PoolFrame = {"files": files, "stdin": base64.b64encode(spec.stdin).decode()}
+        body = json.dumps(frame).encode()
         caps = {"stdout": spec.stdout_bytes or spec.limits.output_bytes, "stderr": spec.limits.output_bytes}
         out = _Out(caps)
         out.stderr += warm.pending_err[: caps["stderr"]]
@@ -341,7 +343,7 @@ class PooledSandbox(Sandbox):
         warm.jobs += 1
         t_run = time.monotonic()
         began = self.fresh.engine_now()
-        done: dict[str, Any] | None = None
+        done: PoolDone | None = None
         with anyio.move_on_after(spec.timeout_s) as deadline:
             try:
                 await _write(warm.stream, str(len(body)).encode() + b"\n" + body)
@@ -359,7 +361,7 @@ class PooledSandbox(Sandbox):
                 done = await self._until_done(warm, out, on_output)
             timed_out = done is None and not out.exceeded
         durations.run = time.monotonic() - t_run
-        oom = bool(done and done.get("oom_kills"))
+        oom = bool(done and done["oom_kills"])
         if done is None and not timed_out and not out.exceeded:
             # The server is gone mid-run: the engine says how (the memory limit, say).
             state = await self.fresh.container_state(warm.container)
@@ -370,9 +372,9 @@ class PooledSandbox(Sandbox):
             if why is not None:
                 raise ContainerKilled(f"a warm container was stopped from outside mid-run ({why}); "
                                       "not the code's doing")
-        healthy = (done is not None and not done.get("problems") and done.get("worker_exit") == 0
-                   and not done.get("strays") and not done.get("job_anomaly")
-                   and not done.get("left_behind") and not oom and not out.exceeded)
+        healthy = (done is not None and not done["problems"] and done["worker_exit"] == 0
+                   and not done["strays"] and not done["job_anomaly"]
+                   and not done["left_behind"] and not oom and not out.exceeded)
         if not healthy:
             logger.info("pool.anomaly", container_id=warm.container.id[:12], done=done,
                         timed_out=timed_out, output_limit_exceeded=out.exceeded, oom=oom)
@@ -381,7 +383,7 @@ class PooledSandbox(Sandbox):
             if isawaitable(maybe):
                 await maybe
         result = RunResult(
-            exit_code=None if (timed_out or out.exceeded) else (done or {}).get("worker_exit"),
+            exit_code=None if (timed_out or out.exceeded or done is None) else done["worker_exit"],
             stdout=bytes(out.stdout), stderr=bytes(out.stderr),
             stdout_truncated=out.truncated["stdout"], stderr_truncated=out.truncated["stderr"],
             timed_out=timed_out, oom_killed=oom, output_limit_exceeded=out.exceeded,
@@ -389,15 +391,20 @@ class PooledSandbox(Sandbox):
         )
         return result, healthy
 
-    async def _until_done(self, warm: _Warm, out: _Out, on_output: OutputCallback | None) -> dict[str, Any] | None:
+    async def _until_done(self, warm: _Warm, out: _Out, on_output: OutputCallback | None) -> PoolDone | None:
         line = await self._control(warm, b"done", out, on_output, None)
         if line is None:
             return None
         try:
             done = json.loads(line)
         except ValueError:
-            return {"problems": ["an unreadable done line"]}
-        return done if isinstance(done, dict) else {"problems": ["an unreadable done line"]}
+            done = None
+        # exactly the keys of its one definition (harness/schema.py), or the line is not the
+        # supervisor's as this version writes it: the container gets no other job
+        if isinstance(done, dict) and set(done) == PoolDone.__required_keys__:
+            return cast(PoolDone, done)
+        return {"worker_exit": -1, "strays": 0, "served": 0, "job_anomaly": True, "left_behind": [],
+                "oom_kills": None, "problems": ["an unreadable done line"]}
 
     async def _control(self, warm: _Warm, what: bytes, out: _Out | None,
                        on_output: OutputCallback | None, cap: int | None) -> bytes | None:
