@@ -8,6 +8,7 @@ only shows at run time is the one this test is for.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,15 @@ def test_a_function_level_import_says_why(name: str) -> None:
             silent.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not silent, f"{MODULES[name].relative_to(SRC)}: function-level imports without a reason " \
         f"({' or '.join(REASONS)}) in a comment: " + "; ".join(silent)
+
+
+def test_the_contributing_module_map_matches_the_tree() -> None:
+    """CONTRIBUTING.md's module map names every module of src/ (by file name) and names
+    no file that is not there, so a move shows up as a failing test, not a stale page."""
+    text = (SRC.parent / "CONTRIBUTING.md").read_text()
+    start = text.index("## Module map")
+    section = text[start: text.index("\n## ", start + 1)]
+    named = {n for n in re.findall(r"`(?:[\w/]*/)?(\w+\.py)`", section) if not n.startswith("test_")}
+    files = {path.name for path in MODULES.values()} - {"__init__.py"}
+    assert files - named == set(), "modules the map does not name"
+    assert named - files - {"__init__.py"} == set(), "files the map names that do not exist"
