@@ -5,10 +5,13 @@ in fresh forks of one process that prepared once, as a warm container's workers 
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from misalign_rewards.harness.collect import CappedText
 
 TESTS = '''\
 import logging
@@ -156,3 +159,30 @@ def test_the_fixture_manager_skips_only_holders_without_fixtures() -> None:
 
     assert not collect._skipped(Unhashable(), holders)
     assert collect._skipped(_pytest.terminal.TerminalReporter.__new__(_pytest.terminal.TerminalReporter), holders)
+
+
+class _Recording(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_pytest_s_progress_is_not_flushed_a_dot_at_a_time() -> None:
+    """pytest flushes after each progress dot; each flush passed on would be a write of one
+    byte, an engine stream frame and a client wake-up per test (per case of an io job).
+    The capped terminal holds flushes until it is closed, keeps the text whole and in
+    order, and still caps it."""
+    stream = _Recording()
+    terminal = CappedText(stream, cap=150)
+    for _ in range(100):
+        terminal.write(".")
+        terminal.flush()
+    terminal.write("\n100 passed in 0.4s\n" + "x" * 100)
+    assert stream.flushes == 0
+    terminal.close()
+    assert stream.flushes == 1
+    assert stream.getvalue() == "." * 100 + "\n100 passed in 0.4s\n" + "x" * 30

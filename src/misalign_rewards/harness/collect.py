@@ -35,7 +35,13 @@ def _text(value: Any) -> str:
 
 class CappedText:
     """A text stream that passes at most ``cap`` characters on to ``stream``: pytest's
-    terminal output is only for people reading logs, and must not flood them."""
+    terminal output is only for people reading logs, and must not flood them.
+
+    pytest flushes after every progress dot; passed on, each dot would be a write of one
+    byte, a frame of the engine's output stream and a wake-up of the client, per test (and
+    per case of an io job). So a flush reaches ``stream`` only once a line is complete
+    (``stream`` is line-buffered, as a non-interactive stderr is: a newline flushes it
+    anyway) and at :meth:`close`; the text and its order are unchanged."""
 
     def __init__(self, stream: Any, cap: int = 256 * 1024) -> None:
         self.stream = stream
@@ -49,6 +55,9 @@ class CappedText:
         return len(s)
 
     def flush(self) -> None:
+        """Held until a line ends (see the class doc)."""
+
+    def close(self) -> None:
         self.stream.flush()
 
     def isatty(self) -> bool:

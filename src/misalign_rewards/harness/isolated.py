@@ -127,7 +127,8 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
 
     # pytest's own terminal output goes to stderr, capped; stdout carries only the report.
     saved_stdout = sys.stdout
-    sys.stdout = collect.CappedText(sys.stderr)
+    terminal = collect.CappedText(sys.stderr)
+    sys.stdout = terminal
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic() + 1.0))
     try:
@@ -138,6 +139,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        terminal.close()  # what pytest wrote, all of it, before the report
         sys.stdout = saved_stdout
         if fs["switched"]:
             _set_fs_ids(0, 0)
