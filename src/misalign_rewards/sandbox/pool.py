@@ -115,6 +115,20 @@ class _NotBegun(Exception):
     """The container could not take the run (it had ended, or refused the frame)."""
 
 
+def read_done(line: bytes) -> PoolDone:
+    """A supervisor's ``done`` line: exactly the keys of its one definition
+    (harness/schema.py), or it is not the supervisor's as this version writes it and the
+    container gets no other job (a problem is reported instead)."""
+    try:
+        done = json.loads(line)
+    except ValueError:
+        done = None
+    if isinstance(done, dict) and set(done) == PoolDone.__required_keys__:
+        return cast(PoolDone, done)
+    return {"worker_exit": -1, "strays": 0, "served": 0, "job_anomaly": True, "left_behind": [],
+            "oom_kills": None, "problems": ["an unreadable done line"]}
+
+
 class PooledSandbox(Sandbox):
     """Pooled runs in warm containers; everything else through ``fresh`` (see the
     module doc). ``max_jobs``, ``max_age_s`` and ``idle_s`` bound a container's life."""
@@ -395,16 +409,7 @@ class PooledSandbox(Sandbox):
         line = await self._control(warm, b"done", out, on_output, None)
         if line is None:
             return None
-        try:
-            done = json.loads(line)
-        except ValueError:
-            done = None
-        # exactly the keys of its one definition (harness/schema.py), or the line is not the
-        # supervisor's as this version writes it: the container gets no other job
-        if isinstance(done, dict) and set(done) == PoolDone.__required_keys__:
-            return cast(PoolDone, done)
-        return {"worker_exit": -1, "strays": 0, "served": 0, "job_anomaly": True, "left_behind": [],
-                "oom_kills": None, "problems": ["an unreadable done line"]}
+        return read_done(line)
 
     async def _control(self, warm: _Warm, what: bytes, out: _Out | None,
                        on_output: OutputCallback | None, cap: int | None) -> bytes | None:
