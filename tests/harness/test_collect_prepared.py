@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from misalign_rewards.harness.collect import CappedText
 
 TESTS = '''\
@@ -19,6 +21,24 @@ import os
 import warnings
 
 import pytest
+
+
+try:  # what the output capture's file holds when collection starts: nothing of another run
+    os.lseek(1, 0, os.SEEK_SET)
+    LEFT_IN_CAPTURE = os.read(1, 4096)
+    os.lseek(1, 0, os.SEEK_END)
+except OSError:
+    LEFT_IN_CAPTURE = b"not a capture file"
+
+
+def test_capture_starts_empty():
+    assert LEFT_IN_CAPTURE == b""
+
+
+def test_fails_first():
+    # fails, so the terminal shows what was captured while it ran: whatever a run before
+    # this one left unread in a shared capture would show here
+    assert 1 == 2
 
 
 @pytest.fixture
@@ -44,6 +64,24 @@ def test_builtin_fixtures(tmp_path, tmp_path_factory, monkeypatch, capsys, caplo
 
 def test_own_fixture(mine):
     assert mine == 7
+
+
+def test_descriptor_capture(capfd):
+    os.write(1, b"fd-out")
+    os.write(2, b"fd-err")
+    assert capfd.readouterr() == ("fd-out", "fd-err")
+
+
+def test_dies_mid_test_when_asked():
+    if os.environ.get("PROBE_DIE"):
+        os.write(1, b"left by a run that died")
+        os._exit(0)
+
+
+def test_fails_with_output():
+    print("printed by a failing test")
+    os.write(2, b"written by a failing test")
+    assert 1 == 2
 
 
 @pytest.mark.parametrize("x", [1, 2])
@@ -75,15 +113,17 @@ def test_xfail():
 '''
 
 SCRIPT = '''\
-import json, os, sys
+import io, json, os, re, sys
 sys.path.insert(0, sys.argv[1])
 from misalign_rewards.harness import collect
-tests_dir, ini = sys.argv[2], sys.argv[3]
-args = collect.pytest_args(tests_dir=tests_dir, ini_path=ini, test_files=["test_probe.py"])
+tests_dir, ini, ahead = sys.argv[2], sys.argv[3], sys.argv[4] == "ahead"
+basetemp = os.path.join(os.path.dirname(tests_dir), "basetemp")
+options = collect.pytest_options(tests_dir=tests_dir, ini_path=ini, basetemp=basetemp)
+args = options + collect.pytest_targets(tests_dir=tests_dir, test_files=["test_probe.py"])
 os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-collect.prepare()
+collect.prepare(options if ahead else None)
 out = {}
-for mode in ("plain", "prepared", "prepared again"):
+for mode in ("plain", "prepared", "dies", "prepared again"):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -93,10 +133,17 @@ for mode in ("plain", "prepared", "prepared again"):
         os.dup2(null, 2)
         if mode == "plain":
             collect._prepared.clear()
-        was = collect.is_prepared()
+            collect._ahead.clear()
+        if mode == "dies":  # its captured output stays unread in its capture's file
+            os.environ["PROBE_DIE"] = "1"
+        was, was_ahead = collect.is_prepared(), collect.is_ahead(args)
         rec = collect.Recorder()
+        terminal = io.StringIO()
+        sys.stdout = collect.TERMINAL.target = terminal
         code = collect.main(list(args), [rec])
-        os.write(w, json.dumps({"code": code, "prepared": was,
+        sys.stdout = sys.__stdout__
+        text = re.sub(r"in [0-9.]+s", "in Ns", terminal.getvalue())
+        os.write(w, json.dumps({"code": code, "prepared": was, "ahead": was_ahead, "terminal": text,
                                 "tests": sorted((t["id"], t["outcome"]) for t in rec.results())}).encode())
         os._exit(0)
     os.close(w)
@@ -104,12 +151,18 @@ for mode in ("plain", "prepared", "prepared again"):
     while chunk := os.read(r, 65536):
         data += chunk
     os.waitpid(pid, 0)
-    out[mode] = json.loads(data)
+    if mode != "dies":
+        out[mode] = json.loads(data)
 print(json.dumps(out))
 '''
 
 
-def test_a_prepared_run_gives_what_pytest_main_gives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ahead", ["config", "ahead"])
+def test_a_prepared_run_gives_what_pytest_main_gives(tmp_path: Path, ahead: str) -> None:
+    """From a configuration made ahead (``config``), or with parsing, configuring and the
+    session's start done ahead too (``ahead``, what a warm container's supervisor does):
+    the same outcomes and the same terminal text as ``pytest.main``, captured output
+    included; and a run from the same preparation sees nothing of the runs before it."""
     from misalign_rewards.harness import TRUSTED_INI
 
     tests = tmp_path / "tests"
@@ -118,15 +171,21 @@ def test_a_prepared_run_gives_what_pytest_main_gives(tmp_path: Path) -> None:
     ini = tmp_path / "pytest.ini"
     ini.write_text(TRUSTED_INI)
     src = Path(__file__).resolve().parents[2] / "src"
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(src), str(tests), str(ini)],
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(src), str(tests), str(ini), ahead],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     plain, prepared, again = out["plain"], out["prepared"], out["prepared again"]
     assert (plain["prepared"], prepared["prepared"], again["prepared"]) == (False, True, True)
+    assert (plain["ahead"], prepared["ahead"]) == (False, ahead == "ahead")
     assert dict(map(tuple, plain["tests"])) == {
+        "test_probe.py::test_capture_starts_empty": "passed",
+        "test_probe.py::test_fails_first": "failed",
         "test_probe.py::test_builtin_fixtures": "passed",
         "test_probe.py::test_own_fixture": "passed",
+        "test_probe.py::test_descriptor_capture": "passed",
+        "test_probe.py::test_dies_mid_test_when_asked": "passed",
+        "test_probe.py::test_fails_with_output": "failed",
         "test_probe.py::test_param[1]": "passed",
         "test_probe.py::test_param[2]": "passed",
         "test_probe.py::test_fails": "failed",
@@ -134,8 +193,14 @@ def test_a_prepared_run_gives_what_pytest_main_gives(tmp_path: Path) -> None:
         "test_probe.py::test_skipped": "skipped",
         "test_probe.py::test_xfail": "xfailed",
     }
-    assert prepared == {**plain, "prepared": True}
-    assert again == prepared  # each fork starts from the same untouched preparation
+    # the failing test's captured output is in the terminal text, once
+    assert plain["terminal"].count("printed by a failing test") == 1
+    assert plain["terminal"].count("written by a failing test") == 1
+    assert "fd-out" not in plain["terminal"], plain["terminal"]
+    assert prepared == {**plain, "prepared": True, "ahead": ahead == "ahead"}
+    # each fork starts from the same untouched preparation: nothing of a run before it,
+    # not even output captured by a run that died before reading it
+    assert again == prepared
 
 
 def test_the_fixture_manager_skips_only_holders_without_fixtures() -> None:

@@ -286,10 +286,13 @@ def test_one_warm_container_serves_many_jobs_and_verdicts_match_fresh(python_ima
     uid = int(config["Labels"][LABEL_UID])
     assert FIRST_UID <= uid <= LAST_UID and f"{UID_ENV}={uid}" in config["Env"]
     assert held == {"warm": frozenset({uid}), "closed": frozenset()}
-    # Every warm job's pytest started from the configuration its supervisor made before any
-    # job (harness/collect.py, prepare); a fresh container makes its own.
+    # Every warm job's pytest started at its collection, from what its supervisor parsed,
+    # configured and started before any job (harness/collect.py, prepare); a fresh
+    # container takes every step itself.
     assert all(o.extra["harness"]["pytest_prepared"] is True for o in pooled)
+    assert all(o.extra["harness"]["pytest_ahead"] is True for o in pooled)
     assert all(o.extra["harness"]["pytest_prepared"] is False for o in fresh)
+    assert all(o.extra["harness"]["pytest_ahead"] is False for o in fresh)
 
 
 #: Trusted tests that wreck, in their own worker, everything a warm container prepares once
@@ -321,11 +324,22 @@ def test_add_and_wreck(request):
     pytest.main = None
     collect = __import__("sys").modules["misalign_harness.collect"]
     collect._prepared[:] = ["not a config"]
+    collect._ahead[:] = ["not a run made ahead"]
     collect._fixtureless[:] = [frozenset()]
+    request.session.testsfailed += 1000  # the session made ahead: a failed run from here on
+    request.session._fixturemanager._arg2node2fixturedefs.pop("tmp_path")  # and no tmp_path fixture
 
 
 def test_after_the_wreck():
     assert add(1, 1) == 2  # fails: the plugin above fails every test from now on
+'''
+
+
+#: The probe, and a test of the fixture the wrecker removed from its session's fixture manager.
+AFTER_THE_WRECK = PROBE_TESTS + '''
+
+def test_the_tmp_path_fixture_is_there(tmp_path):
+    assert tmp_path.is_dir()
 '''
 
 
@@ -335,7 +349,7 @@ def test_what_a_job_does_to_the_prepared_pytest_never_reaches_the_next(python_im
         verifier = PytestVerifier(python_image, isolation="pooled")
         async with pool:
             out = [await verifier.verify(PytestJob(solution=HONEST, tests=WRECKING_TESTS), run)]
-            out += [await verifier.verify(PytestJob(solution=HONEST, tests=PROBE_TESTS), run) for _ in range(2)]
+            out += [await verifier.verify(PytestJob(solution=HONEST, tests=AFTER_THE_WRECK), run) for _ in range(2)]
         return out, ids
 
     (wrecker, *probes), ids = anyio.run(go)
@@ -345,6 +359,7 @@ def test_what_a_job_does_to_the_prepared_pytest_never_reaches_the_next(python_im
     for probe in probes:
         assert probe.status is Status.PASSED, (probe.detail, [(t.id, t.message[:300]) for t in probe.tests])
         assert probe.extra["harness"]["pytest_prepared"] is True
+        assert probe.extra["harness"]["pytest_ahead"] is True
     assert len(ids) == 1  # the same container: nothing the wrecker did was left outside its worker
 
 

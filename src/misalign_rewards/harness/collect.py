@@ -1,6 +1,6 @@
 """A pytest plugin object that records what happened to each test, the pytest
-arguments both modes share, and the first step of a pytest run made ahead of the job
-(:func:`prepare`, by a pooled supervisor; :func:`main` runs from it).
+arguments both modes share, and the job-independent steps of a pytest run made ahead of
+the job (:func:`prepare`, by a pooled supervisor; :func:`main` runs from them).
 
 Outcomes per test id: ``passed``, ``failed``, ``error`` (setup or teardown failed, or the
 module could not be collected), ``skipped``, ``xfailed``, ``xpassed``. Each comes with the
@@ -17,12 +17,16 @@ import pathlib
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import _pytest.config as config_module
 import pytest
+from _pytest import timing
 from _pytest.fixtures import FixtureManager
+from _pytest.main import Session
 
 from . import schema
 
@@ -71,16 +75,48 @@ class CappedText:
         return "utf-8"
 
 
+class JobTerminal:
+    """The stream pytest's terminal reporter writes to when the reporter was made ahead of
+    the job (:func:`prepare` with options): it passes everything on to ``target``, which
+    each run sets to its own capped terminal; outside a run, the process's stderr."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    def _to(self) -> Any:
+        return self.target if self.target is not None else sys.__stderr__
+
+    def write(self, s: str) -> int:
+        return int(self._to().write(s))
+
+    def flush(self) -> None:
+        self._to().flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return int(self._to().fileno())
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+#: The one :class:`JobTerminal` of this process.
+TERMINAL = JobTerminal()
+
+
 #: Built-in plugins no job uses: what they add is command-line options and files that the
 #: hardened command line never asks for.
 PLUGINS_OFF = ("cacheprovider", "stepwise")
 
 
-def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list[str]:
-    """The hardened command line: trusted ini, fixed rootdir, no conftest, no cache."""
-    wanted = [n for n in test_files if n.startswith("test_") or n.endswith("_test.py")]
-    targets = [os.path.join(tests_dir, n) for n in (wanted or test_files)]
+def pytest_options(*, tests_dir: str, ini_path: str, basetemp: str | None = None) -> list[str]:
+    """The hardened command line but for the test files: trusted ini, fixed rootdir, no
+    conftest, no cache; ``basetemp`` where tests' temporary folders go."""
     return [
+        *(["--basetemp", basetemp] if basetemp is not None else []),
         "-c", ini_path,
         "--rootdir", tests_dir,
         "--noconftest",
@@ -88,26 +124,110 @@ def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str]) -> list
         "-q",
         "--tb=short",
         "-o", "console_output_style=classic",
-        *targets,
     ]
+
+
+def pytest_targets(*, tests_dir: str, test_files: list[str]) -> list[str]:
+    """The test files a run collects: those pytest's default patterns name, or all."""
+    wanted = [n for n in test_files if n.startswith("test_") or n.endswith("_test.py")]
+    return [os.path.join(tests_dir, n) for n in (wanted or test_files)]
+
+
+def pytest_args(*, tests_dir: str, ini_path: str, test_files: list[str],
+                basetemp: str | None = None) -> list[str]:
+    """The whole hardened command line: :func:`pytest_options` then :func:`pytest_targets`."""
+    return [*pytest_options(tests_dir=tests_dir, ini_path=ini_path, basetemp=basetemp),
+            *pytest_targets(tests_dir=tests_dir, test_files=test_files)]
 
 
 #: A pytest configuration made ahead of a job (see :func:`prepare`); taken by one run.
 _prepared: list[Any] = []
 
 
-def prepare() -> None:
+@dataclass
+class _Ahead:
+    """A run's job-independent steps, taken ahead (:func:`prepare` with options)."""
+
+    #: the command line it was parsed from: a run whose own is this plus test files uses it
+    options: list[str]
+    config: Any
+    session: Any
+
+
+#: Taken by one run, like :data:`_prepared`.
+_ahead: list[_Ahead] = []
+
+
+def prepare(options: list[str] | None = None) -> None:
     """Make, ahead of any job, what every run's ``pytest.main`` starts by making: a plugin
     manager with pytest's built-in plugins imported and registered (but for
     :data:`PLUGINS_OFF`) and their options declared (``_pytest.config.get_config``).
 
+    With ``options`` (the command line of the runs to come, but for their test files:
+    :func:`pytest_options`), it goes on with the steps of ``pytest.main`` that depend on
+    nothing else: the command line parsed, every plugin configured, the session made and
+    started (its fixture manager with the plugins' fixtures). A run whose command line is
+    ``options`` plus test files then starts at collection; pytest's own code runs every
+    step, only earlier. What belongs to one run is made in the run: its test files, its
+    plugins (the recorder), its output capture (its own files and descriptors), the
+    stream the terminal writes to (:data:`TERMINAL`) and the session's start time. If a
+    step fails, runs start from the configuration alone, as without ``options``.
+
     A pooled supervisor calls it once, before it forks its workers: each worker's run then
     starts from its own copy of it, made before any job and holding nothing of one; what
-    a run changes in it dies with the worker. It is not yet configured: the run's own
-    command line is parsed, and every plugin configured, in the run."""
+    a run changes in it dies with the worker."""
     config = config_module.get_config(_off_args(), prog="pytest.main()")
-    _prepared[:] = [config]
     _fixtureless[:] = [_fixtureless_holders(list(config.pluginmanager.get_plugins()))]
+    _prepared[:] = [config]
+    _ahead.clear()
+    if options is None:
+        return
+    try:
+        session = _run_ahead(config, list(options))
+    except Exception:  # noqa: BLE001 - the runs start from a fresh configuration instead
+        import traceback  # import cost: only on this failure
+
+        traceback.print_exc()
+        _prepared[:] = [config_module.get_config(_off_args(), prog="pytest.main()")]
+        return
+    _prepared.clear()
+    _ahead[:] = [_Ahead(options=list(options), config=config, session=session)]
+
+
+def _run_ahead(config: Any, options: list[str]) -> Any:
+    """``pytest.main``'s steps up to collection, for :func:`prepare`: parse, configure,
+    make and start the session. Standard input is /dev/null meanwhile (what output
+    capture saves of it must be nothing a job could read) and the rootdir exists (pytest
+    checks it); the output capture that parsing starts is stopped again (each run starts
+    its own)."""
+    rootdir = options[options.index("--rootdir") + 1]
+    made_root = not os.path.exists(rootdir)
+    if made_root:
+        os.makedirs(rootdir, mode=0o700)
+    saved_in = os.dup(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    saved_out = sys.stdout
+    sys.stdout = TERMINAL  # the terminal reporter keeps the stream it is made with
+    try:
+        with _fixtureless_skipped():
+            config.invocation_params = config_module.Config.InvocationParams(
+                args=tuple(options), plugins=None, dir=pathlib.Path.cwd())
+            config = config.pluginmanager.hook.pytest_cmdline_parse(
+                pluginmanager=config.pluginmanager, args=list(options))
+            config.pluginmanager.getplugin("capturemanager").stop_global_capturing()
+            session = Session.from_config(config)
+            session.exitstatus = pytest.ExitCode.OK
+            config._do_configure()
+            config.hook.pytest_sessionstart(session=session)
+        return session
+    finally:
+        sys.stdout = saved_out
+        os.dup2(saved_in, 0)
+        os.close(saved_in)
+        if made_root:
+            os.rmdir(rootdir)
 
 
 #: pytest's plugin modules, and its classes (and the recorder's) whose instances become
@@ -164,19 +284,77 @@ def _off_args() -> list[str]:
 
 def is_prepared() -> bool:
     """Whether the next :func:`main` starts from a configuration made ahead."""
-    return bool(_prepared)
+    return bool(_prepared or _ahead)
+
+
+def is_ahead(args: list[str]) -> bool:
+    """Whether :func:`main` would run ``args`` from steps taken ahead (up to collection)."""
+    return bool(_ahead) and _targets_after(_ahead[0].options, args) is not None
+
+
+def _targets_after(options: list[str], args: list[str]) -> list[str] | None:
+    """The test files of ``args`` if it is ``options`` followed by them, else None."""
+    rest = args[len(options):]
+    if args[:len(options)] != options or not rest or any(a.startswith("-") for a in rest):
+        return None
+    return rest
+
+
+@contextmanager
+def _fixtureless_skipped() -> Iterator[None]:
+    """The fixture manager looks for fixtures only in plugins that may hold some."""
+    registered = FixtureManager.pytest_plugin_registered
+    skip = _fixtureless[0] if _fixtureless else frozenset()
+
+    def parse_unless_fixtureless(self: Any, plugin: Any, plugin_name: str) -> None:
+        if not _skipped(plugin, skip):
+            registered(self, plugin, plugin_name)
+
+    FixtureManager.pytest_plugin_registered = parse_unless_fixtureless  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FixtureManager.pytest_plugin_registered = registered  # type: ignore[method-assign]
+
+
+@contextmanager
+def _once(owner: Any, name: str, replacement: Callable[..., Any]) -> Iterator[None]:
+    """``owner.name`` is ``replacement`` for its next call only (and at most until the
+    block ends)."""
+    original = vars(owner).get(name, _MISSING)
+
+    def restore() -> None:
+        if original is _MISSING:
+            if name in vars(owner):
+                delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        restore()
+        return replacement(*args, **kwargs)
+
+    setattr(owner, name, classmethod(lambda cls, *a, **k: call(*a, **k)) if isinstance(owner, type) else call)
+    try:
+        yield
+    finally:
+        restore()
+
+
+_MISSING = object()
 
 
 def main(args: list[str], plugins: list[Any]) -> int:
-    """``pytest.main(args, plugins=plugins)``, from the prepared configuration when there
-    is one (pytest's own ``main`` runs unchanged: only its first step, building the
-    configuration, is the one done ahead)."""
+    """``pytest.main(args, plugins=plugins)``, from what was made ahead when there is
+    some (:func:`prepare`). pytest's own ``main`` runs unchanged; the steps taken ahead
+    are not taken again: building the configuration, and when ``args`` is the options
+    prepared plus test files, parsing, configuring and starting the session too."""
+    if _ahead and is_ahead(args):
+        return _main_ahead(_ahead.pop(), args, plugins)
     if not _prepared:
         return int(pytest.main(args, plugins=plugins))
     config = _prepared.pop()
     build = config_module.get_config
-    registered = FixtureManager.pytest_plugin_registered
-    skip = _fixtureless[0] if _fixtureless else frozenset()
 
     def prepared(args: Any = None, plugins: Any = None, *, prog: Any = None) -> Any:
         config_module.get_config = build
@@ -184,17 +362,43 @@ def main(args: list[str], plugins: list[Any]) -> int:
             args=args or (), plugins=plugins, dir=pathlib.Path.cwd())
         return config
 
-    def parse_unless_fixtureless(self: Any, plugin: Any, plugin_name: str) -> None:
-        if not _skipped(plugin, skip):
-            registered(self, plugin, plugin_name)
-
     config_module.get_config = prepared
-    FixtureManager.pytest_plugin_registered = parse_unless_fixtureless  # type: ignore[method-assign]
     try:
-        return int(pytest.main(args, plugins=plugins))
+        with _fixtureless_skipped():
+            return int(pytest.main(args, plugins=plugins))
     finally:
         config_module.get_config = build
-        FixtureManager.pytest_plugin_registered = registered  # type: ignore[method-assign]
+
+
+def _main_ahead(ahead: _Ahead, args: list[str], plugins: list[Any]) -> int:
+    config, session = ahead.config, ahead.session
+    targets = _targets_after(ahead.options, args) or []
+
+    def configuration(*_: Any, **__: Any) -> Any:
+        config.invocation_params = config_module.Config.InvocationParams(
+            args=tuple(args), plugins=plugins, dir=pathlib.Path.cwd())
+        return config
+
+    def parse_targets(_args: Any, addopts: bool = True) -> None:
+        # what parsing gives of the test files (the rest was parsed ahead, from the same options)
+        config.option.file_or_dir = list(targets)
+        config.known_args_namespace.file_or_dir = list(targets)
+        config.args, config.args_source = list(targets), config_module.Config.ArgsSource.ARGS
+        # the capture that parsing starts and leaves suspended: this run's own
+        capture = config.pluginmanager.getplugin("capturemanager")
+        capture.start_global_capturing()
+        capture.suspend_global_capture()
+
+    def session_started(**_: Any) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter._session_start = timing.Instant()
+
+    with _once(config_module, "get_config", configuration), _once(config, "parse", parse_targets), \
+            _once(Session, "from_config", lambda _config: session), \
+            _once(config, "_do_configure", lambda: None), \
+            _once(config.hook, "pytest_sessionstart", session_started), _fixtureless_skipped():
+        return int(pytest.main(args, plugins=plugins))
 
 
 def _short(report: Any) -> str:

@@ -70,9 +70,21 @@ def _set_fs_ids(uid: int, gid: int) -> bool:
     return c.setfsuid(-1) == uid and c.setfsgid(-1) == gid
 
 
-def _exchange_dir(config: schema.Config, contained: bool) -> str:
+def exchange_path(solution_dir: str) -> str:
     """The folder the tests' temporary files go to: the untrusted uid's."""
-    path = os.path.join(os.path.dirname(os.path.abspath(config["solution_dir"])), "exchange")
+    return os.path.join(os.path.dirname(os.path.abspath(solution_dir)), "exchange")
+
+
+def pytest_options(*, tests_dir: str, ini_path: str, solution_dir: str) -> list[str]:
+    """A run's pytest command line but for its test files (what a pooled supervisor
+    prepares ahead for the layout its jobs use: :func:`collect.prepare`)."""
+    return collect.pytest_options(tests_dir=tests_dir, ini_path=ini_path,
+                                  basetemp=os.path.join(exchange_path(solution_dir), "pytest"))
+
+
+def _exchange_dir(config: schema.Config, contained: bool) -> str:
+    """:func:`exchange_path`, made."""
+    path = exchange_path(config["solution_dir"])
     os.makedirs(path, mode=0o700, exist_ok=True)
     if contained:
         os.chown(path, untrusted_uid(), untrusted_uid())
@@ -114,12 +126,12 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
         on_test_start=broker.start_test,
         deadline=deadline,
     )
-    args = collect.pytest_args(tests_dir=tests_dir, ini_path=config["ini_path"],
-                               test_files=list(config["test_files"]))
-    args[:0] = ["--basetemp", os.path.join(exchange, "pytest")]
+    args = pytest_options(tests_dir=tests_dir, ini_path=config["ini_path"], solution_dir=config["solution_dir"]) \
+        + collect.pytest_targets(tests_dir=tests_dir, test_files=list(config["test_files"]))
 
     alarmed = {"hit": False}
     prepared = collect.is_prepared()
+    ahead = collect.is_ahead(args)
 
     def alarm(signum: int, frame: Any) -> None:
         alarmed["hit"] = True
@@ -128,7 +140,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
     # pytest's own terminal output goes to stderr, capped; stdout carries only the report.
     saved_stdout = sys.stdout
     terminal = collect.CappedText(sys.stderr)
-    sys.stdout = terminal
+    sys.stdout = collect.TERMINAL.target = terminal
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic() + 1.0))
     try:
@@ -141,6 +153,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
         signal.signal(signal.SIGALRM, previous)
         terminal.close()  # what pytest wrote, all of it, before the report
         sys.stdout = saved_stdout
+        collect.TERMINAL.target = None
         if fs["switched"]:
             _set_fs_ids(0, 0)
         for k, v in saved_env.items():
@@ -170,4 +183,6 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
         "template_starts": broker.template_starts,
         # pytest started from the configuration a pooled supervisor made before any job
         "pytest_prepared": prepared,
+        # ... and parsed, configured, its session started: the run began at collection
+        "pytest_ahead": ahead,
     }

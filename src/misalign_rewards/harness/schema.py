@@ -144,6 +144,8 @@ class Report(TypedDict, total=False):
     template_starts: int
     #: pytest started from the configuration a pooled supervisor made ahead
     pytest_prepared: bool
+    #: ... and the steps before collection were taken ahead too (collect.prepare)
+    pytest_ahead: bool
     # -- inprocess mode (inprocess.py)
     records_overflow: bool
     #: record lines the recorder does not write

@@ -1,9 +1,10 @@
 """The supervisor of a warm container (``isolation="pooled"``).
 
 It starts once per container, as root with the harness's four capabilities, and holds no
-secret: it forks the zygote first thing, imports pytest and the harness and prepares the
-first step of every job's pytest run (:func:`collect.prepare`), so every job starts warm,
-then loops:
+secret: it forks the zygote first thing, imports pytest and the harness and takes every
+step of a job's pytest run that comes before collection and depends on no job (parsing
+the command line this container's jobs use, configuring the plugins, starting the
+session: :func:`collect.prepare`), so every job starts at its own collection, then loops:
 
 1. fork a **worker**. The worker, not the supervisor, reads the next job from stdin (a
    frame: ``<length>\\n<JSON {"files": {path: base64}, "stdin": base64}>``), so the job's
@@ -341,10 +342,10 @@ def _sockets() -> tuple[list[str], set[str]]:
     return inet, unix
 
 
-def _warm_imports() -> None:
+def _warm_imports(workdir: str, harness_root: str) -> None:
     """What every job imports, once: pytest with its built-in plugins, what they import
     when a run configures them (``pdb``, ``faulthandler``, ``readline``), and the harness;
-    and what every job's pytest run starts by making, before any job exists
+    and what every job's pytest run does before its collection, before any job exists
     (:func:`collect.prepare`: each worker runs from its own copy).
 
     Imported here, after the zygote is forked, not at the top: the zygote's memory is
@@ -363,7 +364,11 @@ def _warm_imports() -> None:
 
     from . import collect, isolated, proxy  # noqa: F401 - import cost of forked processes (see above)
 
-    collect.prepare()
+    # The command line of this container's isolated runs (the layout the client gives a
+    # warm container's jobs): what a job's pytest does before collection is done here.
+    collect.prepare(isolated.pytest_options(
+        tests_dir=os.path.join(workdir, "tests"), solution_dir=os.path.join(workdir, "solution"),
+        ini_path=os.path.join(harness_root, "pytest.ini")))
 
 
 def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
@@ -385,7 +390,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     out = os.dup(1)
     os.set_inheritable(out, False)
     os.dup2(2, 1)  # only `out` reaches the real stdout (nothing an import prints, say)
-    _warm_imports()
+    _warm_imports(workdir, harness_root)
     baseline = _Baseline(workdir, harness_root, zygote)
     # What is alive now lives as long as the container: the workers' collections (pytest
     # runs several at its end) need not scan it, and their pages stay shared.

@@ -98,6 +98,8 @@ class HarnessReport(BaseModel):
     template_starts: int = 0
     #: Whether pytest started from the configuration a pooled supervisor made ahead.
     pytest_prepared: bool | None = None
+    #: Whether its parsing, configuring and session start were done ahead as well.
+    pytest_ahead: bool | None = None
     # inprocess mode
     records_overflow: bool = False
     malformed_records: int = 0
