@@ -62,7 +62,11 @@ def test_the_sdk_sends_every_declared_config_key_and_no_other() -> None:
     spec = PytestVerifier("unused").prepare(_job(), b"k" * 32, "run")
     message = json.loads(spec.stdin)
     assert set(message) == _keys(schema.Message)
-    assert set(message["config"]) == _keys(schema.Config)
+    # "runner" only for an io job (pytest runs the tests otherwise)
+    assert set(message["config"]) == _keys(schema.Config) - {"runner"}
+    spec = PytestVerifier("unused").prepare(_job(), b"k" * 32, "run", runner=schema.CASES_RUNNER)
+    config = json.loads(spec.stdin)["config"]
+    assert set(config) == _keys(schema.Config) and config["runner"] == schema.CASES_RUNNER
 
 
 def _reads_of(name: str, tree: ast.AST) -> set[str]:

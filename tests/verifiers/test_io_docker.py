@@ -306,6 +306,38 @@ async def test_cpp_programs_compile_run_and_are_judged_alike(any_sandbox: Sandbo
 
 # -- judged as a contest judge would (issue 26) ------------------------------------------------
 
+async def test_the_harness_loop_judges_cases_as_a_pytest_session_does(any_sandbox: Sandbox, python_image: str,
+                                                                         cpp_image: str) -> None:
+    """An io job's cases are judged in the harness's own loop (harness/case_loop.py), not a
+    pytest test per case: every job here, honest, wrong, accepted, refused, stopped at its
+    first failure, C++ that does not compile, gets the same status, test ids, outcomes and
+    messages both ways."""
+    jobs = {**HONEST, **{k: v for k, (v, _) in WRONG.items()}, **ACCEPTED, **{k: v for k, (v, _) in REFUSED.items()},
+            "stops early": IoJob(program="n = int(input())\nprint(n * 2 if n != 10 else 0)\n", cases=DOUBLE,
+                                 stop_at_first_failure=True),
+            "solution raises": IoJob(program="def f(x):\n    raise KeyError(x)\n", fn_name="f",
+                                     cases=[{"input": [1], "output": 1}, {"input": [2], "output": 2}]),
+            "solution dies": IoJob(program="import os\ndef f(x):\n    if x == 2:\n        os._exit(3)\n    return x\n",
+                                   fn_name="f", cases=[{"input": [1], "output": 1}, {"input": [2], "output": 2},
+                                                       {"input": [3], "output": 3}]),
+            "cpp compile error": IoJob(program="int main( {", language="cpp", cases=DOUBLE)}
+
+    def verifier(runner: str) -> IoVerifier:
+        cpp = PytestVerifier(cpp_image, timeout_s=60, integrity=IntegrityMode.OBSERVE, tmp_exec=True)
+        return IoVerifier(PytestVerifier(python_image, timeout_s=30, integrity=IntegrityMode.OBSERVE),
+                          {"cpp": cpp}, runner=runner)
+
+    looped = await judge(any_sandbox, verifier("cases"), jobs)
+    sessions = await judge(any_sandbox, verifier("pytest"), jobs)
+    for name in jobs:
+        a, b = looped[name], sessions[name]
+        assert a.extra["harness"]["runner"] == "cases" and b.extra["harness"]["runner"] == "pytest"
+        assert (a.status, a.detail) == (b.status, b.detail), name
+        assert [(t.id, t.outcome, t.message) for t in a.tests] == [(t.id, t.outcome, t.message) for t in b.tests], name
+        assert enforce(a) == enforce(b), name
+    assert [t.outcome.value for t in looped["solution dies"].tests] == ["passed", "failed", "passed"]
+
+
 def python_verifier(image: str, **kwargs: object) -> IoVerifier:
     return IoVerifier(PytestVerifier(image, timeout_s=30, integrity=IntegrityMode.OBSERVE), **kwargs)  # type: ignore[arg-type]
 

@@ -28,6 +28,7 @@ is SDK-side and is not shipped.
     supervisor        a warm container's trusted loop: a forked worker per job, then the wipe
     program           an io job's program on one stdin case, as the untrusted uid
     cases             an io job's comparisons and checker, in trusted code
+    case_loop         an io job's cases judged in a loop of the harness's own, not a pytest session
 
 Imports run one way (tests/test_imports.py): ``schema`` and ``seal`` import no
 sibling; ``privileges`` only ``schema``; ``layout``, ``processes`` and ``wipe`` only those
@@ -47,7 +48,7 @@ PACKAGE = "misalign_harness"
 #: The modules shipped with each run.
 MODULES = ("main", "schema", "seal", "layout", "privileges", "processes", "wipe", "zygote", "isolated",
            "proxy", "handles", "isolated_child", "wire", "inprocess", "inprocess_child", "collect",
-           "supervisor", "program", "cases")
+           "supervisor", "program", "cases", "case_loop")
 
 
 #: Where the harness's Python processes look for bytecode (``-X pycache_prefix``). The

@@ -32,6 +32,9 @@ from typing import Any, NotRequired, Required, TypedDict
 
 #: The two ways the harness runs a job (``Config["mode"]``).
 MODES = ("isolated", "inprocess")
+#: :attr:`Config.runner` for an io job, and the generated module its cases are in.
+CASES_RUNNER = "cases"
+CASES_MODULE = "test_cases.py"
 
 
 class Config(TypedDict):
@@ -62,6 +65,9 @@ class Config(TypedDict):
     output_bytes: NotRequired[int]
     #: inside the sandbox: switch uids and sweep (default False: a host, in unit tests)
     contained: NotRequired[bool]
+    #: who runs the tests in isolated mode: ``"pytest"`` (the default) or :data:`CASES_RUNNER`
+    #: (an io job: its generated :data:`CASES_MODULE`'s cases in the harness's own loop)
+    runner: NotRequired[str]
 
 
 class Message(TypedDict):
@@ -146,6 +152,8 @@ class Report(TypedDict, total=False):
     pytest_prepared: bool
     #: ... and the steps before collection were taken ahead too (collect.prepare)
     pytest_ahead: bool
+    #: who ran the tests: "pytest", or "cases" (case_loop.py)
+    runner: str
     # -- inprocess mode (inprocess.py)
     records_overflow: bool
     #: record lines the recorder does not write

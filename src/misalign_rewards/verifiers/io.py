@@ -5,7 +5,10 @@ test per case (``test_cases.py::test_case[case_<i>]``) that runs the program on 
 and compares in the harness's own process, in isolated mode. Everything of the pytest
 path then holds unchanged: the uids, the hidden tests (the expected outputs live only in
 the generated test module, root's, deleted from disk once collected), the sealed report,
-the static scan, enforce/observe, fresh or pooled containers. What is particular to io
+the static scan, enforce/observe, fresh or pooled containers. The harness calls the
+module's test once per case in a loop of its own (``harness/case_loop.py``) rather than
+in a pytest session, with the same ids, outcomes and messages (``runner="pytest"``
+keeps the session). What is particular to io
 jobs is which file holds the program, how a case runs (``harness/program.py`` for stdin
 cases; ``_io_call.call`` in the solution's process for functional ones) and how outputs
 compare (``harness/cases.py``).
@@ -157,7 +160,7 @@ def _b64(value: Any) -> str:
 
 
 def case_ids(job: IoJob) -> list[str]:
-    return [f"test_cases.py::test_case[case_{i}]" for i in range(len(job.cases))]
+    return [f"{schema.CASES_MODULE}::test_case[case_{i}]" for i in range(len(job.cases))]
 
 
 #: The judge's own work per case (a process, a test, a sweep), charged to the job's time
@@ -218,7 +221,7 @@ def as_pytest_job(job: IoJob, output_bytes: int, *, limits: Limits | None = None
     if job.checker is not None:
         tests["io_checker.py"] = job.checker
         checker = "from io_checker import check"
-    tests["test_cases.py"] = _TEST_MODULE.format(spec=_b64(spec), cases=_b64(cases), checker=checker)
+    tests[schema.CASES_MODULE] = _TEST_MODULE.format(spec=_b64(spec), cases=_b64(cases), checker=checker)
     # A compiled program's folder holds only what its compiler writes there.
     solution = {lang.file: job.program} if lang.file else {"_compiled.py": "# the program is compiled here\n"}
     if any(c["kind"] == "functional" for c in cases):
@@ -277,12 +280,17 @@ class IoVerifier:
     kind = "io"
 
     def __init__(self, pytest: PytestVerifier, images: dict[str, PytestVerifier] | None = None, *,
-                 policy: RewardPolicy | None = None) -> None:
+                 policy: RewardPolicy | None = None, runner: str = schema.CASES_RUNNER) -> None:
         self.pytest = pytest
         self.images = {"python": pytest, **(images or {})}
         #: A job that does not say runs every case, unless the reward is ``binary``: then
         #: the first failing case decides it, as a judge stops (docs/io-jobs.md).
         self.stop_at_first_failure = policy is binary
+        #: Who judges the cases in the harness: ``"cases"`` (its own loop, the default) or
+        #: ``"pytest"`` (a pytest session, a test per case). Same ids, outcomes and messages.
+        if runner not in ("pytest", schema.CASES_RUNNER):
+            raise ValueError(f"runner must be 'pytest' or {schema.CASES_RUNNER!r}, not {runner!r}")
+        self.runner = runner
 
     def _flags(self, job: IoJob, flags: list[IntegrityFlag]) -> list[IntegrityFlag]:
         if not LANGUAGES[job.language].python:
@@ -302,7 +310,8 @@ class IoVerifier:
                            extra={"kind": "io", "cases": len(job.cases), "language": job.language})
         pjob = as_pytest_job(job, limits.output_bytes, limits=limits,
                              stop_at_first_failure=self.stop_at_first_failure)
-        outcome = await verifier.verify(pjob, run, adjust_flags=lambda flags: self._flags(job, flags))
+        outcome = await verifier.verify(pjob, run, adjust_flags=lambda flags: self._flags(job, flags),
+                                        runner=self.runner)
         extra = {**outcome.extra, "kind": "io", "cases": len(job.cases), "compare": job.compare,
                  "language": job.language}
         update: dict[str, Any] = {"extra": extra, "flags": [*outcome.flags, *_observed_flags(outcome)]}

@@ -100,6 +100,8 @@ class HarnessReport(BaseModel):
     pytest_prepared: bool | None = None
     #: Whether its parsing, configuring and session start were done ahead as well.
     pytest_ahead: bool | None = None
+    #: Who ran the tests: ``"pytest"``, or ``"cases"`` (an io job's cases in the harness's own loop).
+    runner: str | None = None
     # inprocess mode
     records_overflow: bool = False
     malformed_records: int = 0
@@ -352,9 +354,13 @@ class PytestVerifier:
             return []
         return scan_files(job.solution_files)
 
-    def prepare(self, job: PytestJob, key: bytes, run_id: str) -> RunSpec:
+    def prepare(self, job: PytestJob, key: bytes, run_id: str, *, runner: str = "pytest") -> RunSpec:
         """One RunSpec: harness under ``harness/``, tests under ``tests/``, the solution's
-        listed files (and nothing else) under ``solution/``; the key only on stdin."""
+        listed files (and nothing else) under ``solution/``; the key only on stdin.
+        ``runner``: ``"pytest"``, or ``schema.CASES_RUNNER`` for a job whose tests are an io
+        job's generated module (its cases judged in the harness's own loop)."""
+        if runner not in ("pytest", schema.CASES_RUNNER):
+            raise ValueError(f"runner must be 'pytest' or {schema.CASES_RUNNER!r}, not {runner!r}")
         timeout = job.timeout_s or self.timeout_s
         backstop = backstop_s(timeout)
         files: dict[str, bytes] = {f"harness/{k}": v for k, v in harness.bundle().items()}
@@ -379,6 +385,8 @@ class PytestVerifier:
             "output_bytes": limits.output_bytes,
             "contained": True,
         }
+        if runner != "pytest":
+            config["runner"] = runner
         message: schema.Message = {"key": key.hex(), "run_id": run_id, "config": config}
         isolation = job.isolation or self.isolation
         return RunSpec(
@@ -473,9 +481,10 @@ class PytestVerifier:
                        **{**base, "expected_tests": expected}, extra=extra)
 
     async def verify(self, job: PytestJob, run: RunFn, *,
-                     adjust_flags: Callable[[list[IntegrityFlag]], list[IntegrityFlag]] | None = None) -> Outcome:
+                     adjust_flags: Callable[[list[IntegrityFlag]], list[IntegrityFlag]] | None = None,
+                     runner: str = "pytest") -> Outcome:
         """``adjust_flags``: for a job kind built on this one (io jobs), which static flags
-        mean what for it."""
+        mean what for it; ``runner``: who runs its tests (:meth:`prepare`)."""
         if self.integrity is not IntegrityMode.OFF and \
                 sum(len(v) for v in job.solution_files.values()) >= _SCAN_ELSEWHERE_BYTES:
             flags = await anyio.to_process.run_sync(scan_files, job.solution_files, cancellable=True)
@@ -492,7 +501,7 @@ class PytestVerifier:
                            extra={"mode": job.mode})
         key = secrets.token_bytes(seal.KEY_BYTES)
         run_id = secrets.token_hex(8)
-        result = await run(self.prepare(job, key, run_id))
+        result = await run(self.prepare(job, key, run_id, runner=runner))
         return self.judge(job, result, key, run_id, flags)
 
 
