@@ -362,7 +362,9 @@ def _warm_imports(workdir: str, harness_root: str) -> None:
     except ImportError:
         pass
 
-    from . import collect, isolated, proxy  # noqa: F401 - import cost of forked processes (see above)
+    # import cost of forked processes (see above): io jobs' modules too (a generated test
+    # module imports cases; compiling it in each job cost more than a case)
+    from . import case_loop, cases, collect, isolated, proxy  # noqa: F401
 
     # The command line of this container's isolated runs (the layout the client gives a
     # warm container's jobs): what a job's pytest does before collection is done here.
