@@ -320,6 +320,11 @@ async def test_the_harness_loop_judges_cases_as_a_pytest_session_does(any_sandbo
             "solution dies": IoJob(program="import os\ndef f(x):\n    if x == 2:\n        os._exit(3)\n    return x\n",
                                    fn_name="f", cases=[{"input": [1], "output": 1}, {"input": [2], "output": 2},
                                                        {"input": [3], "output": 3}]),
+            # pytest makes unittest.SkipTest a skip in any test (found by a review: the loop failed it)
+            "solution raises SkipTest": IoJob(
+                program="import unittest\ndef f(x):\n    if x == 3:\n        raise unittest.SkipTest('skip me')\n"
+                        "    return 2 * x\n", fn_name="f",
+                cases=[{"input": [1], "output": 2}, {"input": [2], "output": 4}, {"input": [3], "output": 6}]),
             "cpp compile error": IoJob(program="int main( {", language="cpp", cases=DOUBLE)}
 
     def verifier(runner: str) -> IoVerifier:
@@ -331,11 +336,12 @@ async def test_the_harness_loop_judges_cases_as_a_pytest_session_does(any_sandbo
     sessions = await judge(any_sandbox, verifier("pytest"), jobs)
     for name in jobs:
         a, b = looped[name], sessions[name]
-        assert a.extra["harness"]["runner"] == "cases" and b.extra["harness"]["runner"] == "pytest"
+        assert (a.extra["harness"]["runner"], b.extra["harness"]["runner"]) == ("cases", "pytest"), (name, why(a), why(b))
         assert (a.status, a.detail) == (b.status, b.detail), name
         assert [(t.id, t.outcome, t.message) for t in a.tests] == [(t.id, t.outcome, t.message) for t in b.tests], name
         assert enforce(a) == enforce(b), name
     assert [t.outcome.value for t in looped["solution dies"].tests] == ["passed", "failed", "passed"]
+    assert [t.outcome.value for t in looped["solution raises SkipTest"].tests] == ["passed", "passed", "skipped"]
 
 
 def python_verifier(image: str, **kwargs: object) -> IoVerifier:

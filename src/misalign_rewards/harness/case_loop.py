@@ -33,8 +33,24 @@ CASES = "CASES"
 
 
 def _message(exc: BaseException) -> str:
-    """What pytest reports of ``exc`` (its crash line)."""
-    return collect._text(ExceptionInfo.from_exception(exc).exconly(tryshort=True))[: collect.MESSAGE_CHARS]
+    """What pytest reports of ``exc`` (its crash line); never raises."""
+    try:
+        text = ExceptionInfo.from_exception(exc).exconly(tryshort=True)
+    except Exception:  # noqa: BLE001 - a message must not end the run
+        text = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return collect._text(text)[: collect.MESSAGE_CHARS]
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    """What a case that raised ``exc`` is: failed, but for ``unittest.SkipTest``, which
+    pytest turns into a skip in any test (its unittest plugin), with its text."""
+    unittest = sys.modules.get("unittest")
+    if unittest is not None and isinstance(exc, unittest.SkipTest):
+        try:
+            raise Skipped(str(exc))  # as pytest makes it: raised, so it has a traceback
+        except Skipped as skip:
+            return "skipped", _message(skip)
+    return "failed", _message(exc)
 
 
 def case_ids(file_name: str, n: int) -> list[str]:
@@ -67,6 +83,8 @@ def run(path: str, recorder: collect.Recorder, *, fatal: tuple[type[BaseExceptio
         recorder.collect_errors.append({"id": file_name, "outcome": "error", "duration_s": 0.0,
                                         "message": ("collection failed: " + _message(exc))[: collect.MESSAGE_CHARS]})
         recorder.collected = []
+        if recorder._on_collected:
+            recorder._on_collected([])  # as pytest ends its collection: the tests hidden all the same
         return 2
     ids = case_ids(file_name, n)
     recorder.collected = list(ids)
@@ -89,8 +107,8 @@ def run(path: str, recorder: collect.Recorder, *, fatal: tuple[type[BaseExceptio
             raise
         except Skipped as exc:
             outcome, message = "skipped", _message(exc)
-        except BaseException as exc:  # noqa: BLE001 - a case's failure, whatever it raised
-            outcome, message = "failed", _message(exc)
+        except BaseException as exc:  # noqa: BLE001 - a case's failure, whatever it raised (below)
+            outcome, message = _failure(exc)
         duration = time.perf_counter() - started
         faults = recorder._faults() if recorder._faults else []
         if faults and outcome != "failed":
