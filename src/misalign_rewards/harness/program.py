@@ -22,7 +22,6 @@ from typing import Any
 
 from . import layout, schema
 from .privileges import UNTRUSTED_ENV, untrusted_uid
-from .wipe import ipc_not_owned_by
 from .zygote import Zygote
 
 #: The environment of a program (the same as a solution process's).
@@ -76,16 +75,33 @@ def end_case() -> None:
     """Between two cases: no process of the untrusted uid survives, and nothing it made
     does (files in ``/tmp``, ``/dev/shm``, ``/dev/mqueue``; every System V IPC object,
     whoever owns it; its program's folder is read-only to it), so no case can pass work
-    or state to the next one. Processes that outlived the program are counted."""
-    zygote = stop_all(count=True)
-    if zygote is not None:
-        _observed["ipc_handed"] += ipc_not_owned_by(untrusted_uid())
-        zygote.wipe(["/tmp", "/dev/shm", "/dev/mqueue"])
+    or state to the next one. Processes that outlived the program are counted, and IPC
+    objects handed to another uid. One round trip to the zygote (``Zygote.end_case``)."""
+    zygote = _state.get("zygote")
+    groups = _case_groups_now()
+    if not isinstance(zygote, Zygote) or not _state.get("contained"):
+        return
+    ended = zygote.end_case(groups=groups, paths=["/tmp", "/dev/shm", "/dev/mqueue"])
+    _observed["strays"] += int(ended.get("strays") or 0)
+    if not ended.get("gone"):
+        raise RuntimeError("processes of the program would not die")
+    _observed["ipc_handed"] += int(ended.get("ipc_handed") or 0)
 
 
 def observed() -> schema.CaseWipes:
     """What :func:`end_case` saw during this run (for the report)."""
     return _observed.copy()
+
+
+def _case_groups_now() -> frozenset[int]:
+    """The case's own process groups (its stdin programs', its call's solution process),
+    taken: the next case starts with none."""
+    groups = frozenset(_case_groups)
+    _case_groups.clear()
+    solution_groups = _state.get("solution_groups")
+    if callable(solution_groups):
+        groups |= solution_groups()
+    return groups
 
 
 def stop_all(*, count: bool = False) -> Zygote | None:
@@ -94,13 +110,9 @@ def stop_all(*, count: bool = False) -> Zygote | None:
     and its call's solution process) are strays (as for a pytest job's solution
     processes: harness/proxy.py)."""
     zygote = _state.get("zygote")
-    groups = frozenset(_case_groups)
-    _case_groups.clear()
+    groups = _case_groups_now()
     if not isinstance(zygote, Zygote) or not _state.get("contained"):
         return None
-    solution_groups = _state.get("solution_groups")
-    if callable(solution_groups):
-        groups |= solution_groups()
     seen = zygote.end(None, sweep=True, groups=groups)[1]
     if count:
         _observed["strays"] += seen
