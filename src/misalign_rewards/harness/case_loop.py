@@ -80,25 +80,18 @@ def run(path: str, recorder: collect.Recorder, *, fatal: tuple[type[BaseExceptio
     except stop:
         raise
     except BaseException as exc:  # noqa: BLE001 - pytest reports it as the module's collection error
-        recorder.collect_errors.append({"id": file_name, "outcome": "error", "duration_s": 0.0,
-                                        "message": ("collection failed: " + _message(exc))[: collect.MESSAGE_CHARS]})
-        recorder.collected = []
-        if recorder._on_collected:
-            recorder._on_collected([])  # as pytest ends its collection: the tests hidden all the same
+        recorder.add_collect_error({"id": file_name, "outcome": "error", "duration_s": 0.0,
+                                    "message": ("collection failed: " + _message(exc))[: collect.MESSAGE_CHARS]})
+        recorder.finish_collection([])  # as pytest ends its collection: the tests hidden all the same
         return 2
     ids = case_ids(file_name, n)
-    recorder.collected = list(ids)
-    if recorder._on_collected:
-        recorder._on_collected(list(ids))
+    recorder.finish_collection(ids)
     if not n:
         return 5  # pytest: no tests collected
     failed = False
     for i, test_id in enumerate(ids):
-        if recorder.deadline is not None and time.monotonic() >= recorder.deadline:
-            recorder.deadline_hit = True
-            return 2  # no further case starts: it has no result, so it cannot count as passed
-        if recorder._on_test_start:
-            recorder._on_test_start(i == n - 1)
+        if not recorder.start_test(i == n - 1):
+            return 2  # past the deadline: no further case starts, as pytest stops
         outcome, message = "passed", ""
         started = time.perf_counter()
         try:
@@ -110,13 +103,12 @@ def run(path: str, recorder: collect.Recorder, *, fatal: tuple[type[BaseExceptio
         except BaseException as exc:  # noqa: BLE001 - a case's failure, whatever it raised (below)
             outcome, message = _failure(exc)
         duration = time.perf_counter() - started
-        faults = recorder._faults() if recorder._faults else []
+        faults = recorder.faults()
         if faults and outcome != "failed":
             outcome = "failed"
             message = "the solution's process faulted: " + "; ".join(faults)[: collect.MESSAGE_CHARS]
-        if recorder._on_test_end:
-            recorder._on_test_end()
         failed = failed or outcome == "failed"
         recorder.tests[test_id] = {"id": test_id, "outcome": outcome, "duration_s": duration,
                                    "message": message[: collect.MESSAGE_CHARS]}
+        recorder.end_test(test_id)
     return 1 if failed else 0

@@ -447,32 +447,60 @@ class Recorder:
         if report.failed:
             record: schema.ReportedTest = {"id": report.nodeid, "outcome": "error", "duration_s": 0.0,
                                             "message": ("collection failed: " + _short(report))[:MESSAGE_CHARS]}
-            self.collect_errors.append(record)
-            if self._emit:
-                self._emit("collect_error", record)
+            self.add_collect_error(record)
 
     def pytest_collection_finish(self, session: Any) -> None:
-        self.collected = [item.nodeid for item in session.items]
+        self.finish_collection([item.nodeid for item in session.items])
+
+    # -- the steps of a run, for pytest's hooks here and for case_loop.py -------------
+    def add_collect_error(self, record: schema.ReportedTest) -> None:
+        self.collect_errors.append(record)
+        if self._emit:
+            self._emit("collect_error", record)
+
+    def finish_collection(self, ids: list[str]) -> None:
+        """Collection is over: these tests will run (``on_collected``)."""
+        self.collected = list(ids)
         if self._emit:
             self._emit("collected", self.collected)
         if self._on_collected:
             self._on_collected(self.collected)
 
+    def start_test(self, last: bool) -> bool:
+        """Whether a test may start (False past the deadline: it has no result, so it
+        cannot count as passed); ``last``: no test follows it."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.deadline_hit = True
+            return False
+        if self._on_test_start:
+            self._on_test_start(last)
+        return True
+
+    def faults(self) -> list[str]:
+        """How the solution's process faulted during the current test (then the test
+        fails whatever it caught)."""
+        return self._faults() if self._faults else []
+
+    def end_test(self, nodeid: str) -> None:
+        """A test's last phase is over (``on_test_end``); its record is final."""
+        if self._on_test_end:
+            self._on_test_end()
+        rec = self.tests.get(nodeid)
+        if rec is not None and self._emit:
+            self._emit("test", rec)
+
     # -- running ----------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.deadline_hit = True
+        if not self.start_test(nextitem is None):
             item.session.shouldstop = "the harness's own deadline passed"
-            return True  # not run: it has no result, so it cannot count as passed
-        if self._on_test_start:
-            self._on_test_start(nextitem is None)
+            return True  # not run
         return None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
         report = yield
-        faults = self._faults() if self._faults else []
+        faults = self.faults()
         if faults and report.when == "call" and not report.failed:
             report.outcome = "failed"
             report.longrepr = "the solution's process faulted: " + "; ".join(faults)[:MESSAGE_CHARS]
@@ -510,11 +538,7 @@ class Recorder:
         rec["message"] = rec["message"][:MESSAGE_CHARS]
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
-        if self._on_test_end:
-            self._on_test_end()
-        rec = self.tests.get(nodeid)
-        if rec is not None and self._emit:
-            self._emit("test", rec)
+        self.end_test(nodeid)
 
     def results(self) -> list[schema.ReportedTest]:
         out: list[schema.ReportedTest] = [
