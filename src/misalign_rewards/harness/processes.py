@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .privileges import NEEDED_CAPS, SWEEPER_UID, effective_caps, untrusted_uid
@@ -245,6 +246,25 @@ def live_processes(uid: int, *, outside_groups: frozenset[int] = frozenset()) ->
     process group is none of ``outside_groups``)."""
     found, _ = _scan(uid)
     return {pid for pid, (pgrp, live) in found.items() if live and pgrp not in outside_groups}
+
+
+def wait_until_gone(uid: int, kill_again: Callable[[], object], *, budget_s: float = 3.0,
+                    meanwhile: Callable[[], object] | None = None) -> bool:
+    """After a sweep: wait until no process of ``uid`` is left (killed ones take a moment
+    to exit), calling ``kill_again`` now and then and ``meanwhile`` (say, reaping) each
+    round. False if some outlive ``budget_s``."""
+    deadline = time.monotonic() + budget_s
+    i = 0
+    while untrusted_present(uid) and live_processes(uid):
+        if time.monotonic() > deadline:
+            return False
+        if i % 4 == 3:
+            kill_again()
+        if meanwhile is not None:
+            meanwhile()
+        time.sleep(0.001 * min(i + 1, 20))
+        i += 1
+    return True
 
 
 def kill_pid(pid: int) -> None:

@@ -168,17 +168,7 @@ class Zygote:
         """After a sweep: wait until no process of the untrusted uid is left (killed ones
         take a moment to exit), killing again now and then. False if some outlive
         ``budget_s``."""
-        uid = untrusted_uid()
-        deadline = time.monotonic() + budget_s
-        i = 0
-        while processes.untrusted_present(uid) and processes.live_processes(uid):
-            if time.monotonic() > deadline:
-                return False
-            if i % 4 == 3:
-                self.kill_all()
-            time.sleep(0.001 * min(i + 1, 20))
-            i += 1
-        return True
+        return processes.wait_until_gone(untrusted_uid(), self.kill_all, budget_s=budget_s)
 
     def wipe(self, paths: list[str]) -> list[str]:
         """Remove what the untrusted uid owns under ``paths`` (see :func:`wipe.wipe_untrusted`)."""
@@ -421,18 +411,8 @@ def _end_case(request: dict[str, Any], children: _Children, budget_s: float = 3.
         raise RuntimeError("only the sandbox's trusted side (root) can end a case")
     ended = _end({"pid": None, "sweep": True, "groups": request.get("groups") or []}, children)
     uid = untrusted_uid()
-    deadline = time.monotonic() + budget_s
-    i = 0
-    gone = True
-    while processes.untrusted_present(uid) and processes.live_processes(uid):
-        if time.monotonic() > deadline:
-            gone = False
-            break
-        if i % 4 == 3:
-            processes.kill_all_of(uid)
-        children.collect()
-        time.sleep(0.001 * min(i + 1, 20))
-        i += 1
+    gone = processes.wait_until_gone(uid, lambda: processes.kill_all_of(uid), budget_s=budget_s,
+                                     meanwhile=children.collect)
     children.collect()
     if not gone:
         return {"strays": ended["strays"], "gone": False, "ipc_handed": 0, "failed": []}
