@@ -365,3 +365,17 @@ def test_a_binary_reward_stops_at_the_first_failing_case_unless_the_job_says() -
     for policy, stops in (("binary", True), ("pass_rate", False)):
         client = RewardClient(Settings(reward_policy=policy))
         assert client.verifiers["io"].stop_at_first_failure is stops  # type: ignore[attr-defined]
+
+
+def test_the_runner_of_an_io_jobs_cases_is_one_of_two_and_reaches_the_harness() -> None:
+    """``runner``: the harness's own loop (the default) or a pytest session; anything else
+    is refused where it is given, and the chosen one is what the harness is told."""
+    with pytest.raises(ValueError, match="runner"):
+        IoVerifier(PytestVerifier("unused"), runner="unittest")
+    pjob = as_pytest_job(IoJob(program="print(1)\n", cases=[{"input": "", "output": "1"}]), 1 << 20)
+    with pytest.raises(ValueError, match="runner"):
+        PytestVerifier("unused").prepare(pjob, b"k" * 32, "run", runner="unittest")
+    assert IoVerifier(PytestVerifier("unused")).runner == "cases"
+    looped = json.loads(PytestVerifier("unused").prepare(pjob, b"k" * 32, "run", runner="cases").stdin)
+    plain = json.loads(PytestVerifier("unused").prepare(pjob, b"k" * 32, "run").stdin)
+    assert looped["config"]["runner"] == "cases" and "runner" not in plain["config"]
