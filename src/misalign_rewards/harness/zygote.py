@@ -409,9 +409,12 @@ def _end_case(request: dict[str, Any], children: _Children, budget_s: float = 3.
     anything is counted or wiped."""
     if os.geteuid() != 0:
         raise RuntimeError("only the sandbox's trusted side (root) can end a case")
+    deadline = time.monotonic() + budget_s
     ended = _end({"pid": None, "sweep": True, "groups": request.get("groups") or []}, children)
+    children.wait_all(budget_s)  # the kill's own children: woken as each ends, not polled
     uid = untrusted_uid()
-    gone = processes.wait_until_gone(uid, lambda: processes.kill_all_of(uid), budget_s=budget_s,
+    gone = processes.wait_until_gone(uid, lambda: processes.kill_all_of(uid),
+                                     budget_s=max(0.0, deadline - time.monotonic()),
                                      meanwhile=children.collect)
     children.collect()
     if not gone:
@@ -422,10 +425,18 @@ def _end_case(request: dict[str, Any], children: _Children, budget_s: float = 3.
 
 
 class _Children:
-    """Exit statuses of this zygote's children, collected as they end."""
+    """Exit statuses of this zygote's children, collected as they end, and the children
+    not yet collected (whose pids no other process can have)."""
 
     def __init__(self) -> None:
         self.status: dict[int, int] = {}
+        self.live: set[int] = set()
+
+    def started(self, pid: int) -> None:
+        # An exit status kept for an earlier child with this pid (the counter wrapped)
+        # is not this child's.
+        self.status.pop(pid, None)
+        self.live.add(pid)
 
     def collect(self) -> None:
         while True:
@@ -435,6 +446,7 @@ class _Children:
                 return
             if pid == 0:
                 return
+            self.live.discard(pid)
             self.status[pid] = os.waitstatus_to_exitcode(st)
             if len(self.status) > 10_000:
                 self.status.pop(next(iter(self.status)))
@@ -445,9 +457,52 @@ class _Children:
             self.collect()
             if pid in self.status:
                 return self.status.pop(pid)
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return None
-            time.sleep(0.0005)
+            if pid not in self.live or not _until_exited([pid], left):
+                time.sleep(0.0005)  # not a child of ours, or no pidfds here: look again soon
+
+    def wait_all(self, timeout_s: float) -> None:
+        """Until every child not yet collected has exited (the end of a case has killed
+        them all), or ``timeout_s``; then collect them."""
+        self.collect()
+        if self.live:
+            _until_exited(sorted(self.live), timeout_s)
+            self.collect()
+
+
+def _until_exited(pids: list[int], timeout_s: float) -> bool:
+    """Block until each of ``pids`` (children of this process, not yet reaped, so no
+    other process can have their pids) has exited, or ``timeout_s`` has passed: the
+    kernel wakes us as each one ends (a pidfd is readable then), where polling would
+    sleep past it. False where pidfds are not available (Linux before 5.3): the caller
+    polls instead."""
+    fds: list[int] = []
+    try:
+        for pid in pids:
+            try:
+                fds.append(os.pidfd_open(pid))
+            except ProcessLookupError:
+                continue  # already reaped
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + timeout_s
+        pending = len(fds)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for fd, _ in poller.poll(left * 1000):
+                poller.unregister(fd)
+                pending -= 1
+        return True
+    except (AttributeError, OSError):
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def serve(sock: socket.socket) -> None:
@@ -464,9 +519,7 @@ def serve(sock: socket.socket) -> None:
             op = request["op"]
             if op == "spawn":
                 pid = _spawn(request, fds)
-                # An exit status kept for an earlier child with this pid (the counter
-                # wrapped) is not this child's.
-                children.status.pop(pid, None)
+                children.started(pid)
                 reply: dict[str, Any] = {"pid": pid}
             elif op == "reap":
                 reply = {"status": children.wait(int(request["pid"]), float(request["timeout_s"]))}
