@@ -101,7 +101,8 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
                           code_budget_s=config.get("code_timeout_s"),
                           fresh_per_test=config.get("solution_writable", True) is False)
     proxy.install(broker, list(config["solution_modules"]))
-    program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups)
+    program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups,
+                      all_ended=broker.all_ended)
 
     hidden = {"done": False}
     exchange = _exchange_dir(config, contained)

@@ -37,13 +37,16 @@ _case_groups: set[int] = set()
 
 
 def configure(zygote: Zygote, solution_dir: str, contained: bool,
-              solution_groups: Callable[[], frozenset[int]] | None = None) -> None:
+              solution_groups: Callable[[], frozenset[int]] | None = None,
+              all_ended: Callable[[], object] | None = None) -> None:
     """Called by the harness before the tests run (isolated mode). ``solution_groups``
     gives the process groups of the current test's own solution processes (a call case's
     process, :meth:`proxy.Broker.solution_groups`): killed at the end of a case like
-    everything else, but never counted as processes that outlived it."""
+    everything else, but never counted as processes that outlived it. ``all_ended`` is
+    told when a case's end has confirmed that no process of the untrusted uid is left
+    (:meth:`proxy.Broker.all_ended`: the test's end then has nothing to kill)."""
     _state.update(zygote=zygote, solution_dir=solution_dir, contained=contained,
-                  solution_groups=solution_groups)
+                  solution_groups=solution_groups, all_ended=all_ended)
 
 
 @dataclass
@@ -86,6 +89,9 @@ def end_case() -> None:
     if not ended.get("gone"):
         raise RuntimeError("processes of the program would not die")
     _observed["ipc_handed"] += int(ended.get("ipc_handed") or 0)
+    all_ended = _state.get("all_ended")
+    if callable(all_ended):
+        all_ended()
 
 
 def observed() -> schema.CaseWipes:

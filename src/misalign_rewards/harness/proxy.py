@@ -1239,6 +1239,18 @@ class Broker:
         live = {p.pid for p in (self._template, self._child) if p is not None and p.pid}
         return frozenset(self._ended | self._gone | live)
 
+    def all_ended(self) -> None:
+        """Every process of the untrusted uid has been killed and is gone, as the zygote
+        confirmed (the end of an io case, :func:`program.end_case`): this test's solution
+        processes with the rest, so the end of the test has none left to kill or keep."""
+        for proc in (self._child, self._template):
+            if proc is not None:
+                proc.close()
+                if proc.pid is not None:
+                    self._ended.add(proc.pid)
+        self._child = self._template = None
+        self._dirty = False
+
     def end_test(self) -> None:
         """The test is over. Its child (a fork of the template, carrying what the test
         did to the solution's state) becomes the template the next test forks from, as
