@@ -639,3 +639,47 @@ async def test_state_handed_to_root_between_cases_is_wiped_and_flagged(any_sandb
         held_out = outcome.tests[3]
         assert held_out.outcome.value == "failed" and "time limit" in held_out.message, (name, why(outcome))
         assert any(f.code == CARRIED_STATE and f.rejects for f in outcome.flags), (name, outcome.flags)
+
+
+#: What an untrusted process of an io case starts with, as it sees it: its uids, no
+#: capability, no_new_privs, SIGPIPE/SIGINT/SIGTERM/SIGCHLD at their defaults (neither
+#: ignored nor caught), and exactly the untrusted environment. Printed (stdin) or
+#: returned (call) as one line that the case compares exactly.
+START_PROBE = '''\
+import os
+
+
+def start():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    uid = int(fields["Uid"].split()[0])
+    bits = [1 << (n - 1) for n in (13, 2, 15, 17)]  # SIGPIPE, SIGINT, SIGTERM, SIGCHLD
+    handled = [b for b in bits if int(fields["SigIgn"], 16) & b or int(fields["SigCgt"], 16) & b]
+    env = dict(os.environ)
+    env.pop("LC_CTYPE", None)  # the interpreter may add it for a C locale; not ours to judge
+    return " ".join([
+        "untrusted" if 0x70000000 <= uid <= 0x7FFDFFFF and os.getresuid() == (uid,) * 3 else f"uid {uid}",
+        "caps " + fields["CapEff"].strip() + "/" + fields["CapPrm"].strip(),
+        "nnp " + fields["NoNewPrivs"].strip(),
+        "signals " + ("default" if not handled else str(handled)),
+        "env " + ",".join(f"{k}={v}" for k, v in sorted(env.items())),
+    ])
+'''
+START_EXPECTED = ("untrusted caps 0000000000000000/0000000000000000 nnp 1 signals default env "
+                  "HOME=/tmp,LANG=C.UTF-8,LOGNAME=sandbox,PATH=/usr/local/bin:/usr/bin:/bin,USER=sandbox")
+
+
+async def test_an_io_cases_processes_start_unprivileged_with_default_signals_and_their_own_env(
+        any_sandbox: Sandbox, python_image: str) -> None:
+    # What every fork of the zygote used to set up for itself (no_new_privs, signal handlers,
+    # the environment) is now set once in the zygote and inherited: each process must
+    # still start exactly as before, in every case, not only the first.
+    jobs = {
+        "stdin": IoJob(program=START_PROBE + "input()\nprint(start())\n",
+                       cases=[{"input": "x\n", "output": START_EXPECTED + "\n"}] * 3, compare="exact"),
+        "call": IoJob(program=START_PROBE, fn_name="start",
+                      cases=[{"input": [], "output": START_EXPECTED}] * 3),
+    }
+    results = await judge_many(any_sandbox, python_image, jobs)
+    for name, outcome in results.items():
+        assert outcome.status is Status.PASSED, (name, why(outcome))
+        assert [t.outcome.value for t in outcome.tests] == ["passed"] * 3, (name, why(outcome))

@@ -9,8 +9,10 @@ answers requests over a unix socket:
 
     spawn   fork; in the child: new session, the passed fds in place, every other fd
             closed, oom_score_adj 1000 (so the memory limit takes the solution, not the
-            harness), no supplementary groups, the untrusted uid and gid, no_new_privs,
-            the given working directory and environment; then run the target
+            harness), no supplementary groups, the untrusted uid and gid (checked: no
+            capability left, and no_new_privs, which the zygote set on itself before
+            any fork), SIGPIPE at its default, the given working directory and
+            environment; then run the target
             (``template``: isolated mode's solution process; ``inprocess``: the advisory
             pytest run; ``exec``: a program with pipes for stdin and stdout, for
             contest-style cases; ``python``: a Python program run in the fork itself,
@@ -39,6 +41,7 @@ Stdlib only (pytest in its flavour); runs inside the sandbox image.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # signal without its enum wrapper: cheaper in a fork
 import atexit
 import builtins
 import io
@@ -46,7 +49,6 @@ import json
 import os
 import resource  # a case's limits: imported once here, not in each case's fork (0.45 ms)
 import select
-import signal
 import socket
 import sys
 import time
@@ -55,7 +57,7 @@ import types
 from typing import Any
 
 from . import isolated_child, processes, wire
-from .privileges import effective_caps, make_nondumpable, set_no_new_privs, untrusted_uid
+from .privileges import UNTRUSTED_ENV, make_nondumpable, set_no_new_privs, untrusted_uid
 from .wipe import ipc_not_owned_by, wipe_untrusted
 
 #: Bytes of one request.
@@ -212,7 +214,13 @@ class ZygoteError(RuntimeError):
 
 def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: bool) -> None:
     """In a fresh fork: leave the zygote's session and files, then drop to the untrusted
-    uid. Order matters: nothing untrusted runs until the uid has changed."""
+    uid. Order matters: nothing untrusted runs until the uid has changed.
+
+    Every step here is paid by every untrusted process, and each first use of a Python
+    feature in a fork copies the pages it touches (about 3 us a page here): so what all
+    children share is done once in the zygote (:func:`_settle`: no_new_privs, default
+    signal handlers, the untrusted environment), and the rest with plain system calls
+    (the signal module's wrapper, ``ctypes`` and text files cost 35-65 pages each)."""
     os.setsid()
     # The passed fds go to 3, 4, ...; 0, 1, 2 are /dev/null; everything else closes.
     moved = [os.dup(fd) for fd in fds]
@@ -222,25 +230,66 @@ def _become_untrusted(fds: list[int], cwd: str, env: dict[str, str], contained: 
     for i, fd in enumerate(moved):
         os.dup2(fd, 3 + i)
     os.closerange(3 + len(moved), os.sysconf("SC_OPEN_MAX"))
-    for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # the zygote's own is ignored (_settle)
     if contained:
         try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(fd, b"1000")
+            finally:
+                os.close(fd)
         except OSError:
             pass
         os.setgroups([])
         uid = untrusted_uid()
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-        if os.getresuid() != (uid,) * 3 or os.getresgid() != (uid,) * 3 or effective_caps() != 0:
+        if os.getresuid() != (uid,) * 3 or os.getresgid() != (uid,) * 3 or not _unprivileged():
             os._exit(70)
-    set_no_new_privs()
     os.chdir(cwd)
     os.umask(0o022)
+    if env != _ENVIRON:
+        os.environ.clear()
+        os.environ.update(env)
+
+
+#: The environment the zygote gave itself (:func:`_settle`): a child asking for this one
+#: has it already.
+_ENVIRON: dict[str, str] = {}
+
+
+def _settle() -> None:
+    """What every child of the zygote would otherwise do for itself, done once, before any
+    child exists: no_new_privs (inherited by every fork, never undone), the default
+    handlers of SIGINT, SIGTERM and SIGCHLD (SIGPIPE stays ignored here, where a write to
+    a closed socket must not kill the zygote; each child resets it), and the untrusted
+    processes' environment (:data:`privileges.UNTRUSTED_ENV`; the zygote reads none)."""
+    set_no_new_privs()
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGCHLD):
+        _signal.signal(sig, _signal.SIG_DFL)
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(UNTRUSTED_ENV)
+    _ENVIRON.clear()
+    _ENVIRON.update(UNTRUSTED_ENV)
+
+
+def _unprivileged() -> bool:
+    """Whether this process has no effective capability and no_new_privs set (from
+    ``/proc/self/status``, read with plain system calls)."""
+    fd = os.open("/proc/self/status", os.O_RDONLY)
+    try:
+        status = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+    try:
+        if int(fields[b"CapEff"], 16) != 0:
+            return False
+        if b"NoNewPrivs" not in fields:  # Linux before 4.10 does not say: set it (again)
+            return set_no_new_privs()
+        return int(fields[b"NoNewPrivs"]) == 1
+    except (KeyError, ValueError):
+        return False
 
 
 def _exec_program(args: dict[str, Any]) -> None:
@@ -556,5 +605,6 @@ def main(sock: socket.socket) -> int:
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
     make_nondumpable()
     sys.dont_write_bytecode = True
+    _settle()
     serve(sock)
     return 0
