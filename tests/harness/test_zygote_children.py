@@ -96,3 +96,21 @@ def test_waiting_needs_no_pidfd() -> None:
         assert children.wait(pid, 10.0) == 5
     finally:
         os.pidfd_open = real  # type: ignore[assignment]
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="calls the exit system call by its x86_64 number")
+def test_a_child_whose_first_thread_ends_before_the_rest_is_waited_for_to_the_end() -> None:
+    """Its leader exits alone (the raw exit system call) while another thread runs on:
+    the child is not reapable until that thread ends the process, and the wait must
+    still give its exit code (some kernels wake a pidfd at the leader's exit)."""
+    pid = os.fork()
+    if pid == 0:
+        import ctypes
+        import threading
+
+        threading.Thread(target=lambda: (time.sleep(0.3), os._exit(4))).start()
+        ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: this thread only
+        os._exit(99)  # never reached
+    children = zygote._Children()
+    children.started(pid)
+    assert children.wait(pid, 10.0) == 4

@@ -502,6 +502,7 @@ class _Children:
 
     def wait(self, pid: int, timeout_s: float) -> int | None:
         deadline = time.monotonic() + timeout_s
+        woken = False
         while True:
             self.collect()
             if pid in self.status:
@@ -509,8 +510,10 @@ class _Children:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            if pid not in self.live or not _until_exited([pid], left):
-                time.sleep(0.0005)  # not a child of ours, or no pidfds here: look again soon
+            if pid in self.live and not woken and _until_exited([pid], left):
+                woken = True  # once: a kernel that wakes us at the leader's exit, while
+                continue      # its other threads run on, must not make this a busy loop
+            time.sleep(0.0005)  # not a child of ours, no pidfds here, or not reapable yet
 
     def wait_all(self, timeout_s: float) -> None:
         """Until every child not yet collected has exited (the end of a case has killed
