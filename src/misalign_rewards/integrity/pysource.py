@@ -133,8 +133,9 @@ class PySource:
         return [(self.resolve(n.func), n) for n in self.nodes if isinstance(n, ast.Call)]
 
     def calls_to(self, *names: str) -> Iterator[tuple[str, ast.Call]]:
+        wanted = frozenset(names)
         for q, call in self.calls:
-            if q is not None and matches(q, names):
+            if q is not None and matches(q, wanted):
                 yield q, call
 
     # ---- names --------------------------------------------------------------------------
@@ -332,8 +333,9 @@ class PySource:
 
     def refs(self, *names: str) -> Iterator[tuple[str, ast.AST]]:
         """References to any of ``names`` or to something inside them."""
+        wanted = frozenset(names)
         for q, node in self.references:
-            if matches(q, names):
+            if matches(q, wanted):
                 yield q, node
 
     def attrs(self, *attrs: str) -> Iterator[ast.Attribute]:
@@ -385,8 +387,9 @@ class PySource:
         return out
 
     def patched(self, *names: str) -> Iterator[tuple[str, ast.AST]]:
+        wanted = frozenset(names)
         for q, node in self.patches:
-            if matches(q, names):
+            if matches(q, wanted):
                 yield q, node
 
     # ---- exec of constant strings ------------------------------------------------------
@@ -421,8 +424,19 @@ class PySource:
 
 
 def matches(q: str, names: Iterable[str]) -> bool:
-    """Whether the dotted name ``q`` is one of ``names`` or something inside one."""
-    return any(q == n or q.startswith(n + ".") for n in names)
+    """Whether the dotted name ``q`` is one of ``names`` or something inside one (``q``
+    itself, or ``q`` up to one of its dots, is in ``names``). A scan asks this of every
+    name a module references, once per rule: with ``names`` a set it costs a lookup per
+    dot of ``q``, not a string comparison per name."""
+    wanted = names if isinstance(names, set | frozenset) else frozenset(names)
+    if q in wanted:
+        return True
+    dot = q.find(".")
+    while dot != -1:
+        if q[:dot] in wanted:
+            return True
+        dot = q.find(".", dot + 1)
+    return False
 
 
 def _item(base: str | None, key: str | None) -> str | None:
