@@ -57,7 +57,7 @@ import types
 from typing import Any
 
 from . import isolated_child, processes, wire
-from .privileges import UNTRUSTED_ENV, make_nondumpable, set_no_new_privs, untrusted_uid
+from .privileges import UNTRUSTED_ENV, make_nondumpable, own_status, set_no_new_privs, untrusted_uid
 from .wipe import ipc_not_owned_by, wipe_untrusted
 
 #: Bytes of one request.
@@ -274,14 +274,9 @@ def _settle() -> None:
 
 
 def _unprivileged() -> bool:
-    """Whether this process has no effective capability and no_new_privs set (from
-    ``/proc/self/status``, read with plain system calls)."""
-    fd = os.open("/proc/self/status", os.O_RDONLY)
-    try:
-        status = os.read(fd, 1 << 16)
-    finally:
-        os.close(fd)
-    fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+    """Whether this process has no effective capability and no_new_privs set (one read
+    of ``/proc/self/status``)."""
+    fields = own_status()
     try:
         if int(fields[b"CapEff"], 16) != 0:
             return False
