@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from misalign_rewards.harness import processes
+from misalign_rewards.harness import privileges, processes
 
 #: a uid no process of this host has (checked), standing in for the untrusted one
 UID = 10011
@@ -71,3 +71,58 @@ def test_a_process_in_its_exit_is_not_a_stray() -> None:
     # the check above ran while the process was in its exit, not only before or after
     assert seen_exiting >= 3
     assert processes.strays(UID) == 0
+
+
+def _start_named_process(name: bytes) -> tuple[int, int]:
+    """A process of UID that names itself ``name`` (its ``comm``, the first line of its
+    status) and waits; returns (pid, the fd whose closing ends it)."""
+    import ctypes
+
+    r, w = os.pipe()
+    gate_r, gate_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(r)
+            os.close(gate_w)
+            ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+            os.setresgid(UID, UID, UID)
+            os.setresuid(UID, UID, UID)
+            os.write(w, b"x")
+            os.read(gate_r, 1)
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.close(gate_r)
+    assert os.read(r, 1) == b"x"
+    os.close(r)
+    return pid, gate_w
+
+
+def test_a_status_field_is_read_from_its_own_line_never_from_the_name() -> None:
+    status = (b"Name:\tUid:\t0\t0\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t10011\t10011\t10011\t10011\n"
+              b"SigPnd:\t0000000000000100\nCapEff:\t0000000000000000")
+    assert processes.status_field(status, b"Uid") == b"10011\t10011\t10011\t10011"
+    assert processes.status_field(status, b"State") == b"S (sleeping)"
+    assert processes.status_field(status, b"CapEff") == b"0000000000000000"  # the last line, no newline
+    assert processes.status_field(status, b"Name") is None  # the first line is the process's own word
+    assert processes.status_field(status, b"NoNewPrivs") is None
+    assert processes._killed(status)  # SIGKILL (9) pending
+    assert not processes._killed(status.replace(b"0100", b"0000"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process of another uid")
+def test_scans_read_the_uid_of_a_process_whose_name_looks_like_a_field() -> None:
+    assert not processes.live_processes(UID), f"uid {UID} is in use on this host: pick another for the test"
+    for name in (b"Uid:\t0\t0\t0\t0", b"Uid: 0", b"State:\tZ", b"CapEff:\tffff"):
+        pid, gate = _start_named_process(name)
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                assert f.read().rstrip(b"\n") == name[:15]
+            assert processes.live_processes(UID) == {pid}
+            assert processes.strays(UID) == 1
+        finally:
+            os.close(gate)
+            os.waitpid(pid, 0)
+    assert not processes.live_processes(UID)
+    assert (privileges.status_field(privileges.own_status(), b"Uid") or b"").split()[0] == str(os.getuid()).encode()

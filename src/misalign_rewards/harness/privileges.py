@@ -99,21 +99,38 @@ def set_no_new_privs() -> bool:
         return False
 
 
-def own_status() -> dict[bytes, bytes]:
-    """This process's ``/proc/self/status``, field by field, read with plain system calls
-    (a fork of the zygote reads it before it runs anything else: a text file there would
-    copy the pages of the io machinery for nothing)."""
-    fd = os.open("/proc/self/status", os.O_RDONLY)
+def read_proc(path: str) -> bytes:
+    """A file of ``/proc`` or ``/sys``, whole, with plain system calls (no file object: a
+    fork of the zygote reads its own status before it runs anything else, and the sweeps
+    read a few of these per case)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        status = os.read(fd, 1 << 16)
+        return os.read(fd, 1 << 16)
     finally:
         os.close(fd)
-    return dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+
+
+def status_field(status: bytes, name: bytes) -> bytes | None:
+    """The value of the line ``name:`` of a ``/proc/.../status`` text, stripped, or None
+    when it has none. Its first line, the process's name (which the process chose), is
+    never taken for a field."""
+    key = b"\n" + name + b":"
+    start = status.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = status.find(b"\n", start)
+    return status[start:].strip() if end < 0 else status[start:end].strip()
+
+
+def own_status() -> bytes:
+    """This process's ``/proc/self/status`` (read its fields with :func:`status_field`)."""
+    return read_proc("/proc/self/status")
 
 
 def effective_caps() -> int:
     """The effective capability set of this process (``CapEff`` in /proc/self/status)."""
-    return int(own_status().get(b"CapEff", b"0"), 16)
+    return int(status_field(own_status(), b"CapEff") or b"0", 16)
 
 
 def check_privileges() -> str | None:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .privileges import NEEDED_CAPS, SWEEPER_UID, effective_caps, untrusted_uid
+from .privileges import NEEDED_CAPS, SWEEPER_UID, effective_caps, read_proc, status_field, untrusted_uid
 
 
 def kill_group(pid: int) -> None:
@@ -139,8 +139,7 @@ def _cgroup_tasks() -> int | None:
     """Tasks in this container's pids cgroup (threads and unreaped zombies included)."""
     for path in ("/sys/fs/cgroup/pids/pids.current", "/sys/fs/cgroup/pids.current"):
         try:
-            with open(path) as f:
-                return int(f.read())
+            return int(read_proc(path))
         except (OSError, ValueError):
             continue
     return None
@@ -152,9 +151,8 @@ def _tasks_not_of(uid: int) -> int:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status", "rb") as f:
-                uids = [line for line in f if line.startswith(b"Uid:")]
-            if uids and int(uids[0].split()[1]) != uid:
+            uids = (status_field(read_proc(f"/proc/{entry}/status"), b"Uid") or b"").split()
+            if uids and int(uids[0]) != uid:
                 n += len(os.listdir(f"/proc/{entry}/task"))
         except (OSError, ValueError):
             continue
@@ -176,8 +174,7 @@ PF_EXITING = 0x4
 
 def _exiting(pid: str, tid: str) -> bool:
     try:
-        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-            stat = f.read()
+        stat = read_proc(f"/proc/{pid}/task/{tid}/stat")
         return bool(int(stat[stat.rindex(b")") + 2:].split()[6]) & PF_EXITING)
     except (OSError, ValueError, IndexError):
         return True  # gone already
@@ -187,12 +184,13 @@ def _exiting(pid: str, tid: str) -> bool:
 _SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
 
 
-def _killed(fields: dict[bytes, bytes]) -> bool:
-    """Whether SIGKILL is pending for a thread (its own mask or its process's): it was
-    killed and has not yet run to its exit (on a busy machine it may wait milliseconds for
-    a CPU), and never runs another instruction of its own."""
+def _killed(status: bytes) -> bool:
+    """Whether SIGKILL is pending for a thread (its own mask or its process's; ``status``
+    is its ``/proc/.../status``): it was killed and has not yet run to its exit (on a busy
+    machine it may wait milliseconds for a CPU), and never runs another instruction of
+    its own."""
     try:
-        return any(int(fields.get(k, b"0").strip() or b"0", 16) & _SIGKILL_BIT for k in (b"SigPnd", b"ShdPnd"))
+        return any(int(status_field(status, k) or b"0", 16) & _SIGKILL_BIT for k in (b"SigPnd", b"ShdPnd"))
     except ValueError:
         return False
 
@@ -215,8 +213,7 @@ def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[i
             continue
         try:
             tids = os.listdir(f"/proc/{entry}/task")
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
+            stat = read_proc(f"/proc/{entry}/stat")
             pgrp = int(stat[stat.rindex(b")") + 2:].split()[2])
         except (OSError, ValueError, IndexError):
             continue
@@ -224,18 +221,16 @@ def _scan(uid: int, *, exiting_is_dead: bool = False) -> tuple[dict[int, tuple[i
         mine = False
         for tid in tids:
             try:
-                with open(f"/proc/{entry}/task/{tid}/status", "rb") as f:
-                    status = f.read()
+                status = read_proc(f"/proc/{entry}/task/{tid}/status")
             except OSError:
                 continue
-            fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
-            uids = fields.get(b"Uid", b"").split()
+            uids = (status_field(status, b"Uid") or b"").split()
             if not uids or int(uids[0]) != uid:
                 continue
             mine = True
             tasks += 1
-            if not live and fields.get(b"State", b"").split()[:1] not in ([b"Z"], [b"X"]):
-                live = not (exiting_is_dead and (_killed(fields) or _exiting(entry, tid)))
+            if not live and (status_field(status, b"State") or b"").split()[:1] not in ([b"Z"], [b"X"]):
+                live = not (exiting_is_dead and (_killed(status) or _exiting(entry, tid)))
         if mine:
             found[int(entry)] = (pgrp, live)
     return found, tasks

@@ -15,7 +15,7 @@ import os
 import shutil
 from typing import Any
 
-from .privileges import SWEEPER_UID, libc, untrusted_uid
+from .privileges import SWEEPER_UID, libc, read_proc, untrusted_uid
 
 
 def wipe_untrusted(paths: list[str], uid: int | None = None) -> list[str]:
@@ -84,8 +84,7 @@ def _ipc_objects() -> list[tuple[str, int, dict[str, str]]]:
     out = []
     for kind in ("shm", "sem", "msg"):
         try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                lines = f.read().splitlines()
+            lines = read_proc(f"/proc/sysvipc/{kind}").decode("ascii", "replace").splitlines()
         except OSError:
             continue
         if not lines:

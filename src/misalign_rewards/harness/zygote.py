@@ -57,7 +57,7 @@ import types
 from typing import Any
 
 from . import isolated_child, processes, wire
-from .privileges import UNTRUSTED_ENV, make_nondumpable, own_status, set_no_new_privs, untrusted_uid
+from .privileges import UNTRUSTED_ENV, make_nondumpable, own_status, set_no_new_privs, status_field, untrusted_uid
 from .wipe import ipc_not_owned_by, wipe_untrusted
 
 #: Bytes of one request.
@@ -276,14 +276,15 @@ def _settle() -> None:
 def _unprivileged() -> bool:
     """Whether this process has no effective capability and no_new_privs set (one read
     of ``/proc/self/status``)."""
-    fields = own_status()
+    status = own_status()
+    caps, nnp = status_field(status, b"CapEff"), status_field(status, b"NoNewPrivs")
     try:
-        if int(fields[b"CapEff"], 16) != 0:
+        if caps is None or int(caps, 16) != 0:
             return False
-        if b"NoNewPrivs" not in fields:  # Linux before 4.10 does not say: set it (again)
+        if nnp is None:  # Linux before 4.10 does not say: set it (again)
             return set_no_new_privs()
-        return int(fields[b"NoNewPrivs"]) == 1
-    except (KeyError, ValueError):
+        return int(nnp) == 1
+    except ValueError:
         return False
 
 
