@@ -434,3 +434,39 @@ def test_per_job_limits_hold_in_a_warm_container(python_image: str, mode: str) -
         if name != "after":
             assert apply_policy(pooled, binary, IntegrityMode.ENFORCE) == 0.0, (name, pooled.detail)
     assert out["after"][0].status is Status.PASSED, out["after"][0].detail
+
+
+#: Trusted tests run as root while pytest collects them. These loosen one harness file's
+#: mode and leave its contents as they were: a warm container lays its harness out once,
+#: so the check between jobs must see modes and owners, not only contents.
+LOOSENING_TESTS = '''\
+import os
+import stat
+
+import misalign_harness.wire as wire
+
+os.chmod(wire.__file__, 0o666)
+os.chmod(os.path.dirname(wire.__file__), 0o777)
+
+
+def test_loosened():
+    assert stat.S_IMODE(os.stat(wire.__file__).st_mode) == 0o666
+'''
+
+
+def test_a_job_that_loosens_the_harness_files_retires_its_container(python_image: str) -> None:
+    async def go() -> tuple[list[Outcome], set[str]]:
+        pool, ids, run = _one_slot_pool()
+        verifier = PytestVerifier(python_image, isolation="pooled")
+        async with pool:
+            out = [await verifier.verify(PytestJob(solution=HONEST, tests=TESTS), run)]
+            seen = set(ids)
+            out.append(await verifier.verify(PytestJob(solution=HONEST, tests=LOOSENING_TESTS), run))
+            assert ids == seen  # the loosening job ran in the same warm container
+            out.append(await verifier.verify(PytestJob(solution=HONEST, tests=TESTS), run))
+        return out, ids
+
+    (first, loosening, after), ids = anyio.run(go)
+    assert first.status is Status.PASSED and after.status is Status.PASSED, (first.detail, after.detail)
+    assert loosening.status is Status.PASSED, loosening.detail  # the tests' own doing: trusted
+    assert len(ids) == 2  # the job after it had a new container

@@ -34,16 +34,31 @@ def lay_out(config: schema.Config) -> None:
         path = os.path.join(tests_dir, name)
         os.chown(path, 0, 0, follow_symlinks=False)
         os.chmod(path, 0o444 if inprocess else 0o600, follow_symlinks=False)
+    if not _harness_laid_out:
+        lay_out_harness()
+    if config.get("solution_writable", True):
+        chown_tree(config["solution_dir"], untrusted_uid(), untrusted_uid())
+    else:
+        seal_tree(config["solution_dir"])
+
+
+#: Whether the harness's own files were laid out by this process or the one it was forked
+#: from: a pooled supervisor does it once for its container (:func:`lay_out_harness`)
+#: and checks between jobs that they stay as they are (contents, owners, modes).
+_harness_laid_out = False
+
+
+def lay_out_harness() -> None:
+    """The harness's own files (the folder that holds this package): root's, and only
+    root may change them."""
+    global _harness_laid_out
     harness_dir = os.path.dirname(os.path.abspath(__file__))
     for root, dirs, files in os.walk(os.path.dirname(harness_dir)):
         for name in dirs + files:
             path = os.path.join(root, name)
             os.chown(path, 0, 0, follow_symlinks=False)
             os.chmod(path, 0o755 if name in dirs else 0o644, follow_symlinks=False)
-    if config.get("solution_writable", True):
-        chown_tree(config["solution_dir"], untrusted_uid(), untrusted_uid())
-    else:
-        seal_tree(config["solution_dir"])
+    _harness_laid_out = True
 
 
 def seal_tree(path: str) -> None:

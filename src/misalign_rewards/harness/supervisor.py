@@ -16,8 +16,9 @@ session: :func:`collect.prepare`), so every job starts at its own collection, th
 2. wait for the worker; then, between jobs: kill every process of the untrusted uid and
    wait until none is left; wipe what the untrusted uid could write (``/tmp``,
    ``/dev/shm``, ``/dev/mqueue``, System V IPC objects) and the job's own files; check its
-   own integrity (the harness files unchanged, no process but PID 1, itself and the
-   zygote, the same open descriptors as at the start, nothing left in the wiped places);
+   own integrity (the harness files unchanged in contents, modes and owners, no process
+   but PID 1, itself and the zygote, the same open descriptors as at the start, nothing
+   left in the wiped places);
    note the container's counters the job moved that the next could read (:data:`COUNTERS`).
 3. say what it found on stdout: ``@@misalign-pool done {JSON}``. A container with any
    problem stops serving (the client recycles it anyway).
@@ -43,8 +44,8 @@ import time
 import traceback
 from collections.abc import Mapping
 
+from . import layout, processes, schema
 from . import main as job_main
-from . import processes, schema
 from .privileges import check_privileges, make_nondumpable, take_untrusted_uid
 from .zygote import Zygote, ZygoteError
 
@@ -147,13 +148,19 @@ def _worker(out: int, zygote: Zygote, workdir: str, nondumpable: bool, idle_s: f
 # -- between jobs ------------------------------------------------------------------------
 
 
-def _tree_hashes(root: str) -> dict[str, str]:
+def _tree_hashes(root: str) -> dict[str, tuple[str, int, int, int]]:
+    """Every file and folder under ``root``: its contents' hash (files), mode and owner."""
     out = {}
-    for dirpath, _, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            out[path] = ("", st.st_mode, st.st_uid, st.st_gid)
         for name in files:
             path = os.path.join(dirpath, name)
             with open(path, "rb") as f:
-                out[path] = hashlib.sha256(f.read()).hexdigest()
+                st = os.fstat(f.fileno())
+                out[path] = (hashlib.sha256(f.read()).hexdigest(), st.st_mode, st.st_uid, st.st_gid)
     return out
 
 
@@ -392,6 +399,9 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     out = os.dup(1)
     os.set_inheritable(out, False)
     os.dup2(2, 1)  # only `out` reaches the real stdout (nothing an import prints, say)
+    # Root's and unchangeable by others, once: every worker is a fork of this process and
+    # skips it, and the check between jobs compares modes and owners as well as contents.
+    layout.lay_out_harness()
     _warm_imports(workdir, harness_root)
     baseline = _Baseline(workdir, harness_root, zygote)
     # What is alive now lives as long as the container: the workers' collections (pytest
