@@ -11,6 +11,7 @@ Stdlib + pytest only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import pathlib
@@ -25,10 +26,39 @@ from typing import Any
 import _pytest.config as config_module
 import pytest
 from _pytest import timing
+from _pytest.assertion import rewrite as assertion_rewrite
 from _pytest.fixtures import FixtureManager
 from _pytest.main import Session
 
 from . import schema
+
+
+def walk_in_order(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and every node below it, each before its children and the children in
+    the order of their fields: what pytest's assertion rewriter walks (``traverse_node``)
+    to give the nodes it made for an assert the assert's location, in the same order,
+    from a list instead of a generator per node (an eighth of the time rewriting a
+    HumanEval test file takes). The caller may change a node's location as it goes, not
+    its children."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children = []
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if isinstance(value, ast.AST):
+                children.append(value)
+            elif isinstance(value, list):
+                children.extend(item for item in value if isinstance(item, ast.AST))
+        children.reverse()
+        stack.extend(children)
+
+
+#: pytest's own walk, which :func:`walk_in_order` stands in for (the tests compare them).
+PYTEST_TRAVERSE = getattr(assertion_rewrite, "traverse_node", None)
+if PYTEST_TRAVERSE is not None:
+    assertion_rewrite.traverse_node = walk_in_order
 
 MESSAGE_CHARS = 1000
 
