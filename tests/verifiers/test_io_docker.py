@@ -683,3 +683,53 @@ async def test_an_io_cases_processes_start_unprivileged_with_default_signals_and
     for name, outcome in results.items():
         assert outcome.status is Status.PASSED, (name, why(outcome))
         assert [t.outcome.value for t in outcome.tests] == ["passed"] * 3, (name, why(outcome))
+
+
+#: A program that reports how its standard streams were made: what ``python -I -B`` makes
+#: for a program whose stdin and stdout are pipes and whose stderr is /dev/null.
+STREAMS_PROBE = '''\
+import io
+import sys
+
+
+def describe(name):
+    s = getattr(sys, name)
+    return " ".join(map(str, [
+        name, type(s).__name__, type(s.buffer).__name__, type(s.buffer.raw).__name__, s.encoding, s.errors,
+        repr(getattr(s, "mode", None)), repr(s.name), s.seekable(), s.isatty(), s.line_buffering,
+        s.write_through, s.fileno(), s.newlines, s is getattr(sys, "__" + name + "__")]))
+
+
+lines = [describe(n) for n in ("stdin", "stdout", "stderr")]
+try:
+    sys.stdin.tell()
+    lines.append("tell: a number")
+except (OSError, io.UnsupportedOperation) as exc:
+    lines.append("tell: " + type(exc).__name__)
+data = sys.stdin.read()
+lines.append(f"read {data!r}")
+print("\\n".join(lines))
+sys.stdout.buffer.write(b"raw bytes\\n")
+print("after", end="")
+'''
+
+
+async def test_a_python_programs_standard_streams_are_those_plain_python_gives_it(
+        any_sandbox: Sandbox, python_image: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    inputs = ["first\nsecond\n", "x" * 5000 + "\n", ""]
+    # The reference: this interpreter (3.11, as the image's) run as the harness says it
+    # runs a program, in the image's locale.
+    expected = [subprocess.run([sys.executable, "-I", "-B", "-c", STREAMS_PROBE], input=text.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True,
+                               env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}).stdout.decode()
+                for text in inputs]
+    assert "surrogateescape" in expected[0] and "'<stdin>'" in expected[0]  # the reference is what we think
+    job = IoJob(program=STREAMS_PROBE, cases=[{"input": i, "output": o} for i, o in zip(inputs, expected, strict=True)],
+                compare="exact")
+    outcome = (await judge_many(any_sandbox, python_image, {"streams": job}))["streams"]
+    assert outcome.status is Status.PASSED, why(outcome)
+    assert [t.outcome.value for t in outcome.tests] == ["passed"] * 3, why(outcome)
