@@ -412,7 +412,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     served = 0
     while True:
         oom_before = processes.oom_kills()
-        pid = os.fork()
+        pid = processes.fork()  # one thread here: a worker skips the after-fork hooks
         if pid == 0:
             code = 1
             try:

@@ -30,7 +30,8 @@ and sends the requests, one JSON line each, with descriptors passed alongside), 
 :func:`main` the zygote's own life (:func:`serve` answers each request with one line).
 
 A fork of this small, already-initialised interpreter costs about a millisecond, against
-tens of milliseconds for a new ``python``. Pytest is imported here only when an
+tens of milliseconds for a new ``python`` (the zygote has one thread, so it forks without
+the interpreter's after-fork hooks: :func:`processes.fork`). Pytest is imported here only when an
 ``inprocess`` run is first asked for (the pooled supervisor then keeps it warm); a zygote
 that serves isolated runs never has it, so an isolated solution finds no pytest in its
 process. Its hash seed is the harness's: an untrusted process can learn it, which helps
@@ -445,7 +446,7 @@ def _spawn(request: dict[str, Any], fds: list[int]) -> int:
         from . import collect, inprocess_child  # noqa: F401 - import cost of forked processes (as pytest)
     if request.get("target") == "python" and _PROGRAM_STDIO is None:
         _make_program_stdio()
-    pid = os.fork()
+    pid = processes.fork()  # the zygote has one thread: no after-fork hooks to run
     if pid == 0:
         code = 0
         try:
