@@ -27,8 +27,11 @@ import structlog
 
 from misalign_rewards import harness
 from misalign_rewards.client import percentile
+from misalign_rewards.jobs import PytestJob
+from misalign_rewards.rewards import binary
 from misalign_rewards.sandbox.docker import DockerSandbox
 from misalign_rewards.sandbox.pool import PooledSandbox
+from misalign_rewards.verifiers.io import IoVerifier
 from misalign_rewards.verifiers.pytest import PytestVerifier
 
 from . import probes, workloads
@@ -63,8 +66,11 @@ async def measure(image: str, rev: str, workload: str, n: int) -> dict[str, dict
     sides: dict[str, dict[str, Any]] = {}
     for name, files in ((rev, _files_at(rev)), ("this checkout", dict(harness.bundle()))):
         _use(files)
-        verifier = PytestVerifier(image, isolation="pooled")
-        verifier.prepare(jobs[0], b"0" * 32, "warm")  # binds its WarmSpec to these files
+        python = PytestVerifier(image, isolation="pooled")
+        # binds its WarmSpec to these files
+        python.prepare(PytestJob(solution="x = 1\n", tests="def test_x():\n    pass\n"), b"0" * 32, "warm")
+        # io jobs are judged as the client judges them (binary reward: a judge's first failing case ends it)
+        verifier: Any = IoVerifier(python, policy=binary) if workload == "io" else python
         pool = PooledSandbox(DockerSandbox(client_id=f"ab-{uuid.uuid4().hex[:10]}", max_concurrent=1))
         sides[name] = {"files": files, "verifier": verifier, "pool": pool, "lat": [], "client": 0.0,
                        "wrong": 0, "containers": set()}
@@ -107,7 +113,7 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.pool_ab", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rev", default="main", help="the git revision whose harness is compared [main]")
-    p.add_argument("--workload", default="humaneval", help="humaneval, trivial, cpu or testsK [humaneval]")
+    p.add_argument("--workload", default="humaneval", help="humaneval, trivial, cpu, io or testsK [humaneval]")
     p.add_argument("--jobs", type=int, default=100, help="jobs per side [100]")
     p.add_argument("--image", default=os.environ.get("MISALIGN_PYTHON_IMAGE",
                                                      "ghcr.io/your-org/misalign-fv/python-sandbox:latest"))

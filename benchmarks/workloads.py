@@ -67,10 +67,12 @@ class BenchJob:
         return len(self.io.get("cases") or ()) if self.kind == "io" else 0
 
     def sdk_job(self) -> Any:
-        from misalign_rewards import LeanJob, PytestJob
+        from misalign_rewards import IoJob, LeanJob, PytestJob
 
         if self.kind == "lean":
             return LeanJob(job_id=self.job_id, **self.lean)
+        if self.kind == "io":
+            return IoJob(job_id=self.job_id, **self.io)
         return PytestJob(job_id=self.job_id, solution=self.solution, tests=self.tests,
                          expected_tests=self.expected_tests)
 
