@@ -379,3 +379,18 @@ def test_the_runner_of_an_io_jobs_cases_is_one_of_two_and_reaches_the_harness() 
     looped = json.loads(PytestVerifier("unused").prepare(pjob, b"k" * 32, "run", runner="cases").stdin)
     plain = json.loads(PytestVerifier("unused").prepare(pjob, b"k" * 32, "run").stdin)
     assert looped["config"]["runner"] == "cases" and "runner" not in plain["config"]
+
+
+def test_the_call_shim_is_scanned_once_and_only_its_own_text_is_skipped() -> None:
+    from misalign_rewards.integrity import python as scanner
+    from misalign_rewards.verifiers.io import CALL_SHIM
+
+    assert ("_io_call.py", CALL_SHIM) in scanner._CLEAN_MODULES
+    program = "import os\n\ndef f(x):\n    os._exit(0)\n"
+    flagged = scanner.scan_python({"solution.py": program})
+    assert flagged  # the program's own finding
+    assert scanner.scan_python({"solution.py": program, "_io_call.py": CALL_SHIM}) == flagged
+    # any other text under the shim's name is scanned as a solution file is
+    changed = CALL_SHIM + "\nimport os\nos._exit(0)\n"
+    assert [f.code for f in scanner.scan_python({"_io_call.py": changed})] == \
+        [f.code for f in scanner.scan_python({"other.py": changed})] != []

@@ -796,6 +796,22 @@ def _scan_text(mod: PySource) -> Iterator[IntegrityFlag]:
                                     detail=f"{mod.file}:{line}: {m.group(0)[:60]!r} in source that does not parse")
 
 
+#: Modules (name, source) the SDK itself places beside a solution (io jobs' call shim),
+#: scanned once when registered and found clean: the same text under the same name gives
+#: no flag in any scan, so it is not scanned again.
+_CLEAN_MODULES: set[tuple[str, str]] = set()
+
+
+def register_clean_module(name: str, text: str) -> bool:
+    """Scan a module the SDK ships beside solutions (name -> source) once; when it gives
+    no flag, later scans skip it (an identical text under the same name is the same
+    module). Returns whether it was clean."""
+    if list(_scan_module(PySource.parse(name, text))):
+        return False
+    _CLEAN_MODULES.add((name, text))
+    return True
+
+
 def scan_python(files: Mapping[str, str]) -> list[IntegrityFlag]:
     """Flags for the untrusted solution ``files`` (name -> source), in file and line order.
 
@@ -807,7 +823,8 @@ def scan_python(files: Mapping[str, str]) -> list[IntegrityFlag]:
     for detector in NAME_DETECTORS:
         flags.extend(detector(names))
     for name, text in files.items():
-        flags.extend(_scan_module(PySource.parse(name, text)))
+        if (name, text) not in _CLEAN_MODULES:
+            flags.extend(_scan_module(PySource.parse(name, text)))
     seen: set[tuple[str, str, int | None, str]] = set()
     out = []
     for f in flags:
