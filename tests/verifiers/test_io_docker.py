@@ -733,3 +733,35 @@ async def test_a_python_programs_standard_streams_are_those_plain_python_gives_i
     outcome = (await judge_many(any_sandbox, python_image, {"streams": job}))["streams"]
     assert outcome.status is Status.PASSED, why(outcome)
     assert [t.outcome.value for t in outcome.tests] == ["passed"] * 3, why(outcome)
+
+
+#: Honest programs whose output depends on how the interpreter ends: a closed stdout, a
+#: thread that is not a daemon still printing, files of their own on fd 1 left to be
+#: flushed when the interpreter finalizes them.
+ENDINGS = {
+    "closed stdout": "import sys\nprint(6)\nsys.stdout.close()\n",
+    "thread still running": ("import threading, time\n\n\ndef late():\n    time.sleep(0.2)\n    print('late')\n\n\n"
+                             "threading.Thread(target=late).start()\nprint('early')\n"),
+    "own file on fd 1": "out = open(1, 'w')\nout.write('6\\n')\n",
+    "fdopen, print to it": "import os\nout = os.fdopen(1, 'w')\nprint(6, file=out)\n",
+    "atexit, then a file": ("import atexit, sys\nlog = open(1, 'w', closefd=False)\natexit.register(lambda: print('bye'))\n"
+                            "print('hi')\nlog.write('later\\n')\n"),
+}
+
+
+async def test_a_python_program_ends_as_under_plain_python(any_sandbox: Sandbox, python_image: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    jobs = {}
+    for name, program in ENDINGS.items():
+        # The reference: this interpreter (3.11, as the image's), run as the harness runs a program.
+        ran = subprocess.run([sys.executable, "-I", "-B", "-c", program], input=b"", stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+                             timeout=30)
+        assert ran.returncode == 0 and ran.stdout, (name, ran)
+        jobs[name] = IoJob(program=program, cases=[{"input": "", "output": ran.stdout.decode()}] * 2, compare="exact")
+    results = await judge(any_sandbox, python_verifier(python_image), jobs)
+    for name, outcome in results.items():
+        assert outcome.status is Status.PASSED, (name, why(outcome))

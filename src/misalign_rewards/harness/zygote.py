@@ -45,6 +45,7 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # signal without its enum wrapper: cheaper in a fork
 import atexit
 import builtins
+import gc
 import io
 import json
 import os
@@ -272,6 +273,11 @@ def _settle() -> None:
     os.environ.update(UNTRUSTED_ENV)
     _ENVIRON.clear()
     _ENVIRON.update(UNTRUSTED_ENV)
+    # Out of the collector's sight for good: a child's collection (a Python program's end
+    # collects, as the interpreter's does) then scans only what was made after, instead
+    # of touching, and so copying, every page of the zygote's objects.
+    gc.collect()
+    gc.freeze()
 
 
 def _unprivileged() -> bool:
@@ -361,6 +367,7 @@ def _make_program_stdio() -> None:
         for fd, target in ((read_end, 0), (write_end, 1), (null, 2)):
             os.dup2(fd, target)
         _PROGRAM_STDIO = _program_stdio()
+        gc.freeze()  # as in _settle: no child's collection scans them
     finally:
         for target, fd in enumerate(saved):
             os.dup2(fd, target)
@@ -394,19 +401,58 @@ def _python_program(args: dict[str, Any]) -> None:
     atexit._clear()
     code = 0
     try:
-        with open(path, "rb") as f:
-            exec(compile(f.read(), path, "exec"), main.__dict__)
+        with open(path, "rb") as f:  # closed before the program runs, as the interpreter does
+            source = f.read()
+        exec(compile(source, path, "exec"), main.__dict__)
     except SystemExit as exc:
         code = _exit_code(exc.code)
     except BaseException:  # noqa: BLE001 - as the interpreter: a traceback, exit code 1
         traceback.print_exc()
         code = 1
+    os._exit(_finish(code, main))
+
+
+def _finish(code: int, main: types.ModuleType) -> int:
+    """The end of a Python program, in the order of the interpreter's own end
+    (``Py_FinalizeEx``): the threads it started that are not daemons joined; its
+    ``atexit`` functions run; ``sys.stdout`` and ``sys.stderr`` flushed unless closed (one
+    failing to flush makes the exit code 120); what it left in ``__main__`` released and
+    collected, so an object finalized there does what it does at an interpreter's end (a
+    file it opened on fd 1 writes out what it holds); the two streams flushed again.
+    Returns the exit code."""
+    threads = sys.modules.get("threading")
+    if threads is not None:
+        try:
+            threads._shutdown()
+        except BaseException:  # noqa: BLE001 - as the interpreter: reported, not fatal
+            traceback.print_exc()
     atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-    except BaseException:  # noqa: BLE001 - as the interpreter: unflushable stdout is 120
+    flushed = _flush_std()
+    main.__dict__.clear()
+    gc.collect()
+    if not (_flush_std() and flushed):
         code = code or 120
-    os._exit(code)
+    return code
+
+
+def _flush_std() -> bool:
+    """Flush ``sys.stdout`` and ``sys.stderr``, each unless closed; False when one fails."""
+    ok = True
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name, None)
+        if stream is None:
+            continue
+        try:
+            closed = bool(stream.closed)
+        except BaseException:  # noqa: BLE001 - as the interpreter: a stream that cannot say is left alone
+            continue
+        if closed:
+            continue
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - as the interpreter: an unflushable stream is exit code 120
+            ok = False
+    return ok
 
 
 def _exit_code(value: Any) -> int:
