@@ -126,3 +126,13 @@ def test_scans_read_the_uid_of_a_process_whose_name_looks_like_a_field() -> None
             os.waitpid(pid, 0)
     assert not processes.live_processes(UID)
     assert (privileges.status_field(privileges.own_status(), b"Uid") or b"").split()[0] == str(os.getuid()).encode()
+
+
+def test_a_proc_file_is_read_to_its_end(tmp_path) -> None:
+    # The wipe lists every System V object from /proc/sysvipc/*, which a job can make long:
+    # nothing past the first read may be missed.
+    big = b"".join(b"%10d line of a long listing\n" % i for i in range(10_000))
+    assert len(big) > 4 * (1 << 16)
+    (tmp_path / "listing").write_bytes(big)
+    assert privileges.read_proc(str(tmp_path / "listing")) == big
+    assert privileges.read_proc("/proc/self/status").startswith(b"Name:")

@@ -590,6 +590,15 @@ if n not in (3, 10, -4) and progress < 3:
 print(n * 2)
 '''
 
+#: The same, its segment listed after 1,200 others of its own: the wipe's list of System V
+#: objects (/proc/sysvipc/shm) is then far longer than one read of it.
+PY_SHM_DEEP = '''\
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(1200):
+    _libc.shmget(0, 1, 0o1600)                # IPC_PRIVATE
+''' + PY_SHM
+
 PY_SEM = '''\
 import ctypes, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -630,6 +639,7 @@ async def test_state_handed_to_root_between_cases_is_wiped_and_flagged(any_sandb
     verifier = cpp_verifier(python_image, cpp_image)
     jobs = {
         "python shm": IoJob(program=PY_SHM, cases=DOUBLE + HELD_OUT, case_timeout_s=2),
+        "python shm behind 1,200 others": IoJob(program=PY_SHM_DEEP, cases=DOUBLE + HELD_OUT, case_timeout_s=2),
         "python sem": IoJob(program=PY_SEM, cases=DOUBLE + HELD_OUT, case_timeout_s=2),
         "c++ shm": IoJob(language="cpp", program=CPP_SHM, cases=DOUBLE + HELD_OUT, case_timeout_s=2),
     }

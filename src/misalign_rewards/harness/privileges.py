@@ -100,12 +100,15 @@ def set_no_new_privs() -> bool:
 
 
 def read_proc(path: str) -> bytes:
-    """A file of ``/proc`` or ``/sys``, whole, with plain system calls (no file object: a
-    fork of the zygote reads its own status before it runs anything else, and the sweeps
-    read a few of these per case)."""
+    """A file of ``/proc`` or ``/sys``, whole (to its end: a list of System V objects can
+    be long), with plain system calls (no file object: a fork of the zygote reads its own
+    status before it runs anything else, and the sweeps read a few of these per case)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return os.read(fd, 1 << 16)
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

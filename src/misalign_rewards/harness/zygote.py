@@ -31,10 +31,10 @@ and sends the requests, one JSON line each, with descriptors passed alongside), 
 
 A fork of this small, already-initialised interpreter costs about a millisecond, against
 tens of milliseconds for a new ``python`` (the zygote has one thread, so it forks without
-the interpreter's after-fork hooks: :func:`processes.fork`). Pytest is imported here only when an
-``inprocess`` run is first asked for (the pooled supervisor then keeps it warm); a zygote
-that serves isolated runs never has it, so an isolated solution finds no pytest in its
-process. Its hash seed is the harness's: an untrusted process can learn it, which helps
+the interpreter's after-fork hooks: :func:`processes.fork`). Pytest is imported here
+only when an ``inprocess`` run is first asked for (the pooled supervisor then keeps it
+warm); a zygote that serves isolated runs never has it, so an isolated solution finds no
+pytest in its process. Its hash seed is the harness's: an untrusted process can learn it, which helps
 it build colliding keys, and why decoding its answers is bounded in time (:mod:`wire`).
 
 Stdlib only (pytest in its flavour); runs inside the sandbox image.
