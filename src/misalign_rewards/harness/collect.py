@@ -12,12 +12,16 @@ Stdlib + pytest only; runs inside the sandbox image.
 from __future__ import annotations
 
 import ast
+import hashlib
+import importlib.util
 import inspect
+import marshal
 import os
 import pathlib
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +63,130 @@ def walk_in_order(node: ast.AST) -> Iterator[ast.AST]:
 PYTEST_TRAVERSE = getattr(assertion_rewrite, "traverse_node", None)
 if PYTEST_TRAVERSE is not None:
     assertion_rewrite.traverse_node = walk_in_order
+
+
+# -- rewritten test modules, reused between a warm container's jobs -----------------------
+#
+# pytest reads each test module, rewrites its asserts and compiles it (``_rewrite_test``):
+# about a fifth of a warm HumanEval job's worker. In a GRPO batch the completions of one
+# prompt share its test file, so a warm container sees the same file again and again. A
+# worker compiles its job's test files first thing, before any code of the job runs
+# (:func:`precompile`), hands what it compiled to its supervisor on a pipe it then closes,
+# and its pytest imports the modules from that; the supervisor keeps them
+# (:func:`keep_rewrites`) for the workers it forks later. A later job's test file that is
+# the same, byte for byte, at the same path, under the same rewriting options, is then
+# not compiled again. Only trusted processes take part (the worker never runs the
+# solution: the zygote's forks do), and nothing a job's own code does can reach what is
+# kept: it is handed back before that code runs. A module whose compiling warns is not
+# kept (pytest compiles it again and reports the warning as it would).
+
+#: pytest's read-rewrite-compile of one module, which :func:`_rewrite_test_reusing` wraps.
+PYTEST_REWRITE_TEST = getattr(assertion_rewrite, "_rewrite_test", None)
+#: A warm container's rewritten modules: :func:`rewrite_key` -> marshalled code. None
+#: (the default: fresh containers, the host) turns reuse off.
+_rewrites: dict[bytes, bytes] | None = None
+#: Bounds of what a supervisor keeps.
+REWRITES_MAX = 256
+REWRITES_MAX_BYTES = 8 << 20
+
+
+def rewrite_key(path: str, source: bytes, config: Any) -> bytes | None:
+    """What a rewritten module depends on: its path (the code's file name), its exact
+    bytes, the ini option the rewriter reads and pytest's version. None: unknown (then it
+    is neither reused nor kept)."""
+    try:
+        hook = bool(config.getini("enable_assertion_pass_hook"))
+    except (ValueError, AttributeError):
+        return None
+    digest = hashlib.sha256()
+    for part in (pytest.__version__.encode(), b"1" if hook else b"0", path.encode("utf-8", "surrogateescape"),
+                 source):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.digest()
+
+
+def _rewrite_test_reusing(fn: pathlib.Path, config: Any) -> tuple[bytes, types.CodeType]:
+    """pytest's ``_rewrite_test`` (read, rewrite, compile), or its result for the same key
+    compiled earlier (:func:`precompile`)."""
+    assert PYTEST_REWRITE_TEST is not None
+    kept = _rewrites
+    if kept:
+        source = fn.read_bytes()
+        key = rewrite_key(str(fn), source, config)
+        code = kept.get(key) if key is not None else None
+        if code is not None:
+            return importlib.util.source_hash(source), marshal.loads(code)
+    return PYTEST_REWRITE_TEST(fn, config)
+
+
+if PYTEST_REWRITE_TEST is not None:
+    assertion_rewrite._rewrite_test = _rewrite_test_reusing
+
+
+def reuse_rewrites() -> None:
+    """Turn reuse on in this process (a warm container's supervisor, before any job)."""
+    global _rewrites
+    if _rewrites is None:
+        _rewrites = {}
+
+
+def precompile(paths: list[str]) -> bytes:
+    """In a worker, before any code of its job runs: the job's test files ``paths`` as
+    pytest's import will rewrite and compile them, taken from what the supervisor kept
+    or compiled now (into this process's copy, where the import finds them). Returns the
+    hand-back for the supervisor: ``marshal`` of (how many were kept already, {key: code}
+    of the new ones), the new ones left out if it would pass
+    :data:`schema.HAND_BACK_MAX_BYTES`."""
+    kept = _rewrites
+    config = _ahead[0].config if _ahead else None
+    reused, new = 0, {}
+    if kept is not None and config is not None and PYTEST_REWRITE_TEST is not None:
+        for path in paths:
+            try:
+                with open(path, "rb") as f:
+                    source = f.read()
+            except OSError:
+                continue
+            key = rewrite_key(path, source, config)
+            if key is None:
+                continue
+            if key in kept:
+                reused += 1
+                continue
+            with warnings.catch_warnings(record=True) as warned:
+                warnings.simplefilter("always")
+                try:
+                    source_hash, co = PYTEST_REWRITE_TEST(pathlib.Path(path), config)
+                except Exception:  # noqa: BLE001 - pytest's import meets it again and reports it
+                    continue
+            if warned or source_hash != importlib.util.source_hash(source):
+                continue
+            new[key] = kept[key] = marshal.dumps(co)
+    data = marshal.dumps((reused, new))
+    return data if len(data) <= schema.HAND_BACK_MAX_BYTES else marshal.dumps((reused, {}))
+
+
+def keep_rewrites(data: bytes) -> int:
+    """In a supervisor: keep what a worker handed back (:func:`precompile`; past the
+    bounds the oldest go first). Returns how many of its test files were kept already;
+    anything but a well-formed hand-back is dropped whole."""
+    kept = _rewrites
+    try:
+        reused, new = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return 0
+    if kept is None or not isinstance(reused, int) or not isinstance(new, dict) or not all(
+            isinstance(k, bytes) and len(k) == 32 and isinstance(v, bytes) for k, v in new.items()):
+        return 0
+    for key, code in new.items():
+        kept.pop(key, None)
+        kept[key] = code
+    total = sum(len(v) for v in kept.values())
+    while kept and (len(kept) > REWRITES_MAX or total > REWRITES_MAX_BYTES):
+        total -= len(kept.pop(next(iter(kept))))
+    return max(0, reused)
+
 
 MESSAGE_CHARS = 1000
 

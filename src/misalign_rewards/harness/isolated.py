@@ -82,6 +82,14 @@ def pytest_options(*, tests_dir: str, ini_path: str, solution_dir: str) -> list[
                                   basetemp=os.path.join(exchange_path(solution_dir), "pytest"))
 
 
+def pytest_modules(config: schema.Config) -> list[str]:
+    """The test files a run's pytest imports first (none for an io job judged without a
+    pytest session): what a pooled worker compiles ahead (:func:`collect.precompile`)."""
+    if config.get("mode") != "isolated" or config.get("runner") == schema.CASES_RUNNER:
+        return []
+    return collect.pytest_targets(tests_dir=config["tests_dir"], test_files=list(config["test_files"]))
+
+
 def _exchange_dir(config: schema.Config, contained: bool) -> str:
     """:func:`exchange_path`, made."""
     path = exchange_path(config["solution_dir"])

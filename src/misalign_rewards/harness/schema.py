@@ -257,6 +257,15 @@ class PoolDone(TypedDict):
     left_behind: list[str]
     #: processes the memory limit killed during the job (None: unknown)
     oom_kills: int | None
+    #: test files of the job taken as compiled for an earlier one (same path, same bytes:
+    #: harness/collect.py, "rewritten test modules"); optional, so a client can drive the
+    #: supervisors of earlier versions (benchmarks.pool_ab)
+    rewrites_reused: NotRequired[int]
+
+
+#: Largest hand-back of a pooled worker to its supervisor (the test modules it compiled,
+#: ``marshal`` of ``(reused, {key: code})``): its pipe's size, so writing never waits.
+HAND_BACK_MAX_BYTES = 1 << 20
 
 
 # -- client -> container ----------------------------------------------------------------

@@ -8,18 +8,22 @@ session: :func:`collect.prepare`), so every job starts at its own collection, th
 
 1. fork a **worker**. The worker, not the supervisor, reads the next job from stdin (a
    frame: ``<length>\\n<JSON {"files": {path: base64}, "stdin": base64}>``), so the job's
-   key and files arrive after the fork and never enter the supervisor's memory. It says
-   ``@@misalign-pool begin {}`` once the whole frame is in, writes the job's files and
-   runs the job exactly as a fresh container's harness would (:func:`main.serve_message`):
-   same layout, same zygote, same sealed report on stdout. A worker that waits
-   ``idle_s`` for a frame ends, and with it the container: an idle pool shrinks by itself.
+   key and files arrive after the fork and never enter the supervisor's memory (but for
+   the compiled form of its test files, below). It says ``@@misalign-pool begin {}`` once
+   the whole frame is in and writes the job's files. Before any code of the job runs, it
+   compiles the job's test files (or takes them as compiled for an earlier job) and hands
+   what it compiled back on a pipe it then closes (:func:`collect.precompile`). It runs the
+   job exactly as a fresh container's harness would (:func:`main.serve_message`): same
+   layout, same zygote, same sealed report on stdout. A worker that waits ``idle_s`` for
+   a frame ends, and with it the container: an idle pool shrinks by itself.
 2. wait for the worker; then, between jobs: kill every process of the untrusted uid and
    wait until none is left; wipe what the untrusted uid could write (``/tmp``,
    ``/dev/shm``, ``/dev/mqueue``, System V IPC objects) and the job's own files; check its
    own integrity (the harness files unchanged in contents, modes and owners, no process
    but PID 1, itself and the zygote, the same open descriptors as at the start, nothing
    left in the wiped places);
-   note the container's counters the job moved that the next could read (:data:`COUNTERS`).
+   note the container's counters the job moved that the next could read (:data:`COUNTERS`);
+   keep the test modules the worker handed back (:func:`collect.keep_rewrites`).
 3. say what it found on stdout: ``@@misalign-pool done {JSON}``. A container with any
    problem stops serving (the client recycles it anyway).
 
@@ -32,6 +36,7 @@ Stdlib + pytest only; runs inside the sandbox image.
 from __future__ import annotations
 
 import base64
+import fcntl
 import gc
 import hashlib
 import json
@@ -113,8 +118,10 @@ def _write_files(workdir: str, files: dict[str, str]) -> None:
             os.close(fd)
 
 
-def _worker(out: int, zygote: Zygote, workdir: str, nondumpable: bool, idle_s: float) -> int:
-    """One job, in a fresh fork of the supervisor. Its frame is read only now."""
+def _worker(out: int, zygote: Zygote, workdir: str, nondumpable: bool, idle_s: float,
+            back: int) -> int:
+    """One job, in a fresh fork of the supervisor. Its frame is read only now. Its test
+    files, compiled, go back on ``back`` (:func:`_precompile`)."""
     if not select.select([0], [], [], idle_s)[0]:
         return EXIT_EOF
     try:
@@ -142,7 +149,27 @@ def _worker(out: int, zygote: Zygote, workdir: str, nondumpable: bool, idle_s: f
         print(f"supervisor: bad frame: {exc}", file=sys.stderr)
         return EXIT_BAD_FRAME
     del body, frame
+    _precompile(stdin, back)
     return job_main.serve_message(stdin, out, zygote, started, nondumpable)
+
+
+def _precompile(stdin: bytes, back: int) -> None:
+    """Before any code of the job runs: its test files compiled, or taken from what the
+    supervisor kept, and what was new handed back on ``back``, which is then closed, so
+    nothing the job does later can write there (:func:`collect.precompile`)."""
+    from . import collect, isolated  # imported by the supervisor after the zygote's fork (_warm_imports)
+
+    try:
+        try:
+            message = json.loads(stdin)
+            paths = isolated.pytest_modules(message["config"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # the job's own run reports a bad message
+        os.write(back, collect.precompile(paths))
+    except OSError:
+        pass  # nothing handed back: the supervisor keeps nothing of this job
+    finally:
+        os.close(back)
 
 
 # -- between jobs ------------------------------------------------------------------------
@@ -349,6 +376,32 @@ def _sockets() -> tuple[list[str], set[str]]:
     return inet, unix
 
 
+def _hand_back_pipe() -> tuple[int, int]:
+    """A worker's way back to the supervisor (:func:`collect.hand_back`): a pipe whose
+    write end does not block and holds a whole hand-back, so a worker never waits on it
+    (the supervisor reads it once the worker is gone)."""
+    back, back_w = os.pipe()
+    os.set_blocking(back_w, False)
+    try:
+        fcntl.fcntl(back_w, fcntl.F_SETPIPE_SZ, schema.HAND_BACK_MAX_BYTES)
+    except OSError:
+        pass  # a smaller pipe: a larger hand-back is then not written, only lost
+    return back, back_w
+
+
+def _drain(fd: int) -> bytes:
+    """All a gone worker wrote to ``fd`` (at most a hand-back's bound: more is dropped)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= schema.HAND_BACK_MAX_BYTES:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return b""
+
+
 def _warm_imports(workdir: str, harness_root: str) -> None:
     """What every job imports, once: pytest with its built-in plugins, what they import
     when a run configures them (``pdb``, ``faulthandler``, ``readline``), and the harness;
@@ -380,6 +433,7 @@ def _warm_imports(workdir: str, harness_root: str) -> None:
         ini_path=os.path.join(harness_root, "pytest.ini")))
 
 
+
 def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     while True:  # anything the boot line left is reaped before the zygote exists
         try:
@@ -403,6 +457,9 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     # skips it, and the check between jobs compares modes and owners as well as contents.
     layout.lay_out_harness()
     _warm_imports(workdir, harness_root)
+    from . import collect  # imported just now, after the zygote's fork (see _warm_imports)
+
+    collect.reuse_rewrites()
     baseline = _Baseline(workdir, harness_root, zygote)
     # What is alive now lives as long as the container: the workers' collections (pytest
     # runs several at its end) need not scan it, and their pages stay shared.
@@ -412,15 +469,20 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     served = 0
     while True:
         oom_before = processes.oom_kills()
+        back, back_w = _hand_back_pipe()
         pid = processes.fork()  # one thread here: a worker skips the after-fork hooks
         if pid == 0:
             code = 1
             try:
-                code = _worker(out, zygote, workdir, nondumpable, idle_s)
+                os.close(back)
+                code = _worker(out, zygote, workdir, nondumpable, idle_s, back_w)
             except BaseException:  # noqa: BLE001 - a worker never returns into the loop
                 traceback.print_exc()
             os._exit(code)
+        os.close(back_w)
         _, status = os.waitpid(pid, 0)
+        reused = collect.keep_rewrites(_drain(back))
+        os.close(back)
         code = os.waitstatus_to_exitcode(status)
         if code == EXIT_EOF:
             return 0
@@ -444,6 +506,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
             "worker_exit": code, "strays": strays, "served": served, "problems": problems,
             "job_anomaly": anomaly, "left_behind": left[:10],
             "oom_kills": (oom_after - oom_before) if oom_after is not None and oom_before is not None else None,
+            "rewrites_reused": reused,
         }
         say(out, "done", done)
         if problems or code != 0 or anomaly or left:

@@ -116,17 +116,19 @@ class _NotBegun(Exception):
 
 
 def read_done(line: bytes) -> PoolDone:
-    """A supervisor's ``done`` line: exactly the keys of its one definition
-    (harness/schema.py), or it is not the supervisor's as this version writes it and the
-    container gets no other job (a problem is reported instead)."""
+    """A supervisor's ``done`` line: every required key of its one definition
+    (harness/schema.py) and no key it does not declare, or it is not the supervisor's as
+    this version writes it and the container gets no other job (a problem is reported
+    instead)."""
     try:
         done = json.loads(line)
     except ValueError:
         done = None
-    if isinstance(done, dict) and set(done) == PoolDone.__required_keys__:
+    if isinstance(done, dict) and PoolDone.__required_keys__ <= set(done) <= (
+            PoolDone.__required_keys__ | PoolDone.__optional_keys__):
         return cast(PoolDone, done)
     return {"worker_exit": -1, "strays": 0, "served": 0, "job_anomaly": True, "left_behind": [],
-            "oom_kills": None, "problems": ["an unreadable done line"]}
+            "oom_kills": None, "rewrites_reused": 0, "problems": ["an unreadable done line"]}
 
 
 class PooledSandbox(Sandbox):
@@ -149,6 +151,8 @@ class PooledSandbox(Sandbox):
         #: containers started and removed, and why each was removed (for tests and logs)
         self.started = 0
         self.retired: dict[str, int] = {}
+        #: test modules run as compiled for an earlier job of their container (harness/collect.py)
+        self.rewrites_reused = 0
 
     # -- the contract -------------------------------------------------------------------
     async def open(self) -> None:
@@ -376,6 +380,9 @@ class PooledSandbox(Sandbox):
             timed_out = done is None and not out.exceeded
         durations.run = time.monotonic() - t_run
         oom = bool(done and done["oom_kills"])
+        if done is not None:
+            reused = done.get("rewrites_reused", 0)
+            self.rewrites_reused += reused if isinstance(reused, int) else 0
         if done is None and not timed_out and not out.exceeded:
             # The server is gone mid-run: the engine says how (the memory limit, say).
             state = await self.fresh.container_state(warm.container)
