@@ -290,6 +290,9 @@ class Broker:
         self._raised: dict[int, BaseException] = {}
         self._abort: BaseException | None = None
         self._env0 = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
+        #: os.environ's table when _context last looked, and the change it found then
+        self._env_raw: dict[bytes, bytes] | None = None
+        self._env_changed: list[Any] | None = None
         self._cwd0 = os.getcwd()
         self._input0 = builtins.input
         self._open0 = builtins.open
@@ -541,11 +544,19 @@ class Broker:
     def _context(self) -> dict[str, Any]:
         """What the test changed in its own process that the solution would see in plain
         pytest (see :meth:`isolated_child.Server.apply_context`)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
         ctx: dict[str, Any] = {}
-        if env != self._env0:
-            ctx["env"] = [{k: v for k, v in env.items() if self._env0.get(k) != v},
-                          sorted(k for k in self._env0 if k not in env)]
+        # os.environ's own table, compared first: decoding every variable for each request
+        # cost more than the rest of this
+        raw = getattr(os.environ, "_data", None)
+        if raw is None or raw != self._env_raw:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
+            changed = None
+            if env != self._env0:
+                changed = [{k: v for k, v in env.items() if self._env0.get(k) != v},
+                           sorted(k for k in self._env0 if k not in env)]
+            self._env_raw, self._env_changed = (dict(raw) if raw is not None else None), changed
+        if self._env_changed is not None:
+            ctx["env"] = self._env_changed
         cwd = os.getcwd()
         if cwd != self._cwd0:
             ctx["cwd"] = cwd
