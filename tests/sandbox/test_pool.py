@@ -454,14 +454,54 @@ def test_loosened():
 '''
 
 
-def test_a_job_that_loosens_the_harness_files_retires_its_container(python_image: str) -> None:
+#: These change a harness file's contents and give it back its size and times (what a
+#: check of sizes and modification times alone would miss).
+REWRITING_TESTS = '''\
+import os
+
+import misalign_harness.wire as wire
+
+st = os.stat(wire.__file__)
+with open(wire.__file__, "r+b") as f:
+    first = f.read(1)
+    f.seek(0)
+    f.write(b"#" if first != b"#" else b" ")
+os.utime(wire.__file__, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_rewritten():
+    after = os.stat(wire.__file__)
+    assert (after.st_size, after.st_mtime_ns, after.st_mode) == (st.st_size, st.st_mtime_ns, st.st_mode)
+'''
+
+#: These put a copy in a harness file's place, with its mode, owner and times.
+REPLACING_TESTS = '''\
+import os
+import shutil
+
+import misalign_harness.wire as wire
+
+st = os.stat(wire.__file__)
+shutil.copy2(wire.__file__, wire.__file__ + ".new")
+os.replace(wire.__file__ + ".new", wire.__file__)
+os.utime(wire.__file__, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_replaced():
+    assert os.stat(wire.__file__).st_ino != st.st_ino
+'''
+
+
+@pytest.mark.parametrize("tests", [LOOSENING_TESTS, REWRITING_TESTS, REPLACING_TESTS],
+                         ids=["loosened", "rewritten-times-kept", "replaced"])
+def test_a_job_that_changes_the_harness_files_retires_its_container(python_image: str, tests: str) -> None:
     async def go() -> tuple[list[Outcome], set[str]]:
         pool, ids, run = _one_slot_pool()
         verifier = PytestVerifier(python_image, isolation="pooled")
         async with pool:
             out = [await verifier.verify(PytestJob(solution=HONEST, tests=TESTS), run)]
             seen = set(ids)
-            out.append(await verifier.verify(PytestJob(solution=HONEST, tests=LOOSENING_TESTS), run))
+            out.append(await verifier.verify(PytestJob(solution=HONEST, tests=tests), run))
             assert ids == seen  # the loosening job ran in the same warm container
             out.append(await verifier.verify(PytestJob(solution=HONEST, tests=TESTS), run))
         return out, ids
