@@ -55,9 +55,12 @@ def _ints(text: str, limiter: int) -> list[int]:
     out = []
     for part in text.split(","):
         part = part.strip().lower()
-        out.append(int(float(part[:-1]) * limiter) if part.endswith("x") else int(part))
+        try:
+            out.append(int(float(part[:-1]) * limiter) if part.endswith("x") else int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a count, a multiple like 2x or 'none': {text!r}") from None
     if any(v < 1 for v in out):
-        raise argparse.ArgumentTypeError(f"values must be >= 1: {text}")
+        raise argparse.ArgumentTypeError(f"counts and concurrency levels must be >= 1 (or 'none'): {text!r}")
     return sorted(set(out))
 
 
@@ -217,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"image {args.image} is not on the engine: build it with "
                          "'containers/build_and_push.sh --build-only --only python-sandbox'")
     limiter = limiter_size()
-    cells, skipped = plan(args, limiter)
+    try:
+        cells, skipped = plan(args, limiter)
+    except argparse.ArgumentTypeError as exc:  # a count option's value, named in the message
+        raise SystemExit(f"python -m benchmarks.run: error: {exc}") from None
     args.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     print(f"benchmarks: {len(cells)} cells, limiter size {limiter}, results in {args.out}", file=sys.stderr)

@@ -95,3 +95,12 @@ def test_io_smoke_counts_cases_and_the_cost_of_one(tmp_path: Path, python_image:
     for row in IO_ROWS:
         assert f"| {row} | 2 | 5 |" in table
         assert f"| stdin | {row} | 5 | 2 |" in table
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("option", [["--latency-jobs", "0"], ["--growth-tests", "ten"], ["--scaling-concurrency", "-1"]])
+def test_a_bad_count_is_an_error_that_says_so(tmp_path: Path, python_image: str, option: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", *option, "--image", python_image,
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "error:" in proc.stderr and repr(option[1]) in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

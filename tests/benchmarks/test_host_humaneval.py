@@ -42,3 +42,24 @@ def test_the_planner_runs_host_humaneval_only_on_humaneval() -> None:
     assert ("humaneval", "host-humaneval") in rows
     assert ("trivial", "host-humaneval") not in rows
     assert ("humaneval", "host-pytest") in rows
+
+
+def test_the_grpo_workload_groups_one_prompts_completions_and_both_kinds_are_counted() -> None:
+    from benchmarks import workloads
+
+    jobs = workloads.build("grpo", 3 * workloads.GROUP)
+    assert len({j.job_id for j in jobs}) == len(jobs)
+    groups = [jobs[i:i + workloads.GROUP] for i in range(0, len(jobs), workloads.GROUP)]
+    for group in groups:
+        assert all(j.tests == group[0].tests for j in group)  # one prompt's test file
+        assert {j.solution["solution.py"] for j in group[::2]} != {j.solution["solution.py"] for j in group[1::2]}
+    assert len({g[0].tests["test_solution.py"] for g in groups}) == 3  # three prompts
+    spec = {"row": "host-humaneval", "workload": "grpo", "jobs": 2 * workloads.GROUP, "concurrency": 2,
+            "image": "unused"}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.rows", json.dumps(spec)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cell = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert cell["correct"], cell["wrong_ids"]
+    # the canonical half passes; the return None half mostly fails
+    assert workloads.GROUP <= cell["expected_passes"] < 2 * workloads.GROUP
