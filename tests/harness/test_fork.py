@@ -29,7 +29,7 @@ stop = threading.Event()
 if {with_thread}:
     threading.Thread(target=stop.wait, daemon=True).start()
 r, w = os.pipe()
-pid = processes.fork()
+pid = processes.fork(reseed={reseed})
 if pid == 0:
     try:
         child_report(w)
@@ -46,10 +46,10 @@ print(json.dumps(report))
 '''
 
 
-def _run(with_thread: bool) -> dict[str, object]:
+def _run(with_thread: bool, reseed: bool = True) -> dict[str, object]:
     import json
 
-    out = subprocess.run([sys.executable, "-c", SCRIPT.format(src=SRC, with_thread=with_thread)],
+    out = subprocess.run([sys.executable, "-c", SCRIPT.format(src=SRC, with_thread=with_thread, reseed=reseed)],
                          capture_output=True, text=True, check=True, timeout=60)
     return json.loads(out.stdout)
 
@@ -72,3 +72,13 @@ def test_a_process_with_threads_gets_os_fork() -> None:
     # os.fork's child forgot the thread it did not bring; a plain fork's would still count it
     assert report["threads"] == 1 and report["alone"] is True
     assert report["random"] != report["parent_random"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+@pytest.mark.parametrize("with_thread", [False, True], ids=["alone", "with-a-thread"])
+def test_without_reseeding_the_child_draws_what_its_parent_would_next(with_thread: bool) -> None:
+    # a test's process forked from the solution's: it goes on with the solution's numbers,
+    # as the next test does in plain pytest (os.fork's own hook would reseed them)
+    report = _run(with_thread=with_thread, reseed=False)
+    assert report["parent_alone"] is not with_thread and report["exit"] == 7
+    assert report["random"] == report["parent_random"]

@@ -31,7 +31,7 @@ so a callback may use the solution's objects. Trusted streams (``sys.stdin`` rep
 a test, a ``StringIO`` argument) and iterators arrive the same way, with a fixed set of
 methods.
 
-Stdlib only; runs inside the sandbox image.
+Stdlib and the harness's own modules only; runs inside the sandbox image.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ import threading
 import types
 import warnings
 from typing import Any
+
+from . import processes
 
 #: Characters of printed output carried back per answer.
 MAX_CAPTURE = 1 << 20
@@ -1093,7 +1095,10 @@ def _fork_child(server: Server, child_fd: int) -> bool:
     # Objects so far are left out of the collector's scans: a collection in the child
     # would touch (and so copy) every page it shares with the template.
     gc.freeze()
-    pid = os.fork()
+    # Without the interpreter's after-fork hooks when it can (processes.fork), and with
+    # the template's random numbers: plain pytest runs the next test in the same process,
+    # so a solution that seeds random at import draws the same numbers in every test.
+    pid = processes.fork(reseed=False)
     if pid:
         os.close(child_fd)
         server.send({"forked": True})

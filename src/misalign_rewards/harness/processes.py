@@ -50,7 +50,7 @@ def _libc_fork() -> Any:
     return fork_call
 
 
-def fork() -> int:
+def fork(*, reseed: bool = True) -> int:
     """``os.fork()`` for a process that has a single thread (checked: with more it is
     ``os.fork()``), for a third of the cost in a process that imported much.
 
@@ -62,18 +62,31 @@ def fork() -> int:
     objects it touches): about 180 page copies and half a millisecond a fork here, paid by
     each case of an io job and each job of a warm container. The one hook whose effect a
     process can see is random's (each process draws its own numbers): the child reseeds
-    ``random``, as that hook does."""
+    ``random``, as that hook does; with ``reseed=False`` it goes on with its parent's
+    numbers instead, as code that never forked would (a test's process continuing the
+    solution's seeded ``random`` as the next test in plain pytest does), also when the
+    fork is ``os.fork()``, whose hook reseeds."""
+    chance = sys.modules.get("random")
     if not alone():
-        return os.fork()
+        state = None if reseed else _random_state(chance)
+        pid = os.fork()
+        if pid == 0 and state is not None:
+            chance.setstate(state)  # type: ignore[union-attr]
+        return pid
     pid = int(_libc_fork()())
     if pid < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
-    if pid == 0:
-        chance = sys.modules.get("random")
-        if chance is not None:
-            chance.seed()
+    if pid == 0 and reseed and chance is not None:
+        chance.seed()
     return pid
+
+
+def _random_state(chance: Any) -> Any:
+    try:
+        return chance.getstate() if chance is not None else None
+    except Exception:  # noqa: BLE001 - a process that broke its own random module keeps what it made
+        return None
 
 
 def kill_group(pid: int) -> None:

@@ -945,4 +945,81 @@ def test_str_enum_and_str_subclass():
     assert [w.vowels() for w in ws] == [2, 2, 1]
     assert " ".join(ws) == "Hello brave world" and isinstance(ws[0], str) and isinstance(ws[0], Word)
 '''),
+    # A solution that seeds random when imported: plain pytest runs every test in one
+    # process, so the tests see one stream of numbers, each test going on from the last.
+    Pair("std-random-seeded-at-import", "bigcodebench", S, '''\
+import random
+
+random.seed(42)
+
+
+def roll(sides=6):
+    return random.randint(1, sides)
+
+
+def shuffled(items):
+    items = list(items)
+    random.shuffle(items)
+    return items
+''', '''\
+import random
+
+from solution import roll, shuffled
+
+_expected = random.Random(42)
+FIRST = [_expected.randint(1, 6) for _ in range(3)]
+SECOND = list(range(10))
+_expected.shuffle(SECOND)
+THIRD = _expected.randint(1, 20)
+
+
+def test_first_rolls():
+    assert [roll() for _ in range(3)] == FIRST
+
+
+def test_then_a_shuffle():
+    assert shuffled(range(10)) == SECOND
+
+
+def test_then_another_roll():
+    assert roll(20) == THIRD
+'''),
+    # The same with a thread the solution starts at import (its process then has two).
+    Pair("std-random-seeded-with-a-thread", "bigcodebench", S, '''\
+import random
+import threading
+import time
+
+random.seed(7)
+_ticks = []
+
+
+def _tick():
+    while True:
+        _ticks.append(1)
+        time.sleep(0.5)
+
+
+threading.Thread(target=_tick, daemon=True).start()
+
+
+def sample(population, k):
+    return random.sample(population, k)
+''', '''\
+import random
+
+from solution import sample
+
+_expected = random.Random(7)
+FIRST = _expected.sample(range(100), 5)
+SECOND = _expected.sample("abcdefgh", 3)
+
+
+def test_first_sample():
+    assert sample(range(100), 5) == FIRST
+
+
+def test_second_sample():
+    assert sample("abcdefgh", 3) == SECOND
+'''),
 ]
