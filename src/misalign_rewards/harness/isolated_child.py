@@ -1074,6 +1074,12 @@ def _loop(server: Server) -> None:
                     server.send({"fault": "a fork needs its socket"})
                     continue
                 child_fd, fds = fds[0], []
+                if threading.active_count() > 1:
+                    # threads of the solution's own would not come along into a fork:
+                    # this process serves the tests itself (proxy.IN_PLACE_REPLY)
+                    os.close(child_fd)
+                    server.send({"forked": False, "threads": True})
+                    continue
                 if _fork_child(server, child_fd):
                     break  # this is the child now: its own socket, nothing buffered
                 continue

@@ -73,6 +73,13 @@ MAX_NESTING = 30
 _PRIVATE_ENV = ("PYTEST_", "TMPDIR", "HOME")
 
 
+#: A template's answer to a fork request when it runs threads of its own (threads started
+#: by the solution, a worker thread fed by a queue, say): a fork keeps only the thread that
+#: forks, so the test would find the solution's workers gone where plain pytest's one
+#: process still has them. The template then serves the job's tests itself.
+IN_PLACE_REPLY = wire.dumps({"forked": False, "threads": True}).rstrip(b"\n")
+
+
 class SolutionFault(BaseException):
     """The solution's process failed a call (died, hung, or answered what cannot cross)."""
 
@@ -313,6 +320,8 @@ class Broker:
         self.deadline_hit = False
         self.template_starts = 0
         self._last = False
+        #: the template serves every test itself (it runs threads: see _current)
+        self._in_place = False
         self._probing = 0
         #: pids of templates this run killed (still exiting, they are no strays)
         self._gone: set[int] = set()
@@ -354,7 +363,9 @@ class Broker:
         base = hello.get("base", 0)
         return base if type(base) is int and base >= 0 else 0
 
-    def _fork_child(self, template: _Proc) -> _Proc:
+    def _fork_child(self, template: _Proc) -> _Proc | None:
+        """A test's child, forked from ``template``; None if the template serves the test
+        itself (it runs threads of its own: :data:`IN_PLACE_REPLY`)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # Before anything is sent on it: the kernel then tells us who sent each message,
         # so the child's pid comes from the kernel, not from the child.
@@ -371,6 +382,9 @@ class Broker:
         child.ctx = template.ctx
         try:
             reply = template.line(time.monotonic() + SETUP_S, "the template did not fork")
+            if reply == IN_PLACE_REPLY:
+                child.close()
+                return None
             if reply != b'{"forked":true}':
                 raise SolutionFault("the template did not fork properly")
             base = self._await_ready(child, creds=True)
@@ -396,13 +410,23 @@ class Broker:
         if self.collecting or self._last:
             # The last test needs no fork: no later test needs the template untouched.
             return self._template
+        if self._in_place:
+            self._dirty = True
+            return self._template
         if self._child is None:
             try:
-                self._child = self._fork_child(self._template)
+                child = self._fork_child(self._template)
             except SolutionFault as exc:
                 self._drop_template()
                 return self.fault(str(exc))
             self._dirty = True
+            if child is None:
+                # The solution's process runs threads of its own, which a fork would leave
+                # behind: it serves this job's tests itself from now on, one after the
+                # other, as plain pytest's one process does.
+                self._in_place = True
+                return self._template
+            self._child = child
         return self._child
 
     def _drop_child(self) -> None:

@@ -123,4 +123,53 @@ def reference(n):
 def test_steps(n):
     assert task_func(n) == reference(n)
 '''),
+    # A worker thread started at import and fed through a queue: plain pytest's one
+    # process keeps it for every test (a fork of the solution's process would not).
+    Pair("imp-worker-thread", "bigcodebench", T, '''\
+import queue
+import threading
+
+_jobs = queue.Queue()
+_results = {}
+_done = threading.Condition()
+
+
+def _worker():
+    while True:
+        key, value = _jobs.get()
+        with _done:
+            _results[key] = value * value
+            _done.notify_all()
+
+
+threading.Thread(target=_worker, daemon=True).start()
+
+
+def square_async(key, value):
+    _jobs.put((key, value))
+
+
+def result(key, timeout=5.0):
+    with _done:
+        _done.wait_for(lambda: key in _results, timeout)
+        return _results.get(key)
+''', '''\
+from solution import result, square_async
+
+
+def test_one():
+    square_async("a", 3)
+    assert result("a") == 9
+
+
+def test_two():
+    square_async("b", 4)
+    assert result("b") == 16
+
+
+def test_earlier_results_are_still_there():
+    square_async("c", 5)
+    assert result("c") == 25
+    assert result("a") == 9 and result("b") == 16
+'''),
 ]
