@@ -748,6 +748,11 @@ class Server:
                     os.environ[k] = v
             for k in env[1] or []:
                 os.environ.pop(k, None)
+        elif isinstance(self.ctx, dict) and self.ctx.get("env") is not None:
+            # The test's environment is back to what it was (monkeypatch undid a change
+            # at the end of the test before): so is this process's.
+            os.environ.clear()
+            os.environ.update(self.saved_env)
         cwd = ctx.get("cwd")
         try:
             os.chdir(cwd if isinstance(cwd, str) else self.cwd)
@@ -763,6 +768,8 @@ class Server:
         if type(level) is int:
             logging.getLogger().setLevel(level)
         levels = ctx.get("log_levels")
+        if not isinstance(levels, dict) and self.levels_set:
+            levels = {}  # every level the test set is undone (caplog's at the end of a test)
         if isinstance(levels, dict):
             for name in self.levels_set - set(levels):
                 logging.getLogger(name).setLevel(logging.NOTSET)

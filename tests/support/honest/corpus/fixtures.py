@@ -641,4 +641,54 @@ def test_other_day(monkeypatch):
     monkeypatch.setattr(solution, "today", lambda: date(2025, 3, 4))
     assert solution.greeting() == "Today is 2025-03-04"
 '''),
+    # A test changes the environment or a logger's level for itself; the next test finds
+    # them as they were (monkeypatch and caplog undo their changes at the end of a test).
+    Pair("fix-setenv-then-default", "kodcode", F, '''\
+import os
+
+
+def debug_enabled():
+    return os.environ.get("APP_DEBUG") == "1"
+
+
+def workers():
+    return int(os.environ.get("APP_WORKERS", "4"))
+''', '''\
+from solution import debug_enabled, workers
+
+
+def test_debug_on(monkeypatch):
+    monkeypatch.setenv("APP_DEBUG", "1")
+    monkeypatch.setenv("APP_WORKERS", "16")
+    assert debug_enabled() and workers() == 16
+
+
+def test_defaults_again():
+    assert not debug_enabled()
+    assert workers() == 4
+'''),
+    Pair("fix-caplog-level-then-default", "kodcode", F, '''\
+import logging
+
+log = logging.getLogger("inventory")
+
+
+def restock(item, n):
+    log.debug("restocking %s x%d", item, n)
+    return log.isEnabledFor(logging.DEBUG)
+''', '''\
+import logging
+
+from solution import restock
+
+
+def test_debug_logged(caplog):
+    caplog.set_level(logging.DEBUG, logger="inventory")
+    assert restock("apple", 3) is True
+    assert "restocking apple x3" in caplog.text
+
+
+def test_debug_off_again():
+    assert restock("pear", 1) is False
+'''),
 ]
