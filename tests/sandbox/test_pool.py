@@ -593,3 +593,75 @@ def test_a_reused_test_module_runs_as_if_compiled_again_and_no_job_can_plant_one
     assert changed.status is Status.FAILED and "assert 5 == 6" in changed.tests[0].message
     # taken as compiled: the 2nd, 5th and 6th jobs' test file (the 1st's)
     assert reused == [0, 1, 1, 1, 2, 3], reused
+
+
+#: Trusted tests (root in their worker) that take back root's file access for a moment
+#: and loosen /tmp: no sticky bit, anyone may rename what is in it.
+LOOSENING_TMP_TESTS = """\
+import ctypes
+import os
+
+
+def test_loosen():
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = libc.setfsuid(0)
+    try:
+        os.chmod("/tmp", 0o777)
+    finally:
+        libc.setfsuid(old)
+"""
+
+#: A wrong solution that, imported while pytest collects the first test file, renames the
+#: job folder away (possible only without /tmp's sticky bit) and puts test files of its
+#: own in its place: the second file, imported by the worker as root, makes the first
+#: file's tests pass and puts the real folder back.
+SWAPPING_SOLUTION = """\
+import os
+
+
+def _swap():
+    try:
+        os.rename("/tmp/work", "/tmp/.orig")
+    except OSError as exc:
+        return repr(exc)
+    os.makedirs("/tmp/work/tests")
+    with open("/tmp/work/tests/test_a.py", "w") as f:
+        f.write("")
+    with open("/tmp/work/tests/test_b.py", "w") as f:
+        f.write("import os, sys\\n"
+                "sys.modules['test_a'].add = lambda a, b: a + b\\n"
+                "os.rename('/tmp/work', '/tmp/.evil')\\n"
+                "os.rename('/tmp/.orig', '/tmp/work')\\n"
+                "def test_b():\\n    pass\\n")
+    os.chmod("/tmp/work/tests", 0o755)
+    for name in ("test_a.py", "test_b.py"):
+        os.chmod("/tmp/work/tests/" + name, 0o644)
+    return "swapped"
+
+
+SWAP = _swap()
+
+
+def add(a, b):
+    return a * b
+"""
+SWAPPED_TESTS = {"test_a.py": "from solution import add\n\n\ndef test_a():\n    assert add(1, 2) == 3\n",
+                 "test_b.py": "from solution import add\n\n\ndef test_b():\n    assert add(2, 3) == 5\n"}
+
+
+def test_a_job_that_loosens_tmp_retires_its_container_so_no_solution_can_swap_the_job_folder(
+        python_image: str) -> None:
+    async def go() -> tuple[list[Outcome], set[str]]:
+        pool, ids, run = _one_slot_pool()
+        verifier = PytestVerifier(python_image, isolation="pooled", integrity=IntegrityMode.OFF)
+        async with pool:
+            out = [await verifier.verify(PytestJob(solution=HONEST, tests=LOOSENING_TMP_TESTS), run)]
+            out += [await verifier.verify(PytestJob(solution=SWAPPING_SOLUTION, tests=SWAPPED_TESTS), run)
+                    for _ in range(2)]
+        return out, ids
+
+    (loosening, *wrong), ids = anyio.run(go)
+    assert loosening.status is Status.PASSED, loosening.detail  # the tests' own doing: trusted
+    assert len(ids) == 2  # the jobs after it had a new container, with /tmp as it should be
+    for outcome in wrong:
+        assert outcome.status is Status.FAILED, (outcome.detail, [(t.id, t.message) for t in outcome.tests])

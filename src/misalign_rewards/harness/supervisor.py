@@ -182,13 +182,31 @@ def _tree_state(root: str) -> dict[str, tuple[int, ...]]:
     system clock could, which the container may not make), so comparing these shows any
     change to the files, contents included, without reading them (a hash of every file
     cost a third of the checks between jobs)."""
-    out: dict[str, tuple[int, ...]] = {}
+    st = os.lstat(root)
+    out: dict[str, tuple[int, ...]] = {root: (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_nlink,
+                                              st.st_mtime_ns, st.st_ctime_ns)}
     for dirpath, dirs, files in os.walk(root):
         for name in dirs + files:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
             out[path] = (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_nlink, st.st_size,
                          st.st_mtime_ns, st.st_ctime_ns)
+    return out
+
+
+def _places(paths: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """The folders every job works in or under, as the kernel keeps them: inode, mode
+    (the sticky bit of ``/tmp`` included) and owner. A job's trusted tests run as root:
+    one that loosened ``/tmp`` would let a later job's solution rename the job folder
+    away and put test files of its own in its place. Their times and contents change with
+    every job; these do not."""
+    out: dict[str, tuple[int, ...]] = {}
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        out[path] = (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
     return out
 
 
@@ -253,6 +271,8 @@ class _Baseline:
         self.harness_root = harness_root
         self.keep = {workdir, harness_root}
         self.tree = _tree_state(harness_root)
+        self.place_paths = ("/", "/dev", os.path.dirname(workdir) or "/", workdir, *SHARED_DIRS)
+        self.places = _places(self.place_paths)
         self.fds = _fds()
         self.pids = {1, os.getpid(), zygote.pid}
         self.unix = _sockets()[1]
@@ -287,6 +307,10 @@ class _Baseline:
             out.append("the zygote is gone")
         if _tree_state(self.harness_root) != self.tree:
             out.append("the harness files changed")
+        places = _places(self.place_paths)
+        if places != self.places:
+            changed = sorted(p for p in set(places) | set(self.places) if places.get(p) != self.places.get(p))
+            out.append(f"the mode, owner or inode of {changed[:5]} changed")
         extra = _fds() - self.fds
         if extra:
             out.append(f"the supervisor holds descriptors it did not have: {sorted(extra)[:5]}")
