@@ -106,3 +106,10 @@ def test_a_supervisor_keeps_well_formed_hand_backs_within_its_bounds(monkeypatch
     monkeypatch.setattr(collect, "REWRITES_MAX_BYTES", 2 * len(code))
     collect.keep_rewrites(marshal.dumps((0, {bytes([9]) * 32: code})))
     assert list(kept) == [bytes([n]) * 32 for n in (5, 9)]
+
+
+def test_a_large_test_file_is_left_to_pytests_import(reuse: dict[bytes, bytes], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collect, "PRECOMPILE_MAX_SOURCE", len(SOURCE) - 1)
+    assert _handed_back(collect.precompile([_write(tmp_path / "test_a.py", SOURCE)])) == (0, {})
+    assert reuse == {}

@@ -88,6 +88,9 @@ _rewrites: dict[bytes, bytes] | None = None
 #: Bounds of what a supervisor keeps.
 REWRITES_MAX = 256
 REWRITES_MAX_BYTES = 8 << 20
+#: Larger test files are not compiled ahead: one whose compiling warns is compiled again
+#: by pytest's import (so that it warns there), and this bounds that second compile.
+PRECOMPILE_MAX_SOURCE = 128 << 10
 
 
 def rewrite_key(path: str, source: bytes, config: Any) -> bytes | None:
@@ -145,8 +148,10 @@ def precompile(paths: list[str]) -> bytes:
         for path in paths:
             try:
                 with open(path, "rb") as f:
-                    source = f.read()
+                    source = f.read(PRECOMPILE_MAX_SOURCE + 1)
             except OSError:
+                continue
+            if len(source) > PRECOMPILE_MAX_SOURCE:
                 continue
             key = rewrite_key(path, source, config)
             if key is None:
@@ -162,7 +167,10 @@ def precompile(paths: list[str]) -> bytes:
                     continue
             if warned or source_hash != importlib.util.source_hash(source):
                 continue
-            new[key] = kept[key] = marshal.dumps(co)
+            try:
+                new[key] = kept[key] = marshal.dumps(co)
+            except ValueError:  # nested past what marshal writes: pytest's import compiles it
+                continue
     data = marshal.dumps((reused, new))
     return data if len(data) <= schema.HAND_BACK_MAX_BYTES else marshal.dumps((reused, {}))
 

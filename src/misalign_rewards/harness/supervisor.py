@@ -460,7 +460,8 @@ def _warm_imports(workdir: str, harness_root: str) -> None:
     # pytest's account of a failing test finds the module of each frame it shows
     # (inspect.getmodule), and the first search in a process maps the file of every
     # module loaded: some 300 realpath calls, 5 ms of each failing job. Mapped here, each
-    # worker maps only the modules its job adds (the same answers: inspect's own cache).
+    # worker maps only the modules its job adds (inspect's own cache: the same answers but
+    # for a module loaded here that a job removes from sys.modules: docs/sandbox.md).
     import inspect
 
     inspect.getmodule(None, os.path.join(harness_root, "pytest.ini"))
