@@ -665,3 +665,57 @@ def test_a_job_that_loosens_tmp_retires_its_container_so_no_solution_can_swap_th
     assert len(ids) == 2  # the jobs after it had a new container, with /tmp as it should be
     for outcome in wrong:
         assert outcome.status is Status.FAILED, (outcome.detail, [(t.id, t.message) for t in outcome.tests])
+
+
+#: Trusted tests that make a folder anyone may write in /dev, which nothing wipes.
+DEV_STASH_TESTS = """\
+import ctypes
+import os
+
+
+def test_make_stash():
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = libc.setfsuid(0)
+    try:
+        os.mkdir("/dev/stash")
+        os.chmod("/dev/stash", 0o777)
+    finally:
+        libc.setfsuid(old)
+"""
+
+#: A solution that leaves a note there, and one that reads it in a later job.
+STASH_WRITER = """\
+def note():
+    try:
+        with open("/dev/stash/note", "w") as f:
+            f.write("left by an earlier job")
+        return "written"
+    except OSError as exc:
+        return repr(exc)
+"""
+STASH_READER = """\
+def note():
+    try:
+        with open("/dev/stash/note") as f:
+            return f.read()
+    except OSError as exc:
+        return repr(exc)
+"""
+STASH_TESTS = "from solution import note\n\n\ndef test_note():\n    assert note() in ('written', 'left by an earlier job')\n"
+
+
+def test_a_job_that_changes_dev_retires_its_container_so_no_solution_reads_an_earlier_ones_note(
+        python_image: str) -> None:
+    async def go() -> tuple[list[Outcome], set[str]]:
+        pool, ids, run = _one_slot_pool()
+        verifier = PytestVerifier(python_image, isolation="pooled", integrity=IntegrityMode.OFF)
+        async with pool:
+            out = [await verifier.verify(PytestJob(solution=HONEST, tests=DEV_STASH_TESTS), run)]
+            out.append(await verifier.verify(PytestJob(solution=STASH_WRITER, tests=STASH_TESTS), run))
+            out.append(await verifier.verify(PytestJob(solution=STASH_READER, tests=STASH_TESTS), run))
+        return out, ids
+
+    (making, writing, reading), ids = anyio.run(go)
+    assert making.status is Status.PASSED, making.detail  # the tests' own doing: trusted
+    assert len(ids) == 2  # the jobs after it had a new container, whose /dev has no stash
+    assert writing.status is Status.FAILED and reading.status is Status.FAILED, (writing.detail, reading.detail)

@@ -36,6 +36,7 @@ Stdlib and the harness's own modules only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import collections
 import copy
@@ -75,6 +76,13 @@ def _mutable(value: Any) -> bool:
     return t in _MUTABLE or (t.__module__ == "collections" and t.__name__ in _MUTABLE_NAMES)
 #: Builtin bases an object is projected to when the trusted side compares it with data.
 _VALUE_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -400,7 +408,10 @@ class Server:
         self.captures: list[tuple[_Capture, _Capture, _RecordCollector]] = []
         self.collector = _RecordCollector()
         self.ctx: dict[str, Any] = {}
-        self.saved_env = dict(os.environ)
+        #: variables and logger levels the test's context set here, and what this process
+        #: had for each before (None: unset), put back when the test no longer sets them
+        self.env_before: dict[str, str | None] = {}
+        self.levels_before: dict[str, int] = {}
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
@@ -411,8 +422,6 @@ class Server:
         self.arg_records: list[Any] = []
         #: attributes of modules and classes a test replaced: (id, name) -> (owner, original)
         self.originals: dict[tuple[int, str], tuple[Any, Any]] = {}
-        #: logger levels the trusted side set (so they can be reset when it unsets them)
-        self.levels_set: set[str] = set()
         self.enc = wire.Encoder(self._encode_object)
 
     # -- the socket ------------------------------------------------------------------
@@ -740,19 +749,15 @@ class Server:
         if not isinstance(ctx, dict) or ctx == self.ctx:
             return
         env = ctx.get("env")
+        wanted: dict[str, str | None] = {}
         if isinstance(env, list) and len(env) == 2:
-            os.environ.clear()
-            os.environ.update(self.saved_env)
-            for k, v in (env[0] or {}).items():
-                if isinstance(k, str) and isinstance(v, str) and "\x00" not in k + v:
-                    os.environ[k] = v
-            for k in env[1] or []:
-                os.environ.pop(k, None)
-        elif isinstance(self.ctx, dict) and self.ctx.get("env") is not None:
-            # The test's environment is back to what it was (monkeypatch undid a change
-            # at the end of the test before): so is this process's.
-            os.environ.clear()
-            os.environ.update(self.saved_env)
+            for k, v in (env[0] if isinstance(env[0], dict) else {}).items():
+                if isinstance(k, str) and isinstance(v, str) and k and "\x00" not in k + v and "=" not in k:
+                    wanted[k] = v
+            for k in env[1] if isinstance(env[1], list) else []:
+                if isinstance(k, str) and k and "\x00" not in k and "=" not in k:
+                    wanted[k] = None
+        self._mirror(wanted, self.env_before, os.environ.get, _set_env)
         cwd = ctx.get("cwd")
         try:
             os.chdir(cwd if isinstance(cwd, str) else self.cwd)
@@ -764,20 +769,29 @@ class Server:
         builtins.input = TrustedCallable(self, inp) if type(inp) is int else _INPUT
         opened = ctx.get("open")
         builtins.open = TrustedMock(self, opened) if type(opened) is int else _OPEN
-        level = ctx.get("log_level")
-        if type(level) is int:
-            logging.getLogger().setLevel(level)
         levels = ctx.get("log_levels")
-        if not isinstance(levels, dict) and self.levels_set:
-            levels = {}  # every level the test set is undone (caplog's at the end of a test)
-        if isinstance(levels, dict):
-            for name in self.levels_set - set(levels):
-                logging.getLogger(name).setLevel(logging.NOTSET)
-            for name, value in list(levels.items())[:200]:
-                if isinstance(name, str) and name and type(value) is int:
-                    logging.getLogger(name).setLevel(value)
-            self.levels_set = set(levels)
+        wanted_levels: dict[str, int | None] = {
+            name: value for name, value in (list(levels.items())[:200] if isinstance(levels, dict) else [])
+            if isinstance(name, str) and name and type(value) is int}
+        root = ctx.get("log_level")
+        if type(root) is int:
+            wanted_levels[""] = root
+        self._mirror(wanted_levels, self.levels_before, lambda name: logging.getLogger(name or None).level,
+                     lambda name, value: logging.getLogger(name or None).setLevel(value or 0))
         self.ctx = ctx
+
+    @staticmethod
+    def _mirror(wanted: dict[str, Any], before: dict[str, Any], get: Any, put: Any) -> None:
+        """Give each name in ``wanted`` its value (None: unset), remembering what this
+        process had before the first time; put back what it had for each name the test
+        no longer sets (as monkeypatch and caplog put back what they found, so what the
+        solution set itself stays)."""
+        for name in [n for n in before if n not in wanted]:
+            put(name, before.pop(name))
+        for name, value in wanted.items():
+            if name not in before:
+                before[name] = get(name)
+            put(name, value)
 
     def callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Ask the trusted side to call its object ``tid``, serving its requests while it
@@ -1081,7 +1095,7 @@ def _loop(server: Server) -> None:
                     server.send({"fault": "a fork needs its socket"})
                     continue
                 child_fd, fds = fds[0], []
-                if threading.active_count() > 1:
+                if _thread._count() > 0:  # threads made through threading or _thread
                     # threads of the solution's own would not come along into a fork:
                     # this process serves the tests itself (proxy.IN_PLACE_REPLY)
                     os.close(child_fd)

@@ -297,6 +297,7 @@ class Broker:
         self._raised: dict[int, BaseException] = {}
         self._abort: BaseException | None = None
         self._env0 = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
+        self._root_level0 = logging.getLogger().getEffectiveLevel()
         #: os.environ's table when _context last looked, and the change it found then
         self._env_raw: dict[bytes, bytes] | None = None
         self._env_changed: list[Any] | None = None
@@ -591,7 +592,9 @@ class Broker:
         stdin = sys.stdin
         if stdin is not self._stdin0 and isinstance(stdin, io.IOBase):
             ctx["stdin"] = self._tid(stdin)
-        ctx["log_level"] = logging.getLogger().getEffectiveLevel()
+        root = logging.getLogger().getEffectiveLevel()
+        if root != self._root_level0:
+            ctx["log_level"] = root
         levels = {name: lg.level for name, lg in list(logging.root.manager.loggerDict.items())[:2000]
                   if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
                   and not name.startswith(("_pytest", "pytest", "asyncio", "misalign"))}

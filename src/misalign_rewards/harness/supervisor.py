@@ -207,6 +207,21 @@ def _places(paths: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
         except OSError:
             continue
         out[path] = (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
+    # /dev's own entries too: nothing wipes it, so a folder a job's tests made there
+    # (root, mode 0777) would carry one solution's files to the next
+    try:
+        names = os.listdir("/dev")
+    except OSError:
+        names = []
+    for name in names:
+        path = os.path.join("/dev", name)
+        if path in out:
+            continue
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        out[path] = (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
     return out
 
 

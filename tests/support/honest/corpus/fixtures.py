@@ -691,4 +691,65 @@ def test_debug_logged(caplog):
 def test_debug_off_again():
     assert restock("pear", 1) is False
 '''),
+    # The solution sets variables and a logger's level itself; tests override others for
+    # a while: what the solution set stays, as in plain pytest's one process.
+    Pair("fix-own-env-and-level-kept", "kodcode", F, '''\
+import logging
+import os
+
+os.environ.setdefault("APP_HOME", "/srv/app")
+log = logging.getLogger("app")
+log.setLevel(logging.ERROR)
+
+
+def configure(mode):
+    os.environ["APP_MODE"] = mode
+
+
+def mode():
+    return os.environ.get("APP_MODE", "unset")
+
+
+def greeting():
+    return os.environ.get("GREETING", "hello")
+
+
+def home():
+    return os.environ["APP_HOME"]
+
+
+def work():
+    log.info("working")
+    log.error("boom")
+    return 1
+''', '''\
+import logging
+
+from solution import configure, greeting, home, mode, work
+
+
+def test_greeting_override(monkeypatch):
+    monkeypatch.setenv("GREETING", "hi")
+    assert greeting() == "hi"
+    configure("prod")
+
+
+def test_mode_kept_and_greeting_back():
+    assert mode() == "prod"
+    assert greeting() == "hello"
+    assert home() == "/srv/app"
+
+
+def test_verbose(caplog):
+    caplog.set_level(logging.INFO, logger="app")
+    work()
+    assert "working" in caplog.text
+
+
+def test_quiet_again(caplog):
+    caplog.set_level(logging.INFO)
+    work()
+    assert "boom" in caplog.text
+    assert "working" not in caplog.text
+'''),
 ]

@@ -172,4 +172,34 @@ def test_earlier_results_are_still_there():
     assert result("c") == 25
     assert result("a") == 9 and result("b") == 16
 '''),
+    # The same with a thread made through _thread (threading does not count it).
+    Pair("imp-raw-thread", "bigcodebench", T, '''\
+import _thread
+import queue
+
+_in, _out = queue.Queue(), queue.Queue()
+
+
+def _worker():
+    while True:
+        _out.put(_in.get() + 1)
+
+
+_thread.start_new_thread(_worker, ())
+
+
+def inc(x):
+    _in.put(x)
+    return _out.get(timeout=5)
+''', '''\
+from solution import inc
+
+
+def test_1():
+    assert inc(1) == 2
+
+
+def test_2():
+    assert inc(5) == 6
+'''),
 ]
