@@ -597,19 +597,15 @@ def test_a_reused_test_module_runs_as_if_compiled_again_and_no_job_can_plant_one
 
 #: Trusted tests (root in their worker) that take back root's file access for a moment
 #: and loosen /tmp: no sticky bit, anyone may rename what is in it.
-LOOSENING_TMP_TESTS = """\
-import ctypes
-import os
+def _as_root(*lines: str) -> str:
+    """A trusted test that runs ``lines`` with root's file access taken back for a moment
+    (tests run as root, with the untrusted uid's file access; CAP_SETUID lets them)."""
+    body = "".join(f"        {line}\n" for line in lines)
+    return ("import ctypes\nimport os\n\n\ndef test_as_root():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+            f"    old = libc.setfsuid(0)\n    try:\n{body}    finally:\n        libc.setfsuid(old)\n")
 
 
-def test_loosen():
-    libc = ctypes.CDLL(None, use_errno=True)
-    old = libc.setfsuid(0)
-    try:
-        os.chmod("/tmp", 0o777)
-    finally:
-        libc.setfsuid(old)
-"""
+LOOSENING_TMP_TESTS = _as_root('os.chmod("/tmp", 0o777)')
 
 #: A wrong solution that, imported while pytest collects the first test file, renames the
 #: job folder away (possible only without /tmp's sticky bit) and puts test files of its
@@ -668,20 +664,7 @@ def test_a_job_that_loosens_tmp_retires_its_container_so_no_solution_can_swap_th
 
 
 #: Trusted tests that make a folder anyone may write in /dev, which nothing wipes.
-DEV_STASH_TESTS = """\
-import ctypes
-import os
-
-
-def test_make_stash():
-    libc = ctypes.CDLL(None, use_errno=True)
-    old = libc.setfsuid(0)
-    try:
-        os.mkdir("/dev/stash")
-        os.chmod("/dev/stash", 0o777)
-    finally:
-        libc.setfsuid(old)
-"""
+DEV_STASH_TESTS = _as_root('os.mkdir("/dev/stash")', 'os.chmod("/dev/stash", 0o777)')
 
 #: A solution that leaves a note there, and one that reads it in a later job.
 STASH_WRITER = """\
