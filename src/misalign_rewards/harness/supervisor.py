@@ -156,7 +156,7 @@ def _precompile(stdin: bytes, back: int) -> None:
     """Before any code of the job runs: its test files compiled, or taken from what the
     supervisor kept, and what was new handed back on ``back``, which is then closed, so
     nothing the job does later can write there (:func:`collect.precompile`)."""
-    from . import collect, isolated  # imported by the supervisor after the zygote's fork (_warm_imports)
+    from . import collect, isolated  # import cost of forked processes: the supervisor's, after the zygote's fork
 
     try:
         try:
@@ -477,7 +477,7 @@ def _warm_imports(workdir: str, harness_root: str) -> None:
     # module loaded: some 300 realpath calls, 5 ms of each failing job. Mapped here, each
     # worker maps only the modules its job adds (inspect's own cache: the same answers but
     # for a module loaded here that a job removes from sys.modules: docs/sandbox.md).
-    import inspect
+    import inspect  # import cost of forked processes (see above)
 
     inspect.getmodule(None, os.path.join(harness_root, "pytest.ini"))
 
@@ -505,7 +505,7 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
     # skips it, and the check between jobs compares modes and owners as well as contents.
     layout.lay_out_harness()
     _warm_imports(workdir, harness_root)
-    from . import collect  # imported just now, after the zygote's fork (see _warm_imports)
+    from . import collect  # import cost of forked processes: imported just now, after the zygote's fork
 
     collect.reuse_rewrites()
     baseline = _Baseline(workdir, harness_root, zygote)
