@@ -47,6 +47,7 @@ import inspect
 import io
 import logging
 import os
+import random
 import select
 import socket
 import struct
@@ -595,6 +596,8 @@ class Broker:
         root = logging.getLogger().getEffectiveLevel()
         if root != self._root_level0:
             ctx["log_level"] = root
+        if _SEEDS[0]:
+            ctx["seed"] = [_SEEDS[0], self._encode(_SEEDS[1]), _SEEDS[2]]
         levels = {name: lg.level for name, lg in list(logging.root.manager.loggerDict.items())[:2000]
                   if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
                   and not name.startswith(("_pytest", "pytest", "asyncio", "misalign"))}
@@ -1479,9 +1482,27 @@ _STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flus
 
 
 def install(broker: Broker, module_names: list[str]) -> None:
-    """Serve each of ``module_names`` from the solution's process."""
+    """Serve each of ``module_names`` from the solution's process, and note each time the
+    tests seed the global ``random`` (:func:`_seeding`)."""
     for name in module_names:
         sys.modules[name] = handles.SolutionModule(name, broker)
+    if getattr(random.seed, "__func__", None) is not _seeding:
+        random.seed = types.MethodType(_seeding, random._inst)
+
+
+#: How many times the tests seeded the global ``random``, and the last seed (for _context).
+_SEEDS: list[Any] = [0, None, 2]
+_SEED_TYPES = (type(None), int, float, str, bytes)
+
+
+def _seeding(self: random.Random, a: Any = None, version: int = 2) -> None:
+    """``random.seed`` in the test's process: seeds it, and notes the seed so that the
+    solution's process seeds its own generator alike before its next call. In plain pytest
+    the solution and the tests share one generator, so a test that seeds it and calls the
+    solution expects the numbers the seed gives (a test that also draws numbers itself
+    between the two still sees a difference: each process draws from its own)."""
+    random.Random.seed(self, a, version)
+    _SEEDS[:] = [_SEEDS[0] + 1, a if type(a) in _SEED_TYPES else None, version if type(version) is int else 2]
 
 
 def _complete(coro: Any) -> Any:

@@ -1022,4 +1022,48 @@ def test_first_sample():
 def test_second_sample():
     assert sample("abcdefgh", 3) == SECOND
 '''),
+    # BigCodeBench's way: the test seeds the global random and compares the solution's
+    # draws with the values that seed gives (plain pytest: one generator for both).
+    Pair("std-random-seeded-in-test", "bigcodebench", S, '''\
+import random
+
+
+def task_func(n, low=1, high=100):
+    return [random.randint(low, high) for _ in range(n)]
+
+
+def shuffled(items):
+    items = list(items)
+    random.shuffle(items)
+    return items
+
+
+def pick(colors, k):
+    return random.choice(colors), random.sample(range(50), k)
+''', '''\
+import random
+import unittest
+
+from solution import pick, shuffled, task_func
+
+
+class TestTaskFunc(unittest.TestCase):
+    def test_values(self):
+        random.seed(42)
+        self.assertEqual(task_func(5), [82, 15, 4, 95, 36])
+
+    def test_shuffle(self):
+        random.seed(0)
+        self.assertEqual(shuffled(range(8)), [4, 1, 5, 2, 0, 3, 7, 6])
+
+    def test_pick(self):
+        random.seed(7)
+        self.assertEqual(pick(["red", "green", "blue", "yellow"], 3), ("blue", [9, 25, 41]))
+
+    def test_reseeded_twice_gives_the_same(self):
+        random.seed(3)
+        first = task_func(4)
+        random.seed(3)
+        self.assertEqual(task_func(4), first)
+'''),
 ]
