@@ -464,13 +464,15 @@ class Broker:
             return self.fault(f"the solution has used the job's {self.code_budget_s:g} s; no more calls")
         proc = self._current()
         ctx = self._context()
-        if ctx != proc.ctx:
+        changed = ctx != proc.ctx
+        if changed:
             message["ctx"] = ctx
-            proc.ctx = ctx
         try:
             data = wire.dumps(message)
         except (ValueError, TypeError) as exc:
             return self.fault(f"the request could not be written: {exc}")
+        if changed:  # only once it is written: a context that could not be is sent again
+            proc.ctx = ctx
         self.calls += 1
         if self.collecting and message.get("op") in ("call", "callattr", "do", "set"):
             self.collection_calls += 1
