@@ -597,6 +597,19 @@ def test_a_reused_test_module_runs_as_if_compiled_again_and_no_job_can_plant_one
 
 #: Trusted tests (root in their worker) that take back root's file access for a moment
 #: and loosen /tmp: no sticky bit, anyone may rename what is in it.
+def _in_turn(python_image: str, jobs: list[PytestJob]) -> tuple[list[Outcome], set[str]]:
+    """``jobs`` one after the other on a pool of one warm container (integrity checks off:
+    the jobs poke at the container on purpose); their outcomes and the containers used."""
+    async def go() -> tuple[list[Outcome], set[str]]:
+        pool, ids, run = _one_slot_pool()
+        verifier = PytestVerifier(python_image, isolation="pooled", integrity=IntegrityMode.OFF)
+        async with pool:
+            out = [await verifier.verify(job, run) for job in jobs]
+        return out, ids
+
+    return anyio.run(go)
+
+
 def _as_root(*lines: str) -> str:
     """A trusted test that runs ``lines`` with root's file access taken back for a moment
     (tests run as root, with the untrusted uid's file access; CAP_SETUID lets them)."""
@@ -647,16 +660,8 @@ SWAPPED_TESTS = {"test_a.py": "from solution import add\n\n\ndef test_a():\n    
 
 def test_a_job_that_loosens_tmp_retires_its_container_so_no_solution_can_swap_the_job_folder(
         python_image: str) -> None:
-    async def go() -> tuple[list[Outcome], set[str]]:
-        pool, ids, run = _one_slot_pool()
-        verifier = PytestVerifier(python_image, isolation="pooled", integrity=IntegrityMode.OFF)
-        async with pool:
-            out = [await verifier.verify(PytestJob(solution=HONEST, tests=LOOSENING_TMP_TESTS), run)]
-            out += [await verifier.verify(PytestJob(solution=SWAPPING_SOLUTION, tests=SWAPPED_TESTS), run)
-                    for _ in range(2)]
-        return out, ids
-
-    (loosening, *wrong), ids = anyio.run(go)
+    (loosening, *wrong), ids = _in_turn(python_image, [PytestJob(solution=HONEST, tests=LOOSENING_TMP_TESTS)]
+                                        + [PytestJob(solution=SWAPPING_SOLUTION, tests=SWAPPED_TESTS)] * 2)
     assert loosening.status is Status.PASSED, loosening.detail  # the tests' own doing: trusted
     assert len(ids) == 2  # the jobs after it had a new container, with /tmp as it should be
     for outcome in wrong:
@@ -689,16 +694,9 @@ STASH_TESTS = "from solution import note\n\n\ndef test_note():\n    assert note(
 
 def test_a_job_that_changes_dev_retires_its_container_so_no_solution_reads_an_earlier_ones_note(
         python_image: str) -> None:
-    async def go() -> tuple[list[Outcome], set[str]]:
-        pool, ids, run = _one_slot_pool()
-        verifier = PytestVerifier(python_image, isolation="pooled", integrity=IntegrityMode.OFF)
-        async with pool:
-            out = [await verifier.verify(PytestJob(solution=HONEST, tests=DEV_STASH_TESTS), run)]
-            out.append(await verifier.verify(PytestJob(solution=STASH_WRITER, tests=STASH_TESTS), run))
-            out.append(await verifier.verify(PytestJob(solution=STASH_READER, tests=STASH_TESTS), run))
-        return out, ids
-
-    (making, writing, reading), ids = anyio.run(go)
+    (making, writing, reading), ids = _in_turn(python_image, [
+        PytestJob(solution=HONEST, tests=DEV_STASH_TESTS), PytestJob(solution=STASH_WRITER, tests=STASH_TESTS),
+        PytestJob(solution=STASH_READER, tests=STASH_TESTS)])
     assert making.status is Status.PASSED, making.detail  # the tests' own doing: trusted
     assert len(ids) == 2  # the jobs after it had a new container, whose /dev has no stash
     assert writing.status is Status.FAILED and reading.status is Status.FAILED, (writing.detail, reading.detail)
