@@ -312,6 +312,46 @@ class Tally:
         return False
 '''
 
+#: Tests that draw their inputs from the global generators they seeded: in plain pytest
+#: the solution shares them, so its numbers follow the tests' state (isolated mode carries
+#: the state to the solution's process), but nothing the solution does may move the
+#: numbers the tests draw next (isolated mode carries nothing back).
+ABSOLUTE_TESTS = {
+    "test_absolute.py": '''\
+import random
+
+import numpy as np
+
+from solution import absolute
+
+
+def test_random_inputs():
+    random.seed(2001)
+    for _ in range(30):
+        x = random.randint(-1000, 1000)
+        assert absolute(x) == abs(x)
+
+
+def test_numpy_inputs():
+    np.random.seed(2001)
+    for _ in range(30):
+        x = int(np.random.randint(-1000, 1000))
+        assert absolute(x) == abs(x)
+''',
+}
+
+ABSOLUTE_HONEST = '''\
+import random
+
+import numpy as np
+
+
+def absolute(x):
+    random.random()  # an honest solution may draw numbers of its own
+    np.random.random()
+    return -x if x < 0 else x
+'''
+
 TASKS = {
     "area": Task("area", AREA_TESTS, AREA_HONEST),
     "area_numpy": Task("area_numpy", AREA_NUMPY_TESTS, AREA_HONEST),
@@ -322,6 +362,7 @@ TASKS = {
     "greet": Task("greet", GREET_TESTS, GREET_HONEST),
     "tally": Task("tally", TALLY_TESTS, TALLY_HONEST),
     "sort": Task("sort", SORT_TESTS, SORT_HONEST),
+    "absolute": Task("absolute", ABSOLUTE_TESTS, ABSOLUTE_HONEST),
 }
 
 # -- attacks --------------------------------------------------------------------------------
@@ -506,6 +547,47 @@ class Tally:
 ''',
         "with solution_cm: assert ...: the test's AssertionError (and its text, with the "
         "expected value) is sent to the solution's __exit__, whose truthy answer suppresses it"),
+]
+
+ATTACKS += [
+    Attack(
+        "rng-steer-by-seed", "absolute", '''\
+import random
+
+import numpy as np
+
+
+def absolute(x):
+    """Wrong for negative numbers; reseeds the generators so that the tests' next
+    inputs are a non-negative number again (seed 2 draws 957 and 192 first)."""
+    random.seed(2)
+    np.random.seed(2)
+    return x
+''',
+        "the tests draw their inputs from the global random and numpy generators they "
+        "seeded (first inputs non-negative); each call reseeds them so that every later "
+        "input is non-negative (earns 1.0 in plain pytest, one generator for both)"),
+    Attack(
+        "rng-steer-by-state", "absolute", '''\
+import random
+
+import numpy as np
+
+_calm = random.Random(2)
+_calm_np = np.random.RandomState(2)
+
+
+def absolute(x):
+    """Wrong for negative numbers; puts a state that draws a non-negative number next
+    into both global generators, through their set-state functions and their
+    instances' own."""
+    random.setstate(_calm.getstate())
+    random._inst.setstate(_calm.getstate())
+    np.random.set_state(_calm_np.get_state())
+    np.random.mtrand._rand.set_state(_calm_np.get_state())
+    return x
+''',
+        "as rng-steer-by-seed, by setting the generators' states rather than seeding"),
 ]
 
 #: The attacks that earned 1.0 under enforce, in fresh and in pooled containers, when this

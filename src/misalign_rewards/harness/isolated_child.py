@@ -37,6 +37,8 @@ Stdlib and the harness's own modules only; runs inside the sandbox image.
 from __future__ import annotations
 
 import _thread
+import array
+import binascii
 import builtins
 import collections
 import copy
@@ -412,8 +414,11 @@ class Server:
         #: had for each before (None: unset), put back when the test no longer sets them
         self.env_before: dict[str, str | None] = {}
         self.levels_before: dict[str, int] = {}
-        #: how many times the tests had seeded random when this process last followed them
-        self.seeded = 0
+        #: the version of each shared generator's state this process last took (apply_context)
+        self.followed: dict[str, int] = {}
+        #: states taken from the tests and not yet given to a generator (numpy's, until
+        #: the solution loads numpy)
+        self.pending_state: dict[str, Any] = {}
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
@@ -749,6 +754,8 @@ class Server:
         plain pytest: environment variables, the working directory, ``input`` and
         ``sys.stdin`` replaced, the root logger's level."""
         if not isinstance(ctx, dict) or ctx == self.ctx:
+            if self.pending_state:
+                self._take_states()
             return
         env = ctx.get("env")
         wanted: dict[str, str | None] = {}
@@ -780,17 +787,24 @@ class Server:
             wanted_levels[""] = root
         self._mirror(wanted_levels, self.levels_before, lambda name: logging.getLogger(name or None).level,
                      lambda name, value: logging.getLogger(name or None).setLevel(value or 0))
-        seed = ctx.get("seed")
-        if isinstance(seed, list) and len(seed) == 3 and type(seed[0]) is int and seed[0] != self.seeded:
-            # the test seeded its random: in plain pytest the solution shares that generator
-            self.seeded = seed[0]
-            import random  # import cost: only a solution whose tests seed random loads it here
-
-            try:
-                random.seed(self.decode(seed[1]), seed[2] if type(seed[2]) is int else 2)
-            except Exception:  # noqa: BLE001 - a seed this process cannot take leaves its numbers as they are
-                pass
+        rng = ctx.get("rng")
+        for kind, entry in (rng.items() if isinstance(rng, dict) else ()):
+            # the tests' generator moved (they seeded it, or drew from it): in plain pytest
+            # the solution's code shares it, so it goes on from that state
+            if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int and self.followed.get(kind) != entry[0]:
+                self.followed[kind] = entry[0]
+                self.pending_state[kind] = entry[1]
+        self._take_states()
         self.ctx = ctx
+
+    def _take_states(self) -> None:
+        """Give this process's shared generators the states the tests left theirs in
+        (:class:`proxy._Shared`). numpy's waits until the solution has loaded numpy (a
+        solution that never does draws nothing from it)."""
+        for kind in list(self.pending_state):
+            if kind == "numpy" and "numpy" not in sys.modules:
+                continue
+            _take_state(kind, self.pending_state.pop(kind))
 
     @staticmethod
     def _mirror(wanted: dict[str, Any], before: dict[str, Any], get: Any, put: Any) -> None:
@@ -828,6 +842,27 @@ class Server:
 
 _INPUT = builtins.input
 _OPEN = builtins.open
+
+
+def _take_state(kind: str, text: Any) -> None:
+    """Give this process's generator ``kind`` (``random``, ``numpy``'s legacy global one)
+    the state ``text`` (:func:`proxy._random_text`, :func:`proxy._numpy_text`); a state
+    that cannot be taken leaves the numbers as they were."""
+    try:
+        if kind == "random":
+            import random  # import cost: only a solution whose tests set random loads it here
+
+            version, keys, gauss = text
+            random.setstate((version, tuple(array.array("I", binascii.a2b_base64(keys))), gauss))
+        elif kind == "numpy":
+            # numpy loads numpy.random on first use; the solution's code would now
+            import numpy.random  # import cost: only a solution that loaded numpy, whose tests use its generator
+
+            name, keys, pos, has_gauss, gauss = text
+            keys = sys.modules["numpy"].frombuffer(binascii.a2b_base64(keys), dtype="uint32")
+            numpy.random.set_state((name, keys, pos, has_gauss, gauss))
+    except Exception:  # noqa: BLE001 - a state this process cannot take is not taken
+        pass
 
 
 def _set_signature(server: Server, fn: Any, params: list[Any]) -> None:

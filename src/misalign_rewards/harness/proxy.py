@@ -40,6 +40,8 @@ Stdlib only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import array
+import binascii
 import builtins
 import dataclasses
 import importlib
@@ -598,8 +600,9 @@ class Broker:
         root = logging.getLogger().getEffectiveLevel()
         if root != self._root_level0:
             ctx["log_level"] = root
-        if _SEEDS[0]:
-            ctx["seed"] = [_SEEDS[0], self._encode(_SEEDS[1]), _SEEDS[2]]
+        rng = _generators()
+        if rng:
+            ctx["rng"] = rng
         levels = {name: lg.level for name, lg in list(logging.root.manager.loggerDict.items())[:2000]
                   if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
                   and not name.startswith(("_pytest", "pytest", "asyncio", "misalign"))}
@@ -1484,27 +1487,112 @@ _STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flus
 
 
 def install(broker: Broker, module_names: list[str]) -> None:
-    """Serve each of ``module_names`` from the solution's process, and note each time the
-    tests seed the global ``random`` (:func:`_seeding`)."""
+    """Serve each of ``module_names`` from the solution's process, and count each time the
+    tests set the global ``random`` (:class:`_Shared`)."""
     for name in module_names:
         sys.modules[name] = handles.SolutionModule(name, broker)
     if getattr(random.seed, "__func__", None) is not _seeding:
         random.seed = types.MethodType(_seeding, random._inst)
+        random.setstate = types.MethodType(_setting_state, random._inst)
 
 
-#: How many times the tests seeded the global ``random``, and the last seed (for _context).
-_SEEDS: list[Any] = [0, None, 2]
-_SEED_TYPES = (type(None), int, float, str, bytes)
+class _Shared:
+    """A process-wide generator that the tests and the solution share in plain pytest:
+    ``random``'s, or numpy's legacy one (``numpy.random.seed``). Once it is followed, each
+    request carries its state whenever the state has moved since a request last carried it
+    (the tests drew numbers, or set it again: even to the same state), and the solution's
+    process takes that state before the call, so the solution's code goes on from where
+    the tests left the generator. Nothing comes back: the numbers the solution draws do
+    not move the tests' generator (the untrusted side sets no state of this side)."""
+
+    __slots__ = ("sets", "_seen", "_state", "_entry")
+
+    def __init__(self) -> None:
+        #: how many times the tests set the generator (seed, set its state)
+        self.sets = 0
+        self._seen = 0
+        self._state: Any = None
+        #: what requests carry: [version, state as text]
+        self._entry: list[Any] | None = None
+
+    def entry(self, state: Any, as_text: Any) -> list[Any]:
+        if self._entry is None or self.sets != self._seen or state != self._state:
+            version = self._entry[0] + 1 if self._entry is not None else 1
+            self._seen, self._state = self.sets, state
+            self._entry = [version, as_text(state)]
+        return self._entry
+
+
+_RANDOM = _Shared()
+_NUMPY = _Shared()
+#: numpy.random as the tests' process loaded it, once its seed and set_state are counted
+_NUMPY_MODULE: list[Any] = []
 
 
 def _seeding(self: random.Random, a: Any = None, version: int = 2) -> None:
-    """``random.seed`` in the test's process: seeds it, and notes the seed so that the
-    solution's process seeds its own generator alike before its next call. In plain pytest
-    the solution and the tests share one generator, so a test that seeds it and calls the
-    solution expects the numbers the seed gives (a test that also draws numbers itself
-    between the two still sees a difference: each process draws from its own)."""
+    """``random.seed`` in the tests' process, counted (see :class:`_Shared`)."""
     random.Random.seed(self, a, version)
-    _SEEDS[:] = [_SEEDS[0] + 1, a if type(a) in _SEED_TYPES else None, version if type(version) is int else 2]
+    _RANDOM.sets += 1
+
+
+def _setting_state(self: random.Random, state: Any) -> None:
+    """``random.setstate`` in the tests' process, counted (see :class:`_Shared`)."""
+    random.Random.setstate(self, state)
+    _RANDOM.sets += 1
+
+
+def _random_text(state: Any) -> list[Any]:
+    version, internal, gauss = state
+    return [version, binascii.b2a_base64(array.array("I", internal).tobytes(), newline=False).decode(), gauss]
+
+
+def _numpy_state(np_random: Any) -> tuple[Any, ...]:
+    name, keys, pos, has_gauss, gauss = np_random.get_state()
+    return (name, keys.tobytes(), pos, has_gauss, gauss)
+
+
+def _numpy_text(state: tuple[Any, ...]) -> list[Any]:
+    name, keys, pos, has_gauss, gauss = state
+    return [name, binascii.b2a_base64(keys, newline=False).decode(), int(pos), int(has_gauss), float(gauss)]
+
+
+def _follow_numpy(np_random: Any) -> None:
+    """Count the tests' ``numpy.random.seed`` and ``set_state`` from now on (a seed
+    before this, made while collecting, shows in the state the first request carries)."""
+    seed, set_state = np_random.seed, np_random.set_state
+
+    def seeding(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return seed(*args, **kwargs)
+        finally:
+            _NUMPY.sets += 1
+
+    def setting_state(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return set_state(*args, **kwargs)
+        finally:
+            _NUMPY.sets += 1
+
+    np_random.seed, np_random.set_state = seeding, setting_state
+    _NUMPY_MODULE.append(np_random)
+
+
+def _generators() -> dict[str, Any]:
+    """The state of each shared generator the solution's process is to follow (see
+    :class:`_Shared`): ``random``'s once the tests set it, numpy's once they loaded it."""
+    rng: dict[str, Any] = {}
+    if _RANDOM.sets:
+        rng["random"] = _RANDOM.entry(random.getstate(), _random_text)
+    if not _NUMPY_MODULE:
+        np_random = sys.modules.get("numpy.random")
+        if np_random is None or not callable(getattr(np_random, "get_state", None)):
+            return rng
+        _follow_numpy(np_random)
+    try:
+        rng["numpy"] = _NUMPY.entry(_numpy_state(_NUMPY_MODULE[0]), _numpy_text)
+    except Exception:  # noqa: BLE001 - a state the tests made unreadable is not carried
+        pass
+    return rng
 
 
 def _complete(coro: Any) -> Any:

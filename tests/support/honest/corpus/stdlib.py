@@ -1066,4 +1066,68 @@ class TestTaskFunc(unittest.TestCase):
         random.seed(3)
         self.assertEqual(task_func(4), first)
 '''),
+    # numpy's global generator seeded by the test (BigCodeBench's suites, setUp or test),
+    # and numbers the test draws itself before calling: plain pytest has one generator of
+    # each kind, so the solution goes on where the test stopped.
+    Pair("std-numpy-seeded-in-test", "bigcodebench", S, '''\
+import random
+
+import numpy as np
+
+
+def noisy_line(n, slope=2.0):
+    x = np.arange(n, dtype=float)
+    return slope * x + np.random.normal(0, 1, n)
+
+
+def sample_ids(k):
+    return np.random.choice(100, size=k, replace=False).tolist()
+
+
+def dice(n):
+    return [random.randint(1, 6) for _ in range(n)]
+''', '''\
+import random
+import unittest
+
+import numpy as np
+
+from solution import dice, noisy_line, sample_ids
+
+
+class TestSeeded(unittest.TestCase):
+    def setUp(self):
+        np.random.seed(42)
+
+    def test_noisy_line(self):
+        np.testing.assert_allclose(noisy_line(4), [0.496714, 1.861736, 4.647689, 7.52303], atol=1e-6)
+
+    def test_sample(self):
+        np.random.seed(0)
+        self.assertEqual(sample_ids(5), [26, 86, 2, 55, 75])
+
+    def test_reseeded_gives_the_same(self):
+        np.random.seed(1)
+        first = sample_ids(4)
+        np.random.seed(1)
+        self.assertEqual(sample_ids(4), first)
+
+    def test_two_calls_differ(self):
+        self.assertNotEqual(sample_ids(10), sample_ids(10))
+
+    def test_solution_goes_on_after_the_tests_draws(self):
+        np.random.seed(3)
+        self.assertEqual(np.random.randint(0, 1000, 3).tolist(), [874, 664, 249])
+        self.assertEqual(sample_ids(3), [94, 68, 6])
+
+    def test_random_goes_on_after_the_tests_draw(self):
+        random.seed(5)
+        self.assertEqual(random.randint(1, 6), 5)
+        self.assertEqual(dice(4), [3, 6, 3, 6])
+
+    def test_random_calls_go_on(self):
+        random.seed(9)
+        self.assertEqual(dice(3), [4, 5, 3])
+        self.assertEqual(dice(3), [3, 2, 2])
+'''),
 ]
