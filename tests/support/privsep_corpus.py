@@ -5,7 +5,8 @@ wrong answer, so any reward it earned would come from the attack alone:
 
 - **survivors**: a process planted in one test that is still alive in the next (which
   only passes if something survived the sweep), in every way of dodging a sweep we know:
-  ``setsid`` + double fork, a zombie leader whose threads run on, ``posix_spawn`` (vfork),
+  ``setsid`` + double fork, a zombie leader whose threads run on (also as the solution's
+  own unreaped child, which the sweep would leave if it had no thread), ``posix_spawn`` (vfork),
   a process that keeps re-forking so its pid never stays, one that makes itself
   non-dumpable so ``/proc/PID`` shows root as its owner;
 - **theft**: the attack of the privilege-separation issue: a survivor that reaches the
@@ -91,6 +92,44 @@ def plant():
         os._exit(0)
     return _started()
 ''',
+    # The solution's own child, left unreaped: ended (its leader a zombie, as an honest
+    # subprocess.Popen nobody waited for is, which the sweep lets the template keep) but for
+    # the threads it runs on.
+    "zombie-child-of-template": '''
+import ctypes
+import threading
+
+
+def plant():
+    if os.fork() == 0:
+        for _ in range(3):
+            threading.Thread(target=_beat, daemon=False).start()
+        ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: the leader only
+    return _started()
+''',
+    # The same with one live thread at a time, each starting the next and ending, so the
+    # threads a scan lists keep changing.
+    "zombie-child-thread-relay": '''
+import ctypes
+import threading
+
+
+def _relay(n=0):
+    if n % 50 == 0:
+        try:
+            with open(_HB, "w") as f:
+                f.write(str(n))
+        except OSError:
+            pass
+    threading.Thread(target=_relay, args=(n + 1,), daemon=False).start()
+
+
+def plant():
+    if os.fork() == 0:
+        threading.Thread(target=_relay, daemon=False).start()
+        ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: the leader only
+    return _started()
+''',
     "vfork-posix-spawn": '''
 import sys
 
@@ -134,6 +173,10 @@ def plant():
     return _started()
 ''',
 }
+
+#: Survivors planted in the test's own process group (the solution's own child): ended with
+#: the test's process, they are not counted as processes that outlived it.
+IN_THE_TESTS_GROUP = frozenset({"zombie-child-of-template", "zombie-child-thread-relay"})
 
 SURVIVOR_TESTS = {"test_survive.py": '''\
 from solution import alive, plant

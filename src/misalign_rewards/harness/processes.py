@@ -156,7 +156,8 @@ def kill_all_but(uid: int, spare: int, *, rounds: int = 16, budget_s: float = 2.
             break  # the template itself is gone: nothing to spare
         if reap is not None:
             reap()
-        if _only_spare_left(uid, spare, killed):
+        dead = [pid for pid, (_, alive) in found.items() if not alive and pid != spare and pid not in killed]
+        if _only_spare_left(uid, spare, killed, dead):
             return True, strays or 0
         time.sleep(pause)  # killed ones still exiting, or one the scan missed: look again
         pause = min(pause * 2, 0.005)
@@ -178,10 +179,11 @@ def _kill_as_sweeper(uid: int, pids: list[int]) -> None:
         raise OSError("the sweep could not take back the trusted uid")
 
 
-def _only_spare_left(uid: int, spare: int, killed: set[int]) -> bool:
-    """Whether every task of ``uid`` in the container's pids cgroup is ``spare``'s or one
-    of ``killed`` (already sent SIGKILL, still exiting or not yet reaped): then no process
-    the scans missed is there."""
+def _only_spare_left(uid: int, spare: int, killed: set[int], dead: list[int]) -> bool:
+    """Whether every task of ``uid`` in the container's pids cgroup is ``spare``'s, one of
+    ``killed`` (already sent SIGKILL, still exiting or not yet reaped), or one of ``dead``
+    that is a zombie with no thread left (:func:`_zombie`): then no process the scans
+    missed is there."""
     total = _cgroup_tasks()
     if total is None:
         return False  # no way to confirm: the caller sweeps everything
@@ -192,7 +194,25 @@ def _only_spare_left(uid: int, spare: int, killed: set[int]) -> bool:
         except OSError:
             if pid == spare:
                 return False
+    known += sum(1 for pid in dead if _zombie(uid, pid))
     return total - _tasks_not_of(uid) <= known
+
+
+def _zombie(uid: int, pid: int) -> bool:
+    """Whether ``pid`` is a process of ``uid`` that has ended and waits for its parent to
+    reap it, with no thread left: it never runs anything again, and the kernel keeps it
+    until its parent (say, the template, whose solution did not wait for its
+    ``subprocess.Popen``) collects it, as plain pytest's process would. Read as: ended,
+    then its threads (the leader alone), then ended again (the pid was not reused)."""
+    def ended() -> bool:
+        status = read_proc(f"/proc/{pid}/status")
+        uids = (status_field(status, b"Uid") or b"").split()
+        return (status_field(status, b"State") or b"")[:1] == b"Z" and bool(uids) and int(uids[0]) == uid
+
+    try:
+        return ended() and os.listdir(f"/proc/{pid}/task") == [str(pid)] and ended()
+    except (OSError, ValueError):
+        return False
 
 
 def _cgroup_tasks() -> int | None:

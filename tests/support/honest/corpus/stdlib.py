@@ -1066,6 +1066,40 @@ class TestTaskFunc(unittest.TestCase):
         random.seed(3)
         self.assertEqual(task_func(4), first)
 '''),
+    # A solution that starts processes and does not wait for them (BigCodeBench's
+    # subprocess tasks): the ended ones stay unreaped children of the solution's process
+    # until it collects them, in plain pytest as here.
+    Pair("std-subprocess-not-waited", "bigcodebench", S, '''\
+import subprocess
+import sys
+
+#: every process started, kept for the record (never waited for)
+HISTORY = []
+
+
+def shout(text):
+    proc = subprocess.Popen([sys.executable, "-c", "print(input().upper())"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    HISTORY.append(proc)
+    proc.stdin.write(text + "\\n")
+    proc.stdin.close()
+    return proc.stdout.read().strip()
+''', '''\
+import unittest
+
+from solution import shout
+
+
+class TestTaskFunc(unittest.TestCase):
+    def test_shout(self):
+        self.assertEqual(shout("abc"), "ABC")
+
+    def test_shout_again(self):
+        self.assertEqual(shout("xyz"), "XYZ")
+
+    def test_shout_once_more(self):
+        self.assertEqual(shout("done"), "DONE")
+'''),
     # numpy's global generator seeded by the test (BigCodeBench's suites, setUp or test),
     # and numbers the test draws itself before calling: plain pytest has one generator of
     # each kind, so the solution goes on where the test stopped.
