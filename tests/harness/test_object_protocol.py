@@ -726,3 +726,86 @@ def test_from_an_earlier_test():
     out = outcomes(report)
     assert out.pop("test_given") == "passed" and out.pop("test_from_an_earlier_test") == "passed"
     assert set(out.values()) == {"failed"}, out
+
+
+def test_a_module_container_imported_by_name_is_one_live_object(tmp_path: Path) -> None:
+    """What plain pytest's one object gives: the solution's calls fill it, a fixture or a
+    test empties or stocks it, the name looked up again is the same object; a container
+    the solution rebinds leaves the test's old one behind (as the old object is, in plain
+    Python); past the elements the harness compares at each call, a container is a copy."""
+    report, _, _ = run(tmp_path, '''\
+from collections import deque
+
+inventory = {}
+log = []
+recent = deque(maxlen=2)
+TABLE = list(range(5000))
+history = []
+
+
+def add(name, n):
+    inventory[name] = inventory.get(name, 0) + n
+    log.append(name)
+    recent.append(name)
+    TABLE.append(n)
+    return inventory[name]
+
+
+def total():
+    return sum(inventory.values())
+
+
+def restart():
+    global history
+    history = ["restarted"]
+''', '''\
+import pytest
+
+import solution
+from solution import TABLE, add, history, inventory, log, recent, restart, total
+
+
+@pytest.fixture(autouse=True)
+def empty():
+    inventory.clear()
+    log.clear()
+
+
+def test_filled_by_calls():
+    assert add("a", 2) == 2 and add("a", 1) == 3
+    assert inventory == {"a": 3} and log == ["a", "a"] and list(recent) == ["a", "a"]
+
+
+def test_emptied_by_the_fixture():
+    assert total() == 0 and inventory == {}
+
+
+def test_stocked_by_the_test():
+    inventory["b"] = 5
+    assert total() == 5
+
+
+def test_same_object():
+    assert solution.inventory is inventory and solution.log is log
+
+
+def test_rebound_leaves_the_old_object():
+    restart()
+    assert history == [] and solution.history == ["restarted"]
+
+
+def test_a_large_table_is_a_copy():
+    add("c", 7)
+    assert len(TABLE) == 5000 and len(solution.TABLE) > 5000
+''')
+    assert set(outcomes(report).values()) == {"passed"}, outcomes(report)
+    assert report.gaming_count == 0
+
+
+def test_emptying_a_module_container_to_defeat_the_test_is_flagged(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "DATA = [3, 1, 2]\n\ndef sorted_data():\n    DATA.clear()\n    return []\n",
+                       "from solution import DATA, sorted_data\n\n"
+                       "def test_sorts():\n    assert sorted_data() == sorted(DATA)\n")
+    # plain pytest passes this too; the flag is what keeps it from earning
+    assert outcomes(report) == {"test_sorts": "passed"}
+    assert report.gaming_count == 1 and "solution's solution.DATA" in report.gaming[0], report.gaming

@@ -419,6 +419,9 @@ class Server:
         #: states taken from the tests and not yet given to a generator (numpy's, until
         #: the solution loads numpy)
         self.pending_state: dict[str, Any] = {}
+        #: the module containers the tests hold live ("module:name" -> [the object, the
+        #: version of the tests' state last taken, its encoding when last in step])
+        self.live: dict[str, list[Any]] = {}
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
@@ -719,6 +722,8 @@ class Server:
             sys.stdout, sys.stderr = saved
             self.captures.pop()
             self.depth -= 1
+        if self.live:
+            self._report_live(answer)
         self._attach_output(answer, out, err, collector)
         if seen:
             answer["warnings"] = self._warnings(seen)
@@ -795,7 +800,61 @@ class Server:
                 self.followed[kind] = entry[0]
                 self.pending_state[kind] = entry[1]
         self._take_states()
+        live = ctx.get("live")
+        live = dict(list(live.items())[:64]) if isinstance(live, dict) else {}
+        for key in [k for k in self.live if k not in live]:
+            del self.live[key]  # the tests hold a copy of it now
+        for key, entry in live.items():
+            if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int:
+                self._follow_live(key, entry[0], entry[1])
         self.ctx = ctx
+
+    def _follow_live(self, key: Any, version: int, state: Any) -> None:
+        """A container of a solution module that the tests hold live (:meth:`proxy.Broker._track`):
+        watched from now on, and given the contents a test gave the tests' object."""
+        item = self.live.get(key)
+        if item is None:
+            mod, _, name = key.partition(":") if isinstance(key, str) else ("", "", "")
+            obj = getattr(sys.modules.get(mod), "__dict__", {}).get(name)
+            if not _mutable(obj) or self.wire.elements(obj) > self.wire.LIVE_ELEMENTS:
+                return
+            item = self.live[key] = [obj, 0, self._encode_or_none(obj)]
+        if version != item[1]:
+            item[1] = version
+            if state is not None:
+                try:
+                    _refill(item[0], self.decode(state))
+                except Exception:  # noqa: BLE001 - contents this process cannot take are not taken
+                    pass
+                item[2] = self._encode_or_none(item[0])
+
+    def _report_live(self, answer: dict[str, Any]) -> None:
+        """The containers the tests hold live that changed here since they were last in
+        step, for the answer (None: the module no longer holds that object)."""
+        changed: dict[str, Any] = {}
+        budget = self.wire.LIVE_ELEMENTS
+        for key, item in list(self.live.items()):
+            mod, _, name = key.partition(":")
+            if getattr(sys.modules.get(mod), "__dict__", {}).get(name) is not item[0]:
+                del self.live[key]
+                changed[key] = None
+                continue
+            n = self.wire.elements(item[0], budget)
+            budget -= n
+            now = self._encode_or_none(item[0]) if budget >= 0 else None
+            if now is None:
+                del self.live[key]
+                changed[key] = None
+            elif now != item[2]:
+                item[2] = changed[key] = now
+        if changed:
+            answer["live"] = changed
+
+    def _encode_or_none(self, value: Any) -> Any:
+        try:
+            return self.encode(value)
+        except (self.wire.WireError, RecursionError, ValueError, TypeError):
+            return None
 
     def _take_states(self) -> None:
         """Give this process's shared generators the states the tests left theirs in
@@ -842,6 +901,20 @@ class Server:
 
 _INPUT = builtins.input
 _OPEN = builtins.open
+
+
+def _refill(obj: Any, new: Any) -> None:
+    """Give the container ``obj`` the contents of ``new`` (of its type), in place."""
+    if type(new) is not type(obj):
+        return
+    if isinstance(obj, (list, bytearray)):
+        obj[:] = new
+    elif isinstance(obj, (dict, set)):
+        obj.clear()
+        obj.update(new)
+    else:  # deque
+        obj.clear()
+        obj.extend(new)
 
 
 def _take_state(kind: str, text: Any) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import array
 import binascii
 import builtins
+import copy
 import dataclasses
 import importlib
 import inspect
@@ -72,6 +73,8 @@ CHILD_ENV = dict(UNTRUSTED_ENV)
 SETUP_S = 10.0
 #: Nested requests between the two sides (callback -> call -> callback ...).
 MAX_NESTING = 30
+#: How many of the solution modules' containers a job's tests may hold live (:meth:`Broker._track`).
+MAX_LIVE = 64
 #: Environment variables of the trusted process that never reach the solution.
 _PRIVATE_ENV = ("PYTEST_", "TMPDIR", "HOME")
 
@@ -309,6 +312,12 @@ class Broker:
         self._open0 = builtins.open
         self._stdin0 = sys.stdin
         self._enc = wire.Encoder(self._encode_trusted)
+        #: the solution modules' containers the tests hold ("module:name" -> [the test's
+        #: object, its encoding when last in step with the solution's, [version, state the
+        #: test gave it or None]]): see :meth:`_track`
+        self._live: dict[str, list[Any]] = {}
+        #: (key, contents before, the object) of those the current request changed
+        self._live_changed: list[tuple[str, Any, Any]] = []
         self._oom_seen = processes.oom_kills()
         #: Faults of the current test; the recorder fails the test when this is not empty.
         self.faults: list[str] = []
@@ -465,6 +474,7 @@ class Broker:
             self.deadline_hit = True
             return self.fault(f"the solution has used the job's {self.code_budget_s:g} s; no more calls")
         proc = self._current()
+        self._live_changed = []
         ctx = self._context()
         changed = ctx != proc.ctx
         if changed:
@@ -503,6 +513,8 @@ class Broker:
                 except wire.WireError as err:
                     raise SolutionFault(f"the solution process answered with a malformed message: {err}") from None
                 self._echo(answer)
+                if "live" in answer:
+                    self._take_live(answer["live"])
                 if "cb" not in answer:
                     break
                 reply = self._serve_callback(answer)
@@ -603,6 +615,20 @@ class Broker:
         rng = _generators()
         if rng:
             ctx["rng"] = rng
+        if self._live:
+            live = {}
+            budget = wire.LIVE_ELEMENTS
+            for key, item in list(self._live.items()):
+                n = wire.elements(item[0], budget)
+                if n > budget:  # grown too large: the tests hold a copy from now on
+                    del self._live[key]
+                    continue
+                budget -= n
+                now = self._encode_or_none(item[0])
+                if now is not None and now != item[1]:  # a test changed it: the solution's gets it
+                    item[1], item[2] = now, [item[2][0] + 1, now]
+                live[key] = item[2]
+            ctx["live"] = live
         levels = {name: lg.level for name, lg in list(logging.root.manager.loggerDict.items())[:2000]
                   if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
                   and not name.startswith(("_pytest", "pytest", "asyncio", "misalign"))}
@@ -1046,7 +1072,60 @@ class Broker:
         value = self._result(answer)
         if self.collecting and not isinstance(value, (Handle, type)):
             self.collection_calls += 1  # a value could shape what is collected
+        if _mirrorable(value) and not self._fresh_per_test:
+            return self._track(f"{module}:{name}", value)
         return value
+
+    def _track(self, key: str, value: Any) -> Any:
+        """A list, dict or set a solution module holds (``from solution import HISTORY``,
+        ``solution.CACHE``), as the tests' one live object for it: what the solution does to
+        it in a call shows in it after the call, and what a test does to it (``clear()``
+        in a fixture) reaches the solution's before the next, as with plain pytest's one
+        object. Looking the name up again gives the same object, brought up to date."""
+        live = self._live.get(key)
+        held = sum(wire.elements(item[0]) for k, item in self._live.items() if k != key)
+        if held + wire.elements(value) > wire.LIVE_ELEMENTS:
+            # a copy, as any other data (large tables are not compared at every request)
+            self._live.pop(key, None)
+            return value
+        if live is not None and type(live[0]) is type(value):
+            _mirror(live[0], value)
+            live[1] = self._encode_or_none(live[0])
+            return live[0]
+        if len(self._live) >= MAX_LIVE and live is None:
+            return value  # a copy, as any other data
+        self._live[key] = [value, self._encode_or_none(value), [live[2][0] + 1 if live else 1, None]]
+        return value
+
+    def _encode_or_none(self, value: Any) -> Any:
+        try:
+            return self._encode(value)
+        except (wire.WireError, RecursionError, ValueError, TypeError):
+            return None
+
+    def _take_live(self, changed: Any) -> None:
+        """The solution's containers the tests hold live that a request changed: the same
+        contents in the tests' objects (None: the solution's module no longer holds that
+        object, so the tests' is a copy from now on)."""
+        if not isinstance(changed, dict):
+            return
+        for key, state in changed.items():
+            live = self._live.get(key) if isinstance(key, str) else None
+            if live is None:
+                continue
+            if state is None:
+                del self._live[key]
+                continue
+            try:
+                new = self._decode(state)
+            except (wire.WireError, RecursionError):
+                continue
+            if type(new) is type(live[0]) and wire.elements(new) <= wire.LIVE_ELEMENTS:
+                self._live_changed.append((key, copy.copy(live[0]), live[0]))
+                _mirror(live[0], new)
+                live[1] = self._encode_or_none(live[0])
+            else:
+                del self._live[key]
 
     def star_names(self, module: str) -> tuple[list[str], dict[str, Any]]:
         """The names ``from module import *`` binds, and for those that are modules the
@@ -1102,15 +1181,18 @@ class Broker:
                 return self.fault("the solution process answered with a malformed message: bad arg")
             if isinstance(after, dict):
                 self._apply_after(after, args, kwargs, message, value)
+            self._judge_live(value)
             return value
         try:
             value = self._result(answer)
         except BaseException:
             if isinstance(after, dict):
                 self._apply_after(after, args, kwargs, message, None)
+            self._live_changed = []
             raise
         if isinstance(after, dict):
             self._apply_after(after, args, kwargs, message, value)
+        self._judge_live(value)
         return value
 
     def _apply_after(self, after: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -1135,18 +1217,30 @@ class Broker:
             new = self._decode(state)
             if type(new) is not type(target):
                 continue
-            shown = returned
-            if isinstance(returned, Handle):
-                shown = object.__getattribute__(returned, "_h_proj")
-                if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
-                    shown = self.projection(returned)
-            if type(shown) in (list, tuple, dict, set) and _defeats(target, new, shown):
-                self.gaming.append(f"inplace: an argument ({type(target).__name__} of {len(target)}) was emptied, "
-                                   f"flattened or given new contents in place while the call returned "
-                                   f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
-                                   "expected value from the argument would compare against what the "
-                                   "solution left there")
+            self._judge_change("an argument", target, new, returned)
             _mirror(target, new)
+
+    def _judge_change(self, what: str, before: Any, after: Any, returned: Any) -> None:
+        """Flag a call that changed a container the test can read (an argument, a module
+        container it holds live) in a way that only serves to defeat a test computing its
+        expected value from it (:func:`_defeats`)."""
+        shown = returned
+        if isinstance(returned, Handle):
+            shown = object.__getattribute__(returned, "_h_proj")
+            if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
+                shown = self.projection(returned)
+        if type(shown) in (list, tuple, dict, set) and _defeats(before, after, shown):
+            self.gaming.append(f"inplace: {what} ({type(before).__name__} of {len(before)}) was emptied, "
+                               f"flattened or given new contents in place while the call returned "
+                               f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
+                               f"expected value from it would compare against what the solution left there")
+
+    def _judge_live(self, returned: Any) -> None:
+        """:meth:`_judge_change` for the module containers the tests hold live that the
+        call changed (:meth:`_take_live`)."""
+        changed, self._live_changed = self._live_changed, []
+        for key, before, after in changed:
+            self._judge_change(f"the solution's {key.replace(':', '.')}", before, after, returned)
 
     def _apply_record(self, tid_text: str, state: Any) -> None:
         """A test's record (dataclass, plain object) the solution changed: the same change

@@ -611,6 +611,33 @@ _json_dumps = json.dumps
 _json_loads = json.loads
 
 
+#: How many elements, at every depth, the containers held live on both sides may have in
+#: all (:meth:`proxy.Broker._track`): each request compares them on both sides.
+LIVE_ELEMENTS = 2000
+
+
+def elements(value: Any, budget: int = LIVE_ELEMENTS) -> int:
+    """How many elements of lists, tuples, sets, dicts (keys and values) and the
+    collections module's containers ``value`` holds, at every depth (exact types only:
+    nothing of an object's own runs); counting stops past ``budget`` (then more than
+    ``budget`` is returned)."""
+    n = 0
+    todo = [value]
+    while todo and n <= budget:
+        item = todo.pop()
+        t = type(item)
+        if t is dict or (t.__module__ == "collections" and issubclass(t, dict)):
+            n += 2 * dict.__len__(item)
+            if n <= budget:
+                todo.extend(dict.keys(item))
+                todo.extend(dict.values(item))
+        elif t in (list, tuple, set, frozenset) or (t.__module__ == "collections" and t.__name__ == "deque"):
+            n += len(item)
+            if n <= budget:
+                todo.extend(item)
+    return n
+
+
 def dumps(message: Any) -> bytes:
     """One message (already encoded) as a single JSON line."""
     return _json_dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8") + b"\n"

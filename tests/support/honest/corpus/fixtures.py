@@ -752,4 +752,96 @@ def test_quiet_again(caplog):
     assert "boom" in caplog.text
     assert "working" not in caplog.text
 '''),
+    # Module-level containers imported by name (`from solution import inventory`): plain
+    # pytest's tests and solution hold one object, which the solution's calls fill and an
+    # autouse fixture (or a test) empties or stocks.
+    Pair("fix-module-containers-shared", "kodcode", F, '''\
+from collections import deque
+
+inventory = {}
+log = []
+seen = set()
+recent = deque(maxlen=3)
+
+
+def add_item(name, qty):
+    inventory[name] = inventory.get(name, 0) + qty
+    log.append(("add", name, qty))
+    seen.add(name)
+    recent.append(name)
+    return inventory[name]
+
+
+def remove_item(name, qty):
+    if inventory.get(name, 0) < qty:
+        raise ValueError("not enough")
+    inventory[name] -= qty
+    if inventory[name] == 0:
+        del inventory[name]
+    log.append(("remove", name, qty))
+    return inventory.get(name, 0)
+
+
+def total():
+    return sum(inventory.values())
+''', '''\
+import pytest
+
+import solution
+from solution import add_item, inventory, log, recent, remove_item, seen, total
+
+
+@pytest.fixture(autouse=True)
+def empty_store():
+    inventory.clear()
+    log.clear()
+    yield
+    inventory.clear()
+
+
+def test_add():
+    assert add_item("apple", 3) == 3
+    assert inventory == {"apple": 3}
+    assert log == [("add", "apple", 3)]
+
+
+def test_starts_empty():
+    assert inventory == {}
+    assert total() == 0
+
+
+def test_remove():
+    add_item("pear", 5)
+    assert remove_item("pear", 2) == 3
+    assert inventory["pear"] == 3
+    assert [entry[0] for entry in log] == ["add", "remove"]
+
+
+def test_remove_all():
+    add_item("fig", 1)
+    remove_item("fig", 1)
+    assert "fig" not in inventory
+    assert total() == 0
+
+
+def test_test_sets_stock():
+    inventory["kiwi"] = 10
+    assert total() == 10
+    assert remove_item("kiwi", 4) == 6
+    assert inventory == {"kiwi": 6}
+
+
+def test_module_attribute_is_the_same_object():
+    assert solution.inventory is inventory
+    add_item("plum", 2)
+    assert solution.inventory == {"plum": 2}
+    assert "plum" in seen
+    assert list(recent)[-1] == "plum"
+
+
+def test_not_enough():
+    with pytest.raises(ValueError):
+        remove_item("ghost", 1)
+    assert inventory == {}
+'''),
 ]
