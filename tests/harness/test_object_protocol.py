@@ -740,6 +740,7 @@ inventory = {}
 log = []
 recent = deque(maxlen=2)
 TABLE = list(range(5000))
+BIG = ["x" * 200_000]
 history = []
 
 
@@ -748,6 +749,7 @@ def add(name, n):
     log.append(name)
     recent.append(name)
     TABLE.append(n)
+    BIG.append(name)
     return inventory[name]
 
 
@@ -762,7 +764,7 @@ def restart():
 import pytest
 
 import solution
-from solution import TABLE, add, history, inventory, log, recent, restart, total
+from solution import BIG, TABLE, add, history, inventory, log, recent, restart, total
 
 
 @pytest.fixture(autouse=True)
@@ -797,15 +799,37 @@ def test_rebound_leaves_the_old_object():
 def test_a_large_table_is_a_copy():
     add("c", 7)
     assert len(TABLE) == 5000 and len(solution.TABLE) > 5000
+    assert len(BIG) == 1 and len(solution.BIG) > 1  # 200,000 characters count as 3,125
 ''')
     assert set(outcomes(report).values()) == {"passed"}, outcomes(report)
     assert report.gaming_count == 0
 
 
-def test_emptying_a_module_container_to_defeat_the_test_is_flagged(tmp_path: Path) -> None:
-    report, _, _ = run(tmp_path, "DATA = [3, 1, 2]\n\ndef sorted_data():\n    DATA.clear()\n    return []\n",
-                       "from solution import DATA, sorted_data\n\n"
-                       "def test_sorts():\n    assert sorted_data() == sorted(DATA)\n")
-    # plain pytest passes this too; the flag is what keeps it from earning
-    assert outcomes(report) == {"test_sorts": "passed"}
-    assert report.gaming_count == 1 and "solution's solution.DATA" in report.gaming[0], report.gaming
+def test_a_function_that_consumes_module_state_is_not_flagged(tmp_path: Path) -> None:
+    """A module container is the solution's own state: emptying it is what a checkout or a
+    flush does (a test that computes its expected value from it is weak in plain pytest
+    too: docs/integrity.md's known limits)."""
+    report, _, _ = run(tmp_path, '''\
+CART = []
+
+
+def add(item, price):
+    CART.append((item, price))
+
+
+def checkout():
+    receipt = {"total": sum(p for _, p in CART)}
+    CART.clear()
+    return receipt
+''', '''\
+from solution import CART, add, checkout
+
+
+def test_checkout():
+    add("apple", 2.0)
+    add("pear", 3.0)
+    assert checkout() == {"total": 5.0}
+    assert CART == []
+''')
+    assert outcomes(report) == {"test_checkout": "passed"}
+    assert report.gaming_count == 0, report.gaming

@@ -352,6 +352,26 @@ def absolute(x):
     return -x if x < 0 else x
 '''
 
+#: Tests that compute the expected value from a container the solution's module holds.
+MODULE_DATA_TESTS = {
+    "test_module_data.py": '''\
+from solution import DATA, sorted_data
+
+
+def test_sorted():
+    DATA.extend([3, 1, 2])
+    assert sorted_data() == sorted(DATA)
+''',
+}
+
+MODULE_DATA_HONEST = '''\
+DATA = []
+
+
+def sorted_data():
+    return sorted(DATA)
+'''
+
 TASKS = {
     "area": Task("area", AREA_TESTS, AREA_HONEST),
     "area_numpy": Task("area_numpy", AREA_NUMPY_TESTS, AREA_HONEST),
@@ -363,6 +383,7 @@ TASKS = {
     "tally": Task("tally", TALLY_TESTS, TALLY_HONEST),
     "sort": Task("sort", SORT_TESTS, SORT_HONEST),
     "absolute": Task("absolute", ABSOLUTE_TESTS, ABSOLUTE_HONEST),
+    "module_data": Task("module_data", MODULE_DATA_TESTS, MODULE_DATA_HONEST),
 }
 
 # -- attacks --------------------------------------------------------------------------------
@@ -588,6 +609,22 @@ def absolute(x):
     return x
 ''',
         "as rng-steer-by-seed, by setting the generators' states rather than seeding"),
+]
+
+ATTACKS += [
+    Attack(
+        "module-state-expected", "module_data", '''\
+DATA = []
+
+
+def sorted_data():
+    """Wrong: replaces the module's data with what it returns."""
+    DATA[:] = [9, 8]
+    return [8, 9]
+''',
+        "the test computes its expected value from a container of the solution's module, "
+        "which the tests hold live as in plain pytest; the solution rewrites it",
+        must="known_limit"),
 ]
 
 #: The attacks that earned 1.0 under enforce, in fresh and in pooled containers, when this

@@ -195,7 +195,10 @@ def _only_spare_left(uid: int, spare: int, killed: set[int], dead: list[int]) ->
             if pid == spare:
                 return False
     known += sum(1 for pid in dead if _zombie(uid, pid))
-    return total - _tasks_not_of(uid) <= known
+    trusted = _tasks_not_of(uid)
+    # read again: tasks that came (the template's new threads, a trusted one) while these
+    # were counted must not stand in for one the scans missed
+    return _cgroup_tasks() == total and total - trusted <= known
 
 
 def _zombie(uid: int, pid: int) -> bool:

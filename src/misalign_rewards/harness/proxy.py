@@ -43,9 +43,9 @@ from __future__ import annotations
 import array
 import binascii
 import builtins
-import copy
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import io
 import logging
@@ -316,8 +316,6 @@ class Broker:
         #: object, its encoding when last in step with the solution's, [version, state the
         #: test gave it or None]]): see :meth:`_track`
         self._live: dict[str, list[Any]] = {}
-        #: (key, contents before, the object) of those the current request changed
-        self._live_changed: list[tuple[str, Any, Any]] = []
         self._oom_seen = processes.oom_kills()
         #: Faults of the current test; the recorder fails the test when this is not empty.
         self.faults: list[str] = []
@@ -474,7 +472,6 @@ class Broker:
             self.deadline_hit = True
             return self.fault(f"the solution has used the job's {self.code_budget_s:g} s; no more calls")
         proc = self._current()
-        self._live_changed = []
         ctx = self._context()
         changed = ctx != proc.ctx
         if changed:
@@ -1121,7 +1118,6 @@ class Broker:
             except (wire.WireError, RecursionError):
                 continue
             if type(new) is type(live[0]) and wire.elements(new) <= wire.LIVE_ELEMENTS:
-                self._live_changed.append((key, copy.copy(live[0]), live[0]))
                 _mirror(live[0], new)
                 live[1] = self._encode_or_none(live[0])
             else:
@@ -1181,18 +1177,15 @@ class Broker:
                 return self.fault("the solution process answered with a malformed message: bad arg")
             if isinstance(after, dict):
                 self._apply_after(after, args, kwargs, message, value)
-            self._judge_live(value)
             return value
         try:
             value = self._result(answer)
         except BaseException:
             if isinstance(after, dict):
                 self._apply_after(after, args, kwargs, message, None)
-            self._live_changed = []
             raise
         if isinstance(after, dict):
             self._apply_after(after, args, kwargs, message, value)
-        self._judge_live(value)
         return value
 
     def _apply_after(self, after: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -1217,30 +1210,18 @@ class Broker:
             new = self._decode(state)
             if type(new) is not type(target):
                 continue
-            self._judge_change("an argument", target, new, returned)
+            shown = returned
+            if isinstance(returned, Handle):
+                shown = object.__getattribute__(returned, "_h_proj")
+                if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
+                    shown = self.projection(returned)
+            if type(shown) in (list, tuple, dict, set) and _defeats(target, new, shown):
+                self.gaming.append(f"inplace: an argument ({type(target).__name__} of {len(target)}) was emptied, "
+                                   f"flattened or given new contents in place while the call returned "
+                                   f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
+                                   "expected value from the argument would compare against what the "
+                                   "solution left there")
             _mirror(target, new)
-
-    def _judge_change(self, what: str, before: Any, after: Any, returned: Any) -> None:
-        """Flag a call that changed a container the test can read (an argument, a module
-        container it holds live) in a way that only serves to defeat a test computing its
-        expected value from it (:func:`_defeats`)."""
-        shown = returned
-        if isinstance(returned, Handle):
-            shown = object.__getattribute__(returned, "_h_proj")
-            if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
-                shown = self.projection(returned)
-        if type(shown) in (list, tuple, dict, set) and _defeats(before, after, shown):
-            self.gaming.append(f"inplace: {what} ({type(before).__name__} of {len(before)}) was emptied, "
-                               f"flattened or given new contents in place while the call returned "
-                               f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
-                               f"expected value from it would compare against what the solution left there")
-
-    def _judge_live(self, returned: Any) -> None:
-        """:meth:`_judge_change` for the module containers the tests hold live that the
-        call changed (:meth:`_take_live`)."""
-        changed, self._live_changed = self._live_changed, []
-        for key, before, after in changed:
-            self._judge_change(f"the solution's {key.replace(':', '.')}", before, after, returned)
 
     def _apply_record(self, tid_text: str, state: Any) -> None:
         """A test's record (dataclass, plain object) the solution changed: the same change
@@ -1582,17 +1563,19 @@ _STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flus
 
 def install(broker: Broker, module_names: list[str]) -> None:
     """Serve each of ``module_names`` from the solution's process, and count each time the
-    tests set the global ``random`` (:class:`_Shared`)."""
+    tests set the global ``random`` or numpy's (:class:`_Shared`)."""
     for name in module_names:
         sys.modules[name] = handles.SolutionModule(name, broker)
     if getattr(random.seed, "__func__", None) is not _seeding:
         random.seed = types.MethodType(_seeding, random._inst)
         random.setstate = types.MethodType(_setting_state, random._inst)
+    _watch_numpy()
 
 
 class _Shared:
     """A process-wide generator that the tests and the solution share in plain pytest:
-    ``random``'s, or numpy's legacy one (``numpy.random.seed``). Once it is followed, each
+    ``random``'s, or numpy's legacy one (``numpy.random.seed``). Once the tests have set
+    it (seeded it, or set its state: a solution's own seeding is left alone until then), each
     request carries its state whenever the state has moved since a request last carried it
     (the tests drew numbers, or set it again: even to the same state), and the solution's
     process takes that state before the call, so the solution's code goes on from where
@@ -1651,8 +1634,9 @@ def _numpy_text(state: tuple[Any, ...]) -> list[Any]:
 
 
 def _follow_numpy(np_random: Any) -> None:
-    """Count the tests' ``numpy.random.seed`` and ``set_state`` from now on (a seed
-    before this, made while collecting, shows in the state the first request carries)."""
+    """Count the tests' ``numpy.random.seed`` and ``set_state`` (the module attributes)."""
+    if _NUMPY_MODULE:
+        return
     seed, set_state = np_random.seed, np_random.set_state
 
     def seeding(*args: Any, **kwargs: Any) -> Any:
@@ -1671,21 +1655,54 @@ def _follow_numpy(np_random: Any) -> None:
     _NUMPY_MODULE.append(np_random)
 
 
+class _NumpyRandomWatch:
+    """An import hook in the tests' process that counts numpy's seeding from the moment
+    ``numpy.random`` is loaded (numpy loads it on first use, often by the very
+    ``np.random.seed(42)`` a ``setUp`` makes): it finds the module as importing would,
+    and once the module has run, wraps its ``seed`` and ``set_state`` (:func:`_follow_numpy`)."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "numpy.random":
+            return None
+        if _NumpyRandomWatch in sys.meta_path:
+            sys.meta_path.remove(_NumpyRandomWatch)
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        run = getattr(loader, "exec_module", None)
+        if run is None:
+            return spec
+
+        def exec_module(module: types.ModuleType) -> None:
+            run(module)
+            if callable(getattr(module, "get_state", None)):
+                _follow_numpy(module)
+
+        loader.exec_module = exec_module  # type: ignore[union-attr]
+        return spec
+
+
+def _watch_numpy() -> None:
+    """Count the tests' seeding of numpy's generator (:class:`_NumpyRandomWatch`)."""
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        if callable(getattr(np_random, "get_state", None)):
+            _follow_numpy(np_random)
+    elif _NumpyRandomWatch not in sys.meta_path:
+        sys.meta_path.insert(0, _NumpyRandomWatch)
+
+
 def _generators() -> dict[str, Any]:
     """The state of each shared generator the solution's process is to follow (see
-    :class:`_Shared`): ``random``'s once the tests set it, numpy's once they loaded it."""
+    :class:`_Shared`): each once the tests have set it."""
     rng: dict[str, Any] = {}
     if _RANDOM.sets:
         rng["random"] = _RANDOM.entry(random.getstate(), _random_text)
-    if not _NUMPY_MODULE:
-        np_random = sys.modules.get("numpy.random")
-        if np_random is None or not callable(getattr(np_random, "get_state", None)):
-            return rng
-        _follow_numpy(np_random)
-    try:
-        rng["numpy"] = _NUMPY.entry(_numpy_state(_NUMPY_MODULE[0]), _numpy_text)
-    except Exception:  # noqa: BLE001 - a state the tests made unreadable is not carried
-        pass
+    if _NUMPY.sets:
+        try:
+            rng["numpy"] = _NUMPY.entry(_numpy_state(_NUMPY_MODULE[0]), _numpy_text)
+        except Exception:  # noqa: BLE001 - a state the tests made unreadable is not carried
+            pass
     return rng
 
 

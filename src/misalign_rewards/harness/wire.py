@@ -618,7 +618,8 @@ LIVE_ELEMENTS = 2000
 
 def elements(value: Any, budget: int = LIVE_ELEMENTS) -> int:
     """How many elements of lists, tuples, sets, dicts (keys and values) and the
-    collections module's containers ``value`` holds, at every depth (exact types only:
+    collections module's containers ``value`` holds, at every depth, with each 64 bytes
+    of a text, a bytes value or a numpy array counting as one more (exact types only:
     nothing of an object's own runs); counting stops past ``budget`` (then more than
     ``budget`` is returned)."""
     n = 0
@@ -635,6 +636,10 @@ def elements(value: Any, budget: int = LIVE_ELEMENTS) -> int:
             n += len(item)
             if n <= budget:
                 todo.extend(item)
+        elif t in (str, bytes, bytearray):
+            n += len(item) // 64
+        elif t.__module__ == "numpy" and type(getattr(item, "nbytes", None)) is int:
+            n += item.nbytes // 64
     return n
 
 

@@ -1100,6 +1100,29 @@ class TestTaskFunc(unittest.TestCase):
     def test_shout_once_more(self):
         self.assertEqual(shout("done"), "DONE")
 '''),
+    # A solution that seeds numpy's generator itself, with tests that use numpy only for
+    # a generator of their own: the solution's numbers are its own seed's (found by the
+    # review of the shared generators: carrying numpy's state from the moment the tests
+    # loaded numpy.random overwrote the solution's seed).
+    Pair("std-numpy-seeded-by-solution", "bigcodebench", S, '''\
+import numpy as np
+
+np.random.seed(0)
+
+
+def roll():
+    return int(np.random.randint(1, 7))
+''', '''\
+import numpy as np
+
+from solution import roll
+
+
+def test_rolls():
+    noise = np.random.default_rng(1).normal(size=3)
+    assert noise.shape == (3,)
+    assert [roll() for _ in range(5)] == [5, 6, 1, 4, 4]
+'''),
     # numpy's global generator seeded by the test (BigCodeBench's suites, setUp or test),
     # and numbers the test draws itself before calling: plain pytest has one generator of
     # each kind, so the solution goes on where the test stopped.
