@@ -833,3 +833,33 @@ def test_checkout():
 ''')
     assert outcomes(report) == {"test_checkout": "passed"}
     assert report.gaming_count == 0, report.gaming
+
+
+def test_a_tests_threads_calling_the_solution_at_once_each_get_their_own_answer(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "import time\n\ndef square(x):\n    time.sleep(0.001 * (x % 3))\n    return x * x\n", '''\
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from solution import square
+
+
+def test_threads():
+    got = {}
+
+    def work(i):
+        for _ in range(5):
+            got[i] = square(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {i: i * i for i in range(20)}
+
+
+def test_pool_map():
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(square, range(40))) == [i * i for i in range(40)]
+''')
+    assert outcomes(report) == {"test_threads": "passed", "test_pool_map": "passed"}

@@ -43,6 +43,7 @@ from __future__ import annotations
 import array
 import binascii
 import builtins
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
@@ -312,6 +313,11 @@ class Broker:
         self._open0 = builtins.open
         self._stdin0 = sys.stdin
         self._enc = wire.Encoder(self._encode_trusted)
+        #: held while a request (and the callbacks it serves) is in flight: see _turn
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+        #: threads that run a test's coroutine for the holder (see _complete)
+        self._delegates: set[int] = set()
         #: the solution modules' containers the tests hold ("module:name" -> [the test's
         #: object, its encoding when last in step with the solution's, [version, state the
         #: test gave it or None]]): see :meth:`_track`
@@ -461,7 +467,30 @@ class Broker:
     # -- requests ----------------------------------------------------------------------
     def _request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request to the current process and return its answer, serving the
-        callbacks it makes meanwhile. Faults raise :class:`SolutionFault`."""
+        callbacks it makes meanwhile. Faults raise :class:`SolutionFault`. One request
+        (with its callbacks, which may make requests of their own) at a time: a test's
+        threads that call the solution at once wait their turn, as each answer must reach
+        the thread that asked."""
+        with self._turn():
+            return self._request_in_turn(message)
+
+    @contextlib.contextmanager
+    def _turn(self) -> Any:
+        """Hold the broker for the current thread: at once for the thread that holds it
+        (a callback's own requests) and for the threads it waits on to run a test's
+        coroutine (:func:`_complete`); other threads wait."""
+        me = threading.get_ident()
+        if self._holder == me or me in self._delegates:
+            yield
+            return
+        with self._lock:
+            self._holder = me
+            try:
+                yield
+            finally:
+                self._holder = None
+
+    def _request_in_turn(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._depth >= MAX_NESTING:
             return self.fault(f"calls between the tests and the solution nested more than {MAX_NESTING} deep")
         now = time.monotonic()
@@ -662,7 +691,7 @@ class Broker:
                 raise SolutionFault("the solution called a trusted object that is not callable")
             fn = target
         try:
-            result = fn(target) if fn is _complete else fn(*args, **kwargs)
+            result = _complete(target, self._delegates) if fn is _complete else fn(*args, **kwargs)
         except AssertionError as exc:
             # A check the test made: it fails the test. The solution never sees its text
             # (it may hold the expected value) and cannot catch it away.
@@ -1373,6 +1402,12 @@ class Broker:
         self._dirty = False
 
     def end_test(self) -> None:
+        """The test is over (see :meth:`_end_test`); after any request a thread of the
+        test still has in flight."""
+        with self._turn():
+            self._end_test()
+
+    def _end_test(self) -> None:
         """The test is over. Its child (a fork of the template, carrying what the test
         did to the solution's state) becomes the template the next test forks from, as
         module state carries from test to test in plain pytest; every other process of
@@ -1706,19 +1741,24 @@ def _generators() -> dict[str, Any]:
     return rng
 
 
-def _complete(coro: Any) -> Any:
+def _complete(coro: Any, delegates: set[int]) -> Any:
     """Run a test's coroutine that the solution awaits to completion, on an event loop of
     its own in a thread of its own: the test's loop, if one runs, is blocked in the call
-    that led to the solution awaiting it."""
+    that led to the solution awaiting it. The thread is one of ``delegates`` meanwhile:
+    its calls into the solution are the waiting caller's (:meth:`Broker._turn`)."""
     import asyncio  # import cost: only a test's coroutine that the solution awaits needs it
 
     box: dict[str, Any] = {}
 
     def run() -> None:
+        me = threading.get_ident()
+        delegates.add(me)
         try:
             box["value"] = asyncio.run(coro)
         except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
             box["exc"] = exc
+        finally:
+            delegates.discard(me)
 
     thread = threading.Thread(target=run, name="misalign-test-coroutine", daemon=True)
     thread.start()
