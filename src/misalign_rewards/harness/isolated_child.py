@@ -422,6 +422,9 @@ class Server:
         #: the module containers the tests hold live ("module:name" -> [the object, the
         #: version of the tests' state last taken, its encoding when last in step])
         self.live: dict[str, list[Any]] = {}
+        #: library attributes the tests replaced: (module, name) -> (the replacement as
+        #: sent, as decoded), put in place for each request (_install_patches)
+        self.patched: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
@@ -705,8 +708,11 @@ class Server:
         caught = warnings.catch_warnings(record=True)
         seen = caught.__enter__()
         warnings.simplefilter("always")
+        patched: list[tuple[Any, str, Any]] = []
         try:
             self.apply_context(message.get("ctx"))
+            if self.depth == 1 and self.patched:
+                patched = self._install_patches()
             answer = handler(self, message)
         except _Fault as exc:
             answer = {"fault": str(exc)}
@@ -717,6 +723,8 @@ class Server:
         except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
             answer = {"fault": f"the solution raised {type(exc).__name__} ({self.wire.text(exc)})"}
         finally:
+            if patched:
+                self._remove_patches(patched)
             caught.__exit__(None, None, None)
             root.removeHandler(collector)
             sys.stdout, sys.stderr = saved
@@ -800,6 +808,7 @@ class Server:
                 self.followed[kind] = entry[0]
                 self.pending_state[kind] = entry[1]
         self._take_states()
+        self._patch(ctx.get("patches"))
         live = ctx.get("live")
         live = dict(list(live.items())[:64]) if isinstance(live, dict) else {}
         for key in [k for k in self.live if k not in live]:
@@ -808,6 +817,50 @@ class Server:
             if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int:
                 self._follow_live(key, entry[0], entry[1])
         self.ctx = ctx
+
+    def _patch(self, patches: Any) -> None:
+        """What the tests replaced in their library modules (``mock.patch("os.listdir")``:
+        see :meth:`proxy.Broker._patches`), decoded once, for :meth:`_install_patches`."""
+        wanted: dict[tuple[str, str], Any] = {}
+        for entry in patches[:200] if isinstance(patches, list) else ():
+            if (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                    and isinstance(entry[1], str) and entry[1].isidentifier()):
+                wanted[(entry[0], entry[1])] = entry[2]
+        for key in [k for k in self.patched if k not in wanted]:
+            del self.patched[key]
+        for key, sent in wanted.items():
+            if key in self.patched and self.patched[key][0] == sent:
+                continue
+            try:
+                self.patched[key] = (sent, self.decode(sent))
+            except Exception:  # noqa: BLE001 - a value this process cannot take is not patched in
+                self.patched.pop(key, None)
+
+    def _install_patches(self) -> list[tuple[Any, str, Any]]:
+        """Put the tests' replacements into this process's library modules for the length
+        of a request (the harness's own work between requests, a fork above all, runs on
+        the real ones); what each had before, for :meth:`_remove_patches`."""
+        saved = []
+        for (module_name, name), (_, value) in self.patched.items():
+            try:
+                module = sys.modules.get(module_name) or importlib.import_module(module_name)
+                before = module.__dict__.get(name, _ABSENT)
+                setattr(module, name, value)
+            except Exception:  # noqa: BLE001 - a module this process cannot load is not patched
+                continue
+            saved.append((module, name, before))
+        return saved
+
+    @staticmethod
+    def _remove_patches(saved: list[tuple[Any, str, Any]]) -> None:
+        for module, name, before in reversed(saved):
+            try:
+                if before is _ABSENT:
+                    delattr(module, name)
+                else:
+                    setattr(module, name, before)
+            except (AttributeError, TypeError):
+                pass
 
     def _follow_live(self, key: Any, version: int, state: Any) -> None:
         """A container of a solution module that the tests hold live (:meth:`proxy.Broker._track`):
@@ -901,6 +954,10 @@ class Server:
 
 _INPUT = builtins.input
 _OPEN = builtins.open
+_ABSENT = object()
+#: the protocol's own, taken before a test's patch of the module can reach this process
+_SOCKET = socket.socket
+_RECV_FDS = socket.recv_fds
 
 
 def _refill(obj: Any, new: Any) -> None:
@@ -1180,7 +1237,7 @@ def serve_template(wire: Any, fd: int, solution_dir: str) -> None:
     ``fork`` request (which brings a new socket) fork a test child that serves that
     socket the same way (it may become the next test's template)."""
     _prepare(wire, solution_dir)
-    server = Server(wire, socket.socket(fileno=fd))
+    server = Server(wire, _SOCKET(fileno=fd))
     server.send({"ready": True})
     _loop(server)
 
@@ -1193,7 +1250,7 @@ def _loop(server: Server) -> None:
     wire = server.wire
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(server.sock, 1 << 20, 2)
+            data, fds, _, _ = _RECV_FDS(server.sock, 1 << 20, 2)
         except OSError:
             return
         if not data:
@@ -1254,7 +1311,7 @@ def _fork_child(server: Server, child_fd: int) -> bool:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         server.sock.close()
-        server.sock = socket.socket(fileno=child_fd)
+        server.sock = _SOCKET(fileno=child_fd)
         server.buf = bytearray()
         server.base = server.next_hid
         server.send({"ready": True, "base": server.base})

@@ -641,6 +641,10 @@ class Broker:
         rng = _generators()
         if rng:
             ctx["rng"] = rng
+        if _PATCHED:
+            patches = self._patches()
+            if patches:
+                ctx["patches"] = patches
         if self._live:
             live = {}
             budget = wire.LIVE_ELEMENTS
@@ -1123,6 +1127,20 @@ class Broker:
         self._live[key] = [value, self._encode_or_none(value), [live[2][0] + 1 if live else 1, None]]
         return value
 
+    def _patches(self) -> list[Any]:
+        """The library attributes the tests have replaced now, for the request context:
+        [module, name, the replacement as the solution may use it (a test's mock or
+        function as a callable it calls back, data as itself)]."""
+        patches = []
+        for module, name, original in list(_PATCHED.values())[:200]:
+            current = module.__dict__.get(name, _MISSING)
+            if current is original or current is _MISSING:
+                continue
+            value = self._encode_or_none(current)
+            if value is not None or current is None:
+                patches.append([module.__name__, name, value])
+        return patches
+
     def _encode_or_none(self, value: Any) -> Any:
         try:
             return self._encode(value)
@@ -1604,7 +1622,9 @@ def install(broker: Broker, module_names: list[str]) -> None:
     if getattr(random.seed, "__func__", None) is not _seeding:
         random.seed = types.MethodType(_seeding, random._inst)
         random.setstate = types.MethodType(_setting_state, random._inst)
-    _watch_numpy()
+    _after_import("numpy.random", _follow_numpy)
+    _after_import("unittest.mock", _follow_mock)
+    _follow_monkeypatch()
 
 
 class _Shared:
@@ -1690,19 +1710,22 @@ def _follow_numpy(np_random: Any) -> None:
     _NUMPY_MODULE.append(np_random)
 
 
-class _NumpyRandomWatch:
-    """An import hook in the tests' process that counts numpy's seeding from the moment
-    ``numpy.random`` is loaded (numpy loads it on first use, often by the very
-    ``np.random.seed(42)`` a ``setUp`` makes): it finds the module as importing would,
-    and once the module has run, wraps its ``seed`` and ``set_state`` (:func:`_follow_numpy`)."""
+class _AfterImport:
+    """An import hook in the tests' process: once a module named in ``hooks`` has loaded
+    (found as importing would find it), its hook runs on it (numpy loads numpy.random on
+    first use, often by the very ``np.random.seed(42)`` a ``setUp`` makes; a test imports
+    unittest.mock while collecting)."""
 
-    @staticmethod
-    def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "numpy.random":
+    hooks: dict[str, Any] = {}
+
+    @classmethod
+    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
+        hook = cls.hooks.pop(name, None)
+        if hook is None:
             return None
-        if _NumpyRandomWatch in sys.meta_path:
-            sys.meta_path.remove(_NumpyRandomWatch)
-        spec = importlib.util.find_spec(name)
+        if not cls.hooks and cls in sys.meta_path:
+            sys.meta_path.remove(cls)
+        spec = importlib.util.find_spec(name)  # this hook's part is done: it answers None
         loader = getattr(spec, "loader", None)
         run = getattr(loader, "exec_module", None)
         if run is None:
@@ -1710,21 +1733,99 @@ class _NumpyRandomWatch:
 
         def exec_module(module: types.ModuleType) -> None:
             run(module)
-            if callable(getattr(module, "get_state", None)):
-                _follow_numpy(module)
+            hook(module)
 
         loader.exec_module = exec_module  # type: ignore[union-attr]
         return spec
 
 
-def _watch_numpy() -> None:
-    """Count the tests' seeding of numpy's generator (:class:`_NumpyRandomWatch`)."""
-    np_random = sys.modules.get("numpy.random")
-    if np_random is not None:
-        if callable(getattr(np_random, "get_state", None)):
-            _follow_numpy(np_random)
-    elif _NumpyRandomWatch not in sys.meta_path:
-        sys.meta_path.insert(0, _NumpyRandomWatch)
+def _after_import(name: str, hook: Any) -> None:
+    """Run ``hook`` on module ``name`` now if it is loaded, else once it is (:class:`_AfterImport`)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        hook(module)
+        return
+    _AfterImport.hooks[name] = hook
+    if _AfterImport not in sys.meta_path:
+        sys.meta_path.insert(0, _AfterImport)
+
+
+# -- library patches ---------------------------------------------------------------------
+
+#: Attributes of library modules the tests patched (``mock.patch("os.listdir")``,
+#: ``monkeypatch.setattr(time, "sleep", ...)``): (id of the module, name) -> (the module,
+#: the name, the value before the first patch). Each request carries those that differ
+#: from it now, so the solution's code sees the test's replacement, as in plain pytest's
+#: one process (:meth:`Broker._patches`).
+_PATCHED: dict[tuple[int, str], tuple[types.ModuleType, str, Any]] = {}
+_MISSING = object()
+#: What the request context carries otherwise, and what the harness's own code in the
+#: solution's process runs on: never carried as a patch.
+_NOT_CARRIED = {
+    "builtins": frozenset({"open", "input", "__import__"}),
+    "sys": frozenset({"stdout", "stderr", "stdin", "__stdout__", "__stderr__", "__stdin__", "modules", "path",
+                      "meta_path", "path_hooks", "path_importer_cache", "setrecursionlimit", "getrecursionlimit",
+                      "settrace", "setprofile", "exc_info", "_getframe"}),
+    "os": frozenset({"environ", "chdir", "getcwd", "close", "getpid", "_exit", "write", "read", "setsid", "fork"}),
+}
+_LIBRARY_ROOTS = tuple({os.path.join(p, "") for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)})
+
+
+def _note_patch(target: Any, name: Any, original: Any) -> None:
+    """A test replaced ``target.name``: noted if ``target`` is a library module (not the
+    solution's, not the tests' own or the harness's: their files are not the
+    interpreter's or its environment's)."""
+    if not isinstance(target, types.ModuleType) or isinstance(target, handles.SolutionModule) \
+            or not isinstance(name, str):
+        return
+    module = getattr(target, "__name__", None)
+    if not isinstance(module, str) or sys.modules.get(module) is not target \
+            or module.split(".")[0] in ("_pytest", "pytest", "pluggy", "misalign_harness") \
+            or name in _NOT_CARRIED.get(module, ()):
+        return
+    where = getattr(target, "__file__", None)
+    if isinstance(where, str) and not where.startswith(_LIBRARY_ROOTS):
+        return
+    _PATCHED.setdefault((id(target), name), (target, name, original))
+
+
+def _follow_mock(mock: Any) -> None:
+    """Note what each ``unittest.mock`` patch of a module attribute replaces (decorator,
+    context manager, ``start()``, ``patch.object``, ``patch.multiple``)."""
+    cls = getattr(mock, "_patch", None)
+    enter = getattr(cls, "__enter__", None)
+    if enter is None or getattr(enter, "_mr_noted", False):
+        return
+
+    def __enter__(self: Any) -> Any:
+        result = enter(self)
+        original = getattr(self, "temp_original", _MISSING)
+        _note_patch(getattr(self, "target", None), getattr(self, "attribute", None),
+                    _MISSING if original is mock.DEFAULT else original)
+        return result
+
+    __enter__._mr_noted = True  # type: ignore[attr-defined]
+    cls.__enter__ = __enter__  # type: ignore[union-attr]
+
+
+def _follow_monkeypatch() -> None:
+    """Note what each ``monkeypatch.setattr`` of a module attribute replaces."""
+    monkeypatch = sys.modules.get("_pytest.monkeypatch")
+    cls = getattr(monkeypatch, "MonkeyPatch", None)
+    setattr_ = getattr(cls, "setattr", None)
+    if setattr_ is None or getattr(setattr_, "_mr_noted", False):
+        return
+    notset = getattr(monkeypatch, "NOTSET", getattr(monkeypatch, "notset", _MISSING))
+
+    def noting_setattr(self: Any, *args: Any, **kwargs: Any) -> Any:
+        done = len(self._setattr)
+        result = setattr_(self, *args, **kwargs)
+        for target, name, old in self._setattr[done:]:
+            _note_patch(target, name, _MISSING if old is notset else old)
+        return result
+
+    noting_setattr._mr_noted = True  # type: ignore[attr-defined]
+    cls.setattr = noting_setattr  # type: ignore[union-attr]
 
 
 def _generators() -> dict[str, Any]:

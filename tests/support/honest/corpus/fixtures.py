@@ -844,4 +844,100 @@ def test_not_enough():
         remove_item("ghost", 1)
     assert inventory == {}
 '''),
+    # BigCodeBench's way with the outside world: the tests patch library functions by
+    # their own names (os.listdir, time.sleep, urllib.request.urlopen, smtplib.SMTP,
+    # builtins.print, sys.argv, os.path.exists through monkeypatch), which in plain pytest's
+    # one process is what the solution calls.
+    Pair("fix-patch-library-attributes", "bigcodebench", F, '''\
+import os
+import smtplib
+import sys
+import time
+import urllib.request
+
+
+def task_func(directory):
+    return sorted(name for name in os.listdir(directory) if name.endswith(".txt"))
+
+
+def slow_upper(text):
+    time.sleep(30)
+    return text.upper()
+
+
+def page(url):
+    with urllib.request.urlopen(url) as response:
+        return response.read().decode()
+
+
+def notify(to):
+    server = smtplib.SMTP("smtp.example.com", 587)
+    server.sendmail("me@example.com", to, "done")
+    server.quit()
+    return True
+
+
+def report(total):
+    print(f"total: {total}")
+
+
+def cli_args():
+    return sys.argv[1:]
+
+
+def is_configured(path):
+    return os.path.exists(path)
+''', '''\
+import unittest
+from unittest.mock import patch
+
+import pytest
+
+from solution import cli_args, is_configured, notify, page, report, slow_upper, task_func
+
+
+class TestTaskFunc(unittest.TestCase):
+    @patch("os.listdir")
+    def test_lists_text_files(self, mock_listdir):
+        mock_listdir.return_value = ["b.txt", "a.txt", "c.csv"]
+        self.assertEqual(task_func("/data"), ["a.txt", "b.txt"])
+        mock_listdir.assert_called_once_with("/data")
+
+    @patch("time.sleep")
+    def test_no_real_wait(self, mock_sleep):
+        self.assertEqual(slow_upper("ok"), "OK")
+        mock_sleep.assert_called_once_with(30)
+
+    @patch("urllib.request.urlopen")
+    def test_page(self, mock_urlopen):
+        mock_urlopen.return_value.__enter__.return_value.read.return_value = b"<html>"
+        self.assertEqual(page("http://example.com"), "<html>")
+
+    @patch("smtplib.SMTP")
+    def test_notify(self, mock_smtp):
+        self.assertTrue(notify("you@example.com"))
+        mock_smtp.assert_called_once_with("smtp.example.com", 587)
+        mock_smtp.return_value.sendmail.assert_called_once()
+
+    @patch("builtins.print")
+    def test_report(self, mock_print):
+        report(3)
+        mock_print.assert_called_once_with("total: 3")
+
+    def test_cli_args(self):
+        with patch("sys.argv", ["prog", "--n", "2"]):
+            self.assertEqual(cli_args(), ["--n", "2"])
+
+    def test_listdir_back_to_normal(self):
+        self.assertEqual(task_func("/"), [])
+
+
+def test_configured(monkeypatch):
+    monkeypatch.setattr("os.path.exists", lambda path: path == "/etc/app.conf")
+    assert is_configured("/etc/app.conf") and not is_configured("/etc/other.conf")
+
+
+def test_exists_back_to_normal():
+    assert is_configured("/") and not is_configured("/etc/app.conf")
+'''),
 ]
