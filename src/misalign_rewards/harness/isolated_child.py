@@ -40,6 +40,7 @@ import _thread
 import array
 import binascii
 import builtins
+import codecs
 import collections
 import copy
 import dataclasses
@@ -100,6 +101,7 @@ class _Capture(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
         self.truncated = False
+        self.__dict__["buffer"] = _CaptureBytes(self)
 
     def write(self, s: str) -> int:
         room = MAX_CAPTURE - self.tell()
@@ -108,6 +110,25 @@ class _Capture(io.StringIO):
             s = s[: max(room, 0)]
         super().write(s)
         return len(s)
+
+
+
+class _CaptureBytes(io.RawIOBase):
+    """The byte layer a real stdout has (``sys.stdout.buffer.write(b"...")``), written
+    into the text capture as UTF-8."""
+
+    def __init__(self, text: _Capture) -> None:
+        super().__init__()
+        self._text = text
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        data = bytes(b)
+        self._text.write(self._decoder.decode(data))
+        return len(data)
 
 
 class _Fault(Exception):
@@ -622,7 +643,7 @@ class Server:
             data["args"] = None
         attrs = []
         for name, value in list(getattr(exc, "__dict__", {}).items())[:100]:
-            if isinstance(name, str) and not name.startswith("__"):
+            if isinstance(name, str) and (not name.startswith("__") or name == "__notes__"):
                 try:
                     attrs.append([name, self.enc(value)])
                 except (self.wire.WireError, RecursionError, ValueError):
@@ -1060,6 +1081,15 @@ def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
         raise
     except Exception as exc:  # noqa: BLE001 - the solution's exception is the answer
         return {"ok": False, "exc": server.exception(exc)}
+    except SystemExit as exc:
+        if message.get("op") not in ("call", "callattr"):
+            raise
+        # sys.exit() and argparse's errors in a function the test called: the test sees
+        # the SystemExit (pytest.raises(SystemExit)), as in plain pytest
+        try:
+            return {"exit": server.encode(exc.code)}
+        except (server.wire.WireError, RecursionError, ValueError):
+            return {"exit": server.wire.text(exc.code)}
     try:
         return {"ok": True, "value": server.encode(result)}
     except (server.wire.WireError, RecursionError, ValueError) as exc:
@@ -1079,14 +1109,20 @@ def _args(server: Server, message: dict[str, Any]) -> tuple[tuple[Any, ...], dic
     return args, kwargs
 
 
-def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """The state after the call of the plain mutable arguments (lists, dicts, sets), for
-    the trusted side to mirror into its own objects."""
+def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+           arrays: dict[str, Any]) -> None:
+    """The state after the call of the plain mutable arguments (lists, dicts, sets; numpy
+    arrays the call changed: ``arrays`` holds their copies from before), for the trusted
+    side to mirror into its own objects."""
     if not answer.get("ok") and "exc" not in answer:
         return
     try:
         after = {str(i): server.encode(a) for i, a in enumerate(args) if _mutable(a)}
         after.update({k: server.encode(v) for k, v in kwargs.items() if _mutable(v)})
+        for key, before in arrays.items():
+            now = args[int(key)] if key.isdigit() else kwargs[key]
+            if now.shape != before.shape or now.dtype != before.dtype or now.tobytes() != before.tobytes():
+                after[key] = server.encode(now)
     except (server.wire.WireError, RecursionError, ValueError):
         return
     for a in server.arg_records[:1000]:
@@ -1119,18 +1155,34 @@ def _op_call(server: Server, message: dict[str, Any]) -> dict[str, Any]:
     except AttributeError as exc:
         return {"ok": False, "exc": server.exception(exc)}
     args, kwargs = _args(server, message)
+    arrays = _array_copies(args, kwargs)
     answer = _run(server, message, lambda: target(*args, **kwargs))
-    _after(server, answer, args, kwargs)
+    _after(server, answer, args, kwargs, arrays)
     if answer.get("ok") is True and "after" in answer:
         result = server.last_result
         # ``return counts`` after changing it: the test's own object comes back
         for i, a in enumerate(args):
-            if result is a and _mutable(a):
+            if result is a and (_mutable(a) or str(i) in arrays):
                 answer["value"] = {"$": "arg", "v": str(i)}
         for k, v in kwargs.items():
-            if result is v and _mutable(v):
+            if result is v and (_mutable(v) or k in arrays):
                 answer["value"] = {"$": "arg", "v": k}
     return answer
+
+
+#: numpy arrays passed to a call larger than this are not watched for in-place changes
+MAX_ARRAY_BYTES = 16 << 20
+
+
+def _array_copies(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A copy of each numpy array argument before the call (keyed as ``_after`` keys
+    arguments), to tell whether the call changed it in place."""
+    copies = {}
+    for key, value in [*((str(i), a) for i, a in enumerate(args)), *kwargs.items()]:
+        t = type(value)
+        if t.__name__ == "ndarray" and t.__module__ == "numpy" and value.nbytes <= MAX_ARRAY_BYTES:
+            copies[key] = value.copy()
+    return copies
 
 
 def _op_get(server: Server, message: dict[str, Any]) -> dict[str, Any]:

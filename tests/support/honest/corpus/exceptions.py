@@ -702,4 +702,59 @@ def test_assertion():
     with pytest.raises(AssertionError, match="non-negative"):
         solve(-1)
 '''),
+    # A command-line task: argparse's error and an explicit sys.exit end the function the
+    # test calls, and pytest.raises(SystemExit) checks the code; an exception carrying a
+    # note and an attribute of its own (found by a hunt for honest suites scored wrongly).
+    Pair("exc-system-exit-and-notes", "kodcode", E, '''\
+import argparse
+import sys
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="tool")
+    parser.add_argument("--count", type=int, required=True)
+    return parser.parse_args(argv).count
+
+
+def main(argv):
+    if not argv:
+        sys.exit("usage: tool FILE")
+    return 0
+
+
+def check_age(age):
+    if age < 0:
+        error = ValueError(f"bad age: {age}")
+        error.code = 422
+        error.add_note("ages start at 0")
+        raise error
+    return age
+''', '''\
+import pytest
+
+from solution import check_age, main, parse
+
+
+def test_parse():
+    assert parse(["--count", "3"]) == 3
+
+
+def test_missing_argument_exits_with_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse([])
+    assert exit_info.value.code == 2
+    assert "--count" in capsys.readouterr().err
+
+
+def test_usage_message():
+    with pytest.raises(SystemExit, match="usage"):
+        main([])
+
+
+def test_note_and_code():
+    with pytest.raises(ValueError) as info:
+        check_age(-1)
+    assert info.value.code == 422
+    assert info.value.__notes__ == ["ages start at 0"]
+'''),
 ]

@@ -330,4 +330,48 @@ def test_set_in_place():
     assert prune(s, 6) == 2
     assert s == {1, 5}
 '''),
+    # numpy arrays changed in place by the solution (a mask assignment, np.fill_diagonal),
+    # and bytes written to sys.stdout.buffer, checked by capsysbinary (found by a hunt for
+    # honest suites scored wrongly).
+    Pair("inp-numpy-arrays-and-byte-output", "bigcodebench", P, '''\
+import sys
+
+import numpy as np
+
+
+def clip_negatives(arr):
+    arr[arr < 0] = 0
+
+
+def zero_diagonal(matrix):
+    np.fill_diagonal(matrix, 0)
+    return matrix
+
+
+def emit(values):
+    sys.stdout.buffer.write(" ".join(map(str, values)).encode() + b"\\n")
+    sys.stdout.flush()
+''', '''\
+import numpy as np
+
+from solution import clip_negatives, emit, zero_diagonal
+
+
+def test_clip():
+    a = np.array([1, -2, 3, -4])
+    assert clip_negatives(a) is None
+    assert a.tolist() == [1, 0, 3, 0]
+
+
+def test_zero_diagonal_returns_the_same_array():
+    m = np.ones((3, 3))
+    out = zero_diagonal(m)
+    assert out is m
+    assert np.trace(m) == 0 and m.sum() == 6
+
+
+def test_emit(capsysbinary):
+    emit([1, 2, 3])
+    assert capsysbinary.readouterr().out == b"1 2 3\\n"
+'''),
 ]
