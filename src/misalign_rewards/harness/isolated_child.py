@@ -597,14 +597,16 @@ class Server:
             cls = _record_class("ntuple", v[0], tuple(v[1]))
             return self.received(cls(*[decode_one(x) for x in v[2]]), v)
         if tag == "object":  # a test's plain object (a ListNode): one with the same attributes
-            if type(v) is not list or len(v) not in (2, 3) or type(v[1]) is not list or not isinstance(v[0], str):
+            if type(v) is not list or len(v) not in (2, 3, 4) or type(v[1]) is not list or not isinstance(v[0], str):
                 raise self.wire.WireError("bad object")
             record: Any = _record_class("object", v[0], ())
             obj = record.__new__(record)
             for pair in v[1]:
                 if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
                     obj.__dict__[pair[0]] = decode_one(pair[1])
-            return self.received(obj, v)
+            if len(v) == 4 and type(v[3]) is list:
+                self._members(obj, v[3], decode_one)
+            return self.received(obj, v[:3])
         if tag == "record":  # a test's dataclass instance: one with the same fields
             if type(v) is not list or len(v) not in (2, 3) or type(v[1]) is not list:
                 raise self.wire.WireError("bad record")
@@ -612,6 +614,23 @@ class Server:
             cls = _record_class("record", v[0], tuple(name for name, _ in pairs))
             return self.received(cls(*[value for _, value in pairs]), v)
         raise self.wire.WireError(f"unknown tag {tag!r:.40}")
+
+    def _members(self, obj: Any, members: list[Any], decode_one: Any) -> None:
+        """What the class of a test's object gives it beyond its attributes: its methods
+        and properties (each one the trusted side runs on the test's own object when
+        called or read here), its operators (``__lt__`` for ``sorted``, ``__eq__``,
+        ``__hash__``, ``__str__``) and its class-level data (:data:`_MEMBERS`)."""
+        found: dict[str, Any] = {}
+        for entry in members[:200]:
+            if not (type(entry) is list and len(entry) == 3 and isinstance(entry[0], str) and entry[0].isidentifier()):
+                continue
+            name, kind, payload = entry
+            if kind in ("m", "p") and type(payload) is int:
+                found[name] = (kind, TrustedCallable(self, payload, [name, name, None, "tests"]))
+            elif kind == "d":
+                found[name] = ("d", decode_one(payload))
+        if found:
+            _MEMBERS[id(obj)] = (obj, found)
 
     def received(self, obj: Any, v: list[Any]) -> Any:
         """Remember a record the test sent (its last element is its number there), so it
@@ -1029,6 +1048,55 @@ def _set_signature(server: Server, fn: Any, params: list[Any]) -> None:
 _RECORDS: dict[tuple[str, str, tuple[str, ...]], type] = {}
 
 
+#: Members of the test's objects rebuilt here (Server._members): id -> (the object,
+#: {name: ("m" method | "p" property, a trusted callable) or ("d", class-level data)})
+_MEMBERS: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _member(obj: Any, name: str) -> Any:
+    entry = _MEMBERS.get(id(obj))
+    if entry is None or entry[0] is not obj:
+        return None
+    return entry[1].get(name)
+
+
+def _operator(name: str, fallback: Any) -> Any:
+    def operator(self: Any, *args: Any) -> Any:
+        found = _member(self, name)
+        if found is None or found[0] != "m":
+            return fallback(self, *args)
+        return found[1](*args)
+
+    operator.__name__ = name
+    return operator
+
+
+def _unordered(self: Any, other: Any) -> Any:
+    return NotImplemented
+
+
+class _TestObject:
+    """The base of what stands for a test's plain objects here: attributes as data, and
+    what their class defines (:meth:`Server._members`) asked of the trusted side."""
+
+    def __getattr__(self, name: str) -> Any:
+        found = _member(self, name)
+        if found is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        kind, value = found
+        return value() if kind == "p" else value
+
+    __eq__ = _operator("__eq__", object.__eq__)
+    __ne__ = _operator("__ne__", object.__ne__)
+    __lt__ = _operator("__lt__", _unordered)
+    __le__ = _operator("__le__", _unordered)
+    __gt__ = _operator("__gt__", _unordered)
+    __ge__ = _operator("__ge__", _unordered)
+    __hash__ = _operator("__hash__", object.__hash__)
+    __str__ = _operator("__str__", object.__str__)
+    __repr__ = _operator("__repr__", object.__repr__)
+
+
 def _record_class(kind: str, name: Any, fields: tuple[Any, ...]) -> type:
     """A namedtuple or dataclass standing for a test's own record type (by shape)."""
     if not (isinstance(name, str) and name.isidentifier() and all(
@@ -1039,7 +1107,7 @@ def _record_class(kind: str, name: Any, fields: tuple[Any, ...]) -> type:
         if kind == "ntuple":
             _RECORDS[key] = collections.namedtuple(name, fields)
         elif kind == "object":
-            _RECORDS[key] = type(name, (), {"__module__": "tests"})
+            _RECORDS[key] = type(name, (_TestObject,), {"__module__": "tests"})
         else:
             _RECORDS[key] = dataclasses.make_dataclass(name, list(fields))
     return _RECORDS[key]

@@ -45,6 +45,7 @@ import binascii
 import builtins
 import contextlib
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -785,6 +786,9 @@ class Broker:
                 attrs = [[k, self._enc(v, 1)] for k, v in vars(value).items() if isinstance(k, str)]
             except RecursionError:
                 raise wire.WireError("an object nested too deep (or in a cycle)") from None
+            members = self._members(value)
+            if members:
+                return {"$": "object", "v": [type(value).__name__, attrs, self._tid(value), members]}
             return {"$": "object", "v": [type(value).__name__, attrs, self._tid(value)]}
         if callable(value) or _is_mock(value):
             meta = []
@@ -798,6 +802,36 @@ class Broker:
                                         _signature(value), _is_mock(value)]}
         t = type(value)
         raise wire.WireError(f"cannot pass a {t.__module__}.{t.__qualname__} to the solution")
+
+    def _members(self, value: Any) -> list[Any]:
+        """What the class of a test's plain object defines that the solution may use (an
+        observer's ``update``, a strategy's ``execute``, a ``@property``, ``__lt__`` for
+        ``sorted``, class constants): [name, "m", the bound method as a callable it calls
+        back] for methods and operators, [name, "p", a callable that reads it] for
+        properties, [name, "d", the value] for class-level data. Only what classes of the
+        tests define (not ``object``'s, not a library's)."""
+        members: list[Any] = []
+        seen: set[str] = set()
+        for cls in type(value).__mro__:
+            module = getattr(cls, "__module__", "") or ""
+            if cls is object or module.split(".")[0] in sys.stdlib_module_names or module.startswith(_LIBRARY_PREFIXES):
+                continue
+            for name, attr in list(vars(cls).items())[:200]:
+                if name in seen or not isinstance(name, str) or (name.startswith("_") and name not in _OBJECT_DUNDERS):
+                    continue
+                seen.add(name)
+                if isinstance(attr, (types.FunctionType, staticmethod, classmethod)):
+                    if name == "__hash__" and attr is None:
+                        continue
+                    members.append([name, "m", self._tid(getattr(value, name))])
+                elif isinstance(attr, (property, functools.cached_property)):
+                    members.append([name, "p", self._tid(functools.partial(getattr, value, name))])
+                elif not name.startswith("_") and not callable(attr):
+                    try:
+                        members.append([name, "d", self._enc(attr, 1)])
+                    except (wire.WireError, RecursionError, ValueError):
+                        continue
+        return members
 
     def _class_target(self, cls: type) -> Any:
         key = cls.__dict__["_mr_key"]
@@ -1521,6 +1555,11 @@ class Broker:
 
 #: Modules whose objects are never copied to the solution as plain records.
 _LIBRARY_PREFIXES = ("_pytest", "pytest", "numpy", "scipy", "misalign_harness", "unittest", "pluggy")
+
+
+#: Operators of a test's plain objects the solution's process can use (see Broker._members).
+_OBJECT_DUNDERS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
+                             "__str__", "__repr__"})
 
 
 def _plain_record(value: Any) -> bool:

@@ -821,4 +821,102 @@ def test_an_exception_from_a_coroutine():
     with pytest.raises(KeyError):
         asyncio.run(Cache().get("k", bad))
 '''),
+    # Objects of the tests' own classes handed to the solution, which uses what their
+    # class defines: an observer's method, a strategy's, a property, __lt__ for sorted(),
+    # __str__, a class constant (found by a hunt for honest suites scored wrongly).
+    Pair("call-test-objects-with-methods", "kodcode", C, '''\\
+class EventBus:
+    def __init__(self):
+        self.listeners = []
+
+    def subscribe(self, listener):
+        self.listeners.append(listener)
+
+    def publish(self, event):
+        for listener in self.listeners:
+            listener.update(event)
+        return len(self.listeners)
+
+
+def apply_all(strategy, values):
+    return [strategy.execute(v) for v in values]
+
+
+def total_area(shapes):
+    return sum(shape.area for shape in shapes)
+
+
+def ranking(players):
+    return [str(p) for p in sorted(players)]
+
+
+def describe(animal):
+    return f"{animal.name} says {animal.SOUND}"
+''', '''\\
+from solution import EventBus, apply_all, describe, ranking, total_area
+
+
+class Recorder:
+    def __init__(self):
+        self.seen = []
+
+    def update(self, event):
+        self.seen.append(event)
+
+
+class Doubler:
+    def execute(self, x):
+        return 2 * x
+
+
+class Rect:
+    def __init__(self, w, h):
+        self.w, self.h = w, h
+
+    @property
+    def area(self):
+        return self.w * self.h
+
+
+class Player:
+    def __init__(self, name, score):
+        self.name, self.score = name, score
+
+    def __lt__(self, other):
+        return self.score > other.score
+
+    def __str__(self):
+        return f"{self.name}:{self.score}"
+
+
+class Dog:
+    SOUND = "woof"
+
+    def __init__(self, name):
+        self.name = name
+
+
+def test_observer():
+    bus, a, b = EventBus(), Recorder(), Recorder()
+    bus.subscribe(a)
+    bus.subscribe(b)
+    assert bus.publish("start") == 2
+    assert a.seen == ["start"] and b.seen == ["start"]
+
+
+def test_strategy():
+    assert apply_all(Doubler(), [1, 2, 3]) == [2, 4, 6]
+
+
+def test_property():
+    assert total_area([Rect(2, 3), Rect(1, 1)]) == 7
+
+
+def test_sorted_by_the_tests_order():
+    assert ranking([Player("a", 1), Player("b", 3), Player("c", 2)]) == ["b:3", "c:2", "a:1"]
+
+
+def test_class_constant():
+    assert describe(Dog("rex")) == "rex says woof"
+'''),
 ]
