@@ -443,6 +443,8 @@ class Server:
         #: the module containers the tests hold live ("module:name" -> [the object, the
         #: version of the tests' state last taken, its encoding when last in step])
         self.live: dict[str, list[Any]] = {}
+        #: the test's objects of the call being decoded, by their number (take_records)
+        self.rec_objects: dict[int, Any] = {}
         #: library attributes the tests replaced: (module, name) -> (the replacement as
         #: sent, as decoded), put in place for each request (_install_patches)
         self.patched: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -569,6 +571,10 @@ class Server:
     def _decode_object(self, tag: str, v: Any, decode_one: Any) -> Any:
         if tag == "ref":
             return self.lookup(v)
+        if tag == "rec":  # one of the test's objects in this call's table (take_records)
+            if type(v) is not int or v not in self.rec_objects:
+                raise self.wire.WireError("bad rec")
+            return self.rec_objects[v]
         if tag == "tcall" and type(v) is list and v and type(v[0]) is int:
             if len(v) > 7 and v[7] is True:
                 kind: Any = TrustedMock
@@ -631,6 +637,30 @@ class Server:
                 found[name] = ("d", decode_one(payload))
         if found:
             _MEMBERS[id(obj)] = (obj, found)
+
+    def take_records(self, table: Any) -> None:
+        """The test's plain objects a call's arguments hold (:meth:`proxy.Broker._record_table`):
+        each made first, then given its attributes, so the arguments' references to them
+        (``{"$": "rec"}``) are to one object each, cycles and long chains included."""
+        self.rec_objects = {}
+        if not isinstance(table, list):
+            return
+        made = []
+        for entry in table[:200_000]:
+            if not (type(entry) is list and len(entry) == 4 and type(entry[0]) is int
+                    and isinstance(entry[1], str) and type(entry[2]) is list):
+                raise self.wire.WireError("bad record table")
+            cls: Any = _record_class("object", entry[1], ())
+            obj = cls.__new__(cls)
+            self.rec_objects[entry[0]] = obj
+            made.append((obj, entry))
+        for obj, (tid, name, attrs, members) in made:
+            for pair in attrs:
+                if type(pair) is list and len(pair) == 2 and isinstance(pair[0], str):
+                    obj.__dict__[pair[0]] = self.decode(pair[1])
+            if type(members) is list and members:
+                self._members(obj, members, self.decode)
+            self.received(obj, [name, attrs, tid])
 
     def received(self, obj: Any, v: list[Any]) -> Any:
         """Remember a record the test sent (its last element is its number there), so it
@@ -1168,6 +1198,7 @@ def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
 def _args(server: Server, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     server.arg_records = []
     try:
+        server.take_records(message.get("records"))
         args = server.decode(message.get("args"))
         kwargs = server.decode(message.get("kwargs"))
     except (server.wire.WireError, RecursionError) as exc:
@@ -1193,7 +1224,7 @@ def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs
                 after[key] = server.encode(now)
     except (server.wire.WireError, RecursionError, ValueError):
         return
-    for a in server.arg_records[:1000]:
+    for a in server.arg_records[:200_000]:
         record = server.records.get(id(a))
         if record is not None and record[1] is a and hasattr(a, "__dict__"):
             try:

@@ -318,6 +318,10 @@ class Broker:
         self._open0 = builtins.open
         self._stdin0 = sys.stdin
         self._enc = wire.Encoder(self._encode_trusted)
+        #: the test's plain objects a call's arguments hold, while they are encoded
+        #: (id -> (number, object)): see _record_table
+        self._records: dict[int, tuple[int, Any]] | None = None
+        self._record_order: list[tuple[int, Any]] = []
         #: held while a request (and the callbacks it serves) is in flight: see _turn
         self._lock = threading.Lock()
         self._holder: int | None = None
@@ -781,6 +785,14 @@ class Broker:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             items = [[f.name, self._enc(getattr(value, f.name), 1)] for f in dataclasses.fields(value)]
             return {"$": "record", "v": [type(value).__name__, items, self._tid(value)]}
+        if not callable(value) and _plain_record(value) and self._records is not None:
+            # a call's arguments: each of the test's objects once, in the call's table
+            # (the same object twice is one object there; a cycle or a long chain is fine)
+            known = self._records.get(id(value))
+            if known is None:
+                known = self._records[id(value)] = (self._tid(value), value)
+                self._record_order.append(known)
+            return {"$": "rec", "v": known[0]}
         if not callable(value) and _plain_record(value):
             try:
                 attrs = [[k, self._enc(v, 1)] for k, v in vars(value).items() if isinstance(k, str)]
@@ -802,6 +814,26 @@ class Broker:
                                         _signature(value), _is_mock(value)]}
         t = type(value)
         raise wire.WireError(f"cannot pass a {t.__module__}.{t.__qualname__} to the solution")
+
+    def _record_table(self) -> list[Any]:
+        """The table of the test's plain objects a call's arguments hold (see
+        :meth:`_encode_trusted`): [number, class name, attributes, members] each, filled
+        one object after another (an attribute holding another object adds it to the
+        table), so neither a cycle nor a chain of any length nests."""
+        assert self._records is not None
+        table: list[Any] = []
+        done = 0
+        try:
+            while done < len(self._record_order):
+                tid, obj = self._record_order[done]
+                done += 1
+                attrs = [[k, self._enc(v, 1)] for k, v in vars(obj).items() if isinstance(k, str)]
+                table.append([tid, type(obj).__name__, attrs, self._members(obj)])
+        except (wire.WireError, ValueError, RecursionError) as exc:
+            text = f"isolated mode cannot carry the arguments ({exc}); use mode='inprocess'"
+            self.cannot_cross.append(text)
+            return self.fault(text)
+        return table
 
     def _members(self, value: Any) -> list[Any]:
         """What the class of a test's plain object defines that the solution may use (an
@@ -1255,8 +1287,15 @@ class Broker:
         return self._call({"op": "callattr", "t": self._target(target), "name": name}, args, kwargs)
 
     def _call(self, message: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        message["args"] = self._send_value(args, "the arguments")
-        message["kwargs"] = self._send_value(kwargs, "the keyword arguments")
+        self._records, self._record_order = {}, []
+        try:
+            message["args"] = self._send_value(args, "the arguments")
+            message["kwargs"] = self._send_value(kwargs, "the keyword arguments")
+            table = self._record_table()
+        finally:
+            self._records, self._record_order = None, []
+        if table:
+            message["records"] = table
         answer = self._request(message)
         after = answer.get("after")
         back = answer.get("value")

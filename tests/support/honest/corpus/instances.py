@@ -1626,4 +1626,75 @@ def test_valid_parens():
     assert s.isValid("()[]{}")
     assert not s.isValid("(]")
 '''),
+    # LeetCode's node problems with the tests' own ListNode and TreeNode: the nodes the
+    # test passes are its objects, one each (lowestCommonAncestor returns one of them by
+    # identity), a list may hold a cycle (hasCycle) and be thousands long (found by a hunt
+    # for honest suites scored wrongly).
+    Pair("inst-test-nodes-identity-cycles-length", "leetcode", TAGS, '''\\
+class Solution:
+    def lowestCommonAncestor(self, root, p, q):
+        if root is None or root is p or root is q:
+            return root
+        left = self.lowestCommonAncestor(root.left, p, q)
+        right = self.lowestCommonAncestor(root.right, p, q)
+        if left and right:
+            return root
+        return left or right
+
+    def hasCycle(self, head):
+        slow = fast = head
+        while fast and fast.next:
+            slow, fast = slow.next, fast.next.next
+            if slow is fast:
+                return True
+        return False
+
+    def reverseList(self, head):
+        prev = None
+        while head:
+            head.next, prev, head = prev, head, head.next
+        return prev
+''', '''\\
+from solution import Solution
+
+
+class ListNode:
+    def __init__(self, val=0, next=None):
+        self.val = val
+        self.next = next
+
+
+class TreeNode:
+    def __init__(self, val=0, left=None, right=None):
+        self.val = val
+        self.left = left
+        self.right = right
+
+
+def test_lowest_common_ancestor():
+    p, q = TreeNode(5, TreeNode(6), TreeNode(2)), TreeNode(1, TreeNode(0), TreeNode(8))
+    root = TreeNode(3, p, q)
+    assert Solution().lowestCommonAncestor(root, p, q) is root
+    assert Solution().lowestCommonAncestor(root, p, p.right) is p
+
+
+def test_has_cycle():
+    nodes = [ListNode(i) for i in range(4)]
+    for a, b in zip(nodes, nodes[1:]):
+        a.next = b
+    assert not Solution().hasCycle(nodes[0])
+    nodes[-1].next = nodes[1]
+    assert Solution().hasCycle(nodes[0])
+
+
+def test_reverse_a_long_list():
+    head = None
+    for v in range(3000):
+        head = ListNode(v, head)
+    node, seen = Solution().reverseList(head), []
+    while node:
+        seen.append(node.val)
+        node = node.next
+    assert seen == list(range(3000))
+'''),
 ]
