@@ -863,3 +863,79 @@ def test_pool_map():
         assert list(pool.map(square, range(40))) == [i * i for i in range(40)]
 ''')
     assert outcomes(report) == {"test_threads": "passed", "test_pool_map": "passed"}
+
+
+def test_a_test_thread_stuck_in_a_callback_is_left_behind(tmp_path: Path) -> None:
+    """A worker thread of the test feeds the solution from a queue for ever: the test ends
+    (the harness does not wait on the thread) and the next test runs."""
+    report, _, _ = run(tmp_path, "def worker(get, put):\n    while True:\n        put(get() * 2)\n", '''\
+import queue
+import threading
+import time
+
+from solution import worker
+
+
+def test_worker():
+    q, out = queue.Queue(), []
+    threading.Thread(target=worker, args=(q.get, out.append), daemon=True).start()
+    for i in (1, 2, 3):
+        q.put(i)
+    for _ in range(300):
+        if out == [2, 4, 6]:
+            break
+        time.sleep(0.01)
+    assert out == [2, 4, 6]
+
+
+def test_next():
+    assert worker is not None
+''', run_timeout_s=30)
+    assert outcomes(report) == {"test_worker": "passed", "test_next": "passed"}
+
+
+def test_library_patches_never_reach_the_harnesss_own_code(tmp_path: Path) -> None:
+    """A patch of a function the wire itself uses (base64 for bytes) changes the
+    solution's call only; a mock that wraps the real function is not handed to the
+    solution (it would run it in the tests' process), and says so."""
+    report, _, _ = run(tmp_path, '''\
+import base64
+import subprocess
+
+
+def encode(data):
+    return base64.b64encode(data)
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True).stdout
+''', '''\
+import subprocess
+from unittest.mock import patch
+
+from solution import encode, run
+
+
+@patch("base64.b64encode", return_value=b"bW9jaw==")
+def test_encode(mock_encode):
+    assert encode(b"mock") == b"bW9jaw=="
+    mock_encode.assert_called_once_with(b"mock")
+
+
+def test_spy():
+    with patch("subprocess.run", wraps=subprocess.run) as spy:
+        assert run(["echo", "hi"]).strip() == "hi"
+    assert spy.call_count == 0
+''')
+    assert outcomes(report) == {"test_encode": "passed", "test_spy": "passed"}
+    assert any("subprocess.run runs library code" in c for c in report.cannot_cross), report.cannot_cross
+
+
+def test_emptying_an_array_argument_to_defeat_the_test_is_flagged(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "def sort_desc(a):\n    a[...] = a.min()\n    return a.copy()\n",
+                       "import numpy as np\nfrom solution import sort_desc\n\n"
+                       "def test_sorts():\n    a = np.array([3, 1, 2, 5])\n"
+                       "    assert np.array_equal(sort_desc(a), np.sort(a)[::-1])\n")
+    # plain pytest passes this too; the flag is what keeps it from earning
+    assert outcomes(report) == {"test_sorts": "passed"}
+    assert report.gaming_count == 1 and "emptied" in report.gaming[0]

@@ -114,6 +114,10 @@ def _compare(name: str, local: Any) -> Any:
             return _b(self).do(name, self, other)
         p = _proj(self)
         if p is _NO:
+            if name in ("lt", "le", "gt", "ge") and f"__{name}__" in getattr(type(self), "_mr_operators", ()):
+                # the solution's class would order them in plain pytest: say why it does not
+                # (equality with data is the trust rule itself, which a gamed __eq__ meets)
+                _b(self).refused_comparison(type(self).__name__, name, type(other).__name__)
             return NotImplemented
         return local(p, other)
 
@@ -407,6 +411,9 @@ def make_mirror(broker: Any, key: Any, desc: dict[str, Any], bases: list[type]) 
     ns["_mr_value_base"] = value_base if isinstance(value_base, str) else None
     methods = desc.get("methods")
     ns["_mr_methods"] = frozenset(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else frozenset()
+    operators = desc.get("operators")
+    ns["_mr_operators"] = frozenset(o for o in operators if isinstance(o, str)) if isinstance(operators, list) \
+        else frozenset()
     if desc.get("exc"):
         exc_bases = [b for b in bases if isinstance(b, type) and issubclass(b, BaseException)]
         if not exc_bases:

@@ -70,6 +70,8 @@ MAX_RECORDS = 1000
 #: Nested requests (a callback that calls the solution, which calls back, ...).
 MAX_NESTING = 40
 _MUTABLE = (list, dict, set, bytearray)
+#: Comparison operators a class of the solution's may define (describe_class).
+_COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
 _MUTABLE_NAMES = frozenset({"deque", "Counter", "OrderedDict", "defaultdict"})
 
 
@@ -448,6 +450,8 @@ class Server:
         #: library attributes the tests replaced: (module, name) -> (the replacement as
         #: sent, as decoded), put in place for each request (_install_patches)
         self.patched: dict[tuple[str, str], tuple[Any, Any]] = {}
+        #: what the modules had before, while the patches are in place (patches_on)
+        self.patches_live: list[tuple[Any, str, Any]] | None = None
         self.cwd = os.getcwd()
         self.trusted_exceptions: dict[int, int] = {}
         self.depth_causes = 0
@@ -530,12 +534,15 @@ class Server:
     def describe_class(self, cls: type) -> dict[str, Any]:
         bases = [self.class_ref(b) for b in cls.__bases__ if b is not object]
         methods = []
+        operators = set()
         for klass in cls.__mro__:
             if klass.__module__ == "builtins":
                 continue
             for name, value in vars(klass).items():
                 if isinstance(value, types.FunctionType) and not name.startswith("__"):
                     methods.append(name)
+                elif name in _COMPARISONS and callable(value):
+                    operators.add(name)
         value_base = next((b.__name__ for b in _VALUE_BASES if issubclass(cls, b)), None)
         fields = getattr(cls, "__dataclass_fields__", None)
         dc_fields = [n for n, f in fields.items() if isinstance(n, str) and getattr(f, "_field_type", None)
@@ -543,7 +550,8 @@ class Server:
         return {"name": self.wire.text(cls.__name__, 200), "qualname": self.wire.text(cls.__qualname__, 400),
                 "module": self.wire.text(getattr(cls, "__module__", "?"), 200), "bases": bases,
                 "exc": issubclass(cls, BaseException), "methods": sorted(set(methods))[:2000],
-                "value_base": value_base, "slots": hasattr(cls, "__slots__"), "dataclass": dc_fields}
+                "value_base": value_base, "slots": hasattr(cls, "__slots__"), "dataclass": dc_fields,
+                "operators": sorted(operators)}
 
     def _encode_object(self, obj: Any) -> Any:
         """The encoder's hook: what is not plain data crosses as a handle."""
@@ -778,11 +786,8 @@ class Server:
         caught = warnings.catch_warnings(record=True)
         seen = caught.__enter__()
         warnings.simplefilter("always")
-        patched: list[tuple[Any, str, Any]] = []
         try:
             self.apply_context(message.get("ctx"))
-            if self.depth == 1 and self.patched:
-                patched = self._install_patches()
             answer = handler(self, message)
         except _Fault as exc:
             answer = {"fault": str(exc)}
@@ -793,8 +798,6 @@ class Server:
         except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
             answer = {"fault": f"the solution raised {type(exc).__name__} ({self.wire.text(exc)})"}
         finally:
-            if patched:
-                self._remove_patches(patched)
             caught.__exit__(None, None, None)
             root.removeHandler(collector)
             sys.stdout, sys.stderr = saved
@@ -906,10 +909,23 @@ class Server:
             except Exception:  # noqa: BLE001 - a value this process cannot take is not patched in
                 self.patched.pop(key, None)
 
+    def patches_on(self) -> bool:
+        """Put the tests' patches in place for the solution's code about to run, unless
+        they are (a request nested in a call of the solution's); whether this did."""
+        if self.patches_live is not None or not self.patched:
+            return False
+        self.patches_live = self._install_patches()
+        return True
+
+    def patches_off(self, mine: bool) -> None:
+        if mine and self.patches_live is not None:
+            self._remove_patches(self.patches_live)
+            self.patches_live = None
+
     def _install_patches(self) -> list[tuple[Any, str, Any]]:
-        """Put the tests' replacements into this process's library modules for the length
-        of a request (the harness's own work between requests, a fork above all, runs on
-        the real ones); what each had before, for :meth:`_remove_patches`."""
+        """Put the tests' replacements into this process's library modules (for the
+        solution's own code only: :func:`_run`, :meth:`callback`); what each had before,
+        for :meth:`_remove_patches`."""
         saved = []
         for (module_name, name), (_, value) in self.patched.items():
             try:
@@ -1003,7 +1019,19 @@ class Server:
 
     def callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Ask the trusted side to call its object ``tid``, serving its requests while it
-        does; return what it returned, or raise what it raised."""
+        does; return what it returned, or raise what it raised. The tests' patches are
+        out of the way meanwhile (this is the harness's code, not the solution's)."""
+        suspended = self.patches_live
+        if suspended is not None:
+            self._remove_patches(suspended)
+            self.patches_live = None
+        try:
+            return self._callback(tid, method, args, kwargs)
+        finally:
+            if suspended is not None:
+                self.patches_live = self._install_patches()
+
+    def _callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
             sent = {"cb": tid, "args": self.enc(args), "kwargs": self.enc(kwargs)}
         except (self.wire.WireError, RecursionError, ValueError) as exc:
@@ -1170,16 +1198,21 @@ def _import(server: Server, module_name: Any) -> Any:
 
 
 def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
-    """Run ``work()`` (solution code) and describe its result or exception."""
+    """Run ``work()`` (solution code) and describe its result or exception. The tests'
+    patches of library functions are in place for ``work()`` only: the harness's own
+    code here (describing results, calling back) runs on the real ones."""
     server.last_result = None
+    mine = server.patches_on()
     try:
         result = work()
         server.last_result = result
     except _Abort:
         raise
     except Exception as exc:  # noqa: BLE001 - the solution's exception is the answer
+        server.patches_off(mine)
         return {"ok": False, "exc": server.exception(exc)}
     except SystemExit as exc:
+        server.patches_off(mine)
         if message.get("op") not in ("call", "callattr"):
             raise
         # sys.exit() and argparse's errors in a function the test called: the test sees
@@ -1188,6 +1221,8 @@ def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
             return {"exit": server.encode(exc.code)}
         except (server.wire.WireError, RecursionError, ValueError):
             return {"exit": server.wire.text(exc.code)}
+    finally:
+        server.patches_off(mine)
     try:
         return {"ok": True, "value": server.encode(result)}
     except (server.wire.WireError, RecursionError, ValueError) as exc:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import array
 import binascii
 import builtins
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -228,22 +229,56 @@ def _defeats(before: Any, after: Any, returned: Any) -> bool:
         if returned != after and not (type(after) is list and list(returned) == after):
             return False
         if type(before) is list:
-            pool = list(before)
-            new = False
-            for x in after:
-                if x in pool:
-                    pool.remove(x)
-                else:
-                    new = True  # a value the argument never held
+            new, left = _replaced(before, after)
             # replaced (new values in, old ones gone); a pure extension is an honest
             # accumulator, a pure shrink an honest filter unless nothing is left of it
-            return (new and bool(pool)) or _collapsed(before, after)
+            return (new and left) or _collapsed(before, after)
         if type(before) in (set, dict):
             gained, lost = set(after) - set(before), set(before) - set(after)
             return bool(gained and lost) or _collapsed(before, after)
     except Exception:  # noqa: BLE001 - values that cannot be compared: not this check's business
         return False
     return False
+
+
+def _replaced(before: list[Any], after: list[Any]) -> tuple[bool, bool]:
+    """Whether ``after`` holds a value ``before`` did not (counted with repeats), and
+    whether some of ``before`` is not in ``after``: by counting where the values can be
+    hashed, else one by one (a list of lists; at most a few thousand)."""
+    try:
+        pool = collections.Counter(before)
+        new = False
+        for x in after:
+            if pool[x] > 0:
+                pool[x] -= 1
+            else:
+                new = True
+        return new, any(n > 0 for n in pool.values())
+    except TypeError:
+        if len(before) * len(after) > 4_000_000:
+            return False, False
+        rest = list(before)
+        new = False
+        for x in after:
+            if x in rest:
+                rest.remove(x)
+            else:
+                new = True
+        return new, bool(rest)
+
+
+def _defeats_array(before: Any, after: Any, returned: Any) -> bool:
+    """:func:`_defeats` for a numpy array argument changed in place (its values in
+    order), when the call returned an array or a list or tuple."""
+    if type(returned).__module__ == "numpy" and hasattr(returned, "ravel"):
+        shown = returned.ravel().tolist()
+    elif type(returned) in (list, tuple):
+        shown = list(returned)
+    else:
+        return False
+    if before.size > 1_000_000 or before.ndim == 0:
+        return False
+    return _defeats(before.ravel().tolist(), after.ravel().tolist(), shown)
 
 
 def _collapsed(before: Any, after: Any) -> bool:
@@ -327,6 +362,9 @@ class Broker:
         self._holder: int | None = None
         #: threads that run a test's coroutine for the holder (see _complete)
         self._delegates: set[int] = set()
+        #: bumped when a test ends with one of its threads stuck holding the broker (end_test)
+        self._generation = 0
+        self._tls = threading.local()
         #: the solution modules' containers the tests hold ("module:name" -> [the test's
         #: object, its encoding when last in step with the solution's, [version, state the
         #: test gave it or None]]): see :meth:`_track`
@@ -492,12 +530,23 @@ class Broker:
         if self._holder == me or me in self._delegates:
             yield
             return
-        with self._lock:
-            self._holder = me
-            try:
-                yield
-            finally:
+        lock = self._lock
+        if not lock.acquire(timeout=max(self._timeout, 1.0)):
+            text = ("another of the test's threads held the solution's process longer than a call "
+                    "may take (a call of the solution's waiting in a callback on this thread, say); "
+                    "threads that wait on each other across calls cannot be carried; a suite that "
+                    "needs that must use mode='inprocess'")
+            if text not in self.cannot_cross:
+                self.cannot_cross.append(text)
+            self.fault(text)
+        self._holder = me
+        self._tls.generation = self._generation
+        try:
+            yield
+        finally:
+            if self._lock is lock:
                 self._holder = None
+            lock.release()
 
     def _request_in_turn(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._depth >= MAX_NESTING:
@@ -814,6 +863,17 @@ class Broker:
                                         _signature(value), _is_mock(value)]}
         t = type(value)
         raise wire.WireError(f"cannot pass a {t.__module__}.{t.__qualname__} to the solution")
+
+    def refused_comparison(self, cls: str, op: str, other: str) -> None:
+        """A test compared an object of the solution's class ``cls``, which defines the
+        operator, with data: isolated mode decides that from data alone (an object that
+        equals everything earns nothing), where plain pytest would ask the class. Said
+        once per kind, as what isolated mode cannot carry."""
+        text = (f"the test compared the solution's {cls} with a {other} by __{op}__, which its class "
+                "defines; isolated mode does not let the solution's code decide a comparison with "
+                "data; a suite that needs that must use mode='inprocess'")
+        if text not in self.cannot_cross:
+            self.cannot_cross.append(text)
 
     def _record_table(self) -> list[Any]:
         """The table of the test's plain objects a call's arguments hold (see
@@ -1217,6 +1277,16 @@ class Broker:
             current = module.__dict__.get(name, _MISSING)
             if current is original or current is _MISSING:
                 continue
+            if _runs_library_code(current):
+                # the solution would call it back here, in the trusted process: a spy
+                # wrapping subprocess.run would run the solution's commands as the tests
+                text = (f"the test's replacement for {module.__name__}.{name} runs library code "
+                        "(a mock that wraps or calls the real function); isolated mode does not "
+                        "give it to the solution, which would run it in the tests' process; a "
+                        "suite that needs it must use mode='inprocess'")
+                if text not in self.cannot_cross:
+                    self.cannot_cross.append(text)
+                continue
             value = self._encode_or_none(current)
             if value is not None or current is None:
                 patches.append([module.__name__, name, value])
@@ -1360,8 +1430,8 @@ class Broker:
                 shown = object.__getattribute__(returned, "_h_proj")
                 if shown is handles._NO and getattr(type(returned), "_mr_value_base", None) in ("list", "dict", "set"):
                     shown = self.projection(returned)
-            if type(shown) in (list, tuple, dict, set) and type(target).__module__ != "numpy" \
-                    and _defeats(target, new, shown):
+            if (_defeats_array(target, new, shown) if type(target).__module__ == "numpy" else
+                    type(shown) in (list, tuple, dict, set) and _defeats(target, new, shown)):
                 self.gaming.append(f"inplace: an argument ({type(target).__name__} of {len(target)}) was emptied, "
                                    f"flattened or given new contents in place while the call returned "
                                    f"{type(shown).__name__} of {len(shown)} like it: a test that computes the "
@@ -1485,7 +1555,8 @@ class Broker:
         return self._result(self._request({"op": "project", "t": self._target(h)}))
 
     def fault(self, text: str) -> Any:
-        self.faults.append(text)
+        if getattr(self._tls, "generation", self._generation) == self._generation:
+            self.faults.append(text)
         raise SolutionFault(text)
 
     # -- test boundaries ---------------------------------------------------------------
@@ -1520,9 +1591,24 @@ class Broker:
 
     def end_test(self) -> None:
         """The test is over (see :meth:`_end_test`); after any request a thread of the
-        test still has in flight."""
-        with self._turn():
+        test still has in flight, for a moment: a thread of the test that is stuck with a
+        call in flight (the solution waiting in a callback that never returns) is left
+        behind with it, and its call fails once it resumes (its process is gone)."""
+        me = threading.get_ident()
+        if self._holder == me or me in self._delegates:
             self._end_test()
+            return
+        lock = self._lock
+        if lock.acquire(timeout=min(self._timeout, 2.0)):
+            try:
+                self._end_test()
+            finally:
+                self._holder = None
+                lock.release()
+            return
+        self._lock, self._holder = threading.Lock(), None
+        self._generation += 1  # what the stuck thread's call does later is no later test's fault
+        self._end_test()
 
     def _end_test(self) -> None:
         """The test is over. Its child (a fork of the template, carrying what the test
@@ -1891,6 +1977,29 @@ def _note_patch(target: Any, name: Any, original: Any) -> None:
     if isinstance(where, str) and not where.startswith(_LIBRARY_ROOTS):
         return
     _PATCHED.setdefault((id(target), name), (target, name, original))
+
+
+def _library_code(fn: Any) -> bool:
+    """Whether ``fn`` is a callable of a library (the interpreter's or its environment's),
+    not one the tests defined."""
+    if not callable(fn):
+        return False
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    where = getattr(module, "__file__", None)
+    return module is None or not isinstance(where, str) or where.startswith(_LIBRARY_ROOTS)
+
+
+def _runs_library_code(value: Any) -> bool:
+    """Whether a test's replacement, called by the solution, would run library code in
+    the tests' process: a library function itself, or a mock that wraps one or has one as
+    its side effect (a mock that only records and returns is the tests' own)."""
+    if _is_mock(value):
+        wraps = getattr(value, "_mock_wraps", None)
+        effect = getattr(value, "side_effect", None)
+        return (wraps is not None and _library_code(wraps)) or (
+            callable(effect) and not isinstance(effect, type) and _library_code(effect)) or (
+            isinstance(effect, type) and not issubclass(effect, BaseException) and _library_code(effect))
+    return _library_code(value)
 
 
 def _follow_mock(mock: Any) -> None:

@@ -69,6 +69,14 @@ _NP_MAX_DIMS = 32
 #: end a ``map``/``filter``/``zip`` early or end a generator, so they arrive as RuntimeError.
 CONTROL_FLOW_EXCEPTIONS = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit"})
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_HEX = re.compile(r"-?[0-9a-f]+")
+#: The library functions this module runs on, taken when it is loaded: a test that
+#: patches one (``@patch("base64.b64encode")``) changes what its own code sees, not how
+#: values cross (isolated mode carries such patches to the solution's code only).
+_b64encode, _b64decode = base64.b64encode, base64.b64decode
+_isfinite, _isnan, _prod = math.isfinite, math.isnan, math.prod
+_import_module = importlib.import_module
+_monotonic = time.monotonic
 
 
 class WireError(ValueError):
@@ -80,9 +88,9 @@ class DecodeDeadline(WireError):
 
 
 def _float_out(x: float) -> Any:
-    if math.isfinite(x):
+    if _isfinite(x):
         return x
-    return {"$": "float", "v": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
+    return {"$": "float", "v": "nan" if _isnan(x) else ("inf" if x > 0 else "-inf")}
 
 
 def _float_in(v: Any) -> float:
@@ -108,12 +116,12 @@ def _numpy_out(value: Any) -> Any:
             raise WireError(f"cannot send a numpy array of dtype {dtype}: only numeric, bool and "
                             "fixed-width text arrays cross the boundary")
         data = np.ascontiguousarray(value).tobytes()
-        return {"$": "ndarray", "v": [dtype.str, list(value.shape), base64.b64encode(data).decode("ascii")]}
+        return {"$": "ndarray", "v": [dtype.str, list(value.shape), _b64encode(data).decode("ascii")]}
     if isinstance(value, np.generic):
         dtype = np.dtype(t)
         if dtype.type is not t or dtype.hasobject or not _NP_DTYPE.match(dtype.str):
             raise WireError(f"cannot send a value of type {t.__module__}.{t.__qualname__}")
-        return {"$": "npscalar", "v": [dtype.str, base64.b64encode(value.tobytes()).decode("ascii")]}
+        return {"$": "npscalar", "v": [dtype.str, _b64encode(value.tobytes()).decode("ascii")]}
     return None
 
 
@@ -128,7 +136,7 @@ def _numpy_in(tag: str, v: Any) -> Any:
     import numpy as np  # optional dependency: numpy (only a numpy value brings it)
 
     dtype = np.dtype(dstr)
-    data = base64.b64decode(v[-1].encode("ascii"), validate=True)
+    data = _b64decode(v[-1].encode("ascii"), validate=True)
     if tag == "npscalar":
         if len(data) != dtype.itemsize:
             raise WireError("numpy scalar of the wrong size")
@@ -137,7 +145,7 @@ def _numpy_in(tag: str, v: Any) -> Any:
     if (type(shape) is not list or len(shape) > _NP_MAX_DIMS
             or any(type(n) is not int or n < 0 for n in shape)):
         raise WireError("bad ndarray shape")
-    if math.prod(shape) * dtype.itemsize != len(data):
+    if _prod(shape) * dtype.itemsize != len(data):
         raise WireError("ndarray data does not match its shape")
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
@@ -201,7 +209,7 @@ def _from_builtin_name(v: Any) -> Any:
         raise WireError("bad builtin name")
     head, _, tail = v.partition(".")
     if head in _NAMED_MODULES and tail and head != "builtins":
-        found = getattr(importlib.import_module(head), tail, None)
+        found = getattr(_import_module(head), tail, None)
     else:
         found = getattr(builtins, head, None)
         if not (head in _BUILTIN_NAMES or (isinstance(found, type) and issubclass(found, BaseException))):
@@ -250,7 +258,7 @@ class Encoder:
         if t is dict:
             return {"$": "dict", "v": self._pairs(value, d)}
         if t is bytes:
-            return {"$": "bytes", "v": base64.b64encode(value).decode("ascii")}
+            return {"$": "bytes", "v": _b64encode(value).decode("ascii")}
         if t is complex:
             return {"$": "complex", "v": [_float_out(value.real), _float_out(value.imag)]}
         module = t.__module__
@@ -300,7 +308,7 @@ def _builtins_out(enc: Encoder, value: Any, d: int) -> Any:
     if t is slice:
         return {"$": "slice", "v": [enc(value.start, d), enc(value.stop, d), enc(value.step, d)]}
     if t is bytearray:
-        return {"$": "bytearray", "v": base64.b64encode(bytes(value)).decode("ascii")}
+        return {"$": "bytearray", "v": _b64encode(bytes(value)).decode("ascii")}
     if t.__name__ in ("dict_keys", "dict_values", "dict_items"):
         return {"$": t.__name__, "v": [enc(v, d) for v in value]}
     if t is memoryview:
@@ -358,7 +366,7 @@ def _misc_out(enc: Encoder, value: Any, d: int) -> Any:
     if module == "collections" and t.__name__ == "ChainMap":
         return {"$": "ChainMap", "v": [enc(m, d) for m in value.maps]}
     if t is memoryview:
-        return {"$": "memoryview", "v": base64.b64encode(value.tobytes()).decode("ascii")}
+        return {"$": "memoryview", "v": _b64encode(value.tobytes()).decode("ascii")}
     if module == "functools" and t.__name__ == "partial":
         return {"$": "partial", "v": [enc(value.func, d), [enc(a, d) for a in value.args],
                                       enc._pairs(value.keywords, d)]}
@@ -392,7 +400,7 @@ class _Clock:
 
     def tick(self) -> None:
         self.n += 1
-        if self.deadline is not None and not self.n & 63 and time.monotonic() > self.deadline:
+        if self.deadline is not None and not self.n & 63 and _monotonic() > self.deadline:
             raise DecodeDeadline("decoding the answer took longer than the call's deadline")
 
 
@@ -446,7 +454,7 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
     if tag == "bytearray":
         if type(v) is not str:
             raise WireError("bytearray needs base64 text")
-        return bytearray(base64.b64decode(v.encode("ascii"), validate=True))
+        return bytearray(_b64decode(v.encode("ascii"), validate=True))
     if tag in ("dict_keys", "dict_values", "dict_items"):
         if type(v) is not list:
             raise WireError(f"{tag} needs a list")
@@ -520,7 +528,7 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
     if tag == "memoryview":
         if type(v) is not str:
             raise WireError("memoryview needs base64 text")
-        return memoryview(base64.b64decode(v.encode("ascii"), validate=True))
+        return memoryview(_b64decode(v.encode("ascii"), validate=True))
     if tag == "partial":
         if type(v) is not list or len(v) != 3 or type(v[1]) is not list:
             raise WireError("bad partial")
@@ -547,7 +555,7 @@ def _decode(data: Any, depth: int, clock: _Clock) -> Any:
     if data is None or t is bool or t is str or t is int:
         return data
     if t is float:
-        if not math.isfinite(data):
+        if not _isfinite(data):
             raise WireError("non-finite float outside its tag")
         return data
     d = depth + 1
@@ -564,7 +572,7 @@ def _decode(data: Any, depth: int, clock: _Clock) -> Any:
         if tag == "float":
             return _float_in(data)
         if tag == "int":
-            if type(v) is not str or not re.fullmatch(r"-?[0-9a-f]+", v):
+            if type(v) is not str or not _HEX.fullmatch(v):
                 raise WireError("int needs hex digits")
             return int(v, 16)
         if tag in ("tuple", "set", "frozenset"):
@@ -581,7 +589,7 @@ def _decode(data: Any, depth: int, clock: _Clock) -> Any:
         if tag == "bytes":
             if type(v) is not str:
                 raise WireError("bytes needs base64 text")
-            return base64.b64decode(v.encode("ascii"), validate=True)
+            return _b64decode(v.encode("ascii"), validate=True)
         if tag == "complex":
             if type(v) is not list or len(v) != 2:
                 raise WireError("complex needs [real, imag]")
