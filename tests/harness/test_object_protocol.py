@@ -939,3 +939,21 @@ def test_emptying_an_array_argument_to_defeat_the_test_is_flagged(tmp_path: Path
     # plain pytest passes this too; the flag is what keeps it from earning
     assert outcomes(report) == {"test_sorts": "passed"}
     assert report.gaming_count == 1 and "emptied" in report.gaming[0]
+
+
+def test_the_solutions_file_is_not_given_and_that_is_said(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "def f(x):\n    return x + 1\n", '''\
+import solution
+from solution import f
+
+
+def test_runs_the_file():
+    assert solution.__file__.endswith("solution.py")
+
+
+def test_fails_on_its_own():
+    assert f(1) == 3
+''')
+    assert outcomes(report) == {"test_runs_the_file": "failed", "test_fails_on_its_own": "failed"}
+    # said once, for the test that asked; pytest's account of the other failure looks too
+    assert report.cannot_cross_count == 1 and "solution.__file__" in report.cannot_cross[0]

@@ -510,6 +510,10 @@ class SolutionModule(types.ModuleType):
             return [n for n in keep if n not in modules or modules[n] is not None]
         if name in star:
             return star.pop(name)
+        if name == "__file__":
+            # a test that runs the solution's file as a program of its own would run it
+            # as the tests: not given, and said (plain pytest hands the path over)
+            broker.refused_file(self.__name__, sys._getframe(1).f_globals.get("__name__"))
         if name.startswith("__"):
             raise AttributeError(name)
         return broker.module_get(self.__name__, name)

@@ -875,6 +875,20 @@ class Broker:
         if text not in self.cannot_cross:
             self.cannot_cross.append(text)
 
+    def refused_file(self, module: str, caller: Any) -> None:
+        """A test asked for the solution module's ``__file__`` (to run it as a program,
+        read it): isolated mode does not give the tests the solution's file, since a
+        process they start runs as the tests do. Libraries that look (``inspect`` going
+        through every module when pytest shows a failure) are not the test asking."""
+        top = caller.split(".")[0] if isinstance(caller, str) else ""
+        if not top or top in sys.stdlib_module_names or caller.startswith(_LIBRARY_PREFIXES):
+            return
+        text = (f"the test asked for {module}.__file__; isolated mode does not give the tests the "
+                "solution's file (a program they run from it would run as the tests); a suite "
+                "that needs it must use mode='inprocess'")
+        if text not in self.cannot_cross:
+            self.cannot_cross.append(text)
+
     def _record_table(self) -> list[Any]:
         """The table of the test's plain objects a call's arguments hold (see
         :meth:`_encode_trusted`): [number, class name, attributes, members] each, filled
