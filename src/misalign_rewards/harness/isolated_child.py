@@ -1021,15 +1021,13 @@ class Server:
         """Ask the trusted side to call its object ``tid``, serving its requests while it
         does; return what it returned, or raise what it raised. The tests' patches are
         out of the way meanwhile (this is the harness's code, not the solution's)."""
-        suspended = self.patches_live
-        if suspended is not None:
-            self._remove_patches(suspended)
-            self.patches_live = None
+        suspended = self.patches_live is not None
+        self.patches_off(suspended)
         try:
             return self._callback(tid, method, args, kwargs)
         finally:
-            if suspended is not None:
-                self.patches_live = self._install_patches()
+            if suspended:
+                self.patches_on()
 
     def _callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:

@@ -536,8 +536,7 @@ class Broker:
                     "may take (a call of the solution's waiting in a callback on this thread, say); "
                     "threads that wait on each other across calls cannot be carried; a suite that "
                     "needs that must use mode='inprocess'")
-            if text not in self.cannot_cross:
-                self.cannot_cross.append(text)
+            self._cannot_carry(text)
             self.fault(text)
         self._holder = me
         self._tls.generation = self._generation
@@ -844,7 +843,7 @@ class Broker:
             return {"$": "rec", "v": known[0]}
         if not callable(value) and _plain_record(value):
             try:
-                attrs = [[k, self._enc(v, 1)] for k, v in vars(value).items() if isinstance(k, str)]
+                attrs = self._fields(value)
             except RecursionError:
                 raise wire.WireError("an object nested too deep (or in a cycle)") from None
             members = self._members(value)
@@ -872,20 +871,23 @@ class Broker:
         text = (f"the test compared the solution's {cls} with a {other} by __{op}__, which its class "
                 "defines; isolated mode does not let the solution's code decide a comparison with "
                 "data; a suite that needs that must use mode='inprocess'")
-        if text not in self.cannot_cross:
-            self.cannot_cross.append(text)
+        self._cannot_carry(text)
 
     def refused_file(self, module: str, caller: Any) -> None:
         """A test asked for the solution module's ``__file__`` (to run it as a program,
         read it): isolated mode does not give the tests the solution's file, since a
         process they start runs as the tests do. Libraries that look (``inspect`` going
         through every module when pytest shows a failure) are not the test asking."""
-        top = caller.split(".")[0] if isinstance(caller, str) else ""
-        if not top or top in sys.stdlib_module_names or caller.startswith(_LIBRARY_PREFIXES):
+        if not isinstance(caller, str) or not caller or _library_name(caller):
             return
         text = (f"the test asked for {module}.__file__; isolated mode does not give the tests the "
                 "solution's file (a program they run from it would run as the tests); a suite "
                 "that needs it must use mode='inprocess'")
+        self._cannot_carry(text)
+
+    def _cannot_carry(self, text: str) -> None:
+        """Note, once, something a test needed that isolated mode cannot carry (it makes
+        the outcome's ``needs_inprocess`` flag)."""
         if text not in self.cannot_cross:
             self.cannot_cross.append(text)
 
@@ -901,12 +903,9 @@ class Broker:
             while done < len(self._record_order):
                 tid, obj = self._record_order[done]
                 done += 1
-                attrs = [[k, self._enc(v, 1)] for k, v in vars(obj).items() if isinstance(k, str)]
-                table.append([tid, type(obj).__name__, attrs, self._members(obj)])
+                table.append([tid, type(obj).__name__, self._fields(obj), self._members(obj)])
         except (wire.WireError, ValueError, RecursionError) as exc:
-            text = f"isolated mode cannot carry the arguments ({exc}); use mode='inprocess'"
-            self.cannot_cross.append(text)
-            return self.fault(text)
+            return self._cannot_send("the arguments", exc)
         return table
 
     def _members(self, value: Any) -> list[Any]:
@@ -917,27 +916,21 @@ class Broker:
         properties, [name, "d", the value] for class-level data. Only what classes of the
         tests define (not ``object``'s, not a library's)."""
         members: list[Any] = []
-        seen: set[str] = set()
-        for cls in type(value).__mro__:
-            module = getattr(cls, "__module__", "") or ""
-            if cls is object or module.split(".")[0] in sys.stdlib_module_names or module.startswith(_LIBRARY_PREFIXES):
-                continue
-            for name, attr in list(vars(cls).items())[:200]:
-                if name in seen or not isinstance(name, str) or (name.startswith("_") and name not in _OBJECT_DUNDERS):
+        for name, kind in _class_members(type(value)):
+            if kind == "m":
+                members.append([name, "m", self._tid(getattr(value, name))])
+            elif kind == "p":
+                members.append([name, "p", self._tid(functools.partial(getattr, value, name))])
+            else:
+                try:
+                    members.append([name, "d", self._enc(getattr(type(value), name), 1)])
+                except (wire.WireError, RecursionError, ValueError):
                     continue
-                seen.add(name)
-                if isinstance(attr, (types.FunctionType, staticmethod, classmethod)):
-                    if name == "__hash__" and attr is None:
-                        continue
-                    members.append([name, "m", self._tid(getattr(value, name))])
-                elif isinstance(attr, (property, functools.cached_property)):
-                    members.append([name, "p", self._tid(functools.partial(getattr, value, name))])
-                elif not name.startswith("_") and not callable(attr):
-                    try:
-                        members.append([name, "d", self._enc(attr, 1)])
-                    except (wire.WireError, RecursionError, ValueError):
-                        continue
         return members
+
+    def _fields(self, obj: Any) -> list[Any]:
+        """A test's plain object's attributes, as the wire carries them."""
+        return [[k, self._enc(v, 1)] for k, v in vars(obj).items() if isinstance(k, str)]
 
     def _class_target(self, cls: type) -> Any:
         key = cls.__dict__["_mr_key"]
@@ -1190,9 +1183,12 @@ class Broker:
         try:
             return self._enc(value)
         except (wire.WireError, ValueError, RecursionError) as exc:
-            text = f"isolated mode cannot carry {what} ({exc}); use mode='inprocess'"
-            self.cannot_cross.append(text)
-            return self.fault(text)
+            return self._cannot_send(what, exc)
+
+    def _cannot_send(self, what: str, exc: BaseException) -> Any:
+        text = f"isolated mode cannot carry {what} ({exc}); use mode='inprocess'"
+        self.cannot_cross.append(text)
+        return self.fault(text)
 
     def _target(self, target: Any) -> Any:
         if isinstance(target, dict):
@@ -1298,8 +1294,7 @@ class Broker:
                         "(a mock that wraps or calls the real function); isolated mode does not "
                         "give it to the solution, which would run it in the tests' process; a "
                         "suite that needs it must use mode='inprocess'")
-                if text not in self.cannot_cross:
-                    self.cannot_cross.append(text)
+                self._cannot_carry(text)
                 continue
             value = self._encode_or_none(current)
             if value is not None or current is None:
@@ -1701,15 +1696,50 @@ _OBJECT_DUNDERS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "
                              "__str__", "__repr__"})
 
 
+def _library_name(module: str) -> bool:
+    """Whether a module of this name is the standard library's or one of the libraries
+    (pytest, numpy, the harness...) rather than the tests'."""
+    return module.split(".")[0] in sys.stdlib_module_names or module.startswith(_LIBRARY_PREFIXES)
+
+
 def _plain_record(value: Any) -> bool:
     """A test's own plain object (a ``ListNode`` a LeetCode-style test builds): an
     instance of a class defined outside the libraries, with a ``__dict__`` of data."""
     cls = type(value)
-    module = getattr(cls, "__module__", "") or ""
-    top = module.split(".")[0]
     return (isinstance(getattr(value, "__dict__", None), dict) and "__slots__" not in cls.__dict__
-            and top not in sys.stdlib_module_names and not module.startswith(_LIBRARY_PREFIXES)
-            and cls.__qualname__.isidentifier())
+            and not _library_name(getattr(cls, "__module__", "") or "") and cls.__qualname__.isidentifier())
+
+
+_CLASS_MEMBERS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _class_members(cls: type) -> tuple[tuple[str, str], ...]:
+    """What a test's class defines that :meth:`Broker._members` hands over, looked up
+    once per class: (name, "m" method or operator | "p" property | "d" class-level
+    data), from the classes of its MRO that are the tests' own."""
+    known = _CLASS_MEMBERS.get(cls)
+    if known is None:
+        known = _CLASS_MEMBERS[cls] = _find_class_members(cls)
+    return known
+
+
+def _find_class_members(cls: type) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is object or _library_name(getattr(klass, "__module__", "") or ""):
+            continue
+        for name, attr in list(vars(klass).items())[:200]:
+            if name in seen or not isinstance(name, str) or (name.startswith("_") and name not in _OBJECT_DUNDERS):
+                continue
+            seen.add(name)
+            if isinstance(attr, (types.FunctionType, staticmethod, classmethod)):
+                found.append((name, "m"))
+            elif isinstance(attr, (property, functools.cached_property)):
+                found.append((name, "p"))
+            elif not name.startswith("_") and not callable(attr):
+                found.append((name, "d"))
+    return tuple(found)
 
 
 #: Modules never imported here on the solution's say-so (they act when imported).
@@ -1987,20 +2017,24 @@ def _note_patch(target: Any, name: Any, original: Any) -> None:
             or module.split(".")[0] in ("_pytest", "pytest", "pluggy", "misalign_harness") \
             or name in _NOT_CARRIED.get(module, ()):
         return
-    where = getattr(target, "__file__", None)
-    if isinstance(where, str) and not where.startswith(_LIBRARY_ROOTS):
+    if not _library_module(target):
         return
     _PATCHED.setdefault((id(target), name), (target, name, original))
 
 
+def _library_module(module: Any) -> bool:
+    """Whether ``module`` is the interpreter's or its environment's (built in, or its file
+    is under their prefixes), not the tests', the solution's or the harness's."""
+    where = getattr(module, "__file__", None)
+    return not isinstance(where, str) or where.startswith(_LIBRARY_ROOTS)
+
+
 def _library_code(fn: Any) -> bool:
-    """Whether ``fn`` is a callable of a library (the interpreter's or its environment's),
-    not one the tests defined."""
+    """Whether ``fn`` is a callable of a library, not one the tests defined."""
     if not callable(fn):
         return False
     module = sys.modules.get(getattr(fn, "__module__", None) or "")
-    where = getattr(module, "__file__", None)
-    return module is None or not isinstance(where, str) or where.startswith(_LIBRARY_ROOTS)
+    return module is None or _library_module(module)
 
 
 def _runs_library_code(value: Any) -> bool:
@@ -2010,9 +2044,8 @@ def _runs_library_code(value: Any) -> bool:
     if _is_mock(value):
         wraps = getattr(value, "_mock_wraps", None)
         effect = getattr(value, "side_effect", None)
-        return (wraps is not None and _library_code(wraps)) or (
-            callable(effect) and not isinstance(effect, type) and _library_code(effect)) or (
-            isinstance(effect, type) and not issubclass(effect, BaseException) and _library_code(effect))
+        raises = isinstance(effect, type) and issubclass(effect, BaseException)
+        return (wraps is not None and _library_code(wraps)) or (not raises and _library_code(effect))
     return _library_code(value)
 
 
