@@ -1409,8 +1409,29 @@ _OPS = {"call": _op_call, "callattr": _op_call, "subclass": _op_subclass, "get":
         "do": _op_do, "project": _op_project, "names": _op_names}
 
 
+_START_NEW_THREAD = _thread.start_new_thread
+
+
+def _start_counted(function: Any, args: Any, kwargs: Any = None) -> int:
+    """``_thread.start_new_thread`` as the solution's code calls it, returning once the
+    new thread runs (as ``threading.Thread.start`` does): Python counts a thread when it
+    starts running, and a fork asked for in between would not see it (its process would
+    then be forked without the thread, where it must serve the tests itself)."""
+    running = _thread.allocate_lock()
+    running.acquire()
+
+    def run(*a: Any, **k: Any) -> Any:
+        running.release()
+        return function(*a, **k)
+
+    ident = _START_NEW_THREAD(run, tuple(args), dict(kwargs or {}))
+    running.acquire()
+    return ident
+
+
 def _prepare(wire: Any, solution_dir: str) -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), wire.RECURSION_LIMIT))
+    _thread.start_new_thread = _thread.start_new = _start_counted
     sys.path.append(solution_dir)  # last: a solution file never shadows the stdlib
     root = logging.getLogger()
     root.setLevel(logging.WARNING)
