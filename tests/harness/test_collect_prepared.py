@@ -113,7 +113,7 @@ def test_xfail():
 '''
 
 SCRIPT = '''\
-import io, json, os, re, sys
+import fnmatch, io, json, os, re, sys
 sys.path.insert(0, sys.argv[1])
 from misalign_rewards.harness import collect
 tests_dir, ini, ahead = sys.argv[2], sys.argv[3], sys.argv[4] == "ahead"
@@ -137,14 +137,20 @@ for mode in ("plain", "prepared", "dies", "prepared again"):
         if mode == "dies":  # its captured output stays unread in its capture's file
             os.environ["PROBE_DIE"] = "1"
         was, was_ahead = collect.is_prepared(), collect.is_ahead(args)
+        config = collect._ahead[0].config if collect._ahead else None
+        read_before = len(config._inicache) if config is not None else None
+        compiled_before = fnmatch._compile_pattern.cache_info().misses
         rec = collect.Recorder()
         terminal = io.StringIO()
         sys.stdout = collect.TERMINAL.target = terminal
         code = collect.main(list(args), [rec])
         sys.stdout = sys.__stdout__
         text = re.sub(r"in [0-9.]+s", "in Ns", terminal.getvalue())
+        cold = {"patterns compiled": fnmatch._compile_pattern.cache_info().misses - compiled_before,
+                "ini values read": None if config is None else len(config._inicache) - read_before}
         os.write(w, json.dumps({"code": code, "prepared": was, "ahead": was_ahead, "terminal": text,
-                                "tests": sorted((t["id"], t["outcome"]) for t in rec.results())}).encode())
+                                "tests": sorted((t["id"], t["outcome"]) for t in rec.results()),
+                                "cold": cold}).encode())
         os._exit(0)
     os.close(w)
     data = b""
@@ -176,6 +182,14 @@ def test_a_prepared_run_gives_what_pytest_main_gives(tmp_path: Path, ahead: str)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     plain, prepared, again = out["plain"], out["prepared"], out["prepared again"]
+    cold = {mode: run.pop("cold") for mode, run in out.items()}
+    # what pytest keeps once computed (ini values, compiled path patterns) is computed once
+    # ahead: a run made ahead computes none of it, where a run from a configuration alone
+    # compiles its patterns
+    if ahead == "config":
+        assert cold["prepared"]["patterns compiled"] > 0
+    else:
+        assert cold["prepared"] == cold["prepared again"] == {"patterns compiled": 0, "ini values read": 0}
     assert (plain["prepared"], prepared["prepared"], again["prepared"]) == (False, True, True)
     assert (plain["ahead"], prepared["ahead"]) == (False, ahead == "ahead")
     assert dict(map(tuple, plain["tests"])) == {
