@@ -17,8 +17,9 @@ session: :func:`collect.prepare`), so every job starts at its own collection, th
    layout, same zygote, same sealed report on stdout. A worker that waits ``idle_s`` for
    a frame ends, and with it the container: an idle pool shrinks by itself.
 2. wait for the worker; then, between jobs: kill every process of the untrusted uid and
-   wait until none is left; wipe what the untrusted uid could write (``/tmp``,
-   ``/dev/shm``, ``/dev/mqueue``, System V IPC objects) and the job's own files; check its
+   wait until none is left, then wipe what the untrusted uid could write (``/tmp``,
+   ``/dev/shm``, ``/dev/mqueue``, System V IPC objects): one request to the zygote, as at
+   the end of an io case (:meth:`Zygote.end_case`); then the job's own files; check its
    own integrity (the harness files unchanged in contents, modes and owners, no process
    but PID 1, itself and the zygote, the same open descriptors as at the start, nothing
    left in the wiped places);
@@ -540,11 +541,13 @@ def main(workdir: str, harness_root: str, idle_s: float = 300.0) -> int:
             code = 0
         left = baseline.left_behind()
         try:
-            strays, gone = zygote.sweep(confirm=True)
+            # Every process of the untrusted uid killed and gone, then what that uid owns
+            # removed as that uid (root may not enter its folders): one round trip to the
+            # zygote, as at the end of an io case; then the rest as root. Only what is
+            # still there counts.
+            ended = zygote.end_case(groups=frozenset(), paths=list(SHARED_DIRS))
+            strays, gone = int(ended.get("strays") or 0), bool(ended.get("gone"))
             if gone:
-                # What the untrusted uid owns, removed as that uid (root may not enter its
-                # folders); then the rest as root. Only what is still there counts.
-                zygote.wipe(list(SHARED_DIRS))
                 _wipe_as_root(workdir, baseline.keep)
             problems = baseline.problems() if gone else ["processes of the untrusted uid would not die"]
         except ZygoteError as exc:
