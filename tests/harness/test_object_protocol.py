@@ -957,3 +957,37 @@ def test_fails_on_its_own():
     assert outcomes(report) == {"test_runs_the_file": "failed", "test_fails_on_its_own": "failed"}
     # said once, for the test that asked; pytest's account of the other failure looks too
     assert report.cannot_cross_count == 1 and "solution.__file__" in report.cannot_cross[0]
+
+
+def test_pickling_a_solution_object_is_refused_and_that_is_said(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "class Point:\n    def __init__(self, x):\n        self.x = x\n", '''\
+import pickle
+
+from solution import Point
+
+
+def test_round_trip():
+    assert pickle.loads(pickle.dumps(Point(3))).x == 3
+
+
+def test_plain():
+    assert Point(2).x == 2
+''')
+    assert outcomes(report) == {"test_round_trip": "failed", "test_plain": "passed"}
+    assert report.cannot_cross_count == 1 and "pickled" in report.cannot_cross[0]
+
+
+def test_an_answer_past_the_message_limit_is_said(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "def big(n):\n    return 'x' * n\n", '''\
+from solution import big
+
+
+def test_big():
+    assert len(big(20 * 1024 * 1024)) == 20 * 1024 * 1024
+
+
+def test_small():
+    assert big(3) == "xxx"
+''')
+    assert outcomes(report) == {"test_big": "failed", "test_small": "passed"}
+    assert report.cannot_cross_count == 1 and "MiB" in report.cannot_cross[0]

@@ -235,6 +235,9 @@ class Handle:
         return _b(self).do("dir", self)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
+        _b(self)._cannot_carry("a test pickled an object of the solution's; isolated mode cannot pickle it in "
+                               "the tests' process (unpickling runs code of the pickled object's class); a suite "
+                               "that needs it must use mode='inprocess'")
         raise TypeError("an object of the solution's cannot be pickled in the trusted process")
 
     def __round__(self, *args: Any) -> Any:
