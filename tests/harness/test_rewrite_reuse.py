@@ -22,7 +22,8 @@ def reuse(pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> Itera
     """This process as a warm container's worker: reuse on, the prepared run's config."""
     kept: dict[bytes, bytes] = {}
     monkeypatch.setattr(collect, "_rewrites", kept)
-    monkeypatch.setattr(collect, "_ahead", [collect._Ahead(options=[], config=pytestconfig, session=None)])
+    monkeypatch.setattr(collect, "_ahead", [collect._Ahead(options=[], config=pytestconfig, session=None,
+                                                                  slot=collect.RecorderSlot())])
     yield kept
 
 

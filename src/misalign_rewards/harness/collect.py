@@ -353,6 +353,8 @@ class _Ahead:
     options: list[str]
     config: Any
     session: Any
+    #: the run's recorder's place among the plugins, registered ahead (:class:`RecorderSlot`)
+    slot: RecorderSlot
 
 
 #: Taken by one run, like :data:`_prepared`.
@@ -392,7 +394,10 @@ def prepare(options: list[str] | None = None) -> None:
         _prepared[:] = [config_module.get_config(_off_args(), prog="pytest.main()")]
         return
     _prepared.clear()
-    _ahead[:] = [_Ahead(options=list(options), config=config, session=session)]
+    slot = RecorderSlot()
+    with _fixtureless_skipped():
+        config.pluginmanager.register(slot, "misalign-recorder")
+    _ahead[:] = [_Ahead(options=list(options), config=config, session=session, slot=slot)]
     _read_ahead(config)
 
 
@@ -466,7 +471,7 @@ def _fixtureless_holders(plugins: list[Any]) -> frozenset[Any]:
     modules = [p for p in plugins if isinstance(p, types.ModuleType) and p.__name__.startswith("_pytest.")]
     classes = {c for name, m in list(sys.modules.items()) if name.startswith("_pytest.") and m is not None
                for c in vars(m).values() if inspect.isclass(c) and c.__module__ == name}
-    return frozenset(h for h in [*modules, *classes, Recorder] if _without_fixtures(h))
+    return frozenset(h for h in [*modules, *classes, Recorder, RecorderSlot] if _without_fixtures(h))
 
 
 def _without_fixtures(holder: Any) -> bool:
@@ -599,6 +604,13 @@ def main(args: list[str], plugins: list[Any]) -> int:
 def _main_ahead(ahead: _Ahead, args: list[str], plugins: list[Any]) -> int:
     config, session = ahead.config, ahead.session
     targets = _targets_after(ahead.options, args) or []
+    # The run's recorder takes the place registered for it ahead: the same hooks, at the
+    # same place among the plugins (the last registered before the run), without
+    # registering a plugin in each run (a quarter of a warm run's start).
+    recorders = [p for p in plugins if type(p) is Recorder]
+    if len(recorders) == 1:
+        ahead.slot.recorder = recorders[0]
+    others = [p for p in plugins if not (len(recorders) == 1 and p is recorders[0])]
 
     def configuration(*_: Any, **__: Any) -> Any:
         config.invocation_params = config_module.Config.InvocationParams(
@@ -624,7 +636,7 @@ def _main_ahead(ahead: _Ahead, args: list[str], plugins: list[Any]) -> int:
             _once(Session, "from_config", lambda _config: session), \
             _once(config, "_do_configure", lambda: None), \
             _once(config.hook, "pytest_sessionstart", session_started), _fixtureless_skipped():
-        return int(pytest.main(args, plugins=plugins))
+        return int(pytest.main(args, plugins=others))
 
 
 def _short(report: Any) -> str:
@@ -726,6 +738,10 @@ class Recorder:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
         report = yield
+        return self.checked(report)
+
+    def checked(self, report: Any) -> Any:
+        """A test phase's report, failed if the solution faulted during the test's call."""
         faults = self.faults()
         if faults and report.when == "call" and not report.failed:
             report.outcome = "failed"
@@ -771,3 +787,39 @@ class Recorder:
             {"id": r["id"], "outcome": r["outcome"] or "error", "duration_s": r["duration_s"], "message": r["message"]}
             for r in self.tests.values()]
         return self.collect_errors + out
+
+
+class RecorderSlot:
+    """Where a run's :class:`Recorder` goes when the run was prepared ahead: registered
+    with the plugins once, in :func:`prepare`, it passes each of the recorder's hooks to
+    the recorder of the run in progress (none: the hooks do nothing)."""
+
+    def __init__(self) -> None:
+        self.recorder: Recorder | None = None
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.pytest_collectreport(report)
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.pytest_collection_finish(session)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        if self.recorder is not None:
+            return self.recorder.pytest_runtest_protocol(item, nextitem)
+        return None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+        report = yield
+        return self.recorder.checked(report) if self.recorder is not None else report
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.pytest_runtest_logreport(report)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.pytest_runtest_logfinish(nodeid, location)
