@@ -991,3 +991,49 @@ def test_small():
 ''')
     assert outcomes(report) == {"test_big": "failed", "test_small": "passed"}
     assert report.cannot_cross_count == 1 and "MiB" in report.cannot_cross[0]
+
+
+def test_a_generator_takes_what_the_test_sends_and_returns_its_value(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+def running_max():
+    best, seen = None, 0
+    while True:
+        x = yield best
+        if x is None:
+            return seen
+        seen += 1
+        best = x if best is None else max(best, x)
+
+
+def failing():
+    raise StopIteration("not a generator's end")
+''', '''\
+import pytest
+from solution import failing, running_max
+
+
+def test_send():
+    g = running_max()
+    next(g)
+    assert [g.send(10), g.send(7), g.send(12)] == [10, 10, 12]
+    with pytest.raises(StopIteration) as stopped:
+        g.send(None)
+    assert stopped.value.value == 3
+
+
+def test_yield_from():
+    def relay():
+        got = yield from running_max()
+        yield ("returned", got)
+
+    r = relay()
+    next(r)
+    assert r.send(4) == 4
+    assert r.send(None) == ("returned", 1)
+
+
+def test_a_call_still_cannot_end_an_iteration():
+    assert list(map(lambda _: failing(), [1])) == []
+''')
+    assert outcomes(report) == {"test_send": "passed", "test_yield_from": "passed",
+                                "test_a_call_still_cannot_end_an_iteration": "failed"}

@@ -208,6 +208,7 @@ _DO: dict[str, Any] = {
     "call": lambda obj, *args: obj(*args),
     "await": lambda aw: _drive(aw),
     "anext": lambda agen: _anext(agen),
+    "send": lambda gen, value: gen.send(value),
 }
 #: this process's event loop for the solution's coroutines (a fork makes its own)
 _ASYNC: dict[str, Any] = {"pid": None, "loop": None}

@@ -1049,17 +1049,22 @@ class Broker:
     def _native(self, kind: str, h: Handle) -> Any:
         """A generator, coroutine or async generator of the solution's as a real one here
         (``isinstance(g, types.GeneratorType)``, ``asyncio.run(coro)``, ``async for``),
-        each step of which the solution's process takes when asked. Its own awaits run to
+        each step of which the solution's process takes when asked (a generator's ``next``
+        and ``send``; what it returns arrives as ``StopIteration.value``). Its own awaits run to
         completion on the solution process's own event loop: awaiting it here waits for
         its result, as ``await`` does, but it does not interleave with the test's tasks."""
         if kind == "b:generator":
             def items() -> Any:
+                sent = None
                 while True:
                     try:
-                        item = self.do("next", h)
-                    except StopIteration:
-                        return
-                    yield item
+                        item = self.do("next", h) if sent is None else self.do("send", h, sent)
+                    except StopIteration as stop:
+                        return stop.value  # what the solution's generator returned
+                    # what the test sends goes to the solution's generator (its close
+                    # and throw stay here: a generator dropped by the test is closed by
+                    # the collector at any moment, when its process may be gone)
+                    sent = yield item
             obj = items()
         elif kind == "b:coroutine":
             async def result() -> Any:
@@ -1215,7 +1220,9 @@ class Broker:
             exc = self._answer_value(answer.get("exc"), exception=True)
             flow = exc.__dict__.get("_mr_control_flow") if isinstance(exc, RuntimeError) else None
             if next_op and flow == "StopIteration":
-                raise StopIteration  # the end of the solution's iterator, as Python means it
+                # the end of the solution's iterator, as Python means it, with what its
+                # generator returned (``StopIteration.value``)
+                raise StopIteration(*self._stop_args(answer.get("exc")))
             if flow:
                 self.cannot_cross.append(
                     f"the solution raised {flow}, which isolated mode turns into RuntimeError so "
@@ -1223,6 +1230,17 @@ class Broker:
                     "needs mode='inprocess'")
             raise exc
         return self.fault("the solution process answered with a malformed message: no verdict")
+
+    def _stop_args(self, data: Any) -> tuple[Any, ...]:
+        """The arguments of a ``StopIteration`` the solution raised (a generator's return
+        value), or none if they cannot be decoded."""
+        if not isinstance(data, dict) or data.get("args") is None:
+            return ()
+        try:
+            args = self._decode(data["args"])
+        except (wire.WireError, RecursionError):
+            return ()
+        return args if type(args) is tuple else ()
 
     def _answer_value(self, data: Any, *, exception: bool = False) -> Any:
         try:
@@ -1477,7 +1495,7 @@ class Broker:
 
     def do(self, fn: str, *args: Any) -> Any:
         answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
-        result = self._result(answer, next_op=fn in ("next", "anext"))
+        result = self._result(answer, next_op=fn in ("next", "anext", "send"))
         if fn in _EQUALITY and all(isinstance(a, Handle) for a in args):
             if type(result) is not bool:
                 self.gaming.append(f"eq: {type(args[0]).__qualname__}.__{fn}__ answered a {type(result).__name__}, "

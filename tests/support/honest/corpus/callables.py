@@ -919,4 +919,53 @@ def test_sorted_by_the_tests_order():
 def test_class_constant():
     assert describe(Dog("rex")) == "rex says woof"
 '''),
+    Pair("call-generator-send-and-return", "kodcode", ("callables",), '''\
+def averager():
+    total = count = 0
+    average = None
+    while True:
+        x = yield average
+        if x is None:
+            return count
+        total += x
+        count += 1
+        average = total / count
+
+
+def countdown(n):
+    while n > 0:
+        yield n
+        n -= 1
+    return "liftoff"
+''', '''\
+import pytest
+
+from solution import averager, countdown
+
+
+def test_send_feeds_the_running_average():
+    g = averager()
+    assert next(g) is None
+    assert g.send(10) == 10
+    assert g.send(20) == 15
+    with pytest.raises(StopIteration) as stopped:
+        g.send(None)
+    assert stopped.value.value == 2
+
+
+def test_return_value_reaches_yield_from():
+    def relay():
+        result = yield from countdown(3)
+        yield result
+
+    assert list(relay()) == [3, 2, 1, "liftoff"]
+
+
+def test_next_then_return_value():
+    g = countdown(1)
+    assert next(g) == 1
+    with pytest.raises(StopIteration) as stopped:
+        next(g)
+    assert stopped.value.value == "liftoff"
+'''),
 ]
