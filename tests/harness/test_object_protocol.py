@@ -1037,3 +1037,31 @@ def test_a_call_still_cannot_end_an_iteration():
 ''')
     assert outcomes(report) == {"test_send": "passed", "test_yield_from": "passed",
                                 "test_a_call_still_cannot_end_an_iteration": "failed"}
+
+
+def test_a_replaced_stdin_gives_its_bytes_underneath(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+import sys
+
+
+def words():
+    return sys.stdin.buffer.read().split()
+''', '''\
+import io
+import sys
+
+import pytest
+from solution import words
+
+
+def test_text_wrapper(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x y\\nz")))
+    assert words() == [b"x", b"y", b"z"]
+
+
+def test_string_io_has_no_bytes(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x y"))
+    with pytest.raises(AttributeError):
+        words()
+''')
+    assert outcomes(report) == {"test_text_wrapper": "passed", "test_string_io_has_no_bytes": "passed"}

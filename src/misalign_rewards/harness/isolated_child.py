@@ -365,6 +365,12 @@ class TrustedStream:
     def isatty(self) -> bool:
         return False
 
+    @property
+    def buffer(self) -> Any:
+        """The binary stream under a text one (a ``TextIOWrapper``'s), as a trusted stream
+        too; a stream without one raises ``AttributeError``, as it would."""
+        return self._cb("buffer")
+
     def __iter__(self) -> TrustedStream:
         return self
 

@@ -755,7 +755,8 @@ class Broker:
             allowed = _STREAM_METHODS if isinstance(target, io.IOBase) else ("__next__",)
             if method not in allowed:
                 raise SolutionFault(f"the solution asked for {method!r} of a trusted object")
-            fn = getattr(target, method)
+            # a text stream's bytes underneath (``sys.stdin.buffer``): itself a trusted stream
+            fn = (lambda: target.buffer) if method == "buffer" else getattr(target, method)
         else:
             if (not callable(target) and not _is_mock(target)) or isinstance(target, (io.IOBase, types.GeneratorType)):
                 raise SolutionFault("the solution called a trusted object that is not callable")
@@ -1872,7 +1873,7 @@ def _is_data(value: Any) -> bool:
 
 
 _STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flush", "getvalue",
-                   "seek", "tell", "close")
+                   "seek", "tell", "close", "buffer")
 
 
 def install(broker: Broker, module_names: list[str]) -> None:

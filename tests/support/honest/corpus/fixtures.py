@@ -203,6 +203,40 @@ def test_solve(monkeypatch, capsys):
     solution.solve()
     assert capsys.readouterr().out == "1\\n4\\n9\\n"
 '''),
+    Pair("fix-stdin-buffer-fast-read", "apps", F, '''\
+import sys
+
+
+def main():
+    data = sys.stdin.buffer.read().split()
+    n = int(data[0])
+    values = list(map(int, data[1:1 + n]))
+    sys.stdout.write(f"{max(values) - min(values)}\\n")
+
+
+def first_line():
+    return sys.stdin.buffer.readline().rstrip(b"\\n")
+''', '''\
+import io
+import sys
+
+from solution import first_line, main
+
+
+def feed(monkeypatch, data):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_spread(monkeypatch, capsys):
+    feed(monkeypatch, b"4\\n3 9 1 4\\n")
+    main()
+    assert capsys.readouterr().out == "8\\n"
+
+
+def test_first_line_is_bytes(monkeypatch):
+    feed(monkeypatch, b"hello\\nworld\\n")
+    assert first_line() == b"hello"
+'''),
     Pair("fix-capsys-print", "kodcode", F, '''\
 def fizzbuzz(n):
     for i in range(1, n + 1):
