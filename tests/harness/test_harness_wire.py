@@ -12,6 +12,7 @@ import operator
 import pathlib
 import sys
 import types
+import zoneinfo
 
 import pytest
 
@@ -81,6 +82,33 @@ def test_standard_library_values_round_trip_with_their_types(value):
         assert back.maxlen == value.maxlen
     if isinstance(value, collections.defaultdict):
         assert back.default_factory is list
+
+
+def test_iana_time_zones_cross_as_the_same_zone_object():
+    zone = zoneinfo.ZoneInfo("Europe/Paris")
+    assert roundtrip(zone) is zone  # ZoneInfo keeps one object per key: equality is identity
+    # the second 02:30 of the night the clocks go back (fold=1) stays the second one
+    late = datetime.datetime(2024, 10, 27, 2, 30, tzinfo=zone, fold=1)
+    back = roundtrip(late)
+    assert back == late and back.tzinfo is zone and back.fold == 1 and back.utcoffset() == datetime.timedelta(hours=1)
+    noon = datetime.time(12, 0, tzinfo=zone)
+    assert roundtrip(noon) == noon and roundtrip(noon).tzinfo is zone
+    # a zone read from a file of the caller's has no key: not a value
+    with open("/usr/share/zoneinfo/Europe/Paris", "rb") as f:
+        with pytest.raises(wire.WireError):
+            wire.encode(zoneinfo.ZoneInfo.from_file(f))
+
+
+@pytest.mark.parametrize("data", [
+    {"$": "ZoneInfo", "v": "../../etc/passwd"}, {"$": "ZoneInfo", "v": "/etc/localtime"},
+    {"$": "ZoneInfo", "v": "Nowhere/Atall"}, {"$": "ZoneInfo", "v": 5},
+    {"$": "datetime", "v": ["2024-01-01T00:00:00+01:00", "Europe/Paris", 0]},
+    {"$": "datetime", "v": ["2024-01-01T00:00:00", "Europe/Paris", 2]},
+    {"$": "date", "v": ["2024-01-01", "Europe/Paris", 0]},
+])
+def test_time_zone_keys_are_names_of_zones_and_nothing_else(data):
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
 
 
 def test_dict_views_round_trip():

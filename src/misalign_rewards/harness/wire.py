@@ -16,7 +16,8 @@ A tagged JSON encoding that keeps exact types and refuses everything else:
                               and fixed-width text dtypes; exact numpy types only
     standard-library values   Counter, OrderedDict, defaultdict (a builtin type as its
                               factory), deque, Decimal, Fraction, datetime, date, time,
-                              timedelta (no time zone but a fixed offset), range, slice,
+                              timedelta (no time zone but a fixed offset or an IANA zone,
+                              ``zoneinfo.ZoneInfo(key)``, itself a value), range, slice,
                               Ellipsis, bytearray, dict views, PosixPath, SimpleNamespace,
                               UUID, array.array, ChainMap, memoryview, functools.partial (of
                               what can cross), each under a tag of its name, rebuilt with its
@@ -230,6 +231,32 @@ def _tz_ok(value: Any) -> bool:
     return tz is None or type(tz) is dt.timezone
 
 
+#: What an IANA time zone's key may be here (``Europe/Paris``, ``Etc/GMT+5``): a name
+#: looked up in the system's zone files, so nothing that walks out of their folder.
+_ZONE_KEY = re.compile(r"^[A-Za-z0-9_+\-]{1,30}(/[A-Za-z0-9_+\-]{1,30}){0,3}$")
+
+
+def _zone_key(tz: Any) -> str | None:
+    """The key of ``tz`` if it is a ``zoneinfo.ZoneInfo`` made from one (``ZoneInfo(key)``
+    is then the same object in every process: the class keeps one per key)."""
+    if type(tz).__module__ != "zoneinfo" or type(tz).__name__ != "ZoneInfo":
+        return None
+    key = getattr(tz, "key", None)
+    return key if isinstance(key, str) and _ZONE_KEY.match(key) and ".." not in key else None
+
+
+def _zone(key: Any) -> Any:
+    """``zoneinfo.ZoneInfo(key)`` for a key :func:`_zone_key` gives, else WireError."""
+    if not isinstance(key, str) or not _ZONE_KEY.match(key) or ".." in key:
+        raise WireError("bad time zone key")
+    import zoneinfo  # import cost: only when such a value crosses
+
+    try:
+        return zoneinfo.ZoneInfo(key)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise WireError(f"unknown time zone {key!r}") from exc
+
+
 class Encoder:
     """Turns values into JSON-ready structures. ``hook(value)`` is asked for anything that
     is not a value of the kinds listed in the module doc; it returns a tagged dict or
@@ -324,7 +351,16 @@ def _datetime_out(enc: Encoder, value: Any, d: int) -> Any:
         return {"$": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
     if t in (dt.datetime, dt.date, dt.time) and (t is dt.date or _tz_ok(value)):
         return {"$": t.__name__, "v": value.isoformat()}
+    if t in (dt.datetime, dt.time):
+        key = _zone_key(value.tzinfo)
+        if key is not None:  # its wall time, zone and fold: the offset is the zone's
+            return {"$": t.__name__, "v": [value.replace(tzinfo=None).isoformat(), key, value.fold]}
     return None
+
+
+def _zoneinfo_out(enc: Encoder, value: Any, d: int) -> Any:
+    key = _zone_key(value)
+    return None if key is None else {"$": "ZoneInfo", "v": key}
 
 
 def _decimal_out(enc: Encoder, value: Any, d: int) -> Any:
@@ -377,6 +413,7 @@ _STDLIB_OUT = {
     "collections": _collections_out, "builtins": _builtins_out, "datetime": _datetime_out,
     "decimal": _decimal_out, "fractions": _fractions_out, "pathlib": _pathlib_out,
     "types": _types_out, "uuid": _misc_out, "array": _misc_out, "functools": _misc_out,
+    "zoneinfo": _zoneinfo_out,
 }
 
 _PLAIN = Encoder()
@@ -475,9 +512,18 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
     if tag in ("datetime", "date", "time"):
         import datetime as dt  # import cost: only when such a value crosses
 
-        if type(v) is not str or len(v) > 64:
+        zoned = type(v) is list and tag != "date"
+        text, key, fold = (v + [None, None, None])[:3] if zoned and len(v) == 3 else (v, None, 0)
+        if type(text) is not str or len(text) > 64 or type(fold) is not int or fold not in (0, 1):
             raise WireError(f"bad {tag}")
-        return getattr(dt, tag).fromisoformat(v)
+        value = getattr(dt, tag).fromisoformat(text)
+        if zoned:  # a wall time in an IANA zone (see _zone_key)
+            if value.tzinfo is not None:
+                raise WireError(f"bad {tag}")
+            value = value.replace(tzinfo=_zone(key), fold=fold)
+        return value
+    if tag == "ZoneInfo":
+        return _zone(v)
     if tag == "Decimal":
         import decimal  # import cost: only when such a value crosses
 

@@ -1187,4 +1187,46 @@ class TestSeeded(unittest.TestCase):
         self.assertEqual(dice(3), [4, 5, 3])
         self.assertEqual(dice(3), [3, 2, 2])
 '''),
+    Pair("std-zoneinfo-meetings", "bigcodebench", S, '''\
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def meeting_in(city_zone, utc_start):
+    """The local start of a meeting given in UTC, in the city's own zone."""
+    return utc_start.astimezone(ZoneInfo(city_zone))
+
+
+def local_noon(zone_name, day):
+    return datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(zone_name))
+
+
+def shift(local, hours):
+    return local + timedelta(hours=hours)
+''', '''\
+import unittest
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from solution import local_noon, meeting_in, shift
+
+
+class TestMeetings(unittest.TestCase):
+    def test_converted_to_the_city(self):
+        start = datetime(2024, 7, 1, 9, tzinfo=timezone.utc)
+        local = meeting_in("America/New_York", start)
+        self.assertEqual(local.hour, 5)
+        self.assertIs(local.tzinfo, ZoneInfo("America/New_York"))
+
+    def test_noon_has_the_zone_offset(self):
+        noon = local_noon("Europe/Paris", date(2024, 1, 15))
+        self.assertEqual(noon.utcoffset(), timedelta(hours=1))
+        self.assertEqual(noon.tzinfo, ZoneInfo("Europe/Paris"))
+
+    def test_the_tests_own_zoned_time_goes_in(self):
+        summer = datetime(2024, 6, 1, 12, tzinfo=ZoneInfo("Europe/Paris"))
+        later = shift(summer, 3)
+        self.assertEqual(later, datetime(2024, 6, 1, 15, tzinfo=ZoneInfo("Europe/Paris")))
+        self.assertEqual(later.utcoffset(), timedelta(hours=2))
+'''),
 ]
