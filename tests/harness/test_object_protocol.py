@@ -1065,3 +1065,50 @@ def test_string_io_has_no_bytes(monkeypatch):
         words()
 ''')
     assert outcomes(report) == {"test_text_wrapper": "passed", "test_string_io_has_no_bytes": "passed"}
+
+
+def test_output_past_what_a_call_carries_is_said(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+def shout(n):
+    for i in range(n):
+        print(i)
+''', '''\
+from solution import shout
+
+
+def test_all_lines(capsys):
+    shout(300_000)
+    assert len(capsys.readouterr().out.split()) == 300_000
+
+
+def test_few_lines(capsys):
+    shout(3)
+    assert capsys.readouterr().out == "0\\n1\\n2\\n"
+''')
+    assert outcomes(report) == {"test_all_lines": "failed", "test_few_lines": "passed"}
+    assert report.cannot_cross_count == 1 and "printed more" in report.cannot_cross[0]
+
+
+def test_running_the_solutions_doctests_is_said(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+def double(x):
+    """
+    >>> double(2)
+    4
+    """
+    return 2 * x
+''', '''\
+import doctest
+
+import solution
+
+
+def test_doctests():
+    assert doctest.testmod(solution).attempted == 1
+
+
+def test_plain():
+    assert solution.double(3) == 6
+''')
+    assert outcomes(report) == {"test_doctests": "failed", "test_plain": "passed"}
+    assert report.cannot_cross_count == 1 and "doctests" in report.cannot_cross[0]

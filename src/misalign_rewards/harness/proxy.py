@@ -651,6 +651,10 @@ class Broker:
             printed = answer.get(key)
             if isinstance(printed, str):
                 stream.write(printed)
+        if answer.get("cut") is True:
+            self._cannot_carry("the solution printed more than isolated mode carries from one call "
+                               "(1 MiB of text a stream; the rest was cut); a suite that needs all of "
+                               "it must use mode='inprocess'")
         issued = answer.get("warnings")
         if isinstance(issued, list):
             for w in issued[:100]:
@@ -1886,7 +1890,29 @@ def install(broker: Broker, module_names: list[str]) -> None:
         random.setstate = types.MethodType(_setting_state, random._inst)
     _after_import("numpy.random", _follow_numpy)
     _after_import("unittest.mock", _follow_mock)
+    _after_import("doctest", functools.partial(_follow_doctest, broker))
     _follow_monkeypatch()
+
+
+def _follow_doctest(broker: Broker, doctest_module: Any) -> None:
+    """A test that runs the solution's doctests (``doctest.testmod(solution)``) finds none
+    here: its docstrings and the examples' namespace are the solution's process's. Said
+    (``needs_inprocess``) instead of a run of nothing; the examples are not run here, where
+    they would be the solution's code in the tests' process."""
+    finder = doctest_module.DocTestFinder
+    find = finder.find
+    if getattr(find, "_mr_follows", False):
+        return
+
+    def finding(self: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(obj, (handles.SolutionModule, Handle)) or (isinstance(obj, type) and issubclass(obj, Handle)):
+            broker._cannot_carry("a test ran the solution's doctests; isolated mode has not the solution's "
+                                 "docstrings or namespace in the tests' process; a suite that needs them must "
+                                 "use mode='inprocess'")
+        return find(self, obj, *args, **kwargs)
+
+    finding._mr_follows = True  # type: ignore[attr-defined]
+    finder.find = finding
 
 
 class _Shared:
