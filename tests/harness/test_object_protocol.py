@@ -1112,3 +1112,59 @@ def test_plain():
 ''')
     assert outcomes(report) == {"test_doctests": "failed", "test_plain": "passed"}
     assert report.cannot_cross_count == 1 and "doctests" in report.cannot_cross[0]
+
+
+def test_the_solutions_classes_belong_to_the_abstract_classes_they_do_there(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+from collections.abc import Mapping, Sequence
+
+
+class Settings(Mapping):
+    def __init__(self, **values):
+        self._values = values
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+
+class Row:
+    def __init__(self, *cells):
+        self.cells = cells
+
+    def __getitem__(self, i):
+        return self.cells[i]
+
+    def __len__(self):
+        return len(self.cells)
+
+
+Sequence.register(Row)
+
+
+class Plain:
+    pass
+''', '''\
+from collections.abc import Mapping, MutableMapping, Sequence
+from solution import Plain, Row, Settings
+
+
+def test_derived():
+    s = Settings(a=1)
+    assert isinstance(s, Mapping) and not isinstance(s, MutableMapping)
+    assert dict(s) == {"a": 1} and s.get("b", 0) == 0
+
+
+def test_registered():
+    assert isinstance(Row(1, 2), Sequence)
+
+
+def test_neither():
+    assert not isinstance(Plain(), Mapping) and not isinstance(Plain(), Sequence)
+''')
+    assert outcomes(report) == {"test_derived": "passed", "test_registered": "passed", "test_neither": "passed"}

@@ -30,13 +30,15 @@ Stdlib only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import abc
 import builtins
+import collections.abc
 import dataclasses
 import operator
 import sys
 import types
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 #: Dunder attributes a test may read from a solution object (``functools.wraps`` checks).
 FORWARDED_DUNDERS = frozenset({
@@ -457,7 +459,18 @@ def _finish_mirror(name: str, desc: dict[str, Any], bases: Sequence[type], ns: d
     cls = MirrorMeta(name, tuple(bases), ns)
     for fn in methods_here.values():
         fn.__mr_owner__ = cls
+    abcs = desc.get("abcs")
+    for abc_name in abcs if isinstance(abcs, list) else ():
+        # isinstance(obj, Mapping) as the solution's class answers it (it derives from
+        # collections.abc.Mapping, or registered with it): the mirror, registered alike
+        found: Any = getattr(collections.abc, abc_name, None) if abc_name in _ABC_NAMES else None
+        if isinstance(found, abc.ABCMeta):
+            found.register(cast(Any, cls))
     return cls
+
+
+#: The abstract classes of :mod:`collections.abc` a mirror may be registered with.
+_ABC_NAMES = frozenset(collections.abc.__all__)
 
 
 def builtin_exception(name: str) -> type[BaseException] | None:

@@ -36,6 +36,7 @@ Stdlib and the harness's own modules only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import _collections_abc  # collections.abc's own module, loaded with the interpreter
 import _thread
 import array
 import binascii
@@ -156,6 +157,20 @@ class _RecordCollector(logging.Handler):
             except Exception:  # noqa: BLE001 - a bad format string is the solution's problem
                 msg = str(record.msg)
             self.records.append([record.name[:200], record.levelno, msg[:10_000]])
+
+
+def _abcs_of(cls: type) -> list[str]:
+    """The abstract classes of :mod:`collections.abc` that ``cls`` belongs to, as
+    ``issubclass`` says here (derived, registered, or by their own hooks), by name."""
+    out = []
+    for name in _collections_abc.__all__:
+        candidate = getattr(_collections_abc, name, None)
+        try:
+            if isinstance(candidate, type) and issubclass(cls, candidate):
+                out.append(name)
+        except Exception:  # noqa: BLE001 - a class whose checks raise belongs to none
+            continue
+    return out
 
 
 def _project(obj: Any) -> Any:
@@ -558,7 +573,7 @@ class Server:
                 "module": self.wire.text(getattr(cls, "__module__", "?"), 200), "bases": bases,
                 "exc": issubclass(cls, BaseException), "methods": sorted(set(methods))[:2000],
                 "value_base": value_base, "slots": hasattr(cls, "__slots__"), "dataclass": dc_fields,
-                "operators": sorted(operators)}
+                "operators": sorted(operators), "abcs": _abcs_of(cls)}
 
     def _encode_object(self, obj: Any) -> Any:
         """The encoder's hook: what is not plain data crosses as a handle."""

@@ -1697,4 +1697,47 @@ def test_reverse_a_long_list():
         node = node.next
     assert seen == list(range(3000))
 '''),
+    Pair("inst-abc-frozen-mapping", "kodcode", ("instances", "stdlib"), '''\
+from collections.abc import Mapping
+
+
+class FrozenConfig(Mapping):
+    """A read-only mapping of settings, hashable so it can key a cache."""
+
+    def __init__(self, values=(), **extra):
+        self._data = dict(values, **extra)
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __hash__(self):
+        return hash(frozenset(self._data.items()))
+
+    def with_value(self, key, value):
+        return FrozenConfig(self._data, **{key: value})
+''', '''\
+from collections.abc import Hashable, Mapping, MutableMapping
+
+from solution import FrozenConfig
+
+
+def test_is_a_read_only_mapping():
+    cfg = FrozenConfig(debug=False, level=3)
+    assert isinstance(cfg, Mapping)
+    assert not isinstance(cfg, MutableMapping)
+    assert isinstance(cfg, Hashable)
+
+
+def test_mapping_methods_come_from_the_abc():
+    cfg = FrozenConfig({"level": 3})
+    assert cfg.get("missing", "default") == "default"
+    assert sorted(cfg.items()) == [("level", 3)]
+    assert dict(cfg.with_value("debug", True)) == {"level": 3, "debug": True}
+'''),
 ]
