@@ -1168,3 +1168,30 @@ def test_neither():
     assert not isinstance(Plain(), Mapping) and not isinstance(Plain(), Sequence)
 ''')
     assert outcomes(report) == {"test_derived": "passed", "test_registered": "passed", "test_neither": "passed"}
+
+
+def test_the_tests_decimal_context_reaches_the_solution_and_its_own_comes_back(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+import decimal
+
+decimal.getcontext().prec = 40  # the solution's own, set at import
+
+
+def ratio(a, b):
+    return decimal.Decimal(a) / decimal.Decimal(b)
+''', '''\
+from decimal import Decimal, ROUND_DOWN, localcontext
+
+from solution import ratio
+
+
+def test_local_context():
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = 4, ROUND_DOWN
+        assert ratio(2, 3) == Decimal("0.6666")
+
+
+def test_own_precision_untouched():
+    assert len(str(ratio(1, 3))) == 42  # "0." and 40 digits
+''')
+    assert outcomes(report) == {"test_local_context": "passed", "test_own_precision_untouched": "passed"}

@@ -159,6 +159,11 @@ class _RecordCollector(logging.Handler):
             self.records.append([record.name[:200], record.levelno, msg[:10_000]])
 
 
+#: The signals a decimal context may trap (the test's traps go along by name).
+_DECIMAL_SIGNALS = frozenset({"Clamped", "DivisionByZero", "Inexact", "InvalidOperation", "Overflow",
+                              "Rounded", "Subnormal", "Underflow", "FloatOperation"})
+
+
 def _abcs_of(cls: type) -> list[str]:
     """The abstract classes of :mod:`collections.abc` that ``cls`` belongs to, as
     ``issubclass`` says here (derived, registered, or by their own hooks), by name."""
@@ -459,6 +464,8 @@ class Server:
         #: had for each before (None: unset), put back when the test no longer sets them
         self.env_before: dict[str, str | None] = {}
         self.levels_before: dict[str, int] = {}
+        #: the solution's own decimal context while a test's stands in for it
+        self.decimal_own: Any = None
         #: the version of each shared generator's state this process last took (apply_context)
         self.followed: dict[str, int] = {}
         #: states taken from the tests and not yet given to a generator (numpy's, until
@@ -906,6 +913,7 @@ class Server:
                 self.followed[kind] = entry[0]
                 self.pending_state[kind] = entry[1]
         self._take_states()
+        self._follow_decimal(ctx.get("decimal"))
         self._patch(ctx.get("patches"))
         live = ctx.get("live")
         live = dict(list(live.items())[:64]) if isinstance(live, dict) else {}
@@ -915,6 +923,28 @@ class Server:
             if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int:
                 self._follow_live(key, entry[0], entry[1])
         self.ctx = ctx
+
+    def _follow_decimal(self, wanted: Any) -> None:
+        """The test's decimal context while it differs from the default (a
+        ``localcontext(prec=5)``): the solution's arithmetic uses one with its settings, as
+        it would share the test's in plain pytest; the solution's own comes back when the
+        test's is the default again."""
+        if isinstance(wanted, list) and len(wanted) == 7:
+            decimal = importlib.import_module("decimal")  # loaded by the test's use of it
+            prec, rounding, emin, emax, capitals, clamp, traps = wanted
+            signals = [getattr(decimal, n) for n in traps if isinstance(n, str) and n in _DECIMAL_SIGNALS] \
+                if isinstance(traps, list) else []
+            try:
+                context = decimal.Context(prec=prec, rounding=rounding, Emin=emin, Emax=emax,
+                                          capitals=capitals, clamp=clamp, traps=signals)
+            except (TypeError, ValueError, OverflowError):
+                return
+            if self.decimal_own is None:
+                self.decimal_own = decimal.getcontext()
+            decimal.setcontext(context)
+        elif self.decimal_own is not None:
+            sys.modules["decimal"].setcontext(self.decimal_own)
+            self.decimal_own = None
 
     def _patch(self, patches: Any) -> None:
         """What the tests replaced in their library modules (``mock.patch("os.listdir")``:

@@ -349,6 +349,8 @@ class Broker:
         self._abort: BaseException | None = None
         self._env0 = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
         self._root_level0 = logging.getLogger().getEffectiveLevel()
+        #: the decimal context's settings as the tests' thread starts (None: no decimal yet)
+        self._decimal0 = _decimal_settings()
         #: os.environ's table when _context last looked, and the change it found then
         self._env_raw: dict[bytes, bytes] | None = None
         self._env_changed: list[Any] | None = None
@@ -711,6 +713,13 @@ class Broker:
         rng = _generators()
         if rng:
             ctx["rng"] = rng
+        dec = _decimal_settings()
+        if dec is not None and self._decimal0 is None:  # loaded since: what a thread starts with
+            self._decimal0 = _decimal_settings(sys.modules["decimal"].DefaultContext)
+        if dec is not None and dec != self._decimal0:
+            # a test in a localcontext (or one that set getcontext().prec): the solution's
+            # arithmetic in plain pytest uses the very same context
+            ctx["decimal"] = dec
         if _PATCHED:
             patches = self._patches()
             if patches:
@@ -1878,6 +1887,18 @@ def _is_data(value: Any) -> bool:
 
 _STREAM_METHODS = ("read", "readline", "readlines", "write", "writelines", "flush", "getvalue",
                    "seek", "tell", "close", "buffer")
+
+
+def _decimal_settings(context: Any = None) -> list[Any] | None:
+    """The settings of ``context`` (this thread's decimal context by default): precision,
+    rounding, exponent limits, capitals, clamp, the signals it traps; None when no code
+    here has loaded decimal (then no test has changed it)."""
+    dec = sys.modules.get("decimal")
+    if dec is None:
+        return None
+    c = context if context is not None else dec.getcontext()
+    return [c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp,
+            sorted(s.__name__ for s, on in c.traps.items() if on)]
 
 
 def install(broker: Broker, module_names: list[str]) -> None:

@@ -1229,4 +1229,40 @@ class TestMeetings(unittest.TestCase):
         self.assertEqual(later, datetime(2024, 6, 1, 15, tzinfo=ZoneInfo("Europe/Paris")))
         self.assertEqual(later.utcoffset(), timedelta(hours=2))
 '''),
+    Pair("std-decimal-context-from-test", "kodcode", S, '''\
+from decimal import Decimal
+
+
+def split_bill(total, people):
+    """Each person's share of ``total`` (a string or Decimal), at the context's precision."""
+    return Decimal(total) / people
+
+
+def compound(principal, rate, years):
+    amount = Decimal(principal)
+    for _ in range(years):
+        amount *= 1 + Decimal(rate)
+    return amount
+''', '''\
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+from solution import compound, split_bill
+
+
+def test_share_at_six_significant_digits():
+    with localcontext() as ctx:
+        ctx.prec = 6
+        assert split_bill("100", 3) == Decimal("33.3333")
+
+
+def test_rounding_half_up():
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = 3, ROUND_HALF_UP
+        assert split_bill("2.5", 2) == Decimal("1.25")
+        assert compound("1000", "0.05", 2) == Decimal("1.10E+3")
+
+
+def test_default_precision_outside():
+    assert split_bill("1", 3) == Decimal(1) / Decimal(3)
+'''),
 ]
