@@ -1195,3 +1195,16 @@ def test_own_precision_untouched():
     assert len(str(ratio(1, 3))) == 42  # "0." and 40 digits
 ''')
     assert outcomes(report) == {"test_local_context": "passed", "test_own_precision_untouched": "passed"}
+
+
+def test_dir_of_a_solution_module_lists_its_names(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, "import math\n\nLIMIT = 3\n_hidden = 1\n\n\ndef area(r):\n    return math.pi * r * r\n", '''\
+import solution
+
+
+def test_dir():
+    names = dir(solution)
+    assert {"LIMIT", "_hidden", "area", "math", "__name__"} <= set(names)
+    assert names == sorted(names) and "_broker" not in names
+''')
+    assert outcomes(report) == {"test_dir": "passed"}

@@ -534,6 +534,9 @@ class SolutionModule(types.ModuleType):
             raise AttributeError(name)
         return broker.module_get(self.__name__, name)
 
+    def __dir__(self) -> list[str]:
+        return self.__dict__["_broker"].module_dir(self.__name__)
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("__"):
             types.ModuleType.__setattr__(self, name, value)

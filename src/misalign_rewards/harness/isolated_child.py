@@ -1433,6 +1433,8 @@ def _op_project(server: Server, message: dict[str, Any]) -> dict[str, Any]:
 
 def _op_names(server: Server, message: dict[str, Any]) -> dict[str, Any]:
     module = _import(server, message.get("module"))
+    if message.get("all") is True:  # dir(module): every name of its namespace
+        return {"ok": True, "names": sorted(n for n in list(vars(module)) if isinstance(n, str))[:10_000]}
     names = getattr(module, "__all__", None)
     if names is None:
         names = [n for n in vars(module) if not n.startswith("_")]

@@ -1389,6 +1389,11 @@ class Broker:
                     modules[name] = _library(real) if real.split(".")[0] not in self._solution_modules else None
         return names, modules
 
+    def module_dir(self, module: str) -> list[str]:
+        """``dir()`` of a solution module: the names of its namespace there."""
+        names = self._request({"op": "names", "module": module, "all": True}).get("names")
+        return sorted(n for n in names if isinstance(n, str)) if isinstance(names, list) else []
+
     def get(self, target: Any, name: str) -> Any:
         return self._result(self._request({"op": "get", "t": self._target(target), "name": name}))
 
