@@ -1208,3 +1208,76 @@ def test_dir():
     assert names == sorted(names) and "_broker" not in names
 ''')
     assert outcomes(report) == {"test_dir": "passed"}
+
+
+def test_a_generators_throw_and_close_reach_the_solution(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+done = []
+
+
+def ticks():
+    n = 0
+    while True:
+        try:
+            yield n
+            n += 1
+        except LookupError:
+            n = 0
+
+
+def swallows():
+    while True:
+        try:
+            yield 1
+        except ValueError:
+            pass
+
+
+def stubborn():
+    try:
+        yield 1
+    finally:
+        yield 2
+
+
+def tidy():
+    try:
+        yield 1
+    finally:
+        done.append("tidied")
+
+
+def finished():
+    return list(done)
+''', '''\
+import pytest
+from solution import finished, stubborn, swallows, ticks, tidy
+
+
+def test_thrown_and_handled():
+    g = ticks()
+    assert [next(g), next(g), g.throw(LookupError), next(g)] == [0, 1, 0, 1]
+
+
+def test_thrown_and_swallowed_by_a_wrong_one():
+    g = swallows()
+    next(g)
+    with pytest.raises(ValueError):
+        g.throw(ValueError)
+
+
+def test_closed_while_it_yields_in_finally():
+    g = stubborn()
+    next(g)
+    g.close()
+
+
+def test_closed_runs_its_finally():
+    g = tidy()
+    next(g)
+    g.close()
+    assert finished() == ["tidied"]
+''')
+    # as plain pytest judges them: the wrong generators fail their tests
+    assert outcomes(report) == {"test_thrown_and_handled": "passed", "test_thrown_and_swallowed_by_a_wrong_one": "failed",
+                                "test_closed_while_it_yields_in_finally": "failed", "test_closed_runs_its_finally": "passed"}

@@ -229,6 +229,8 @@ _DO: dict[str, Any] = {
     "await": lambda aw: _drive(aw),
     "anext": lambda agen: _anext(agen),
     "send": lambda gen, value: gen.send(value),
+    "throw": lambda gen, exc: gen.throw(exc),
+    "close": lambda gen: gen.close(),
 }
 #: this process's event loop for the solution's coroutines (a fork makes its own)
 _ASYNC: dict[str, Any] = {"pid": None, "loop": None}

@@ -1063,22 +1063,31 @@ class Broker:
     def _native(self, kind: str, h: Handle) -> Any:
         """A generator, coroutine or async generator of the solution's as a real one here
         (``isinstance(g, types.GeneratorType)``, ``asyncio.run(coro)``, ``async for``),
-        each step of which the solution's process takes when asked (a generator's ``next``
-        and ``send``; what it returns arrives as ``StopIteration.value``). Its own awaits run to
+        each step of which the solution's process takes when asked (a generator's ``next``,
+        ``send``, ``throw`` and ``close``; what it returns arrives as ``StopIteration.value``). Its own awaits run to
         completion on the solution process's own event loop: awaiting it here waits for
         its result, as ``await`` does, but it does not interleave with the test's tasks."""
         if kind == "b:generator":
             def items() -> Any:
-                sent = None
+                step: tuple[str, Any] = ("next", None)
                 while True:
                     try:
-                        item = self.do("next", h) if sent is None else self.do("send", h, sent)
+                        item = self.do(step[0], h) if step[0] == "next" else self.do(step[0], h, step[1])
                     except StopIteration as stop:
                         return stop.value  # what the solution's generator returned
-                    # what the test sends goes to the solution's generator (its close
-                    # and throw stay here: a generator dropped by the test is closed by
-                    # the collector at any moment, when its process may be gone)
-                    sent = yield item
+                    # what the test sends, throws or closes goes to the solution's
+                    # generator (this one is kept alive in _generators until the job ends,
+                    # so only the test closes it, never the collector)
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        if self._scope_live(object.__getattribute__(h, "_h_scope")):
+                            self.do("close", h)  # its finally blocks run; one that yields raises
+                        raise
+                    except BaseException as thrown:  # noqa: BLE001 - g.throw(exc): the solution's to handle
+                        step = ("throw", thrown)
+                        continue
+                    step = ("next", None) if sent is None else ("send", sent)
             obj = items()
         elif kind == "b:coroutine":
             async def result() -> Any:
@@ -1253,8 +1262,12 @@ class Broker:
         try:
             args = self._decode(data["args"])
         except (wire.WireError, RecursionError):
+            args = None
+        if type(args) is not tuple:
+            self._cannot_carry("isolated mode could not carry what a generator of the solution's returned "
+                               "(StopIteration.value); a suite that needs it must use mode='inprocess'")
             return ()
-        return args if type(args) is tuple else ()
+        return args
 
     def _answer_value(self, data: Any, *, exception: bool = False) -> Any:
         try:
@@ -1514,7 +1527,7 @@ class Broker:
 
     def do(self, fn: str, *args: Any) -> Any:
         answer = self._request({"op": "do", "fn": fn, "args": self._send_value(args, f"the operands of {fn}")})
-        result = self._result(answer, next_op=fn in ("next", "anext", "send"))
+        result = self._result(answer, next_op=fn in ("next", "anext", "send", "throw"))
         if fn in _EQUALITY and all(isinstance(a, Handle) for a in args):
             if type(result) is not bool:
                 self.gaming.append(f"eq: {type(args[0]).__qualname__}.__{fn}__ answered a {type(result).__name__}, "

@@ -937,10 +937,31 @@ def countdown(n):
         yield n
         n -= 1
     return "liftoff"
+
+
+class Restart(Exception):
+    pass
+
+
+opened = []
+
+
+def session(name):
+    opened.append(name)
+    try:
+        step = 0
+        while True:
+            try:
+                yield step
+                step += 1
+            except Restart:
+                step = 0
+    finally:
+        opened.remove(name)
 ''', '''\
 import pytest
 
-from solution import averager, countdown
+from solution import Restart, averager, countdown, session
 
 
 def test_send_feeds_the_running_average():
@@ -967,5 +988,17 @@ def test_next_then_return_value():
     with pytest.raises(StopIteration) as stopped:
         next(g)
     assert stopped.value.value == "liftoff"
+
+
+def test_throw_restarts_and_close_cleans_up():
+    s = session("db")
+    assert [next(s), next(s), s.throw(Restart), next(s)] == [0, 1, 0, 1]
+    with pytest.raises(KeyError):
+        s.throw(KeyError("not handled"))
+    t = session("cache")
+    next(t)
+    t.close()
+    import solution
+    assert solution.opened == []
 '''),
 ]
