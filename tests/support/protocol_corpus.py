@@ -372,6 +372,38 @@ def sorted_data():
     return sorted(DATA)
 '''
 
+#: Tests that throw into and close the solution's generator (found by the attack review of
+#: 2026-12-07: both stayed on the tests' side, so a wrong generator passed).
+STREAM_TESTS = {
+    "test_stream.py": '''\
+import pytest
+from solution import numbers
+
+
+def test_thrown_error_is_raised():
+    g = numbers()
+    assert next(g) == 0
+    with pytest.raises(ValueError):
+        g.throw(ValueError("stop here"))
+
+
+def test_closes_when_asked():
+    g = numbers()
+    next(g)
+    g.close()
+    with pytest.raises(StopIteration):
+        next(g)
+''',
+}
+
+STREAM_HONEST = '''\
+def numbers():
+    n = 0
+    while True:
+        yield n
+        n += 1
+'''
+
 TASKS = {
     "area": Task("area", AREA_TESTS, AREA_HONEST),
     "area_numpy": Task("area_numpy", AREA_NUMPY_TESTS, AREA_HONEST),
@@ -384,6 +416,7 @@ TASKS = {
     "sort": Task("sort", SORT_TESTS, SORT_HONEST),
     "absolute": Task("absolute", ABSOLUTE_TESTS, ABSOLUTE_HONEST),
     "module_data": Task("module_data", MODULE_DATA_TESTS, MODULE_DATA_HONEST),
+    "stream": Task("stream", STREAM_TESTS, STREAM_HONEST),
 }
 
 # -- attacks --------------------------------------------------------------------------------
@@ -625,6 +658,37 @@ def sorted_data():
         "the test computes its expected value from a container of the solution's module, "
         "which the tests hold live as in plain pytest; the solution rewrites it",
         must="known_limit"),
+]
+
+ATTACKS += [
+    Attack(
+        "generator-swallows-throw", "stream", '''\
+def numbers():
+    """Wrong: a generator that swallows whatever is thrown into it."""
+    n = 0
+    while True:
+        try:
+            yield n
+        except Exception:
+            continue
+        n += 1
+''',
+        "the test throws into the solution's generator and expects the error back; a "
+        "throw that never left the tests' side raised there whatever the solution did"),
+    Attack(
+        "generator-refuses-close", "stream", '''\
+def numbers():
+    """Wrong: goes on yielding when closed."""
+    n = 0
+    while True:
+        try:
+            yield n
+        except GeneratorExit:
+            pass
+        n += 1
+''',
+        "the test closes the solution's generator; a close that stayed on the tests' side "
+        "closed only the stand-in (plain pytest: RuntimeError, generator ignored GeneratorExit)"),
 ]
 
 #: The attacks that earned 1.0 under enforce, in fresh and in pooled containers, when this
