@@ -464,7 +464,10 @@ def _finish_mirror(name: str, desc: dict[str, Any], bases: Sequence[type], ns: d
         # isinstance(obj, Mapping) as the solution's class answers it (it derives from
         # collections.abc.Mapping, or registered with it): the mirror, registered alike
         found: Any = getattr(collections.abc, abc_name, None) if abc_name in _ABC_NAMES else None
-        if isinstance(found, abc.ABCMeta):
+        # (only where the mirror does not belong already: Iterable, Sized, Hashable and the
+        # like hold through its own methods, and each registration empties every abstract
+        # class's cache)
+        if isinstance(found, abc.ABCMeta) and not issubclass(cls, found):
             found.register(cast(Any, cls))
     return cls
 
