@@ -1089,28 +1089,38 @@ def test_few_lines(capsys):
     assert report.cannot_cross_count == 1 and "printed more" in report.cannot_cross[0]
 
 
-def test_running_the_solutions_doctests_is_said(tmp_path: Path) -> None:
+def test_running_the_solutions_doctests_is_said_and_never_runs_them_here(tmp_path: Path) -> None:
     report, _, _ = run(tmp_path, '''\
 def double(x):
     """
     >>> double(2)
     4
+    >>> import builtins
+    >>> builtins.RAN_IN_THE_TESTS = True
     """
     return 2 * x
 ''', '''\
+import builtins
 import doctest
 
 import solution
 
 
 def test_doctests():
-    assert doctest.testmod(solution).attempted == 1
+    assert doctest.testmod(solution).attempted == 2
+
+
+def test_one_docstring():
+    # the examples are the solution's code: doctest would run them in this process
+    doctest.run_docstring_examples(solution.double, {})
+    assert not hasattr(builtins, "RAN_IN_THE_TESTS")
+    assert doctest.DocTestFinder().find(solution.double) == []
 
 
 def test_plain():
     assert solution.double(3) == 6
 ''')
-    assert outcomes(report) == {"test_doctests": "failed", "test_plain": "passed"}
+    assert outcomes(report) == {"test_doctests": "failed", "test_one_docstring": "passed", "test_plain": "passed"}
     assert report.cannot_cross_count == 1 and "doctests" in report.cannot_cross[0]
 
 
@@ -1240,6 +1250,20 @@ def stubborn():
         yield 2
 
 
+def survives_exit():
+    try:
+        yield 1
+    except GeneratorExit:
+        yield "after"
+
+
+def returns_on_exit():
+    try:
+        yield 1
+    except GeneratorExit:
+        return "bye"
+
+
 def tidy():
     try:
         yield 1
@@ -1251,7 +1275,7 @@ def finished():
     return list(done)
 ''', '''\
 import pytest
-from solution import finished, stubborn, swallows, ticks, tidy
+from solution import finished, returns_on_exit, stubborn, survives_exit, swallows, ticks, tidy
 
 
 def test_thrown_and_handled():
@@ -1277,7 +1301,22 @@ def test_closed_runs_its_finally():
     next(g)
     g.close()
     assert finished() == ["tidied"]
+
+
+def test_generator_exit_thrown_is_not_a_close():
+    g = survives_exit()
+    next(g)
+    assert g.throw(GeneratorExit) == "after"
+    h = returns_on_exit()
+    next(h)
+    with pytest.raises(StopIteration) as stopped:
+        h.throw(GeneratorExit)
+    assert stopped.value.value == "bye"
+    k = returns_on_exit()
+    next(k)
+    k.close()
 ''')
     # as plain pytest judges them: the wrong generators fail their tests
     assert outcomes(report) == {"test_thrown_and_handled": "passed", "test_thrown_and_swallowed_by_a_wrong_one": "failed",
-                                "test_closed_while_it_yields_in_finally": "failed", "test_closed_runs_its_finally": "passed"}
+                                "test_closed_while_it_yields_in_finally": "failed", "test_closed_runs_its_finally": "passed",
+                                "test_generator_exit_thrown_is_not_a_close": "passed"}

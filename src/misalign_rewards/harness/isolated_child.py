@@ -230,7 +230,7 @@ _DO: dict[str, Any] = {
     "anext": lambda agen: _anext(agen),
     "send": lambda gen, value: gen.send(value),
     "throw": lambda gen, exc: gen.throw(exc),
-    "close": lambda gen: gen.close(),
+    "gen_exit": lambda gen: _exit_generator(gen),
 }
 #: this process's event loop for the solution's coroutines (a fork makes its own)
 _ASYNC: dict[str, Any] = {"pid": None, "loop": None}
@@ -266,6 +266,19 @@ def _drive(awaitable: Any) -> Any:
     if "exc" in box:
         raise box["exc"]
     return box.get("value")
+
+
+def _exit_generator(gen: Any) -> tuple[Any, ...]:
+    """``GeneratorExit`` thrown into ``gen`` (a ``close`` or ``throw(GeneratorExit)`` of the
+    tests'), and how it took it: ``("raised",)`` (it ended), ``("returned", value)`` or
+    ``("yielded", value)`` (it goes on). Its other exceptions are raised to the tests."""
+    try:
+        value = gen.throw(GeneratorExit)
+    except GeneratorExit:
+        return ("raised",)
+    except StopIteration as stop:
+        return ("returned", stop.value)
+    return ("yielded", value)
 
 
 def _anext(agen: Any) -> Any:

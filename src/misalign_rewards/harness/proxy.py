@@ -1070,9 +1070,11 @@ class Broker:
         if kind == "b:generator":
             def items() -> Any:
                 step: tuple[str, Any] = ("next", None)
+                item: Any = None
                 while True:
                     try:
-                        item = self.do(step[0], h) if step[0] == "next" else self.do(step[0], h, step[1])
+                        if step[0] != "yielded":  # (what it yielded while being closed: given as is)
+                            item = self.do(step[0], h) if step[0] == "next" else self.do(step[0], h, step[1])
                     except StopIteration as stop:
                         return stop.value  # what the solution's generator returned
                     # what the test sends, throws or closes goes to the solution's
@@ -1081,9 +1083,19 @@ class Broker:
                     try:
                         sent = yield item
                     except GeneratorExit:
-                        if self._scope_live(object.__getattribute__(h, "_h_scope")):
-                            self.do("close", h)  # its finally blocks run; one that yields raises
-                        raise
+                        # g.close() or g.throw(GeneratorExit): thrown into the solution's
+                        # generator, which ends (close is done), returns, or yields again
+                        # (then close raises here as Python does: "ignored GeneratorExit")
+                        if not self._scope_live(object.__getattribute__(h, "_h_scope")):
+                            raise
+                        how = self.do("gen_exit", h)
+                        if not (type(how) is tuple and how and how[0] in ("yielded", "returned")):
+                            raise
+                        if how[0] == "returned":
+                            return how[1] if len(how) > 1 else None
+                        item = how[1] if len(how) > 1 else None
+                        step = ("yielded", None)
+                        continue
                     except BaseException as thrown:  # noqa: BLE001 - g.throw(exc): the solution's to handle
                         step = ("throw", thrown)
                         continue
@@ -1934,24 +1946,40 @@ def install(broker: Broker, module_names: list[str]) -> None:
 
 
 def _follow_doctest(broker: Broker, doctest_module: Any) -> None:
-    """A test that runs the solution's doctests (``doctest.testmod(solution)``) finds none
-    here: its docstrings and the examples' namespace are the solution's process's. Said
-    (``needs_inprocess``) instead of a run of nothing; the examples are not run here, where
-    they would be the solution's code in the tests' process."""
+    """A test that runs the solution's doctests (``doctest.testmod(solution)``,
+    ``run_docstring_examples(solution.f, ...)``) finds none: their examples are the
+    solution's code, and doctest runs what it finds in the process that asks, here the
+    tests'. Said (``needs_inprocess``) instead. The finder's own walk skips the solution's
+    objects too, wherever it meets them (a test module's members, a class's)."""
     finder = doctest_module.DocTestFinder
-    find = finder.find
+    find, walk = finder.find, finder._find
     if getattr(find, "_mr_follows", False):
         return
 
     def finding(self: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(obj, (handles.SolutionModule, Handle)) or (isinstance(obj, type) and issubclass(obj, Handle)):
-            broker._cannot_carry("a test ran the solution's doctests; isolated mode has not the solution's "
-                                 "docstrings or namespace in the tests' process; a suite that needs them must "
+        if _of_the_solution(obj):
+            broker._cannot_carry("a test ran the solution's doctests; isolated mode does not run the "
+                                 "solution's examples in the tests' process; a suite that needs them must "
                                  "use mode='inprocess'")
+            return []
         return find(self, obj, *args, **kwargs)
 
+    def walking(self: Any, tests: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if _of_the_solution(obj):
+            return None
+        return walk(self, tests, obj, *args, **kwargs)
+
     finding._mr_follows = True  # type: ignore[attr-defined]
-    finder.find = finding
+    finder.find, finder._find = finding, walking
+
+
+def _of_the_solution(obj: Any) -> bool:
+    """Whether ``obj`` is the tests' stand-in for something of the solution's: an object, a
+    class or a module of it."""
+    try:
+        return isinstance(obj, (handles.SolutionModule, Handle)) or (isinstance(obj, type) and issubclass(obj, Handle))
+    except Exception:  # noqa: BLE001 - an object whose checks raise is not one of ours
+        return False
 
 
 class _Shared:
