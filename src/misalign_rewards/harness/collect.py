@@ -608,9 +608,10 @@ def _main_ahead(ahead: _Ahead, args: list[str], plugins: list[Any]) -> int:
     # same place among the plugins (the last registered before the run), without
     # registering a plugin in each run (a quarter of a warm run's start).
     recorders = [p for p in plugins if type(p) is Recorder]
+    others = plugins
     if len(recorders) == 1:
         ahead.slot.recorder = recorders[0]
-    others = [p for p in plugins if not (len(recorders) == 1 and p is recorders[0])]
+        others = [p for p in plugins if p is not recorders[0]]
 
     def configuration(*_: Any, **__: Any) -> Any:
         config.invocation_params = config_module.Config.InvocationParams(

@@ -1069,14 +1069,15 @@ class Broker:
         its result, as ``await`` does, but it does not interleave with the test's tasks."""
         if kind == "b:generator":
             def items() -> Any:
-                step: tuple[str, Any] = ("next", None)
+                op: str | None = "next"  # the solution generator's next step (None: taken)
+                args: tuple[Any, ...] = ()
                 item: Any = None
                 while True:
-                    try:
-                        if step[0] != "yielded":  # (what it yielded while being closed: given as is)
-                            item = self.do(step[0], h) if step[0] == "next" else self.do(step[0], h, step[1])
-                    except StopIteration as stop:
-                        return stop.value  # what the solution's generator returned
+                    if op is not None:
+                        try:
+                            item = self.do(op, h, *args)
+                        except StopIteration as stop:
+                            return stop.value  # what the solution's generator returned
                     # what the test sends, throws or closes goes to the solution's
                     # generator (this one is kept alive in _generators until the job ends,
                     # so only the test closes it, never the collector)
@@ -1089,17 +1090,16 @@ class Broker:
                         if not self._scope_live(object.__getattribute__(h, "_h_scope")):
                             raise
                         how = self.do("gen_exit", h)
-                        if not (type(how) is tuple and how and how[0] in ("yielded", "returned")):
+                        if not (type(how) is tuple and len(how) == 2 and how[0] in ("yielded", "returned")):
                             raise
                         if how[0] == "returned":
-                            return how[1] if len(how) > 1 else None
-                        item = how[1] if len(how) > 1 else None
-                        step = ("yielded", None)
+                            return how[1]
+                        op, item = None, how[1]  # what it yielded instead of ending
                         continue
                     except BaseException as thrown:  # noqa: BLE001 - g.throw(exc): the solution's to handle
-                        step = ("throw", thrown)
+                        op, args = "throw", (thrown,)
                         continue
-                    step = ("next", None) if sent is None else ("send", sent)
+                    op, args = ("next", ()) if sent is None else ("send", (sent,))
             obj = items()
         elif kind == "b:coroutine":
             async def result() -> Any:

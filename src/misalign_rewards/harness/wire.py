@@ -242,12 +242,12 @@ def _zone_key(tz: Any) -> str | None:
     if type(tz).__module__ != "zoneinfo" or type(tz).__name__ != "ZoneInfo":
         return None
     key = getattr(tz, "key", None)
-    return key if isinstance(key, str) and _ZONE_KEY.match(key) and ".." not in key else None
+    return key if isinstance(key, str) and _ZONE_KEY.match(key) else None
 
 
 def _zone(key: Any) -> Any:
     """``zoneinfo.ZoneInfo(key)`` for a key :func:`_zone_key` gives, else WireError."""
-    if not isinstance(key, str) or not _ZONE_KEY.match(key) or ".." in key:
+    if not isinstance(key, str) or not _ZONE_KEY.match(key):  # (no "." at all: no "..")
         raise WireError("bad time zone key")
     import zoneinfo  # import cost: only when such a value crosses
 
@@ -513,7 +513,7 @@ def _stdlib_in(tag: str, v: Any, d: int, clock: _Clock) -> Any:
         import datetime as dt  # import cost: only when such a value crosses
 
         zoned = type(v) is list and tag != "date"
-        text, key, fold = (v + [None, None, None])[:3] if zoned and len(v) == 3 else (v, None, 0)
+        text, key, fold = v if zoned and len(v) == 3 else (v, None, 0)
         if type(text) is not str or len(text) > 64 or type(fold) is not int or fold not in (0, 1):
             raise WireError(f"bad {tag}")
         value = getattr(dt, tag).fromisoformat(text)
