@@ -38,10 +38,10 @@ if pid == 0:
 os.close(w)
 report = json.loads(os.read(r, 4096))
 _, status = os.waitpid(pid, 0)
+report["parent_alone"] = processes.alone()  # before the thread may end (stop.set below)
 stop.set()
 report["exit"] = os.waitstatus_to_exitcode(status)
 report["parent_random"] = random.random()  # the parent's next number, from the same seed
-report["parent_alone"] = processes.alone()
 print(json.dumps(report))
 '''
 
