@@ -210,7 +210,8 @@ def test_two_solution_objects_ask_the_class():
     # ... and a class whose __eq__ ignores its operand is caught doing so.
     assert report.gaming_count >= 1
     assert any("Blob.__eq__ ignores its operand" in g for g in report.gaming)
-    assert report.cannot_cross_count == 0
+    # what plain pytest would have asked the class is said (the reward stays 0)
+    assert report.cannot_cross_count == 1 and "Blob with a list by __eq__" in report.cannot_cross[0]
 
 
 def test_solution_sees_neither_the_tests_nor_pytest(tmp_path: Path) -> None:

@@ -959,6 +959,252 @@ def test_fails_on_its_own():
     assert report.cannot_cross_count == 1 and "solution.__file__" in report.cannot_cross[0]
 
 
+def test_the_solutions_threads_each_get_their_own_callbacks_answer(tmp_path: Path) -> None:
+    # a thread pool of the solution's calling the test's function: each call's answer goes
+    # to the thread that asked (they shared the socket and took each other's answers),
+    # also when a callback calls the solution back and that call uses threads of its own
+    report, _, _ = run(tmp_path, '''\
+from concurrent.futures import ThreadPoolExecutor
+
+
+def parallel_map(func, items):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(func, items))
+''', '''\
+import time
+
+from solution import parallel_map
+
+
+def test_each_item_its_own_result():
+    for _ in range(20):
+        assert parallel_map(lambda x: x * x, range(16)) == [x * x for x in range(16)]
+
+
+def test_callbacks_that_take_time():
+    def slow(x):
+        time.sleep(0.002)
+        return -x
+
+    assert parallel_map(slow, range(12)) == [-x for x in range(12)]
+
+
+def test_a_callback_that_calls_the_solution_back():
+    assert parallel_map(lambda x: parallel_map(lambda y: y + x, [1, 2]), range(4)) == \\
+        [[1 + x, 2 + x] for x in range(4)]
+''')
+    assert set(outcomes(report).values()) == {"passed"}, report.tests
+    assert report.cannot_cross_count == 0 and report.gaming_count == 0
+
+
+def test_what_a_call_leaves_changed_in_its_process_is_said(tmp_path: Path) -> None:
+    # a context manager of the solution's that changes the working folder, the environment
+    # or sys.stdout: its __enter__ runs in the solution's process, the with-block here
+    report, _, _ = run(tmp_path, '''\
+import io
+import os
+import sys
+from contextlib import contextmanager
+
+
+@contextmanager
+def cd(path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@contextmanager
+def env(**values):
+    old = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+@contextmanager
+def captured():
+    old, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        yield sys.stdout
+    finally:
+        sys.stdout = old
+''', '''\
+import os
+
+from solution import captured, cd, env
+
+
+def test_cd(tmp_path):
+    with cd(tmp_path):
+        assert os.getcwd() == str(tmp_path)
+
+
+def test_env():
+    with env(A="1"):
+        assert os.environ["A"] == "1"
+
+
+def test_captured():
+    with captured() as out:
+        print("hi")
+    assert out.getvalue() == "hi\\n"
+''')
+    assert set(outcomes(report).values()) == {"failed"}
+    said = " ".join(report.cannot_cross)
+    assert report.cannot_cross_count == 3, report.cannot_cross
+    assert "working folder" in said and "os.environ" in said and "sys.stdout" in said
+    # a call that puts everything back says nothing
+    report, _, _ = run(tmp_path / "tidy", "import os\n\n" + "def tidy(x):\n    os.chdir('/')\n"
+                       "    os.environ['X'] = '1'\n    del os.environ['X']\n    os.chdir(os.path.dirname(__file__))\n"
+                       "    return x\n", "from solution import tidy\n\n\ndef test_tidy():\n    assert tidy(2) == 2\n")
+    assert outcomes(report) == {"test_tidy": "passed"} and report.cannot_cross_count == 0, report.cannot_cross
+
+
+def test_the_solutions_own_operators_with_data_are_said_not_asked(tmp_path: Path) -> None:
+    # equality and arithmetic with the test's data are decided here from data (the trust
+    # rule); where the solution's class defines them, plain pytest would ask it: said, and
+    # pytest's account of the failed assertion does not turn into an operand leak (P22)
+    report, _, _ = run(tmp_path, '''\
+from collections import UserDict
+
+
+class Headers(UserDict):
+    pass
+
+
+class Mod7(int):
+    def __mul__(self, other):
+        return Mod7((int(self) * int(other)) % 7)
+
+
+class Version:
+    def __init__(self, s):
+        self.s = s
+
+    def __eq__(self, other):
+        return self.s == (other if isinstance(other, str) else getattr(other, "s", None))
+
+    __hash__ = None
+''', '''\
+from solution import Headers, Mod7, Version
+
+
+def test_mapping_equals_dict():
+    assert Headers(a=1) == {"a": 1}
+
+
+def test_modular():
+    assert Mod7(3) * 3 == 2
+
+
+def test_version():
+    assert Version("1.0") == "1.0"
+
+
+def test_plain_arithmetic_is_not_said():
+    assert Mod7(3) + 1 == 4 and Version("1") == Version("1")
+''')
+    assert outcomes(report) == {"test_mapping_equals_dict": "failed", "test_modular": "failed",
+                                "test_version": "failed", "test_plain_arithmetic_is_not_said": "passed"}
+    assert report.gaming_count == 0, report.gaming
+    said = report.cannot_cross
+    assert len(said) == 3, said
+    assert any("Headers" in t and "__eq__" in t for t in said) and any("Version" in t for t in said)
+    assert any("Mod7" in t and "__mul__" in t for t in said)
+
+
+def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
+    # plain pytest, as datasets run it: a working folder the tests may write and the
+    # solution works in too; a file a test writes there is the solution's to read, and back
+    report, _, _ = run(tmp_path, '''\
+def count_lines(path):
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
+def save(text, path="out.txt"):
+    with open(path, "w") as f:
+        f.write(text)
+''', '''\
+import os
+import runpy
+
+import pytest
+
+from solution import count_lines, save
+
+RAN = []
+
+
+def test_a_file_the_test_wrote():
+    with open("data.txt", "w") as f:
+        f.write("a\\nb\\n")
+    assert count_lines("data.txt") == 2
+
+
+def test_a_file_the_solution_wrote():
+    save("hi")
+    with open("out.txt") as f:
+        assert f.read() == "hi"
+
+
+def test_the_solutions_file_is_not_there_to_run_here():
+    # run here, it would be the solution's code in the tests' process
+    assert not os.path.exists("solution.py")
+    with pytest.raises(OSError):
+        runpy.run_path("solution.py")
+''')
+    assert set(outcomes(report).values()) == {"passed"}, report.tests
+    work = tmp_path / "exchange" / "work"
+    assert (work / "data.txt").exists() and (work / "out.txt").exists()
+    assert not (tmp_path / "solution" / "out.txt").exists()
+    assert report.cannot_cross_count == 0
+
+
+def test_a_module_the_solution_wrote_in_the_working_folder_is_not_imported(tmp_path: Path) -> None:
+    # "." on sys.path is the tests' working folder, the solution's while tests run: a module
+    # found there is the solution's code and the tests' process does not run it
+    report, _, _ = run(tmp_path, '''\
+import os
+
+
+def value(r, g, b):
+    with open("colorsys.py", "w") as f:  # the working folder, the tests' too
+        f.write("import os\\nos.environ['MR_PLANTED_RAN'] = '1'\\ndef rgb_to_hsv(r, g, b):\\n    return (0, 0, 0)\\n")
+    return 0
+''', '''\
+import os
+import sys
+
+sys.path.insert(0, ".")
+
+from solution import value
+
+
+def test_value():
+    assert value(0.5, 0.5, 0.5) == 0
+    import colorsys
+
+    assert value(0.2, 0.4, 0.6) == colorsys.rgb_to_hsv(0.2, 0.4, 0.6)[2]
+
+
+def test_the_planted_module_never_ran_here():
+    assert "MR_PLANTED_RAN" not in os.environ
+''')
+    assert outcomes(report) == {"test_value": "failed", "test_the_planted_module_never_ran_here": "passed"}
+    assert (tmp_path / "exchange" / "work" / "colorsys.py").exists()  # it was there to be found
+    assert report.cannot_cross_count == 1 and "colorsys" in report.cannot_cross[0]
+    failed = [t for t in report.tests if t.outcome.value == "failed"][0]
+    assert "ImportError" in failed.message
+
+
 def test_pickling_a_solution_object_is_refused_and_that_is_said(tmp_path: Path) -> None:
     report, _, _ = run(tmp_path, "class Point:\n    def __init__(self, x):\n        self.x = x\n", '''\
 import pickle

@@ -665,7 +665,7 @@ class Recorder:
         *,
         on_collected: Callable[[list[str]], None] | None = None,
         faults: Callable[[], list[str]] | None = None,
-        on_test_end: Callable[[], None] | None = None,
+        on_test_end: Callable[[str | None], None] | None = None,
         on_test_start: Callable[[bool], None] | None = None,
         emit: Callable[[str, Any], None] | None = None,
         deadline: float | None = None,
@@ -721,10 +721,10 @@ class Recorder:
         return self._faults() if self._faults else []
 
     def end_test(self, nodeid: str) -> None:
-        """A test's last phase is over (``on_test_end``); its record is final."""
-        if self._on_test_end:
-            self._on_test_end()
+        """A test's last phase is over (``on_test_end``, told its outcome); its record is final."""
         rec = self.tests.get(nodeid)
+        if self._on_test_end:
+            self._on_test_end(rec["outcome"] if rec is not None else None)
         if rec is not None and self._emit:
             self._emit("test", rec)
 

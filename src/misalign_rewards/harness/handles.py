@@ -86,6 +86,7 @@ def _binary(name: str) -> Any:
         if not isinstance(other, Handle) and local is not None:
             p = _proj(self)
             if p is not _NO:
+                _own_operator(self, name, type(other).__name__)
                 return local(p, other)  # with the test's data: from the builtin value, here
         return _b(self).do(name, self, other)
 
@@ -93,10 +94,18 @@ def _binary(name: str) -> Any:
         if not isinstance(other, Handle) and local is not None:
             p = _proj(self)
             if p is not _NO:
+                _own_operator(self, "r" + name, type(other).__name__)
                 return local(other, p)
         return _b(self).do(name, other, self)
 
     return forward, reflected
+
+
+def _own_operator(h: Handle, name: str, other: str) -> None:
+    """Say so when the solution's class defines the operator computed here from the
+    builtin value its object holds (:meth:`proxy.Broker.refused_operator`)."""
+    if f"__{name}__" in getattr(type(h), "_mr_operators", ()):
+        _b(h).refused_operator(type(h).__name__, name, other)
 
 
 def _unary(name: str, local: Any = None) -> Any:
@@ -104,6 +113,7 @@ def _unary(name: str, local: Any = None) -> Any:
         if local is not None:
             p = _proj(self)
             if p is not _NO:
+                _own_operator(self, name, "")
                 return local(p)
         return _b(self).do(name, self)
 
@@ -116,9 +126,11 @@ def _compare(name: str, local: Any) -> Any:
             return _b(self).do(name, self, other)
         p = _proj(self)
         if p is _NO:
-            if name in ("lt", "le", "gt", "ge") and f"__{name}__" in getattr(type(self), "_mr_operators", ()):
-                # the solution's class would order them in plain pytest: say why it does not
-                # (equality with data is the trust rule itself, which a gamed __eq__ meets)
+            if name != "ne" and f"__{name}__" in getattr(type(self), "_mr_operators", ()):
+                # the solution's class would decide in plain pytest: say why it does not
+                # (equality with data is the trust rule itself, which a gamed __eq__
+                # meets: it still equals nothing, and the outcome says why; ``!=`` comes
+                # out as a class that equals only its own kind says, so it goes unsaid)
                 _b(self).refused_comparison(type(self).__name__, name, type(other).__name__)
             return NotImplemented
         return local(p, other)

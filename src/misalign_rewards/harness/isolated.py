@@ -16,7 +16,8 @@ Order of events, and why:
 4b. while the tests run, this process's file-system uid is the untrusted one, so what
    a test writes (``tmp_path``, ``tempfile``) the solution can read and write as in
    plain pytest, and a link the solution plants leads this process nowhere it could
-   not go itself;
+   not go itself; and its working folder is one of the untrusted uid's that the
+   solution's calls work in too (files a test makes there, the solution finds);
 5. the solution's own time (its calls, imports and answers, not the harness's work) is
    charged against the job's ``timeout_s``; past it, or past the harness's wall-clock
    backstop, no call is made and no test starts; a last-resort alarm ends pytest if a
@@ -27,6 +28,7 @@ Stdlib + pytest only; runs inside the sandbox image.
 
 from __future__ import annotations
 
+import importlib.machinery
 import linecache
 import os
 import signal
@@ -59,6 +61,48 @@ def _hide_tests(tests_dir: str) -> None:
         os.unlink(path)
     sys.path[:] = [p for p in sys.path
                    if not os.path.realpath(p or ".").startswith(tests_real)]
+
+
+class TrustedSources:
+    """Placed before the path finder of the tests' process for a run: a module comes only
+    from the folders this process could import from when the run began (the standard
+    library, its site-packages, the harness) or from the tests' own. A test that puts a
+    relative entry on ``sys.path`` (``"."``, ``""``) looks in its working folder, which
+    the solution may write (see :func:`run`): a module the solution wrote there (a
+    ``difflib`` that pytest imports when it shows a failure) would run in this process.
+    Such an import fails instead, and the outcome says why (``needs_inprocess``)."""
+
+    def __init__(self, folders: list[str], refused: Any) -> None:
+        self.roots = tuple(os.path.join(os.path.realpath(f), "") for f in folders)
+        self.refused = refused
+
+    @classmethod
+    def install(cls, extra: list[str], refused: Any) -> TrustedSources:
+        folders = [p for p in sys.path if os.path.isabs(p)] + extra
+        finder = cls(folders, refused)
+        at = next((i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder),
+                  len(sys.meta_path))
+        sys.meta_path.insert(at, finder)
+        return finder
+
+    def remove(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None:
+            return None
+        where = [spec.origin] if spec.has_location else list(spec.submodule_search_locations or ())
+        for place in where:
+            if not isinstance(place, str) or not os.path.join(os.path.realpath(place), "").startswith(self.roots):
+                self.refused(f"a test imported {name} from {place}, a folder the solution can write (a "
+                             "relative entry of sys.path looks in the solution's folder); the tests' "
+                             "process imports only from its own folders; a suite that needs it must "
+                             "use mode='inprocess'")
+                raise ImportError(f"{name} is not imported from {place}: the tests' process imports "
+                                  "only from its own folders (isolated mode)", name=name)
+        return spec
 
 
 def _set_fs_ids(uid: int, gid: int) -> bool:
@@ -109,6 +153,8 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
                           code_budget_s=config.get("code_timeout_s"),
                           fresh_per_test=config.get("solution_writable", True) is False)
     proxy.install(broker, list(config["solution_modules"]))
+    sources = TrustedSources.install([tests_dir, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))],
+                                     broker.refused_import)
     program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups,
                       all_ended=broker.all_ended)
 
@@ -116,6 +162,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
     exchange = _exchange_dir(config, contained)
     saved_env = {k: os.environ.get(k) for k in ("TMPDIR", "HOME")}
     fs = {"switched": False}
+    cwd_before = os.getcwd()
 
     def on_collected(ids: list[str]) -> None:
         broker.end_collection()
@@ -127,6 +174,24 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
             fs["switched"] = _set_fs_ids(untrusted_uid(), untrusted_uid())
             if not fs["switched"]:
                 raise RuntimeError("could not take the untrusted uid for file access")
+        # Plain pytest runs a dataset's tests in a folder they may write, shared with the
+        # solution; here a folder of the untrusted uid's, made now (never before:
+        # collection runs with root's file access), which the solution's calls work in
+        # too: what a test writes to its working folder the solution finds there, and
+        # back. Not the solution's own folder: a test that runs "solution.py" it finds
+        # in its working folder (exec, runpy.run_path) would run it in this process.
+        # (If the folder cannot be made, the tests stay where they were: a test that
+        # wants a file there then fails, as it would in plain pytest with no room.)
+        # (An io job's cases are the harness's own tests, and each case wipes what the
+        # untrusted uid made: they keep the folder they have.)
+        if config.get("runner") == schema.CASES_RUNNER:
+            return
+        try:
+            work = os.path.join(exchange, "work")
+            os.makedirs(work, mode=0o700, exist_ok=True)
+            os.chdir(work)
+        except OSError:
+            pass
 
     recorder = collect.Recorder(
         on_collected=on_collected,
@@ -170,6 +235,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
         terminal.close()  # what pytest wrote, all of it, before the report
         sys.stdout = saved_stdout
         collect.TERMINAL.target = None
+        os.chdir(cwd_before)  # with the untrusted uid's file access still, if it was taken
         if fs["switched"]:
             _set_fs_ids(0, 0)
         for k, v in saved_env.items():
@@ -178,6 +244,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
             else:
                 os.environ[k] = v
         tempfile.tempdir = None
+        sources.remove()
         broker.close()
     deadline_hit = alarmed["hit"] or broker.deadline_hit or recorder.deadline_hit
     return {

@@ -73,6 +73,12 @@ MAX_NESTING = 40
 _MUTABLE = (list, dict, set, bytearray)
 #: Comparison operators a class of the solution's may define (describe_class).
 _COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
+#: the operators a handle holding a builtin value computes from it (handles._binary, _unary)
+_OPERATORS = frozenset(
+    [f"__{p}{n}__" for n in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift",
+                             "rshift", "and", "or", "xor", "divmod") for p in ("", "r")]
+    + ["__neg__", "__pos__", "__abs__", "__invert__", "__index__", "__int__", "__float__", "__complex__"])
+_STDLIB = sys.stdlib_module_names
 _MUTABLE_NAMES = frozenset({"deque", "Counter", "OrderedDict", "defaultdict"})
 
 
@@ -457,12 +463,58 @@ _TRUSTED_KINDS = {"tcall": TrustedCallable, "tstream": TrustedStream, "titer": T
                   "tawait": TrustedAwaitable}
 
 
+def _process_state() -> tuple[str, dict[str, str]]:
+    """The working folder and the environment (see :meth:`Server.answer`)."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = ""
+    return cwd, dict(os.environ)
+
+
+class _Turn:
+    """Which thread may use the socket for a callback (:meth:`Server.callback`): one at a
+    time, again and again by the same thread (a callback inside a request nested in its
+    own), and lent while that thread answers a request nested in its callback."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def take(self) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            self._depth += 1
+            return
+        self._lock.acquire()
+        self._owner, self._depth = me, 1
+
+    def give(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
+
+    def lend(self) -> int:
+        """Let other threads take it; returns how deep this thread held it."""
+        depth, self._owner, self._depth = self._depth, None, 0
+        self._lock.release()
+        return depth
+
+    def back(self, depth: int) -> None:
+        self._lock.acquire()
+        self._owner, self._depth = threading.get_ident(), depth
+
+
 class Server:
     """One untrusted process's end of the protocol (see the module doc)."""
 
     def __init__(self, wire: Any, sock: socket.socket) -> None:
         self.wire = wire
         self.sock = sock
+        #: the thread whose callback is on the socket (see :meth:`callback`)
+        self.turn = _Turn()
         self.buf = bytearray()
         self.objs: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
@@ -587,6 +639,8 @@ class Server:
                     methods.append(name)
                 elif name in _COMPARISONS and callable(value):
                     operators.add(name)
+                elif name in _OPERATORS and callable(value) and klass.__module__.split(".")[0] not in _STDLIB:
+                    operators.add(name)  # its own arithmetic (a standard library's class: as its value's)
         value_base = next((b.__name__ for b in _VALUE_BASES if issubclass(cls, b)), None)
         fields = getattr(cls, "__dataclass_fields__", None)
         dc_fields = [n for n, f in fields.items() if isinstance(n, str) and getattr(f, "_field_type", None)
@@ -810,7 +864,22 @@ class Server:
                     return message
                 self.send({"fault": "an answer to no callback"})
                 continue
-            self.send(self.answer(message))
+            # An answer waits for any callback another thread has out (it is nested in
+            # this request, and the trusted side answers it first).
+            if nested:
+                depth = self.turn.lend()
+                try:
+                    reply = self.answer(message)
+                finally:
+                    self.turn.back(depth)
+                self.send(reply)
+            else:
+                reply = self.answer(message)
+                self.turn.take()
+                try:
+                    self.send(reply)
+                finally:
+                    self.turn.give()
 
     def answer(self, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
@@ -830,8 +899,10 @@ class Server:
         caught = warnings.catch_warnings(record=True)
         seen = caught.__enter__()
         warnings.simplefilter("always")
+        state: tuple[str, dict[str, str]] | None = None
         try:
             self.apply_context(message.get("ctx"))
+            state = _process_state()
             answer = handler(self, message)
         except _Fault as exc:
             answer = {"fault": str(exc)}
@@ -844,9 +915,19 @@ class Server:
         finally:
             caught.__exit__(None, None, None)
             root.removeHandler(collector)
+            swapped = sys.stdout is not out or sys.stderr is not err
             sys.stdout, sys.stderr = saved
             self.captures.pop()
             self.depth -= 1
+        if state is not None:
+            # What plain pytest would show the tests, since the call left it changed, and
+            # the next request puts back (the tests' folder, their environment).
+            now = _process_state()
+            left = [k for k, a, b in (("cwd", state[0], now[0]), ("env", state[1], now[1])) if a != b]
+            if swapped:
+                left.append("stdout")
+            if left:
+                answer["left"] = left
         if self.live:
             self._report_live(answer)
         self._attach_output(answer, out, err, collector)
@@ -930,14 +1011,18 @@ class Server:
         self._take_states()
         self._follow_decimal(ctx.get("decimal"))
         self._patch(ctx.get("patches"))
-        live = ctx.get("live")
+        self._follow_lives(ctx.get("live"))
+        self.ctx = ctx
+
+    def _follow_lives(self, live: Any) -> None:
+        """The containers the tests hold live, as a request's context or a callback's
+        answer gives them (:meth:`proxy.Broker._live_state`)."""
         live = dict(list(live.items())[:64]) if isinstance(live, dict) else {}
         for key in [k for k in self.live if k not in live]:
             del self.live[key]  # the tests hold a copy of it now
         for key, entry in live.items():
             if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int:
                 self._follow_live(key, entry[0], entry[1])
-        self.ctx = ctx
 
     def _follow_decimal(self, wanted: Any) -> None:
         """The test's decimal context while it differs from the default (a
@@ -1023,8 +1108,7 @@ class Server:
         watched from now on, and given the contents a test gave the tests' object."""
         item = self.live.get(key)
         if item is None:
-            mod, _, name = key.partition(":") if isinstance(key, str) else ("", "", "")
-            obj = getattr(sys.modules.get(mod), "__dict__", {}).get(name)
+            obj = self._live_home(key)
             if not _mutable(obj) or self.wire.elements(obj) > self.wire.LIVE_ELEMENTS:
                 return
             item = self.live[key] = [obj, 0, self._encode_or_none(obj)]
@@ -1037,14 +1121,30 @@ class Server:
                     pass
                 item[2] = self._encode_or_none(item[0])
 
+    def _live_home(self, key: Any) -> Any:
+        """What a container the tests hold live is here now: a module's global
+        ("module:name"), or an attribute in the instance dict of one of this process's
+        objects ("attr:number:name"); None when there is none."""
+        if not isinstance(key, str):
+            return None
+        if key.startswith("attr:"):
+            _, n, name = key.split(":", 2)
+            obj = self.objs.get(int(n)) if n.isdigit() else None
+            try:
+                own = object.__getattribute__(obj, "__dict__") if obj is not None else None
+            except AttributeError:
+                return None
+            return own.get(name) if type(own) is dict else None
+        mod, _, name = key.partition(":")
+        return getattr(sys.modules.get(mod), "__dict__", {}).get(name)
+
     def _report_live(self, answer: dict[str, Any]) -> None:
         """The containers the tests hold live that changed here since they were last in
         step, for the answer (None: the module no longer holds that object)."""
         changed: dict[str, Any] = {}
         budget = self.wire.LIVE_ELEMENTS
         for key, item in list(self.live.items()):
-            mod, _, name = key.partition(":")
-            if getattr(sys.modules.get(mod), "__dict__", {}).get(name) is not item[0]:
+            if self._live_home(key) is not item[0]:
                 del self.live[key]
                 changed[key] = None
                 continue
@@ -1090,14 +1190,26 @@ class Server:
     def callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Ask the trusted side to call its object ``tid``, serving its requests while it
         does; return what it returned, or raise what it raised. The tests' patches are
-        out of the way meanwhile (this is the harness's code, not the solution's)."""
-        suspended = self.patches_live is not None
-        self.patches_off(suspended)
+        out of the way meanwhile (this is the harness's code, not the solution's).
+
+        One callback at a time: the solution's threads share the socket, and what the
+        trusted side sends while a callback is out is that callback's answer or a request
+        nested in it, so only the thread that sent it may read (``pool.map(test_fn,
+        items)`` gets each item's own result, as in plain pytest, only not at once). That
+        thread hands its turn on while it answers a request nested in its callback (the
+        solution's code then runs and may use threads of its own), and takes it back to
+        send the answer (:meth:`serve`)."""
+        self.turn.take()
         try:
-            return self._callback(tid, method, args, kwargs)
+            suspended = self.patches_live is not None
+            self.patches_off(suspended)
+            try:
+                return self._callback(tid, method, args, kwargs)
+            finally:
+                if suspended:
+                    self.patches_on()
         finally:
-            if suspended:
-                self.patches_on()
+            self.turn.give()
 
     def _callback(self, tid: int, method: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
@@ -1109,8 +1221,12 @@ class Server:
         if self.captures:
             out, err, collector = self.captures[-1]
             self._attach_output(sent, out, err, collector)
+        if self.live:
+            self._report_live(sent)
         self.send(sent)
         reply = self.serve(nested=True)
+        if "live" in reply:
+            self._follow_lives(reply["live"])
         if "ret" in reply:
             return self.decode(reply["ret"])
         if reply.get("abort") is True:

@@ -375,6 +375,10 @@ class Broker:
         #: object, its encoding when last in step with the solution's, [version, state the
         #: test gave it or None]]): see :meth:`_track`
         self._live: dict[str, list[Any]] = {}
+        #: what the current test did that may fail it where plain pytest passes (_doubt)
+        self._doubts: list[str] = []
+        #: the scope of the solution object whose attribute a live container is ("attr:..." keys)
+        self._live_scopes: dict[str, Any] = {}
         self._oom_seen = processes.oom_kills()
         #: Faults of the current test; the recorder fails the test when this is not empty.
         self.faults: list[str] = []
@@ -607,6 +611,10 @@ class Broker:
                 if "cb" not in answer:
                     break
                 reply = self._serve_callback(answer)
+                if self._live:
+                    # what the callback did to the containers the tests hold live (a test
+                    # subclass's hook appending to ``self.log``), before the solution goes on
+                    reply["live"] = self._live_state()
                 proc.send(wire.dumps(reply), time.monotonic() + SETUP_S)
         except SolutionFault as exc:
             self.code_s += spent
@@ -657,6 +665,14 @@ class Broker:
             self._cannot_carry("the solution printed more than isolated mode carries from one call "
                                "(1 MiB of text a stream; the rest was cut); a suite that needs all of "
                                "it must use mode='inprocess'")
+        left = answer.get("left")
+        if isinstance(left, list):
+            for what in left[:3]:
+                if what in _PROCESS_STATE:
+                    self._doubt(
+                        f"a call of the solution's changed {_PROCESS_STATE[what]} and left it so (a context "
+                        "manager's __enter__, a setter); that stays in the solution's process, the tests' "
+                        "is not changed in isolated mode; a suite that needs it must use mode='inprocess'")
         issued = answer.get("warnings")
         if isinstance(issued, list):
             for w in issued[:100]:
@@ -697,7 +713,10 @@ class Broker:
             self._env_raw, self._env_changed = (dict(raw) if raw is not None else None), changed
         if self._env_changed is not None:
             ctx["env"] = self._env_changed
-        cwd = os.getcwd()
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the folder was removed under the tests: the solution keeps its own
+            cwd = self._cwd0
         if cwd != self._cwd0:
             ctx["cwd"] = cwd
         if builtins.input is not self._input0:
@@ -725,25 +744,31 @@ class Broker:
             if patches:
                 ctx["patches"] = patches
         if self._live:
-            live = {}
-            budget = wire.LIVE_ELEMENTS
-            for key, item in list(self._live.items()):
-                n = wire.elements(item[0], budget)
-                if n > budget:  # grown too large: the tests hold a copy from now on
-                    del self._live[key]
-                    continue
-                budget -= n
-                now = self._encode_or_none(item[0])
-                if now is not None and now != item[1]:  # a test changed it: the solution's gets it
-                    item[1], item[2] = now, [item[2][0] + 1, now]
-                live[key] = item[2]
-            ctx["live"] = live
+            ctx["live"] = self._live_state()
         levels = {name: lg.level for name, lg in list(logging.root.manager.loggerDict.items())[:2000]
                   if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
                   and not name.startswith(("_pytest", "pytest", "asyncio", "misalign"))}
         if levels:
             ctx["log_levels"] = dict(list(levels.items())[:200])
         return ctx
+
+    def _live_state(self) -> dict[str, Any]:
+        """The containers the tests hold live, for the solution's process: each one's
+        version, and its contents when a test changed it since the solution last had it."""
+        live = {}
+        budget = wire.LIVE_ELEMENTS
+        for key, item in list(self._live.items()):
+            n = wire.elements(item[0], budget)
+            if n > budget or (key in self._live_scopes and not self._scope_live(self._live_scopes[key])):
+                # grown too large, or its object's process is gone: a copy from now on
+                del self._live[key]
+                continue
+            budget -= n
+            now = self._encode_or_none(item[0])
+            if now is not None and now != item[1]:  # a test changed it: the solution's gets it
+                item[1], item[2] = now, [item[2][0] + 1, now]
+            live[key] = item[2]
+        return live
 
     def _serve_callback(self, request: dict[str, Any]) -> dict[str, Any]:
         """Run the trusted object the solution asked for, here; its answer for the wire."""
@@ -894,7 +919,18 @@ class Broker:
         text = (f"the test compared the solution's {cls} with a {other} by __{op}__, which its class "
                 "defines; isolated mode does not let the solution's code decide a comparison with "
                 "data; a suite that needs that must use mode='inprocess'")
-        self._cannot_carry(text)
+        self._doubt(text)
+
+    def refused_operator(self, cls: str, op: str, other: str) -> None:
+        """A test applied an operator its class defines to an object of the solution's
+        class ``cls`` (derived from a builtin value type) and data: isolated mode computes
+        it from the builtin value the object holds (the solution's code may not turn the
+        test's data into the data the test checks), where plain pytest would ask the
+        class (``Mod7(3) * 3``)."""
+        text = (f"the test applied __{op}__ to the solution's {cls}{' and its ' + other if other else ''}, which its class "
+                "defines; isolated mode computes that from the builtin value the object holds; a suite "
+                "that needs the class's own operator must use mode='inprocess'")
+        self._doubt(text)
 
     def refused_file(self, module: str, caller: Any) -> None:
         """A test asked for the solution module's ``__file__`` (to run it as a program,
@@ -907,6 +943,19 @@ class Broker:
                 "solution's file (a program they run from it would run as the tests); a suite "
                 "that needs it must use mode='inprocess'")
         self._cannot_carry(text)
+
+    def refused_import(self, text: str) -> None:
+        """A test's import that would have run the solution's code in the tests' process
+        (:class:`isolated.TrustedSources`)."""
+        self._cannot_carry(text)
+
+    def _doubt(self, text: str) -> None:
+        """Something isolated mode decided otherwise than plain pytest might have (a
+        comparison or an operator of the solution's class with data, process state a
+        call left changed): said, as what it cannot carry, only when the test does not
+        pass (:meth:`end_test`); a test that passes did not need it."""
+        if text not in self._doubts:
+            self._doubts.append(text)
 
     def _cannot_carry(self, text: str) -> None:
         """Note, once, something a test needed that isolated mode cannot carry (it makes
@@ -1420,7 +1469,15 @@ class Broker:
         return sorted(n for n in names if isinstance(n, str)) if isinstance(names, list) else []
 
     def get(self, target: Any, name: str) -> Any:
-        return self._result(self._request({"op": "get", "t": self._target(target), "name": name}))
+        value = self._result(self._request({"op": "get", "t": self._target(target), "name": name}))
+        if isinstance(target, Handle) and _mirrorable(value) and type(value).__module__ != "numpy" \
+                and not self._fresh_per_test and not name.startswith("__"):
+            # ``inv.items``, ``self.log`` of a test's subclass: the object's own container,
+            # live for the tests as a module's is (``inv.items["apple"] = 3`` reaches it)
+            key = f"attr:{object.__getattribute__(target, '_h_n')}:{name}"
+            self._live_scopes[key] = object.__getattribute__(target, "_h_scope")
+            return self._track(key, value)
+        return value
 
     def set(self, target: Any, name: str, value: Any, *, delete: bool = False) -> None:
         message: dict[str, Any] = {"op": "set", "t": self._target(target), "name": name}
@@ -1571,7 +1628,8 @@ class Broker:
             self._probing -= 1
 
     def _no_leak(self, fn: str, args: tuple[Any, ...], result: Any) -> Any:
-        if fn in _ARITHMETIC and any(not isinstance(a, Handle) for a in args) and _is_data(result):
+        if fn in _ARITHMETIC and any(not isinstance(a, Handle) for a in args) and _is_data(result) \
+                and not _explaining():
             # The test's own value was an operand (``abs(f(x) - expected)``): the solution's
             # object may not turn it into the data the test then checks.
             self.gaming.append(f"operand: {type(next(a for a in args if isinstance(a, Handle))).__qualname__}."
@@ -1669,11 +1727,17 @@ class Broker:
         self._child = self._template = None
         self._dirty = False
 
-    def end_test(self) -> None:
+    def end_test(self, outcome: str | None = None) -> None:
         """The test is over (see :meth:`_end_test`); after any request a thread of the
         test still has in flight, for a moment: a thread of the test that is stuck with a
         call in flight (the solution waiting in a callback that never returns) is left
-        behind with it, and its call fails once it resumes (its process is gone)."""
+        behind with it, and its call fails once it resumes (its process is gone). What
+        the test did that may have made it fail where plain pytest passes (:meth:`_doubt`)
+        is said if it did not pass."""
+        doubts, self._doubts = self._doubts, []
+        if outcome not in ("passed", "skipped", "xfailed", "xpassed"):
+            for text in doubts:
+                self._cannot_carry(text)
         me = threading.get_ident()
         if self._holder == me or me in self._delegates:
             self._end_test()
@@ -1905,6 +1969,25 @@ _EQUALITY = frozenset({"eq", "ne"})
 #: Arithmetic the trusted side asks of a solution object without a builtin value.
 _ARITHMETIC = frozenset({"add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift",
                          "rshift", "and", "or", "xor", "divmod"})
+
+
+#: What of its process a solution's call may change and leave so, which the tests'
+#: process does not follow (the solution's answer names it: isolated_child.Server.answer).
+_PROCESS_STATE = {"cwd": "the working folder", "env": "the environment (os.environ)",
+                  "stdout": "sys.stdout or sys.stderr"}
+
+
+def _explaining() -> bool:
+    """Whether the operator at hand was applied by pytest's account of an assertion that
+    has already failed (``_compare_eq_*`` taking ``left.keys() & right.keys()`` of a
+    mapping): what it computes is text for the failure, never a verdict."""
+    f: types.FrameType | None = sys._getframe(2)
+    while f is not None and (f.f_globals.get("__name__") or "").startswith(_HARNESS_PREFIX):
+        f = f.f_back
+    return f is not None and (f.f_globals.get("__name__") or "").startswith("_pytest.assertion.")
+
+
+_HARNESS_PREFIX = __name__.rsplit(".", 1)[0] + "."
 
 
 def _is_data(value: Any) -> bool:

@@ -1001,4 +1001,36 @@ def test_throw_restarts_and_close_cleans_up():
     import solution
     assert solution.opened == []
 '''),
+    Pair("call-thread-pool-map-callback", "bigcodebench", C, '''\
+from concurrent.futures import ThreadPoolExecutor
+
+
+def task_func(func, items, workers=4):
+    \"\"\"Apply func to every item on a pool of threads; results in the items' order.\"\"\"
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, items))
+''', '''\
+import unittest
+
+from solution import task_func
+
+
+class TestCases(unittest.TestCase):
+    def test_squares_in_order(self):
+        self.assertEqual(task_func(lambda x: x * x, range(32)), [x * x for x in range(32)])
+
+    def test_strings(self):
+        words = ["alpha", "beta", "gamma", "delta"] * 5
+        self.assertEqual(task_func(str.upper, words), [w.upper() for w in words])
+
+    def test_results_of_a_method_of_the_test(self):
+        seen = []
+
+        def record(x):
+            seen.append(x)
+            return x + 1
+
+        self.assertEqual(task_func(record, range(10), workers=3), list(range(1, 11)))
+        self.assertEqual(sorted(seen), list(range(10)))
+'''),
 ]

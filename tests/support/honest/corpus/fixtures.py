@@ -974,4 +974,84 @@ def test_configured(monkeypatch):
 def test_exists_back_to_normal():
     assert is_configured("/") and not is_configured("/etc/app.conf")
 '''),
+    Pair("fix-cwd-files-kodcode", "kodcode", F, '''\
+import os
+
+
+def count_words(path):
+    with open(path) as f:
+        return sum(len(line.split()) for line in f)
+
+
+def save_totals(totals, path="totals.txt"):
+    with open(path, "w") as f:
+        for name in sorted(totals):
+            f.write(f"{name}={totals[name]}\\n")
+    return os.path.getsize(path)
+''', '''\
+import os
+
+from solution import count_words, save_totals
+
+
+def test_count_words_in_a_file_the_test_wrote():
+    with open("sample.txt", "w") as f:
+        f.write("the quick brown\\nfox jumps\\n")
+    try:
+        assert count_words("sample.txt") == 5
+    finally:
+        os.remove("sample.txt")
+
+
+def test_the_solution_writes_where_the_test_reads():
+    size = save_totals({"b": 2, "a": 1})
+    with open("totals.txt") as f:
+        assert f.read() == "a=1\\nb=2\\n"
+    assert size == os.path.getsize("totals.txt")
+    os.remove("totals.txt")
+    assert not os.path.exists("totals.txt")
+'''),
+    Pair("fix-cwd-setup-dir-bigcode", "bigcodebench", F, '''\
+import os
+import shutil
+
+
+def task_func(src_dir, dest_dir, ext):
+    os.makedirs(dest_dir, exist_ok=True)
+    moved = []
+    for name in sorted(os.listdir(src_dir)):
+        if name.endswith("." + ext):
+            shutil.move(os.path.join(src_dir, name), os.path.join(dest_dir, name))
+            moved.append(name)
+    return moved
+''', '''\
+import os
+import shutil
+import unittest
+
+from solution import task_func
+
+
+class TestCases(unittest.TestCase):
+    def setUp(self):
+        self.src = "test_src"
+        self.dest = "test_dest"
+        os.makedirs(self.src, exist_ok=True)
+        for name in ("a.txt", "b.csv", "c.txt"):
+            with open(os.path.join(self.src, name), "w") as f:
+                f.write(name)
+
+    def tearDown(self):
+        shutil.rmtree(self.src, ignore_errors=True)
+        shutil.rmtree(self.dest, ignore_errors=True)
+
+    def test_moves_matching_files(self):
+        self.assertEqual(task_func(self.src, self.dest, "txt"), ["a.txt", "c.txt"])
+        self.assertEqual(sorted(os.listdir(self.dest)), ["a.txt", "c.txt"])
+        self.assertEqual(os.listdir(self.src), ["b.csv"])
+
+    def test_nothing_to_move(self):
+        self.assertEqual(task_func(self.src, self.dest, "json"), [])
+        self.assertTrue(os.path.isdir(self.dest))
+'''),
 ]

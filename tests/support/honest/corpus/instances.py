@@ -1740,4 +1740,150 @@ def test_mapping_methods_come_from_the_abc():
     assert sorted(cfg.items()) == [("level", 3)]
     assert dict(cfg.with_value("debug", True)) == {"level": 3, "debug": True}
 '''),
+    Pair("inst-version-eq-plain-string", "kodcode", TAGS, '''\
+from collections import UserDict
+
+
+class Version:
+    def __init__(self, text):
+        self.parts = tuple(int(p) for p in text.split("."))
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = Version(other)
+        return isinstance(other, Version) and self.parts == other.parts
+
+    def __lt__(self, other):
+        return self.parts < other.parts
+
+    __hash__ = None
+
+
+class Headers(UserDict):
+    def __setitem__(self, key, value):
+        super().__setitem__(key.lower(), value)
+''', '''\
+from solution import Headers, Version
+
+
+def test_versions_order():
+    assert Version("1.2.0") < Version("1.10.0")
+    assert Version("2.0") == Version("2.0")
+
+
+def test_a_version_equals_its_text():
+    assert Version("1.2.0") == "1.2.0"
+    assert Version("1.2") != "1.3"
+
+
+def test_headers_compare_with_a_dict():
+    h = Headers()
+    h["Content-Type"] = "json"
+    assert h == {"content-type": "json"}
+''',
+         needs_inprocess="isolated mode decides a comparison of a solution object with data from data (an object that equals everything earns nothing), not by the class's own __eq__"),
+    Pair("inst-int-subclass-own-operator", "kodcode", TAGS, '''\
+class Mod7(int):
+    def __new__(cls, value):
+        return super().__new__(cls, value % 7)
+
+    def __add__(self, other):
+        return Mod7(int(self) + int(other))
+
+    def __mul__(self, other):
+        return Mod7(int(self) * int(other))
+
+    def __repr__(self):
+        return f"Mod7({int(self)})"
+''', '''\
+from solution import Mod7
+
+
+def test_reduced():
+    assert Mod7(10) == 3
+
+
+def test_arithmetic_stays_modular():
+    assert Mod7(3) * 3 == 2
+    assert Mod7(6) + 2 == 1
+    assert repr(Mod7(5) * Mod7(4)) == "Mod7(6)"
+''',
+         needs_inprocess="isolated mode computes an operator of a solution object holding a builtin value with the test's data from that value, not by the class's own operator"),
+    Pair("inst-attribute-containers-shared", "kodcode", TAGS, '''\
+class Inventory:
+    def __init__(self):
+        self.items = {}
+
+    def add(self, name, count=1):
+        self.items[name] = self.items.get(name, 0) + count
+
+    def total(self):
+        return sum(self.items.values())
+
+
+class Game:
+    def __init__(self):
+        self.log = []
+
+    def turn(self, i):
+        raise NotImplementedError
+
+    def play(self, rounds):
+        for i in range(rounds):
+            self.turn(i)
+        return self.log
+''', '''\
+from solution import Game, Inventory
+
+
+def test_the_test_edits_the_objects_own_dict():
+    inv = Inventory()
+    inv.items["apple"] = 3
+    inv.add("pear")
+    assert inv.total() == 4
+    del inv.items["pear"]
+    assert inv.total() == 3
+
+
+def test_a_reference_to_the_attribute_follows_the_object():
+    inv = Inventory()
+    items = inv.items
+    inv.add("fig", 2)
+    assert items == {"fig": 2} and items is inv.items
+
+
+class Echo(Game):
+    def turn(self, i):
+        self.log.append(i * i)
+
+
+def test_a_subclass_hook_appends_to_the_objects_list():
+    assert Echo().play(4) == [0, 1, 4, 9]
+'''),
+    Pair("inst-context-manager-changes-process-state", "kodcode", TAGS, '''\
+import os
+from contextlib import contextmanager
+
+
+@contextmanager
+def working_directory(path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(previous)
+''', '''\
+import os
+
+from solution import working_directory
+
+
+def test_changes_and_restores(tmp_path):
+    before = os.getcwd()
+    with working_directory(tmp_path):
+        assert os.getcwd() == str(tmp_path)
+    assert os.getcwd() == before
+''',
+         needs_inprocess="a context manager of the solution's changes its own process (the working folder); the with-block runs in the tests' process, which isolated mode does not change"),
 ]
