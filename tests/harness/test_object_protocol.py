@@ -1120,6 +1120,92 @@ def test_plain_arithmetic_is_not_said():
     assert any("Mod7" in t and "__mul__" in t for t in said)
 
 
+def test_a_test_runs_the_solution_as_a_program_in_the_solutions_process(tmp_path: Path) -> None:
+    # contest-style suites: stdin patched, then the script run again (reload), as
+    # __main__ (runpy, by module or by its file beside the tests); it runs in the
+    # solution's process with the test's stdin and output, never here
+    report, _, _ = run_harness(tmp_path, "isolated", {"solution.py": '''\
+import os
+import sys
+
+os.environ["MR_SOLUTION_RAN_HERE"] = "1"
+
+
+def main():
+    a, b = map(int, sys.stdin.read().split())
+    print(a + b)
+    if a < 0:
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()
+''', "script.py": "print(int(input()) * 2)\n"}, {"test_x.py": '''\
+import importlib
+import io
+import os
+import runpy
+import subprocess
+import sys
+
+import pytest
+
+import solution
+
+
+def test_run_module_as_main(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2 3\\n"))
+    runpy.run_module("solution", run_name="__main__")
+    assert capsys.readouterr().out == "5\\n"
+
+
+def test_run_path_of_the_file_beside_the_tests(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("-4 5\\n"))
+    with pytest.raises(SystemExit) as ended:
+        runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "solution.py"),
+                       run_name="__main__")
+    assert ended.value.code == 3 and capsys.readouterr().out == "1\\n"
+
+
+def test_a_script_imported_in_the_test_then_reloaded(monkeypatch, capsys):
+    # its first import (the template's) had no input and failed: the test's import runs it
+    monkeypatch.setattr(sys, "stdin", io.StringIO("7\\n"))
+    import script
+
+    assert capsys.readouterr().out == "14\\n"
+    for n in (21, 5):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(f"{n}\\n"))
+        importlib.reload(script)
+        assert capsys.readouterr().out == f"{2 * n}\\n"
+
+
+def test_none_of_it_ran_here():
+    assert "MR_SOLUTION_RAN_HERE" not in os.environ
+
+
+def test_a_file_in_the_working_folder_is_not_run_here():
+    with open("helper.py", "w") as f:
+        f.write("import os\\nos.environ['MR_SOLUTION_RAN_HERE'] = '1'\\n")
+    with pytest.raises(ImportError):
+        runpy.run_path("helper.py")
+    assert "MR_SOLUTION_RAN_HERE" not in os.environ
+
+
+def test_a_process_on_the_solutions_file_is_said():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, os.path.join(here, "solution.py")], input="1 2", capture_output=True,
+                         text=True)
+    assert out.stdout == "3\\n"
+'''})
+    assert outcomes(report) == {"test_run_module_as_main": "passed", "test_run_path_of_the_file_beside_the_tests": "passed",
+                                "test_a_script_imported_in_the_test_then_reloaded": "passed",
+                                "test_none_of_it_ran_here": "passed",
+                                "test_a_file_in_the_working_folder_is_not_run_here": "passed",
+                                "test_a_process_on_the_solutions_file_is_said": "failed"}, report.tests
+    said = " ".join(report.cannot_cross)
+    assert report.cannot_cross_count == 2 and "helper.py with runpy" in said and "(subprocess)" in said, said
+
+
 def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
     # plain pytest, as datasets run it: a working folder the tests may write and the
     # solution works in too; a file a test writes there is the solution's to read, and back
@@ -1156,10 +1242,10 @@ def test_a_file_the_solution_wrote():
 
 
 def test_the_solutions_file_is_not_there_to_run_here():
-    # run here, it would be the solution's code in the tests' process
+    # run here, it would be the solution's code in the tests' process; runpy runs it in
+    # the solution's, as if it were there
     assert not os.path.exists("solution.py")
-    with pytest.raises(OSError):
-        runpy.run_path("solution.py")
+    assert "save" in runpy.run_path("solution.py")
 ''')
     assert set(outcomes(report).values()) == {"passed"}, report.tests
     work = tmp_path / "exchange" / "work"

@@ -147,7 +147,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
     tests_dir = config["tests_dir"]
     contained = bool(config.get("contained"))
     sys.setrecursionlimit(max(sys.getrecursionlimit(), wire.RECURSION_LIMIT))
-    broker = proxy.Broker(zygote=zygote, solution_dir=config["solution_dir"],
+    broker = proxy.Broker(zygote=zygote, solution_dir=config["solution_dir"], tests_dir=tests_dir,
                           call_timeout_s=float(config["call_timeout_s"]), contained=contained,
                           deadline=deadline, solution_modules=tuple(config["solution_modules"]),
                           code_budget_s=config.get("code_timeout_s"),
@@ -155,6 +155,7 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
     proxy.install(broker, list(config["solution_modules"]))
     sources = TrustedSources.install([tests_dir, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))],
                                      broker.refused_import)
+    broker.trusted_roots = sources.roots
     program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups,
                       all_ended=broker.all_ended)
 

@@ -1397,7 +1397,7 @@ def _run(server: Server, message: dict[str, Any], work: Any) -> dict[str, Any]:
         return {"ok": False, "exc": server.exception(exc)}
     except SystemExit as exc:
         server.patches_off(mine)
-        if message.get("op") not in ("call", "callattr"):
+        if message.get("op") not in ("call", "callattr", "rerun"):
             raise
         # sys.exit() and argparse's errors in a function the test called: the test sees
         # the SystemExit (pytest.raises(SystemExit)), as in plain pytest
@@ -1593,8 +1593,46 @@ def _op_subclass(server: Server, message: dict[str, Any]) -> dict[str, Any]:
     return _run(server, message, lambda: type(base)(name, (base,), {**methods, "__qualname__": name}))
 
 
+def _op_rerun(server: Server, message: dict[str, Any]) -> dict[str, Any]:
+    """A test runs one of the solution's modules as a program: ``importlib.reload``
+    (``run_name`` None: its code again, in the module it has), ``runpy.run_module`` or
+    ``run_path`` (``run_name`` given: a fresh namespace of that name, ``"__main__"`` for
+    its ``if __name__ == "__main__"`` part). It runs here, in the test's process, with the
+    test's stdin, argv and output as any call does; answered with the namespace's public
+    names that can cross (``runpy``'s result), or nothing for a reload."""
+    name, run_name = message.get("module"), message.get("run_name")
+    if not (isinstance(name, str) and (run_name is None or isinstance(run_name, str))):
+        raise _Fault("malformed request")
+
+    if message.get("missing_only") is True and name in sys.modules:
+        return {"ok": True, "value": server.encode(None)}  # imported already: the statement does nothing
+
+    def work() -> Any:
+        if run_name is None:
+            module = sys.modules.get(name)
+            if module is None:
+                importlib.import_module(name)  # its import failed before: now it is run
+            else:
+                importlib.reload(module)
+            return None
+        import runpy
+
+        namespace = runpy.run_module(name, run_name=run_name, alter_sys=True)
+        out = {}
+        for key, value in list(namespace.items()):
+            if isinstance(key, str) and not key.startswith("__"):
+                try:
+                    server.encode(value)
+                except Exception:  # noqa: BLE001 - what cannot cross is left out of the copy
+                    continue
+                out[key] = value
+        return out
+
+    return _run(server, message, work)
+
+
 _OPS = {"call": _op_call, "callattr": _op_call, "subclass": _op_subclass, "get": _op_get, "set": _op_set,
-        "do": _op_do, "project": _op_project, "names": _op_names}
+        "do": _op_do, "project": _op_project, "names": _op_names, "rerun": _op_rerun}
 
 
 _START_NEW_THREAD = _thread.start_new_thread

@@ -314,7 +314,7 @@ class Broker:
     (``time.monotonic()``) is the harness's wall-clock backstop. No request starts or
     runs past either; hitting one sets ``deadline_hit``."""
 
-    def __init__(self, *, zygote: Zygote, solution_dir: str, call_timeout_s: float,
+    def __init__(self, *, zygote: Zygote, solution_dir: str, call_timeout_s: float, tests_dir: str | None = None,
                  contained: bool, deadline: float, solution_modules: tuple[str, ...] = (),
                  code_budget_s: float | None = None, fresh_per_test: bool = False) -> None:
         self._zygote = zygote
@@ -326,6 +326,11 @@ class Broker:
         self.code_s = 0.0
         self._solution_modules = set(solution_modules)
         self._dir = solution_dir
+        #: the tests' folder (runpy.run_path of a solution file "beside" them)
+        self._tests_dir: str | None = tests_dir
+        #: the folders the tests' process may run code from, each ending in a separator
+        #: (set by the harness: isolated.TrustedSources); none: no file is run
+        self.trusted_roots: tuple[str, ...] = ()
         self._timeout = call_timeout_s
         self._contained = contained
         self.deadline = deadline
@@ -377,6 +382,8 @@ class Broker:
         self._live: dict[str, list[Any]] = {}
         #: what the current test did that may fail it where plain pytest passes (_doubt)
         self._doubts: list[str] = []
+        #: solution modules the current test has imported (imported_in_test)
+        self._imported_in_test: set[str] = set()
         #: the scope of the solution object whose attribute a live container is ("attr:..." keys)
         self._live_scopes: dict[str, Any] = {}
         self._oom_seen = processes.oom_kills()
@@ -920,6 +927,82 @@ class Broker:
                 "defines; isolated mode does not let the solution's code decide a comparison with "
                 "data; a suite that needs that must use mode='inprocess'")
         self._doubt(text)
+
+    def solution_module_names(self) -> set[str]:
+        return self._solution_modules
+
+    def trusted_source(self, path: Any) -> bool:
+        """Whether ``path`` is in a folder the tests' process may run code from
+        (:attr:`trusted_roots`, set by the harness: isolated.TrustedSources)."""
+        try:
+            where = os.path.join(os.path.realpath(os.fspath(path)), "")
+        except (TypeError, ValueError):
+            return False
+        return bool(self.trusted_roots) and where.startswith(self.trusted_roots)
+
+    def ran_solution_program(self, argv: Any) -> None:
+        """A test started a process on one of the solution's files (``python
+        solution.py`` with ``subprocess``): said, since isolated mode does not lay the
+        solution's files out beside the tests (a process a test starts runs as the tests)."""
+        words: list[str] = []
+        if isinstance(argv, (str, bytes, os.PathLike)):
+            words = [os.fsdecode(argv)]
+        elif isinstance(argv, (list, tuple)):
+            words = [os.fsdecode(a) for a in argv[:50] if isinstance(a, (str, bytes, os.PathLike))]
+        names = {f"{m}.py" for m in self._solution_modules}
+        for i, word in enumerate(words):
+            parts = word.split()
+            if any(os.path.basename(w) in names for w in parts) or \
+                    (word == "-m" and i + 1 < len(words) and words[i + 1] in self._solution_modules):
+                self._cannot_carry("a test ran one of the solution's files as a program of its own "
+                                   "(subprocess); isolated mode does not put the solution's files beside "
+                                   "the tests, whose processes run as the tests; a suite that needs it "
+                                   "must use mode='inprocess'")
+                return
+
+    def solution_file_module(self, path: Any) -> str | None:
+        """The solution module a path names, as the tests would see it laid out beside
+        them: ``solution.py`` in the tests' folder (``os.path.dirname(__file__)``), in
+        their working folder, or in the solution's; None for any other path."""
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            return None
+        if not isinstance(path, str) or not path.endswith(".py"):
+            return None
+        name = os.path.basename(path)[:-3]
+        if name not in self._solution_modules:
+            return None
+        where = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        places = {os.path.realpath(p) for p in (self._dir, self._tests_dir or self._dir, os.getcwd())}
+        return name if where in places else None
+
+    def imported_in_test(self, module: str) -> None:
+        """``import solution`` (or ``importlib.import_module``) inside a test: where the
+        solution's first import failed (a script that reads its input at import, which the
+        template had none of), it runs now in the test's process, with the test's stdin,
+        as plain pytest's first import would. Asked once a test a module."""
+        if self.collecting or module in self._imported_in_test:
+            return
+        self._imported_in_test.add(module)
+        self.rerun(module, None, missing_only=True)
+
+    def rerun(self, module: str, run_name: str | None, *, missing_only: bool = False) -> Any:
+        """Run a solution module as a program, in the solution's process (see
+        :func:`isolated_child._op_rerun`): what ``runpy`` returns, or None. A
+        ``SystemExit`` of the program reaches the test, as in plain pytest."""
+        message: dict[str, Any] = {"op": "rerun", "module": module, "run_name": run_name}
+        if missing_only:
+            message["missing_only"] = True
+        answer = self._request(message)
+        if "exit" in answer:
+            try:
+                code = self._decode(answer["exit"])
+            except (wire.WireError, RecursionError):
+                code = None
+            raise SystemExit(code)
+        value = self._result(answer)
+        return None if value is handles._NO else value
 
     def refused_operator(self, cls: str, op: str, other: str) -> None:
         """A test applied an operator its class defines to an object of the solution's
@@ -1735,6 +1818,7 @@ class Broker:
         the test did that may have made it fail where plain pytest passes (:meth:`_doubt`)
         is said if it did not pass."""
         doubts, self._doubts = self._doubts, []
+        self._imported_in_test.clear()
         if outcome not in ("passed", "skipped", "xfailed", "xpassed"):
             for text in doubts:
                 self._cannot_carry(text)
@@ -2025,7 +2109,106 @@ def install(broker: Broker, module_names: list[str]) -> None:
     _after_import("numpy.random", _follow_numpy)
     _after_import("unittest.mock", _follow_mock)
     _after_import("doctest", functools.partial(_follow_doctest, broker))
+    _after_import("runpy", functools.partial(_follow_runpy, broker))
+    _after_import("subprocess", functools.partial(_follow_subprocess, broker))
+    _follow_reload(broker)
+    _follow_imports(broker)
     _follow_monkeypatch()
+
+
+def _follow_imports(broker: Broker) -> None:
+    """An import of a solution module inside a test (:meth:`Broker.imported_in_test`):
+    ``import solution`` statements (``builtins.__import__``) and ``importlib.import_module``."""
+    real_import, import_module = builtins.__import__, importlib.import_module
+    if getattr(real_import, "_mr_follows", False):
+        return
+    names = broker.solution_module_names()
+
+    def importing(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+        if level == 0 and name.partition(".")[0] in names:
+            broker.imported_in_test(name.partition(".")[0])
+        return real_import(name, globals, locals, fromlist, level)
+
+    def importing_module(name: str, package: Any = None) -> Any:
+        if isinstance(name, str) and not name.startswith(".") and name.partition(".")[0] in names:
+            broker.imported_in_test(name.partition(".")[0])
+        return import_module(name, package)
+
+    wrappers: list[Any] = [importing, importing_module]
+    reals: list[Any] = [real_import, import_module]
+    for fn, real in zip(wrappers, reals, strict=True):
+        functools.update_wrapper(fn, real)
+        fn._mr_follows = True
+    builtins.__import__, importlib.import_module = importing, importing_module
+
+
+def _follow_reload(broker: Broker) -> None:
+    """``importlib.reload(solution)``, as a test that runs a script-like solution again
+    with its own stdin does: the module's code runs again in the solution's process
+    (:meth:`Broker.rerun`); any other module as ``importlib`` does it."""
+    reload = importlib.reload
+    if getattr(reload, "_mr_follows", False):
+        return
+
+    def reloading(module: Any) -> Any:
+        if isinstance(module, handles.SolutionModule):
+            broker.rerun(module.__name__, None)
+            return module
+        return reload(module)
+
+    reloading._mr_follows = True  # type: ignore[attr-defined]
+    functools.update_wrapper(reloading, reload)
+    importlib.reload = reloading
+
+
+def _follow_subprocess(broker: Broker, subprocess_module: Any) -> None:
+    """A process a test starts on a solution file is said (:meth:`Broker.ran_solution_program`)."""
+    popen = subprocess_module.Popen
+    init = popen.__init__
+    if getattr(init, "_mr_follows", False):
+        return
+
+    def starting(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+        broker.ran_solution_program(args)
+        init(self, args, *rest, **kwargs)
+
+    functools.update_wrapper(starting, init)
+    starting._mr_follows = True  # type: ignore[attr-defined]
+    popen.__init__ = starting
+
+
+def _follow_runpy(broker: Broker, runpy_module: Any) -> None:
+    """``runpy.run_module("solution", run_name="__main__")`` and ``runpy.run_path`` of a
+    solution file (by its name in the tests' folder, as a dataset lays them out side by
+    side, or in their working folder): run in the solution's process
+    (:meth:`Broker.rerun`), never here; anything else as ``runpy`` does it."""
+    run_module, run_path = runpy_module.run_module, runpy_module.run_path
+    if getattr(run_module, "_mr_follows", False):
+        return
+
+    def running_module(mod_name: Any, init_globals: Any = None, run_name: Any = None, alter_sys: bool = False) -> Any:
+        if isinstance(mod_name, str) and mod_name in broker.solution_module_names():
+            return broker.rerun(mod_name, run_name if isinstance(run_name, str) else mod_name)
+        return run_module(mod_name, init_globals, run_name, alter_sys)
+
+    def running_path(path_name: Any, init_globals: Any = None, run_name: Any = None) -> Any:
+        name = broker.solution_file_module(path_name)
+        if name is not None:
+            return broker.rerun(name, run_name if isinstance(run_name, str) else "<run_path>")
+        if not broker.trusted_source(path_name):
+            # a file in a folder the solution can write (the working folder, tmp_path):
+            # its code would run here, as the tests
+            broker._cannot_carry(f"a test ran {os.fspath(path_name)!s:.200} with runpy, a file in a folder the "
+                                 "solution can write; isolated mode runs no such file in the tests' process; a "
+                                 "suite that needs it must use mode='inprocess'")
+            raise ImportError(f"isolated mode does not run {path_name!s:.200} in the tests' process")
+        return run_path(path_name, init_globals, run_name)
+
+    wrappers: list[Any] = [running_module, running_path]
+    for fn, real in zip(wrappers, (run_module, run_path), strict=True):
+        functools.update_wrapper(fn, real)
+        fn._mr_follows = True
+    runpy_module.run_module, runpy_module.run_path = running_module, running_path
 
 
 def _follow_doctest(broker: Broker, doctest_module: Any) -> None:

@@ -1054,4 +1054,63 @@ class TestCases(unittest.TestCase):
         self.assertEqual(task_func(self.src, self.dest, "json"), [])
         self.assertTrue(os.path.isdir(self.dest))
 '''),
+    Pair("fix-script-run-as-main-apps", "apps", F, '''\
+import sys
+
+
+def solve(data):
+    n = int(data[0])
+    nums = list(map(int, data[1:1 + n]))
+    return max(nums) - min(nums)
+
+
+def main():
+    print(solve(sys.stdin.read().split()))
+
+
+if __name__ == "__main__":
+    main()
+''', '''\
+import io
+import os
+import runpy
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(("given", "expected"), [("3\\n1 5 2\\n", "4"), ("1\\n7\\n", "0")])
+def test_program(monkeypatch, capsys, given, expected):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(given))
+    runpy.run_path(os.path.join(os.path.dirname(__file__), "solution.py"), run_name="__main__")
+    assert capsys.readouterr().out.strip() == expected
+
+
+def test_as_a_module(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2\\n-3 3\\n"))
+    runpy.run_module("solution", run_name="__main__")
+    assert capsys.readouterr().out.strip() == "6"
+'''),
+    Pair("fix-script-reloaded-per-input", "apps", F, '''\
+n = int(input())
+words = [input().strip() for _ in range(n)]
+print(" ".join(sorted(words, key=lambda w: (len(w), w))))
+''', '''\
+import importlib
+import io
+import sys
+
+CASES = [("3\\npear\\nfig\\napple\\n", "fig pear apple"), ("1\\nz\\n", "z")]
+
+
+def test_each_input(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2\\nbb\\na\\n"))
+    import solution  # the first run of the script
+
+    assert capsys.readouterr().out.strip() == "a bb"
+    for given, expected in CASES:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(given))
+        importlib.reload(solution)
+        assert capsys.readouterr().out.strip() == expected
+'''),
 ]
