@@ -1206,6 +1206,96 @@ def test_a_process_on_the_solutions_file_is_said():
     assert report.cannot_cross_count == 2 and "helper.py with runpy" in said and "(subprocess)" in said, said
 
 
+def test_raise_from_reaches_the_test_with_its_cause_and_suppression(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+class ConfigError(Exception):
+    pass
+
+
+def load(d, k):
+    try:
+        return d[k]
+    except KeyError as e:
+        raise ConfigError(f"missing {k}") from e
+
+
+def parse(text):
+    try:
+        return int(text)
+    except ValueError as e:
+        raise TypeError("not a number") from e
+
+
+def get(d, k):
+    try:
+        return d[k]
+    except KeyError:
+        raise ValueError(k) from None
+''', '''\
+import pytest
+
+from solution import ConfigError, get, load, parse
+
+
+def test_cause_of_the_tasks_own_exception():
+    with pytest.raises(ConfigError) as ei:
+        load({}, "a")
+    assert isinstance(ei.value.__cause__, KeyError)
+
+
+def test_cause_of_a_builtin_exception():
+    with pytest.raises(TypeError) as ei:
+        parse("x")
+    assert isinstance(ei.value.__cause__, ValueError) and ei.value.__suppress_context__
+
+
+def test_from_none():
+    with pytest.raises(ValueError) as ei:
+        get({}, "a")
+    assert ei.value.__suppress_context__ and ei.value.__cause__ is None
+''')
+    assert set(outcomes(report).values()) == {"passed"}, report.tests
+
+
+def test_what_a_solution_object_is_not_here_is_said_when_its_test_fails(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+import re
+
+
+class AttrDict(dict):
+    __getattr__ = dict.__getitem__
+
+
+def find(s):
+    return re.search(r"\\d+", s)
+
+
+def make():
+    return AttrDict(a=1)
+''', '''\
+import json
+import re
+
+from solution import find, make
+
+
+def test_a_match_is_a_match():
+    assert isinstance(find("a12"), re.Match)
+
+
+def test_its_methods_answer():
+    assert find("a12").group() == "12" and make().a == 1
+
+
+def test_a_dict_subclass_dumps():
+    assert json.dumps(make()) == \'{"a": 1}\'
+''')
+    assert outcomes(report) == {"test_a_match_is_a_match": "failed", "test_its_methods_answer": "passed",
+                                "test_a_dict_subclass_dumps": "failed"}
+    said = report.cannot_cross
+    assert len(said) == 2 and any("re.Match" in t for t in said) and any("AttrDict derives from dict" in t for t in said)
+
+
 def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
     # plain pytest, as datasets run it: a working folder the tests may write and the
     # solution works in too; a file a test writes there is the solution's to read, and back

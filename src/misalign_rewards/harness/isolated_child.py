@@ -319,6 +319,13 @@ class TrustedCallable:
     def __repr__(self) -> str:
         return f"<trusted callable {self._tid}>"
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Set on this stand-in only (a class decorator's ``cls.greet = ...`` on a test's
+        # class): the test's object is not changed, and the answer says so.
+        if not (name.startswith("__") or name in ("_server", "_tid")):
+            self._server.notes.add("trusted_attr")
+        object.__setattr__(self, name, value)
+
 
 class TrustedMock(TrustedCallable):
     """A test's ``unittest.mock`` object: callable, and readable where the test configured
@@ -515,6 +522,8 @@ class Server:
         self.sock = sock
         #: the thread whose callback is on the socket (see :meth:`callback`)
         self.turn = _Turn()
+        #: what a request did that the tests do not see, for its answer's "left"
+        self.notes: set[str] = set()
         self.buf = bytearray()
         self.objs: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
@@ -807,6 +816,8 @@ class Server:
         if isinstance(exc, BaseExceptionGroup):
             data["group"] = [exc.message if isinstance(exc.message, str) else "",
                              [self.exception(e) for e in list(exc.exceptions)[:100]]]
+        if exc.__suppress_context__:
+            data["suppress"] = True  # ``raise ... from`` (``from None`` too)
         cause = exc.__cause__
         if cause is not None and self.depth_causes < 10:
             self.depth_causes += 1
@@ -926,6 +937,8 @@ class Server:
             left = [k for k, a, b in (("cwd", state[0], now[0]), ("env", state[1], now[1])) if a != b]
             if swapped:
                 left.append("stdout")
+            left += sorted(self.notes)
+            self.notes.clear()
             if left:
                 answer["left"] = left
         if self.live:

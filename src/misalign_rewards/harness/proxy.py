@@ -677,9 +677,9 @@ class Broker:
             for what in left[:3]:
                 if what in _PROCESS_STATE:
                     self._doubt(
-                        f"a call of the solution's changed {_PROCESS_STATE[what]} and left it so (a context "
-                        "manager's __enter__, a setter); that stays in the solution's process, the tests' "
-                        "is not changed in isolated mode; a suite that needs it must use mode='inprocess'")
+                        f"a call of the solution's {_PROCESS_STATE[what]}; that stays in the solution's "
+                        "process, the tests' is not changed in isolated mode; a suite that needs it must use "
+                        "mode='inprocess'")
         issued = answer.get("warnings")
         if isinstance(issued, list):
             for w in issued[:100]:
@@ -1187,7 +1187,28 @@ class Broker:
             self._handles[key] = found
         if value is not handles._NO:
             object.__setattr__(found, "_h_proj", value)
+        if issubclass(cls, Handle) and cls is not handles.ObjectHandle:
+            self._doubt_kind(cls)
         return found
+
+    def _doubt_kind(self, cls: type) -> None:
+        """What an object of ``cls`` is not here, said if its test fails (:meth:`_doubt`):
+        a solution class derived from ``list``, ``dict`` or ``set`` is not one of them
+        (its contents can change, so no copy is kept), and an object of a library's class
+        (``re.Match``, a ``scipy.sparse`` matrix, a ``Future``) is a stand-in, not one of
+        its class (``isinstance``, library functions that want the real type)."""
+        base = getattr(cls, "_mr_value_base", None)
+        module = getattr(cls, "__module__", None) or ""
+        if base in ("list", "dict", "set"):
+            self._doubt(f"the solution's {cls.__qualname__} derives from {base}; isolated mode does not make its "
+                        f"objects a {base} in the tests' process (isinstance(x, {base}), json.dumps); a suite that "
+                        "needs it must use mode='inprocess'")
+        elif _library_name(module) and not module.startswith(("builtins", "_", "collections.abc", _HARNESS_PREFIX)) \
+                and not cls.__qualname__.startswith("_"):
+            # (not builtins' kinds, views and private helpers: stand-ins nobody asks the type of)
+            self._doubt(f"the solution returned a {module}.{cls.__qualname__}, which reaches the tests as a stand-in "
+                        "that answers its methods but is not of that class (isinstance, library functions that need "
+                        "the real type); a suite that needs it must use mode='inprocess'")
 
     #: builtin kinds of the solution's objects that arrive as real objects of that kind here
     _NATIVE = frozenset({"b:generator", "b:coroutine", "b:async_generator"})
@@ -1319,7 +1340,7 @@ class Broker:
             self._exception_attrs(rebuilt, v.get("attrs"), decode_one)
             if set(names) & wire.CONTROL_FLOW_EXCEPTIONS:
                 rebuilt.__dict__["_mr_control_flow"] = wire.text(v.get("name"), 100)
-            return rebuilt
+            return self._chain(rebuilt, v, decode_one)
         cls = self._mirror(cls_ref)
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             return RuntimeError(f"{wire.text(v.get('name'), 100)}: {wire.text(v.get('message'))}")
@@ -1339,8 +1360,15 @@ class Broker:
         message = v.get("message")
         if "_mr_key" in cls.__dict__ or any("_mr_key" in k.__dict__ for k in cls.__mro__):
             exc.__dict__["_mr_message"] = wire.text(message) if isinstance(message, str) else ""
+        return self._chain(exc, v, decode_one)
+
+    def _chain(self, exc: BaseException, v: dict[str, Any], decode_one: Any) -> BaseException:
+        """What ``raise ... from`` gave the solution's exception: its cause, and whether
+        its context is to be left out (``from None`` too)."""
         if isinstance(v.get("cause"), dict):
             exc.__cause__ = self._exception(v["cause"], decode_one)
+        if v.get("suppress") is True:
+            exc.__suppress_context__ = True
         return exc
 
     @staticmethod
@@ -2057,8 +2085,12 @@ _ARITHMETIC = frozenset({"add", "sub", "mul", "matmul", "truediv", "floordiv", "
 
 #: What of its process a solution's call may change and leave so, which the tests'
 #: process does not follow (the solution's answer names it: isolated_child.Server.answer).
-_PROCESS_STATE = {"cwd": "the working folder", "env": "the environment (os.environ)",
-                  "stdout": "sys.stdout or sys.stderr"}
+_PROCESS_STATE = {
+    "cwd": "changed the working folder and left it so (a context manager's __enter__)",
+    "env": "changed the environment (os.environ) and left it so (a context manager's __enter__, a setter)",
+    "stdout": "replaced sys.stdout or sys.stderr and left it so (a context manager's __enter__)",
+    "trusted_attr": "set an attribute of a test's object it was given (a class decorator's cls.name = ...)",
+}
 
 
 def _explaining() -> bool:

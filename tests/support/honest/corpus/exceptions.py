@@ -757,4 +757,44 @@ def test_note_and_code():
     assert info.value.code == 422
     assert info.value.__notes__ == ["ages start at 0"]
 '''),
+    Pair("exc-chain-from-and-from-none", "kodcode", ("exceptions",), '''\
+import json
+
+
+class SettingsError(Exception):
+    pass
+
+
+def load_settings(text):
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError("settings are not JSON") from exc
+    try:
+        return int(data["port"])
+    except KeyError:
+        raise SettingsError("no port") from None
+''', '''\
+import json
+
+import pytest
+
+from solution import SettingsError, load_settings
+
+
+def test_bad_json_keeps_its_cause():
+    with pytest.raises(ValueError, match="not JSON") as info:
+        load_settings("{oops")
+    assert isinstance(info.value.__cause__, json.JSONDecodeError)
+
+
+def test_missing_key_hides_the_key_error():
+    with pytest.raises(SettingsError) as info:
+        load_settings("{}")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_good_settings():
+    assert load_settings('{"port": "8080"}') == 8080
+'''),
 ]

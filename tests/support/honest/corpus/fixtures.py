@@ -1072,7 +1072,6 @@ if __name__ == "__main__":
     main()
 ''', '''\
 import io
-import os
 import runpy
 import sys
 
@@ -1082,7 +1081,7 @@ import pytest
 @pytest.mark.parametrize(("given", "expected"), [("3\\n1 5 2\\n", "4"), ("1\\n7\\n", "0")])
 def test_program(monkeypatch, capsys, given, expected):
     monkeypatch.setattr(sys, "stdin", io.StringIO(given))
-    runpy.run_path(os.path.join(os.path.dirname(__file__), "solution.py"), run_name="__main__")
+    runpy.run_path("solution.py", run_name="__main__")
     assert capsys.readouterr().out.strip() == expected
 
 

@@ -1886,4 +1886,32 @@ def test_changes_and_restores(tmp_path):
     assert os.getcwd() == before
 ''',
          needs_inprocess="a context manager of the solution's changes its own process (the working folder); the with-block runs in the tests' process, which isolated mode does not change"),
+    Pair("inst-dict-subclass-as-dict", "kodcode", TAGS, '''\
+class AttrDict(dict):
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def to_attrdict(data):
+    return AttrDict({k: to_attrdict(v) if isinstance(v, dict) else v for k, v in data.items()})
+''', '''\
+import json
+
+from solution import to_attrdict
+
+
+def test_attribute_access():
+    cfg = to_attrdict({"db": {"host": "x", "port": 5}})
+    assert cfg.db.host == "x" and cfg.db.port == 5
+
+
+def test_still_a_dict():
+    cfg = to_attrdict({"a": 1})
+    assert isinstance(cfg, dict)
+    assert json.dumps(cfg) == '{"a": 1}'
+''',
+         needs_inprocess="a solution class derived from dict is not a dict in the tests' process in isolated mode (its contents can change, so no copy is kept)"),
 ]
