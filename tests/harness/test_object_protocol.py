@@ -1296,6 +1296,124 @@ def test_a_dict_subclass_dumps():
     assert len(said) == 2 and any("re.Match" in t for t in said) and any("AttrDict derives from dict" in t for t in said)
 
 
+def test_what_runs_one_at_a_time_here_is_said_when_a_test_on_timing_fails(tmp_path: Path) -> None:
+    # the solution's coroutines awaited together, its threads calling back together, and a
+    # class decorator of its that gives a test's class a method: plain pytest overlaps the
+    # first two and changes the class; a test that depends on it fails here, and says why
+    report, _, _ = run(tmp_path, '''\
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+
+async def work(i):
+    await asyncio.sleep(0.05)
+    return i
+
+
+def parallel_map(func, items):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(func, items))
+
+
+def with_repr(cls):
+    cls.__repr__ = lambda self: f"{type(self).__name__}()"
+    return cls
+''', '''\
+import asyncio
+import threading
+
+from solution import parallel_map, with_repr, work
+
+
+def test_gathered():
+    async def main():
+        return await asyncio.gather(*(work(i) for i in range(3)))
+
+    assert asyncio.run(main()) == [0, 1, 2]
+    assert False, "as a timing check that failed would"
+
+
+def test_callbacks_at_once():
+    barrier = threading.Barrier(2, timeout=0.5)
+
+    def meet(x):
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return None
+        return x
+
+    assert parallel_map(meet, [1, 2]) == [1, 2]
+
+
+@with_repr
+class Point:
+    pass
+
+
+def test_decorated():
+    assert repr(Point()) == "Point()"
+''')
+    assert set(outcomes(report).values()) == {"failed"}, report.tests
+    said = " ".join(report.cannot_cross)
+    assert report.cannot_cross_count == 3, report.cannot_cross
+    assert "coroutines alongside other tasks" in said and "at once" in said and "class decorator" in said
+
+
+def test_a_solution_functions_signature_and_annotations_but_never_text_to_evaluate(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+import functools
+
+
+def area(width: int, height: int = 1, *, unit: str = "m") -> int:
+    return width * height
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def inner(*a, **k):
+        return fn(*a, **k)
+    return inner
+
+
+@logged
+def add(a, b=2):
+    return a + b
+
+
+def sneaky(x: "__import__('os').environ.__setitem__('MR_EVIL', '1')") -> "__import__('os')._exit(3)":
+    return x
+''', '''\
+import inspect
+import os
+import typing
+
+from solution import add, area, sneaky
+
+
+def test_signature():
+    sig = inspect.signature(area)
+    assert list(sig.parameters) == ["width", "height", "unit"]
+    assert sig.parameters["height"].default == 1 and sig.parameters["unit"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.return_annotation is int
+
+
+def test_annotations():
+    assert area.__annotations__ == {"width": int, "height": int, "unit": str, "return": int}
+
+
+def test_through_functools_wraps():
+    assert list(inspect.signature(add).parameters) == ["a", "b"] and add.__name__ == "add"
+
+
+def test_text_annotations_are_not_evaluated_here():
+    typing.get_type_hints(sneaky)
+    inspect.signature(sneaky, eval_str=True)
+    assert sneaky.__annotations__ == {} and "MR_EVIL" not in os.environ
+''')
+    assert set(outcomes(report).values()) == {"passed"}, report.tests
+
+
 def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
     # plain pytest, as datasets run it: a working folder the tests may write and the
     # solution works in too; a file a test writes there is the solution's to read, and back
@@ -1309,6 +1427,7 @@ def save(text, path="out.txt"):
     with open(path, "w") as f:
         f.write(text)
 ''', '''\
+import importlib.util
 import os
 import runpy
 
@@ -1332,14 +1451,24 @@ def test_a_file_the_solution_wrote():
 
 
 def test_the_solutions_file_is_not_there_to_run_here():
-    # run here, it would be the solution's code in the tests' process; runpy runs it in
-    # the solution's, as if it were there
-    assert not os.path.exists("solution.py")
+    # run here, it would be the solution's code in the tests' process: in its place a file
+    # of root's that no one reads (on this host, without a second uid, an empty one), which
+    # the solution cannot take away; runpy and a file loader run it in the solution's
+    # process, as if it were there
+    try:
+        text = open("solution.py").read()
+    except PermissionError:
+        text = ""
+    assert text == ""
     assert "save" in runpy.run_path("solution.py")
+    spec = importlib.util.spec_from_file_location("loaded", "solution.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.save is not None
 ''')
     assert set(outcomes(report).values()) == {"passed"}, report.tests
-    work = tmp_path / "exchange" / "work"
-    assert (work / "data.txt").exists() and (work / "out.txt").exists()
+    work = tmp_path / "shared"  # removed at the end of the run
+    assert not work.exists()
     assert not (tmp_path / "solution" / "out.txt").exists()
     assert report.cannot_cross_count == 0
 
@@ -1375,7 +1504,6 @@ def test_the_planted_module_never_ran_here():
     assert "MR_PLANTED_RAN" not in os.environ
 ''')
     assert outcomes(report) == {"test_value": "failed", "test_the_planted_module_never_ran_here": "passed"}
-    assert (tmp_path / "exchange" / "work" / "colorsys.py").exists()  # it was there to be found
     assert report.cannot_cross_count == 1 and "colorsys" in report.cannot_cross[0]
     failed = [t for t in report.tests if t.outcome.value == "failed"][0]
     assert "ImportError" in failed.message

@@ -63,6 +63,17 @@ def _proj(h: Handle) -> Any:
     return _b(h).projection(h)
 
 
+class _Signature:
+    """``inspect.signature`` of a solution's callable: rebuilt here from its parameters as
+    data (:meth:`proxy.Broker.signature`). None on a class, where inspect goes on to the
+    class's own ways."""
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return None
+        return _b(obj).signature(obj)
+
+
 class _RemoteAttr:
     """A data descriptor that reads a dunder attribute (``__doc__``) from the solution."""
 
@@ -153,6 +164,7 @@ class Handle:
         own subclass calling ``super().__init__(...)``, and does nothing."""
 
     __doc__ = _RemoteAttr("__doc__")
+    __signature__ = _Signature()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_h_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
@@ -292,6 +304,10 @@ class Handle:
     __or__, __ror__ = _binary("or")
     __xor__, __rxor__ = _binary("xor")
 
+
+# A handle's ``__annotations__`` are the solution object's (forwarded, FORWARDED_DUNDERS),
+# not the annotations of this class's own body.
+del Handle.__annotations__
 
 for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and",
             "or", "xor", "matmul"):

@@ -16,8 +16,8 @@ Order of events, and why:
 4b. while the tests run, this process's file-system uid is the untrusted one, so what
    a test writes (``tmp_path``, ``tempfile``) the solution can read and write as in
    plain pytest, and a link the solution plants leads this process nowhere it could
-   not go itself; and its working folder is one of the untrusted uid's that the
-   solution's calls work in too (files a test makes there, the solution finds);
+   not go itself; and its working folder is one the solution's calls work in too
+   (files a test makes there, the solution finds: :func:`_make_shared`);
 5. the solution's own time (its calls, imports and answers, not the harness's work) is
    charged against the job's ``timeout_s``; past it, or past the harness's wall-clock
    backstop, no call is made and no test starts; a last-resort alarm ends pytest if a
@@ -29,8 +29,10 @@ Stdlib + pytest only; runs inside the sandbox image.
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import linecache
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -93,16 +95,34 @@ class TrustedSources:
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is None:
             return None
-        where = [spec.origin] if spec.has_location else list(spec.submodule_search_locations or ())
-        for place in where:
-            if not isinstance(place, str) or not os.path.join(os.path.realpath(place), "").startswith(self.roots):
-                self.refused(f"a test imported {name} from {place}, a folder the solution can write (a "
-                             "relative entry of sys.path looks in the solution's folder); the tests' "
-                             "process imports only from its own folders; a suite that needs it must "
-                             "use mode='inprocess'")
-                raise ImportError(f"{name} is not imported from {place}: the tests' process imports "
-                                  "only from its own folders (isolated mode)", name=name)
-        return spec
+        if not spec.has_location:  # a namespace package: each of its folders must be ours
+            places = [self._checked(name, p) for p in spec.submodule_search_locations or ()]
+            spec.submodule_search_locations = places
+            return spec
+        origin = self._checked(name, spec.origin)
+        if origin == spec.origin:
+            return spec
+        # Loaded from the path checked, with no link left in it: a link the solution swaps
+        # after the check (in a folder it writes) is never followed again.
+        real = importlib.util.spec_from_file_location(
+            name, origin, submodule_search_locations=[os.path.dirname(origin)]
+            if spec.submodule_search_locations is not None else None)
+        if real is None:
+            raise ImportError(f"{name} cannot be loaded from {origin}", name=name)
+        return real
+
+    def _checked(self, name: str, place: Any) -> str:
+        """``place`` with every link resolved, if that is inside one of the roots; else
+        the import is refused."""
+        real = os.path.realpath(place) if isinstance(place, str) else ""
+        if not real or not os.path.join(real, "").startswith(self.roots):
+            self.refused(f"a test imported {name} from {place}, a folder the solution can write (a "
+                         "relative entry of sys.path looks in the tests' working folder); the tests' "
+                         "process imports only from its own folders; a suite that needs it must use "
+                         "mode='inprocess'")
+            raise ImportError(f"{name} is not imported from {place}: the tests' process imports only from "
+                              "its own folders (isolated mode)", name=name)
+        return real
 
 
 def _set_fs_ids(uid: int, gid: int) -> bool:
@@ -117,6 +137,42 @@ def _set_fs_ids(uid: int, gid: int) -> bool:
 def exchange_path(solution_dir: str) -> str:
     """The folder the tests' temporary files go to: the untrusted uid's."""
     return os.path.join(os.path.dirname(os.path.abspath(solution_dir)), "exchange")
+
+
+def shared_path(solution_dir: str) -> str:
+    """The tests' working folder while they run, which the solution's calls work in too."""
+    return os.path.join(os.path.dirname(os.path.abspath(solution_dir)), "shared")
+
+
+def _make_shared(path: str, laid_out: list[str], contained: bool) -> None:
+    """The tests' working folder (as root, before the tests run). Plain pytest runs a
+    dataset's tests in a folder they may write, shared with the solution: so here,
+    where what a test writes to its working folder the solution finds, and back. It is
+    root's, in a folder of root's, and sticky: the solution may add files but not take
+    away or replace one it did not make. In it, for each name a dataset's runner would
+    have put beside the tests (the solution's files, the tests' own), a file or folder
+    of root's that no one may read: a test that runs "solution.py" from its working
+    folder (``exec(open(...).read())``, a loader on that path) would run it here, in the
+    tests' process; it finds a file it cannot open instead of one the solution wrote
+    (``runpy`` runs a solution's file in the solution's process: proxy._follow_runpy)."""
+    _remove(path)
+    os.mkdir(path, 0o700)
+    for name in laid_out:
+        fd = os.open(os.path.join(path, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o000)
+        os.fchmod(fd, 0o000)
+        os.close(fd)
+    if contained:
+        os.chown(path, 0, 0)
+    os.chmod(path, 0o1777)
+
+
+def _remove(path: str) -> None:
+    """``path`` and what is in it, as far as root may (links are removed, never followed;
+    a folder the untrusted uid closed is left to the wipe between jobs, done as that uid)."""
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def pytest_options(*, tests_dir: str, ini_path: str, solution_dir: str) -> list[str]:
@@ -164,6 +220,10 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
     saved_env = {k: os.environ.get(k) for k in ("TMPDIR", "HOME")}
     fs = {"switched": False}
     cwd_before = os.getcwd()
+    # (An io job's cases are the harness's own tests, and each case wipes what the
+    # untrusted uid made: they keep the folder they have.)
+    shared = None if config.get("runner") == schema.CASES_RUNNER else shared_path(config["solution_dir"])
+    laid_out = sorted(set(os.listdir(tests_dir)) | set(os.listdir(config["solution_dir"])))
 
     def on_collected(ids: list[str]) -> None:
         broker.end_collection()
@@ -171,28 +231,14 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
         hidden["done"] = True
         os.environ["TMPDIR"] = os.environ["HOME"] = exchange
         tempfile.tempdir = None
+        if shared is not None:
+            _make_shared(shared, laid_out, contained)
         if contained:
             fs["switched"] = _set_fs_ids(untrusted_uid(), untrusted_uid())
             if not fs["switched"]:
                 raise RuntimeError("could not take the untrusted uid for file access")
-        # Plain pytest runs a dataset's tests in a folder they may write, shared with the
-        # solution; here a folder of the untrusted uid's, made now (never before:
-        # collection runs with root's file access), which the solution's calls work in
-        # too: what a test writes to its working folder the solution finds there, and
-        # back. Not the solution's own folder: a test that runs "solution.py" it finds
-        # in its working folder (exec, runpy.run_path) would run it in this process.
-        # (If the folder cannot be made, the tests stay where they were: a test that
-        # wants a file there then fails, as it would in plain pytest with no room.)
-        # (An io job's cases are the harness's own tests, and each case wipes what the
-        # untrusted uid made: they keep the folder they have.)
-        if config.get("runner") == schema.CASES_RUNNER:
-            return
-        try:
-            work = os.path.join(exchange, "work")
-            os.makedirs(work, mode=0o700, exist_ok=True)
-            os.chdir(work)
-        except OSError:
-            pass
+        if shared is not None:
+            os.chdir(shared)
 
     recorder = collect.Recorder(
         on_collected=on_collected,
@@ -239,6 +285,8 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
         os.chdir(cwd_before)  # with the untrusted uid's file access still, if it was taken
         if fs["switched"]:
             _set_fs_ids(0, 0)
+        if shared is not None:
+            _remove(shared)
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)

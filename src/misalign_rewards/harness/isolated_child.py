@@ -237,7 +237,18 @@ _DO: dict[str, Any] = {
     "send": lambda gen, value: gen.send(value),
     "throw": lambda gen, exc: gen.throw(exc),
     "gen_exit": lambda gen: _exit_generator(gen),
+    "signature": lambda obj: _signature_data(obj),
 }
+
+
+def _signature_data(obj: Any) -> list[Any]:
+    """``inspect.signature(obj)`` as data: [[name, kind, has a default, the default,
+    the annotation], ...] and the return annotation (the trusted side keeps annotations
+    that are classes only: proxy.Broker.signature)."""
+    sig = inspect.signature(obj)
+    params = [[p.name, int(p.kind), p.default is not p.empty, None if p.default is p.empty else p.default,
+               None if p.annotation is p.empty else p.annotation] for p in sig.parameters.values()]
+    return [params, None if sig.return_annotation is sig.empty else sig.return_annotation]
 #: this process's event loop for the solution's coroutines (a fork makes its own)
 _ASYNC: dict[str, Any] = {"pid": None, "loop": None}
 
@@ -311,7 +322,7 @@ class TrustedCallable:
         self._tid = tid
         for attr, value in zip(("__name__", "__qualname__", "__doc__", "__module__"), meta or (), strict=False):
             if isinstance(value, str):
-                setattr(self, attr, value)
+                object.__setattr__(self, attr, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._server.callback(self._tid, None, args, kwargs)
@@ -322,7 +333,7 @@ class TrustedCallable:
     def __setattr__(self, name: str, value: Any) -> None:
         # Set on this stand-in only (a class decorator's ``cls.greet = ...`` on a test's
         # class): the test's object is not changed, and the answer says so.
-        if not (name.startswith("__") or name in ("_server", "_tid")):
+        if name not in ("_server", "_tid"):
             self._server.notes.add("trusted_attr")
         object.__setattr__(self, name, value)
 
@@ -489,13 +500,17 @@ class _Turn:
         self._owner: int | None = None
         self._depth = 0
 
-    def take(self) -> None:
+    def take(self) -> bool:
+        """Whether another thread had it (this one waited)."""
         me = threading.get_ident()
         if self._owner == me:
             self._depth += 1
-            return
-        self._lock.acquire()
+            return False
+        waited = not self._lock.acquire(blocking=False)
+        if waited:
+            self._lock.acquire()
         self._owner, self._depth = me, 1
+        return waited
 
     def give(self) -> None:
         self._depth -= 1
@@ -1212,7 +1227,8 @@ class Server:
         thread hands its turn on while it answers a request nested in its callback (the
         solution's code then runs and may use threads of its own), and takes it back to
         send the answer (:meth:`serve`)."""
-        self.turn.take()
+        if self.turn.take():
+            self.notes.add("callbacks_waited")
         try:
             suspended = self.patches_live is not None
             self.patches_off(suspended)

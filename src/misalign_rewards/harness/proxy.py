@@ -45,6 +45,7 @@ import binascii
 import builtins
 import collections
 import contextlib
+import copy
 import dataclasses
 import functools
 import importlib
@@ -677,8 +678,7 @@ class Broker:
             for what in left[:3]:
                 if what in _PROCESS_STATE:
                     self._doubt(
-                        f"a call of the solution's {_PROCESS_STATE[what]}; that stays in the solution's "
-                        "process, the tests' is not changed in isolated mode; a suite that needs it must use "
+                        f"a call of the solution's {_PROCESS_STATE[what]}; a suite that needs it must use "
                         "mode='inprocess'")
         issued = answer.get("warnings")
         if isinstance(issued, list):
@@ -1256,11 +1256,13 @@ class Broker:
             obj = items()
         elif kind == "b:coroutine":
             async def result() -> Any:
+                self._alone_on_the_loop()
                 return self.do("await", h)
             obj = result()
         else:
             async def aitems() -> Any:
                 while True:
+                    self._alone_on_the_loop()
                     try:
                         item = self.do("anext", h)
                     except StopIteration:
@@ -1269,6 +1271,21 @@ class Broker:
             obj = aitems()
         self._generators[id(obj)] = (obj, h)
         return obj
+
+    def _alone_on_the_loop(self) -> None:
+        """A solution coroutine awaited here runs to its end at once (see :meth:`_native`):
+        where the test's event loop has other tasks (``asyncio.gather`` of several,
+        ``wait_for`` with a timeout), plain pytest would interleave them; said if the test
+        fails (:meth:`_doubt`)."""
+        aio = sys.modules.get("asyncio")
+        try:
+            tasks = len(aio.all_tasks()) if aio is not None else 0
+        except RuntimeError:
+            return
+        if tasks > 1:
+            self._doubt("a test awaited the solution's coroutines alongside other tasks (asyncio.gather, wait_for); "
+                        "isolated mode runs each of them to its end when awaited, so they do not interleave with "
+                        "the test's tasks or time out; a suite that needs that must use mode='inprocess'")
 
     def _mirror(self, ref: Any) -> type:
         """The trusted class standing for a solution class reference."""
@@ -1579,8 +1596,29 @@ class Broker:
         names = self._request({"op": "names", "module": module, "all": True}).get("names")
         return sorted(n for n in names if isinstance(n, str)) if isinstance(names, list) else []
 
+    def signature(self, h: Handle) -> inspect.Signature:
+        """``inspect.signature`` of a solution's callable, rebuilt from its parameters as
+        data: names, kinds, defaults (data or handles), and annotations that are classes.
+        Text annotations are left out: ``typing`` and ``inspect(eval_str=True)`` evaluate
+        text, which here would be the solution's code run in the tests' process."""
+        data = self.do("signature", h)
+        try:
+            params, returns = data
+            sig = inspect.Signature(
+                [inspect.Parameter(name, inspect._ParameterKind(kind),
+                                   default=default if has_default else inspect.Parameter.empty,
+                                   annotation=ann if isinstance(ann, type) else inspect.Parameter.empty)
+                 for name, kind, has_default, default, ann in params],
+                return_annotation=returns if isinstance(returns, type) else inspect.Signature.empty)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the solution's callable has no signature that can be rebuilt here: {exc}") from None
+        return sig
+
     def get(self, target: Any, name: str) -> Any:
         value = self._result(self._request({"op": "get", "t": self._target(target), "name": name}))
+        if name == "__annotations__" and isinstance(value, dict):
+            # classes only, never text (see :meth:`signature`)
+            return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, type)}
         if isinstance(target, Handle) and _mirrorable(value) and type(value).__module__ != "numpy" \
                 and not self._fresh_per_test and not name.startswith("__"):
             # ``inv.items``, ``self.log`` of a test's subclass: the object's own container,
@@ -1605,6 +1643,24 @@ class Broker:
         return self._call({"op": "callattr", "t": self._target(target), "name": name}, args, kwargs)
 
     def _call(self, message: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A call of the solution's (:meth:`_call_once`). An argument that is a container
+        the tests hold live (``data = bag.items``; ``sort(data)``) can change during the
+        call without the call touching it, through the solution's own object: it is
+        watched as arguments are (P21), from a copy taken before."""
+        live = [item[0] for item in self._live.values()] if self._live else []
+        watched = [(a, copy.copy(a)) for a in (*args, *kwargs.values()) if any(a is x for x in live)]
+        value = self._call_once(message, args, kwargs)
+        for arg, before in watched:
+            shown = value
+            if isinstance(value, Handle):
+                shown = object.__getattribute__(value, "_h_proj")
+            if arg != before and type(shown) in (list, tuple, dict, set) and _defeats(before, arg, shown):
+                self.gaming.append(f"inplace: an argument ({type(arg).__name__} of {len(before)}), a container of "
+                                   "the solution's the tests hold live, was emptied, flattened or given new contents "
+                                   f"during the call while it returned {type(shown).__name__} of {len(shown)} like it")
+        return value
+
+    def _call_once(self, message: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self._records, self._record_order = {}, []
         try:
             message["args"] = self._send_value(args, "the arguments")
@@ -2085,11 +2141,15 @@ _ARITHMETIC = frozenset({"add", "sub", "mul", "matmul", "truediv", "floordiv", "
 
 #: What of its process a solution's call may change and leave so, which the tests'
 #: process does not follow (the solution's answer names it: isolated_child.Server.answer).
+_STAYS = "; that stays in the solution's process, the tests' is not changed in isolated mode"
 _PROCESS_STATE = {
-    "cwd": "changed the working folder and left it so (a context manager's __enter__)",
-    "env": "changed the environment (os.environ) and left it so (a context manager's __enter__, a setter)",
-    "stdout": "replaced sys.stdout or sys.stderr and left it so (a context manager's __enter__)",
-    "trusted_attr": "set an attribute of a test's object it was given (a class decorator's cls.name = ...)",
+    "cwd": "changed the working folder and left it so (a context manager's __enter__)" + _STAYS,
+    "env": "changed the environment (os.environ) and left it so (a context manager's __enter__, a setter)" + _STAYS,
+    "stdout": "replaced sys.stdout or sys.stderr and left it so (a context manager's __enter__)" + _STAYS,
+    "trusted_attr": "set an attribute of a test's object it was given (a class decorator's cls.name = ...), "
+                    "which only its stand-in there took; the test's object is not changed in isolated mode",
+    "callbacks_waited": "had threads call the test's callables at once, which isolated mode runs one at a "
+                        "time (they do not overlap)",
 }
 
 
@@ -2145,6 +2205,7 @@ def install(broker: Broker, module_names: list[str]) -> None:
     _after_import("subprocess", functools.partial(_follow_subprocess, broker))
     _follow_reload(broker)
     _follow_imports(broker)
+    _follow_file_loaders(broker)
     _follow_monkeypatch()
 
 
@@ -2172,6 +2233,45 @@ def _follow_imports(broker: Broker) -> None:
         functools.update_wrapper(fn, real)
         fn._mr_follows = True
     builtins.__import__, importlib.import_module = importing, importing_module
+
+
+class _SolutionFileLoader:
+    """The loader of a spec a test made for a solution file
+    (``importlib.util.spec_from_file_location("solution", "solution.py")``): executing
+    the module runs the file in the solution's process (:meth:`Broker.rerun`, as
+    ``__main__`` when the spec is named so) and gives the module what it defined."""
+
+    def __init__(self, broker: Broker, module: str) -> None:
+        self.broker, self.module = broker, module
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        name = getattr(module, "__name__", None)
+        namespace = self.broker.rerun(self.module, name if isinstance(name, str) else self.module)
+        if isinstance(namespace, dict):
+            module.__dict__.update(namespace)
+
+
+def _follow_file_loaders(broker: Broker) -> None:
+    """A spec for a solution file (by its name beside the tests or in their working
+    folder) loads it in the solution's process (:class:`_SolutionFileLoader`): the file
+    itself is never read here."""
+    make = importlib.util.spec_from_file_location
+    if getattr(make, "_mr_follows", False):
+        return
+
+    def spec_for(name: Any, location: Any = None, *args: Any, **kwargs: Any) -> Any:
+        module = broker.solution_file_module(location) if location is not None else None
+        if module is not None and not args and not kwargs:
+            loader: Any = _SolutionFileLoader(broker, module)
+            return importlib.util.spec_from_loader(name, loader, origin=str(location))
+        return make(name, location, *args, **kwargs)
+
+    functools.update_wrapper(spec_for, make)
+    spec_for._mr_follows = True  # type: ignore[attr-defined]
+    importlib.util.spec_from_file_location = spec_for
 
 
 def _follow_reload(broker: Broker) -> None:
