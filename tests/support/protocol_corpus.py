@@ -789,16 +789,9 @@ def numbers():
         "closed only the stand-in (plain pytest: RuntimeError, generator ignored GeneratorExit)"),
 ]
 
-ATTACKS += [
-    Attack(
-        "module-planted-in-working-folder", "shade", '''\
-import os
-
-# Wrong, and plants a colorsys of its own where a relative entry of sys.path looks: the
-# tests' working folder, which its calls work in. Were it imported by the tests' process,
-# its rgb_to_hsv would agree with anything and take over pytest's verdicts as well.
-_FAKE = """
-import sys
+#: The colorsys a solution plants for the "shade" tests: were the tests' process to import
+#: it, it would agree with anything and take over pytest's verdicts as well.
+_PLANTED_COLORSYS = '''_FAKE = """
 def rgb_to_hsv(r, g, b):
     return (0.0, 0.0, 0.0)
 try:
@@ -807,7 +800,17 @@ try:
 except Exception:
     pass
 """
+'''
 
+ATTACKS += [
+    Attack(
+        "module-planted-in-working-folder", "shade", '''\
+import os
+
+# Wrong, and plants a colorsys of its own where a relative entry of sys.path looks: the
+# tests' working folder, which its calls work in. Were it imported by the tests' process,
+# its rgb_to_hsv would agree with anything and take over pytest's verdicts as well.
+''' + _PLANTED_COLORSYS + '''
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -841,20 +844,11 @@ import os
 import threading
 import time
 
-# Wrong (brightness 0); found by the review of d5d8554. Plants colorsys.py in the tests' working folder as a symlink to a
-# trusted file whose target is slow to resolve; once the tests' process follows it (its
+# Wrong (brightness 0); found by the review of d5d8554. Plants colorsys.py in the tests'
+# working folder as a symlink to a trusted file whose target is slow to resolve; once the tests' process follows it (its
 # atime moves), the link is swapped for the solution's own module while the harness's
 # finder is still resolving it (realpath), so the loader opens the solution's file.
-_FAKE = """
-def rgb_to_hsv(r, g, b):
-    return (0.0, 0.0, 0.0)
-try:
-    import _pytest.python
-    _pytest.python.Function.runtest = lambda self: None
-except Exception:
-    pass
-"""
-_HERE = os.path.dirname(os.path.abspath(__file__))
+''' + _PLANTED_COLORSYS + '''_HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(os.path.dirname(_HERE), "shared")  # the tests' working folder
 X = os.path.join(WORK, ".x")
 LINK = os.path.join(WORK, "colorsys.py")
