@@ -1414,6 +1414,67 @@ def test_text_annotations_are_not_evaluated_here():
     assert set(outcomes(report).values()) == {"passed"}, report.tests
 
 
+def test_what_kind_of_function_a_solution_function_is_and_its_classes_slots(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+def squares(n):
+    for i in range(n):
+        yield i * i
+
+
+async def fetch(x):
+    return x
+
+
+async def ticks():
+    yield 1
+
+
+def plain(x):
+    return x
+
+
+class Point:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+class Point3(Point):
+    pass
+''', '''\
+import asyncio
+import inspect
+
+import pytest
+
+from solution import Point, Point3, fetch, plain, squares, ticks
+
+
+def test_kinds_of_function():
+    assert inspect.isgeneratorfunction(squares) and not inspect.isgeneratorfunction(plain)
+    assert inspect.iscoroutinefunction(fetch) and asyncio.iscoroutinefunction(fetch)
+    assert inspect.isasyncgenfunction(ticks) and not inspect.iscoroutinefunction(ticks)
+    assert squares.__code__.co_name == "squares" and list(squares(3)) == [0, 1, 4]
+
+
+def test_a_class_or_an_object_has_no_code():
+    assert not hasattr(Point, "__code__") and not hasattr(Point(1, 2), "__code__")
+
+
+def test_the_code_here_is_not_the_solutions():
+    with pytest.raises(TypeError):
+        inspect.getsource(squares)
+
+
+def test_slots():
+    assert Point.__slots__ == ("x", "y") and Point3.__slots__ == ("x", "y")
+    with pytest.raises(AttributeError):
+        Point(1, 2).z = 3
+''')
+    assert set(outcomes(report).values()) == {"passed"}, report.tests
+
+
 def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
     # plain pytest, as datasets run it: a working folder the tests may write and the
     # solution works in too; a file a test writes there is the solution's to read, and back

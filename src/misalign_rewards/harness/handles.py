@@ -34,6 +34,7 @@ import abc
 import builtins
 import collections.abc
 import dataclasses
+import inspect
 import operator
 import sys
 import types
@@ -72,6 +73,44 @@ class _Signature:
         if obj is None:
             return None
         return _b(obj).signature(obj)
+
+
+def _plain() -> None:
+    pass
+
+
+def _generator() -> Any:
+    yield
+
+
+async def _coroutine() -> None:
+    pass
+
+
+async def _async_generator() -> Any:
+    yield
+
+
+#: Code objects of the harness's own, one of each kind of function; a solution function's
+#: ``__code__`` here is one of them renamed (:class:`_Code`): never the solution's code.
+_CODE_OF_KIND = {c.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR): c
+                 for c in (_plain.__code__, _generator.__code__, _coroutine.__code__, _async_generator.__code__)}
+
+
+class _Code:
+    """``__code__`` of a solution function: a code object of the harness's own of the
+    same kind (generator, coroutine, async generator or plain) and name, so that
+    ``inspect.isgeneratorfunction`` and its kin answer as for the solution's function.
+    A class or an object with no code has none (AttributeError)."""
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            raise AttributeError("__code__")
+        kind = _b(obj).do("code", obj)
+        if not (isinstance(kind, list) and len(kind) == 2 and kind[0] in _CODE_OF_KIND and isinstance(kind[1], str)):
+            raise AttributeError("__code__")
+        name = kind[1] if kind[1].isidentifier() or kind[1] == "<lambda>" else "solution_function"
+        return _CODE_OF_KIND[kind[0]].replace(co_name=name)
 
 
 class _RemoteAttr:
@@ -165,6 +204,7 @@ class Handle:
 
     __doc__ = _RemoteAttr("__doc__")
     __signature__ = _Signature()
+    __code__ = _Code()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_h_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
@@ -487,6 +527,13 @@ def _finish_mirror(name: str, desc: dict[str, Any], bases: Sequence[type], ns: d
     cls = MirrorMeta(name, tuple(bases), ns)
     for fn in methods_here.values():
         fn.__mr_owner__ = cls
+    slots = desc.get("slots")
+    if isinstance(slots, list) and len(slots) == 2 and slots[0] in ("str", "list", "tuple") \
+            and isinstance(slots[1], list) and all(isinstance(n, str) and n.isidentifier() for n in slots[1]):
+        # ``Point.__slots__`` as the solution's class wrote them (data; a mirror's layout is its own)
+        kind = slots[0]
+        type.__setattr__(cls, "__slots__", slots[1][0] if kind == "str" and slots[1] else
+                         list(slots[1]) if kind == "list" else tuple(slots[1]))
     abcs = desc.get("abcs")
     for abc_name in abcs if isinstance(abcs, list) else ():
         # isinstance(obj, Mapping) as the solution's class answers it (it derives from

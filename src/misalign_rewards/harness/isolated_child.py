@@ -238,7 +238,20 @@ _DO: dict[str, Any] = {
     "throw": lambda gen, exc: gen.throw(exc),
     "gen_exit": lambda gen: _exit_generator(gen),
     "signature": lambda obj: _signature_data(obj),
+    "code": lambda obj: _code_kind(obj),
 }
+
+#: What kind of function a code object makes (``inspect.isgeneratorfunction`` and kin)
+_CODE_KINDS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _code_kind(obj: Any) -> list[Any]:
+    """A solution function's ``__code__`` as the trusted side rebuilds it: [the flags
+    that say its kind, its name]; AttributeError for what has none."""
+    code = getattr(obj, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        raise AttributeError("__code__")
+    return [code.co_flags & _CODE_KINDS, code.co_name]
 
 
 def _signature_data(obj: Any) -> list[Any]:
@@ -481,13 +494,25 @@ _TRUSTED_KINDS = {"tcall": TrustedCallable, "tstream": TrustedStream, "titer": T
                   "tawait": TrustedAwaitable}
 
 
-def _process_state() -> tuple[str, dict[str, str]]:
-    """The working folder and the environment (see :meth:`Server.answer`)."""
+def _slots_of(cls: type) -> list[Any] | None:
+    """A class's ``__slots__`` (its own or inherited) as written: [its type's name, the names]."""
+    slots = getattr(cls, "__slots__", None)
+    if isinstance(slots, str):
+        return ["str", [slots]]
+    if isinstance(slots, (list, tuple)) and len(slots) <= 200 and all(isinstance(n, str) for n in slots):
+        return [type(slots).__name__, list(slots)]
+    return None
+
+
+def _process_state() -> tuple[str, dict[Any, Any]]:
+    """The working folder and the environment (see :meth:`Server.answer`); the
+    environment's table as ``os.environ`` keeps it (bytes), copied without decoding."""
     try:
         cwd = os.getcwd()
     except OSError:
         cwd = ""
-    return cwd, dict(os.environ)
+    raw = getattr(os.environ, "_data", None)
+    return cwd, dict(raw) if isinstance(raw, dict) else dict(os.environ)
 
 
 class _Turn:
@@ -672,7 +697,7 @@ class Server:
         return {"name": self.wire.text(cls.__name__, 200), "qualname": self.wire.text(cls.__qualname__, 400),
                 "module": self.wire.text(getattr(cls, "__module__", "?"), 200), "bases": bases,
                 "exc": issubclass(cls, BaseException), "methods": sorted(set(methods))[:2000],
-                "value_base": value_base, "slots": hasattr(cls, "__slots__"), "dataclass": dc_fields,
+                "value_base": value_base, "slots": _slots_of(cls), "dataclass": dc_fields,
                 "operators": sorted(operators), "abcs": _abcs_of(cls)}
 
     def _encode_object(self, obj: Any) -> Any:
@@ -925,7 +950,7 @@ class Server:
         caught = warnings.catch_warnings(record=True)
         seen = caught.__enter__()
         warnings.simplefilter("always")
-        state: tuple[str, dict[str, str]] | None = None
+        state: tuple[str, dict[Any, Any]] | None = None
         try:
             self.apply_context(message.get("ctx"))
             state = _process_state()
