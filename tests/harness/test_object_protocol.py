@@ -1475,6 +1475,44 @@ def test_slots():
     assert set(outcomes(report).values()) == {"passed"}, report.tests
 
 
+def test_a_runtime_checkable_protocol_of_the_solutions_checks_the_tests_objects(tmp_path: Path) -> None:
+    report, _, _ = run(tmp_path, '''\
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    def close(self): ...
+
+
+class Resource:
+    def close(self):
+        return "closed"
+
+
+def close_all(items):
+    return [i.close() for i in items if isinstance(i, Closeable)]
+''', '''\
+from solution import Closeable, Resource, close_all
+
+
+class File:
+    def close(self):
+        return "file"
+
+
+class Nothing:
+    pass
+
+
+def test_structural():
+    assert isinstance(File(), Closeable) and not isinstance(Nothing(), Closeable)
+    assert isinstance(Resource(), Closeable) and not isinstance(File(), Resource)
+    assert close_all([File(), Nothing(), Resource()]) == ["file", "closed"]
+''')
+    assert outcomes(report) == {"test_structural": "passed"}, report.tests
+
+
 def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
     # plain pytest, as datasets run it: a working folder the tests may write and the
     # solution works in too; a file a test writes there is the solution's to read, and back

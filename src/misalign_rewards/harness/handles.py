@@ -424,6 +424,14 @@ class MirrorMeta(type):
         # code calling self.run() runs the test's run), and the object is made there.
         return broker.call(broker.remote_subclass(cls, mirror), args, kwargs)
 
+    def __instancecheck__(cls, obj: Any) -> bool:
+        if type.__instancecheck__(cls, obj):
+            return True
+        # A runtime-checkable Protocol of the solution's: structural, as typing checks it,
+        # from the names of its members (data), here (a test's own object qualifies)
+        members = cls.__dict__.get("_mr_protocol")
+        return members is not None and all(hasattr(obj, m) for m in members)
+
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("_mr_") or (name.startswith("__") and name not in FORWARDED_DUNDERS):
             raise AttributeError(name)
@@ -527,6 +535,9 @@ def _finish_mirror(name: str, desc: dict[str, Any], bases: Sequence[type], ns: d
     cls = MirrorMeta(name, tuple(bases), ns)
     for fn in methods_here.values():
         fn.__mr_owner__ = cls
+    protocol = desc.get("protocol")
+    if isinstance(protocol, list) and len(protocol) <= 200 and all(isinstance(m, str) for m in protocol):
+        type.__setattr__(cls, "_mr_protocol", tuple(protocol))
     slots = desc.get("slots")
     if isinstance(slots, list) and len(slots) == 2 and slots[0] in ("str", "list", "tuple") \
             and isinstance(slots[1], list) and all(isinstance(n, str) and n.isidentifier() for n in slots[1]):

@@ -494,6 +494,19 @@ _TRUSTED_KINDS = {"tcall": TrustedCallable, "tstream": TrustedStream, "titer": T
                   "tawait": TrustedAwaitable}
 
 
+def _protocol_members(cls: type) -> list[str] | None:
+    """The members a runtime-checkable ``typing.Protocol`` asks of an object, or None."""
+    if not (getattr(cls, "_is_protocol", False) and getattr(cls, "_is_runtime_protocol", False)):
+        return None
+    typing = sys.modules.get("typing")
+    members = getattr(typing, "_get_protocol_attrs", None)
+    try:
+        found = members(cls) if callable(members) else None
+    except Exception:  # noqa: BLE001 - a protocol whose members cannot be listed is not one here
+        return None
+    return sorted(m for m in found if isinstance(m, str))[:200] if found is not None else None
+
+
 def _slots_of(cls: type) -> list[Any] | None:
     """A class's ``__slots__`` (its own or inherited) as written: [its type's name, the names]."""
     slots = getattr(cls, "__slots__", None)
@@ -697,7 +710,7 @@ class Server:
         return {"name": self.wire.text(cls.__name__, 200), "qualname": self.wire.text(cls.__qualname__, 400),
                 "module": self.wire.text(getattr(cls, "__module__", "?"), 200), "bases": bases,
                 "exc": issubclass(cls, BaseException), "methods": sorted(set(methods))[:2000],
-                "value_base": value_base, "slots": _slots_of(cls), "dataclass": dc_fields,
+                "value_base": value_base, "slots": _slots_of(cls), "protocol": _protocol_members(cls), "dataclass": dc_fields,
                 "operators": sorted(operators), "abcs": _abcs_of(cls)}
 
     def _encode_object(self, obj: Any) -> Any:
