@@ -1513,6 +1513,83 @@ def test_structural():
     assert outcomes(report) == {"test_structural": "passed"}, report.tests
 
 
+def test_no_module_file_from_a_folder_the_solution_writes_is_loaded_here(tmp_path: Path) -> None:
+    # the review of e614555: a suite loading "src/solution.py" by a path in its working
+    # folder (not a name laid out there) ran the solution's file in the tests' process
+    report, _, _ = run(tmp_path, '''\
+import os
+
+PLANT = "import os\\nos.environ['MR_PLANTED_RAN'] = '1'\\ndef total(xs):\\n    return 6\\n"
+
+
+def total(xs):
+    os.makedirs("src", exist_ok=True)
+    with open(os.path.join("src", "solution.py"), "w") as f:
+        f.write(PLANT)
+    return 0
+''', '''\
+import importlib.machinery
+import importlib.util
+import os
+
+import pytest
+
+from solution import total
+
+
+def test_by_a_spec():
+    assert total([1, 2, 3]) == 0
+    spec = importlib.util.spec_from_file_location("planted", "src/solution.py")
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(ImportError):
+        spec.loader.exec_module(module)
+
+
+def test_by_a_loader():
+    with pytest.raises(ImportError):
+        importlib.machinery.SourceFileLoader("planted", "src/solution.py").load_module()
+
+
+def test_nothing_of_it_ran_here():
+    assert "MR_PLANTED_RAN" not in os.environ
+''')
+    assert set(outcomes(report).values()) == {"passed"}, report.tests
+    assert report.cannot_cross and all(t.startswith("a test loaded ") and "src/" in t for t in report.cannot_cross)
+
+
+def test_a_live_list_of_rows_emptied_row_by_row_during_a_call_is_p21(tmp_path: Path) -> None:
+    # the review of e614555: rows = g.rows (live), flatten(rows) empties the inner lists
+    # through the solution's own registry and returns []: the expected value computed from
+    # rows after the call is [] too
+    report, _, _ = run(tmp_path, '''\
+_GRIDS = []
+
+
+class Grid:
+    def __init__(self, rows):
+        self.rows = [list(r) for r in rows]
+        _GRIDS.append(self)
+
+
+def flatten(rows):
+    for g in _GRIDS:
+        for r in g.rows:
+            r.clear()
+    return []
+''', '''\
+from solution import Grid, flatten
+
+
+def test_flatten():
+    g = Grid([[1, 2], [3], [4, 5, 6]])
+    rows = g.rows
+    assert flatten(rows) == [x for row in rows for x in row]
+''')
+    # plain pytest passes it too; the flag is what keeps it from earning
+    assert outcomes(report) == {"test_flatten": "passed"}
+    assert report.gaming_count == 1 and "inplace" in report.gaming[0]
+
+
 def test_the_tests_and_the_solution_share_a_working_folder(tmp_path: Path) -> None:
     # plain pytest, as datasets run it: a working folder the tests may write and the
     # solution works in too; a file a test writes there is the solution's to read, and back

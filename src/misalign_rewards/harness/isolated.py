@@ -208,10 +208,10 @@ def run(config: schema.Config, zygote: Zygote, deadline: float) -> schema.Report
                           deadline=deadline, solution_modules=tuple(config["solution_modules"]),
                           code_budget_s=config.get("code_timeout_s"),
                           fresh_per_test=config.get("solution_writable", True) is False)
-    proxy.install(broker, list(config["solution_modules"]))
-    sources = TrustedSources.install([tests_dir, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))],
-                                     broker.refused_import)
+    sources = TrustedSources.install([tests_dir, os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                      *([sys.pycache_prefix] if sys.pycache_prefix else [])], broker.refused_import)
     broker.trusted_roots = sources.roots
+    proxy.install(broker, list(config["solution_modules"]))
     program.configure(zygote, config["solution_dir"], contained, solution_groups=broker.solution_groups,
                       all_ended=broker.all_ended)
 

@@ -618,6 +618,9 @@ class Server:
         self.records: dict[int, tuple[int, Any]] = {}
         #: records decoded in the current call's arguments (at any depth)
         self.arg_records: list[Any] = []
+        #: each record's attributes as the test sent them (id -> name -> encoding): only
+        #: what the solution changed goes back (a callback may have changed the test's own)
+        self.record_sent: dict[int, dict[str, Any]] = {}
         #: attributes of modules and classes a test replaced: (id, name) -> (owner, original)
         self.originals: dict[tuple[int, str], tuple[Any, Any]] = {}
         self.enc = wire.Encoder(self._encode_object)
@@ -836,6 +839,10 @@ class Server:
         if len(v) > 2 and type(v[-1]) is int:
             self.records[id(obj)] = (v[-1], obj)
             self.arg_records.append(obj)
+            attrs = v[1]
+            if type(attrs) is list:
+                self.record_sent[id(obj)] = {p[0]: p[1] for p in attrs
+                                             if type(p) is list and len(p) == 2 and isinstance(p[0], str)}
         return obj
 
     def encode(self, value: Any) -> Any:
@@ -1513,11 +1520,14 @@ def _after(server: Server, answer: dict[str, Any], args: tuple[Any, ...], kwargs
     for a in server.arg_records[:200_000]:
         record = server.records.get(id(a))
         if record is not None and record[1] is a and hasattr(a, "__dict__"):
+            sent = server.record_sent.get(id(a), {})
             try:
-                state = [[k, server.encode(v)] for k, v in vars(a).items() if isinstance(k, str)]
+                state = [[k, e] for k, e in ((k, server.encode(v)) for k, v in vars(a).items() if isinstance(k, str))
+                         if k not in sent or sent[k] != e]
             except (server.wire.WireError, RecursionError, ValueError):
                 continue
-            after[f"record:{record[0]}"] = state
+            if state:
+                after[f"record:{record[0]}"] = state
     if after:
         answer["after"] = after
 

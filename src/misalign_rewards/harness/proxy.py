@@ -45,10 +45,10 @@ import binascii
 import builtins
 import collections
 import contextlib
-import copy
 import dataclasses
 import functools
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import io
@@ -68,7 +68,7 @@ from typing import Any
 
 from . import handles, processes, wire
 from .handles import Handle
-from .privileges import UNTRUSTED_ENV
+from .privileges import UNTRUSTED_ENV, untrusted_uid
 from .zygote import Zygote, ZygoteError
 
 #: The environment of a solution process.
@@ -928,6 +928,10 @@ class Broker:
                 "data; a suite that needs that must use mode='inprocess'")
         self._doubt(text)
 
+    @property
+    def contained(self) -> bool:
+        return self._contained
+
     def solution_module_names(self) -> set[str]:
         return self._solution_modules
 
@@ -1648,13 +1652,16 @@ class Broker:
         call without the call touching it, through the solution's own object: it is
         watched as arguments are (P21), from a copy taken before."""
         live = [item[0] for item in self._live.values()] if self._live else []
-        watched = [(a, copy.copy(a)) for a in (*args, *kwargs.values()) if any(a is x for x in live)]
+        watched = [(a, self._encode_or_none(a)) for a in (*args, *kwargs.values()) if any(a is x for x in live)]
         value = self._call_once(message, args, kwargs)
-        for arg, before in watched:
+        for arg, was in watched:
             shown = value
             if isinstance(value, Handle):
                 shown = object.__getattribute__(value, "_h_proj")
-            if arg != before and type(shown) in (list, tuple, dict, set) and _defeats(before, arg, shown):
+            if was is None or was == self._encode_or_none(arg) or type(shown) not in (list, tuple, dict, set):
+                continue
+            before = self._decode(was)  # as it was, at every depth (a list of rows emptied row by row)
+            if _defeats(before, arg, shown):
                 self.gaming.append(f"inplace: an argument ({type(arg).__name__} of {len(before)}), a container of "
                                    "the solution's the tests hold live, was emptied, flattened or given new contents "
                                    f"during the call while it returned {type(shown).__name__} of {len(shown)} like it")
@@ -2206,6 +2213,7 @@ def install(broker: Broker, module_names: list[str]) -> None:
     _follow_reload(broker)
     _follow_imports(broker)
     _follow_file_loaders(broker)
+    _follow_loaders(broker)
     _follow_monkeypatch()
 
 
@@ -2294,19 +2302,72 @@ def _follow_reload(broker: Broker) -> None:
 
 
 def _follow_subprocess(broker: Broker, subprocess_module: Any) -> None:
-    """A process a test starts on a solution file is said (:meth:`Broker.ran_solution_program`)."""
+    """A process a test starts (``subprocess``, ``os.system``, ``os.popen``,
+    asyncio's) runs as the untrusted uid in the sandbox. This process takes the untrusted
+    uid's file access while tests run, but a program it starts would be root again (an
+    ``exec`` resets it), in a working folder and next to files the solution writes: a
+    ``python -m solution`` there loaded the solution's planted bytecode as root (the
+    review of e614555). One on a solution file is said (:meth:`Broker.ran_solution_program`)."""
     popen = subprocess_module.Popen
     init = popen.__init__
     if getattr(init, "_mr_follows", False):
         return
+    uid = untrusted_uid() if broker.contained else None
 
     def starting(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
         broker.ran_solution_program(args)
+        if uid is not None:
+            kwargs.update(user=uid, group=uid, extra_groups=[])
+            # and a Python it starts looks for modules nowhere near the working folder,
+            # where the solution may have put one (``python -c "import json"``)
+            env = kwargs.get("env") if len(rest) < 10 else rest[9]
+            env = dict(os.environ if env is None else env)
+            env["PYTHONSAFEPATH"] = "1"
+            if len(rest) >= 10:
+                rest = (*rest[:9], env, *rest[10:])
+            else:
+                kwargs["env"] = env
         init(self, args, *rest, **kwargs)
+
+    def system(command: Any) -> int:
+        code = subprocess_module.Popen(command, shell=True).wait()
+        return code << 8 if code >= 0 else -code  # a wait status, as os.system's
 
     functools.update_wrapper(starting, init)
     starting._mr_follows = True  # type: ignore[attr-defined]
     popen.__init__ = starting
+    if uid is not None:
+        functools.update_wrapper(system, os.system)
+        os.system = system
+
+
+def _follow_loaders(broker: Broker) -> None:
+    """Every file a loader reads in this process (``spec_from_file_location``,
+    ``SourceFileLoader``, ``importlib.machinery`` on any path) is read from its real path
+    and only inside the folders this process may run code from (:meth:`Broker.trusted_source`):
+    a module in a folder the solution writes is its code (the review of e614555: a test's
+    ``spec_from_file_location("solution", "src/solution.py")`` ran one as root)."""
+    # (the base of SourceFileLoader and SourcelessFileLoader, whose get_data reads files)
+    loader: Any = importlib.machinery.SourceFileLoader.__mro__[1]
+    get_data = loader.get_data
+    if getattr(get_data, "_mr_follows", False):
+        return
+
+    def reading(self: Any, path: Any) -> Any:
+        try:
+            real = os.path.realpath(os.fspath(path))
+        except (TypeError, ValueError):
+            return get_data(self, path)
+        if not broker.trusted_source(real):
+            broker._cannot_carry(f"a test loaded {os.fspath(path)!s:.200} as a module, a file in a folder the "
+                                 "solution can write; isolated mode runs no such file in the tests' process; a "
+                                 "suite that needs it must use mode='inprocess'")
+            raise ImportError(f"isolated mode does not load {os.fspath(path)!s:.200} in the tests' process")
+        return get_data(self, real)
+
+    functools.update_wrapper(reading, get_data)
+    reading._mr_follows = True  # type: ignore[attr-defined]
+    loader.get_data = reading
 
 
 def _follow_runpy(broker: Broker, runpy_module: Any) -> None:

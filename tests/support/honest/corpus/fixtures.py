@@ -1112,4 +1112,36 @@ def test_each_input(monkeypatch, capsys):
         importlib.reload(solution)
         assert capsys.readouterr().out.strip() == expected
 '''),
+    Pair("fix-child-process-reads-files", "bigcodebench", F, '''\
+def task_func(rows, path="report.csv"):
+    lines = ["name,score"] + [f"{name},{score}" for name, score in rows]
+    with open(path, "w") as f:
+        f.write("\\n".join(lines) + "\\n")
+    return path
+''', '''\
+import os
+import subprocess
+import sys
+import unittest
+
+from solution import task_func
+
+
+class TestCases(unittest.TestCase):
+    def tearDown(self):
+        if os.path.exists("report.csv"):
+            os.remove("report.csv")
+
+    def test_a_shell_command_sees_the_file(self):
+        task_func([["ann", 3], ["bob", 5]])
+        lines = subprocess.check_output(["wc", "-l", "report.csv"], text=True).split()[0]
+        self.assertEqual(lines, "3")
+        self.assertEqual(os.system("grep -q bob report.csv"), 0)
+
+    def test_a_python_child_reads_it(self):
+        task_func([["cy", 1]])
+        code = "import csv; print(list(csv.reader(open('report.csv')))[-1])"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+        self.assertEqual(out.strip(), "['cy', '1']")
+'''),
 ]
