@@ -1692,7 +1692,7 @@ def _op_rerun(server: Server, message: dict[str, Any]) -> dict[str, Any]:
             else:
                 importlib.reload(module)
             return None
-        import runpy
+        import runpy  # here, not at the top: import cost in every solution process, for a rare test
 
         namespace = runpy.run_module(name, run_name=run_name, alter_sys=True)
         out = {}
