@@ -2217,6 +2217,14 @@ def install(broker: Broker, module_names: list[str]) -> None:
     _follow_monkeypatch()
 
 
+def _following(wrapper: Any, real: Any) -> Any:
+    """``wrapper`` standing for ``real`` (its names), marked so that a second install
+    leaves the first in place (``_mr_follows``)."""
+    functools.update_wrapper(wrapper, real)
+    wrapper._mr_follows = True
+    return wrapper
+
+
 def _follow_imports(broker: Broker) -> None:
     """An import of a solution module inside a test (:meth:`Broker.imported_in_test`):
     ``import solution`` statements (``builtins.__import__``) and ``importlib.import_module``."""
@@ -2235,12 +2243,8 @@ def _follow_imports(broker: Broker) -> None:
             broker.imported_in_test(name.partition(".")[0])
         return import_module(name, package)
 
-    wrappers: list[Any] = [importing, importing_module]
-    reals: list[Any] = [real_import, import_module]
-    for fn, real in zip(wrappers, reals, strict=True):
-        functools.update_wrapper(fn, real)
-        fn._mr_follows = True
-    builtins.__import__, importlib.import_module = importing, importing_module
+    builtins.__import__ = _following(importing, real_import)
+    importlib.import_module = _following(importing_module, import_module)
 
 
 class _SolutionFileLoader:
@@ -2277,9 +2281,7 @@ def _follow_file_loaders(broker: Broker) -> None:
             return importlib.util.spec_from_loader(name, loader, origin=str(location))
         return make(name, location, *args, **kwargs)
 
-    functools.update_wrapper(spec_for, make)
-    spec_for._mr_follows = True  # type: ignore[attr-defined]
-    importlib.util.spec_from_file_location = spec_for
+    importlib.util.spec_from_file_location = _following(spec_for, make)
 
 
 def _follow_reload(broker: Broker) -> None:
@@ -2296,9 +2298,7 @@ def _follow_reload(broker: Broker) -> None:
             return module
         return reload(module)
 
-    reloading._mr_follows = True  # type: ignore[attr-defined]
-    functools.update_wrapper(reloading, reload)
-    importlib.reload = reloading
+    importlib.reload = _following(reloading, reload)
 
 
 def _follow_subprocess(broker: Broker, subprocess_module: Any) -> None:
@@ -2333,12 +2333,9 @@ def _follow_subprocess(broker: Broker, subprocess_module: Any) -> None:
         code = subprocess_module.Popen(command, shell=True).wait()
         return code << 8 if code >= 0 else -code  # a wait status, as os.system's
 
-    functools.update_wrapper(starting, init)
-    starting._mr_follows = True  # type: ignore[attr-defined]
-    popen.__init__ = starting
+    popen.__init__ = _following(starting, init)
     if uid is not None:
-        functools.update_wrapper(system, os.system)
-        os.system = system
+        os.system = _following(system, os.system)
 
 
 def _follow_loaders(broker: Broker) -> None:
@@ -2365,9 +2362,7 @@ def _follow_loaders(broker: Broker) -> None:
             raise ImportError(f"isolated mode does not load {os.fspath(path)!s:.200} in the tests' process")
         return get_data(self, real)
 
-    functools.update_wrapper(reading, get_data)
-    reading._mr_follows = True  # type: ignore[attr-defined]
-    loader.get_data = reading
+    loader.get_data = _following(reading, get_data)
 
 
 def _follow_runpy(broker: Broker, runpy_module: Any) -> None:
@@ -2397,11 +2392,8 @@ def _follow_runpy(broker: Broker, runpy_module: Any) -> None:
             raise ImportError(f"isolated mode does not run {path_name!s:.200} in the tests' process")
         return run_path(path_name, init_globals, run_name)
 
-    wrappers: list[Any] = [running_module, running_path]
-    for fn, real in zip(wrappers, (run_module, run_path), strict=True):
-        functools.update_wrapper(fn, real)
-        fn._mr_follows = True
-    runpy_module.run_module, runpy_module.run_path = running_module, running_path
+    runpy_module.run_module = _following(running_module, run_module)
+    runpy_module.run_path = _following(running_path, run_path)
 
 
 def _follow_doctest(broker: Broker, doctest_module: Any) -> None:
